@@ -1,0 +1,41 @@
+# Every target builds what it needs from this repository's own files.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app learning
+
+.PHONY: help setup run test test-fast lint translations bench clean
+
+help:
+	@echo "make run    - set up and run the platform (SQLite, filesystem broker, worker, beat, demo data)"
+	@echo "make test   - set up and run the whole test suite"
+	@echo "make lint   - ruff"
+	@echo "make bench  - run the benchmarks in bench/"
+
+$(BIN)/activate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(BIN)/activate
+
+setup: $(BIN)/activate
+
+run: setup
+	bash scripts/run.sh
+
+test: setup
+	bash scripts/test.sh
+
+lint: setup
+	$(BIN)/ruff check learning tests bench
+
+translations: setup
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o learning/translations/messages.pot .
+	$(BIN)/pybabel update -i learning/translations/messages.pot -d learning/translations --no-fuzzy-matching
+	$(BIN)/pybabel compile -d learning/translations
+
+bench: setup
+	bash scripts/bench.sh
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

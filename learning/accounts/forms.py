@@ -1,0 +1,49 @@
+"""Account forms (Flask-WTF: every one carries a CSRF token)."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+
+from learning.i18n import country_choices, language_choices, sector_choices
+
+
+class ProfileFieldsMixin:
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    country = SelectField(_l("Country"), validators=[DataRequired()])
+    sector = SelectField(_l("Sector"), validators=[DataRequired()])
+    language = SelectField(_l("Language"), validators=[DataRequired()])
+    organisation = StringField(_l("Organisation"), validators=[Optional(), Length(max=200)])
+
+    def fill_choices(self):
+        self.country.choices = [("", "—")] + country_choices()
+        self.sector.choices = [("", "—")] + sector_choices()
+        self.language.choices = language_choices()
+        return self
+
+
+class SignUpForm(ProfileFieldsMixin, FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=10, max=256)])
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email()])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+    remember = BooleanField(_l("Keep me signed in"))
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email()])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=10, max=256)])
+    confirm = PasswordField(
+        _l("Repeat the password"), validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))]
+    )
+
+
+class ProfileForm(ProfileFieldsMixin, FlaskForm):
+    timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])
+    reminders_enabled = BooleanField(_l("Send me reminders by e-mail"))

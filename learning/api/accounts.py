@@ -1,0 +1,153 @@
+"""Accounts API: sign-up, tokens, the caller's profile, and admin changes to users."""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Boolean, DateTime, Email, Integer, List, String
+from flask import current_app, request
+
+from learning.accounts import services
+from learning.accounts.models import ROLES
+from learning.api.auth import auth, current_api_user
+from learning.api.schemas import ErrorSchema
+from learning.errors import ValidationFailed
+from learning.extensions import db, limiter
+
+bp = APIBlueprint("api_accounts", __name__, url_prefix="/api/v1", tag="Accounts")
+
+
+class UserSchema(Schema):
+    id = Integer(required=True)
+    email = String(required=True)
+    full_name = String(required=True)
+    country = String(allow_none=True, metadata={"example": "CO"})
+    sector = String(allow_none=True, metadata={"example": "law_enforcement"})
+    language = String(required=True, metadata={"example": "es"})
+    timezone = String()
+    organisation = String(allow_none=True)
+    reminders_enabled = Boolean()
+    email_verified = Boolean()
+    roles = List(String(), required=True)
+
+
+class SignUpSchema(Schema):
+    email = String(required=True, metadata={"example": "ana@example.org"})
+    password = String(required=True, metadata={"example": "correct horse battery"})
+    full_name = String(required=True)
+    country = String(required=True, metadata={"description": "ISO 3166-1 alpha-2"})
+    sector = String(required=True, metadata={"description": "A sector code"})
+    language = String(required=True, metadata={"description": "BCP 47 tag"})
+    organisation = String(allow_none=True)
+    timezone = String()
+
+
+class TokenRequestSchema(Schema):
+    email = String(required=True)
+    password = String(required=True)
+    name = String(metadata={"description": "A label for the token"})
+
+
+class TokenSchema(Schema):
+    token = String(required=True)
+    expires_at = DateTime(required=True)
+
+
+class ProfilePatchSchema(Schema):
+    full_name = String()
+    country = String()
+    sector = String()
+    language = String()
+    organisation = String(allow_none=True)
+    reminders_enabled = Boolean()
+    timezone = String()
+
+
+class AdminUserPatchSchema(ProfilePatchSchema):
+    roles = List(String(), metadata={"description": f"Any of {', '.join(ROLES)}"})
+
+
+def serialise_user(user) -> dict:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "full_name": user.full_name,
+        "country": user.country,
+        "sector": user.sector,
+        "language": user.language,
+        "timezone": user.timezone,
+        "organisation": user.organisation.name if user.organisation else None,
+        "reminders_enabled": user.reminders_enabled,
+        "email_verified": user.email_verified_at is not None,
+        "roles": user.roles,
+    }
+
+
+def _signup_limit() -> str:
+    return current_app.config["SIGNUP_RATE_LIMIT"]
+
+
+def _token_limit() -> str:
+    return current_app.config["TOKEN_RATE_LIMIT"]
+
+
+@bp.post("/users")
+@limiter.limit(_signup_limit)
+@bp.input(SignUpSchema, arg_name="data")
+@bp.output(UserSchema, status_code=201)
+@bp.doc(summary="Create an account", responses={409: ("Already registered", ErrorSchema)})
+def create_user(data):
+    user = services.register_user(data)
+    db.session.commit()
+    return serialise_user(user)
+
+
+@bp.post("/auth/tokens")
+@limiter.limit(_token_limit)
+@bp.input(TokenRequestSchema, arg_name="data")
+@bp.output(TokenSchema, status_code=201)
+@bp.doc(summary="Get a bearer token", responses={401: ("Bad credentials", ErrorSchema)})
+def create_token(data):
+    user = services.authenticate(data["email"], data["password"], ip=request.remote_addr)
+    token, row = services.issue_api_token(user, data.get("name"))
+    db.session.commit()
+    return {"token": token, "expires_at": row.expires_at}
+
+
+@bp.get("/me")
+@bp.auth_required(auth)
+@bp.output(UserSchema)
+@bp.doc(summary="The caller's account")
+def get_me():
+    return serialise_user(current_api_user())
+
+
+@bp.patch("/me")
+@bp.auth_required(auth)
+@bp.input(ProfilePatchSchema, arg_name="data")
+@bp.output(UserSchema)
+@bp.doc(summary="Change the caller's profile", responses={422: ("Invalid field", ErrorSchema)})
+def patch_me(data):
+    user = services.update_profile(current_api_user(), data)
+    db.session.commit()
+    return serialise_user(user)
+
+
+@bp.patch("/users/<int:user_id>")
+@bp.auth_required(auth, roles=["admin"])
+@bp.input(AdminUserPatchSchema, arg_name="data")
+@bp.output(UserSchema)
+@bp.doc(summary="Change a user (admin)", responses={404: ("No such user", ErrorSchema)})
+def patch_user(user_id: int, data):
+    actor = current_api_user()
+    user = services.get_user(user_id)
+    roles = data.pop("roles", None)
+    if roles is not None:
+        if not isinstance(roles, list):
+            raise ValidationFailed("roles must be a list.", {"roles": ["Must be a list."]})
+        services.set_roles(actor, user, roles)
+    services.update_profile(user, data)
+    from learning.audit.services import record
+
+    record(actor.id, "user.updated", "user", user.id, fields=sorted(data))
+    db.session.commit()
+    return serialise_user(user)

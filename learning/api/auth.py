@@ -1,0 +1,62 @@
+"""Who is calling the API: a bearer token, or the site's own browser session."""
+
+from __future__ import annotations
+
+from apiflask import HTTPTokenAuth
+from flask import g, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError
+
+from learning.accounts.services import user_for_token
+from learning.errors import Forbidden, Unauthorized
+
+auth = HTTPTokenAuth(scheme="Bearer", security_scheme_name="BearerAuth",
+                     description="A token from POST /api/v1/auth/tokens")
+
+
+@auth.verify_token
+def _verify(token: str):
+    if token:
+        user = user_for_token(token)
+        if user is not None:
+            g.api_auth = "token"
+        return user
+    if request.headers.get("Authorization"):
+        return None
+    if current_user.is_authenticated:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            try:
+                validate_csrf(request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token"))
+            except (ValidationError, CSRFError) as exc:
+                raise Forbidden("Missing or invalid CSRF token for a browser-session request.") from exc
+        g.api_auth = "session"
+        return current_user._get_current_object()
+    return None
+
+
+@auth.get_user_roles
+def _roles(user):
+    return user.roles
+
+
+@auth.error_handler
+def _auth_error(status: int):
+    if status == 403:
+        raise Forbidden("You are not allowed to do this.")
+    raise Unauthorized("Sign in: send 'Authorization: Bearer <token>' from POST /api/v1/auth/tokens.")
+
+
+def current_api_user():
+    """The caller authenticated by ``@bp.auth_required(auth)``."""
+    return auth.current_user
+
+
+def optional_user():
+    """The caller if they sent credentials, else None (for endpoints anyone may call)."""
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return user_for_token(header[7:].strip())
+    if current_user.is_authenticated:
+        return current_user._get_current_object()
+    return None

@@ -1,0 +1,33 @@
+"""Schemas shared by every API module: the error body and pagination."""
+
+from __future__ import annotations
+
+from apiflask import Schema
+from apiflask.fields import Dict, Integer, List, Nested, String
+from apiflask.validators import Range
+
+
+class ErrorDetailSchema(Schema):
+    code = String(required=True, metadata={"example": "validation_error"})
+    message = String(required=True)
+    fields = Dict(keys=String(), values=List(String()), metadata={"description": "Per-field problems"})
+
+
+class ErrorSchema(Schema):
+    error = Nested(ErrorDetailSchema, required=True)
+
+
+class PageQuerySchema(Schema):
+    page = Integer(load_default=1, validate=Range(min=1))
+    per_page = Integer(load_default=50, validate=Range(min=1, max=500))
+
+
+def page_of(schema_cls, name: str | None = None):
+    """A paginated list schema ``{items, page, per_page, total}`` of ``schema_cls``."""
+    attrs = {
+        "items": List(Nested(schema_cls), required=True),
+        "page": Integer(required=True),
+        "per_page": Integer(required=True),
+        "total": Integer(required=True),
+    }
+    return type(name or f"{schema_cls.__name__.removesuffix('Schema')}PageSchema", (Schema,), attrs)

@@ -1,0 +1,1 @@
+"""The catalogue: courses, translations, modules, lessons, quizzes, publishing."""

@@ -1,0 +1,35 @@
+"""Celery wired the way Flask documents it: every task runs in an app context."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from celery import Celery, Task
+from flask import Flask
+
+BEAT_SCHEDULE = {
+    "outbox-sweep": {"task": "outbox.sweep", "schedule": timedelta(seconds=30)},
+}
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Create the Celery app bound to ``app`` and store it in ``app.extensions``."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    options = app.config["CELERY"].get("broker_transport_options", {})
+    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        if key in options and app.config["CELERY"]["broker_url"].startswith("filesystem"):
+            Path(options[key]).mkdir(parents=True, exist_ok=True)
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object(app.config["CELERY"])
+    schedule = dict(BEAT_SCHEDULE)
+    schedule.update(app.config.get("CELERY_BEAT_EXTRA", {}))
+    celery_app.conf.beat_schedule = schedule
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app

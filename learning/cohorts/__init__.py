@@ -1,0 +1,1 @@
+"""Cohorts: trainers, rosters, CSV import, sessions, attendance, sign-off."""

@@ -1,0 +1,144 @@
+"""Configuration read from the environment, with safe defaults for the embedded mode.
+
+Embedded mode (the default) needs no server: a SQLite file database, a
+filesystem Celery broker and e-mails written to files under ``instance/``.
+Production sets ``LEARNING_ENV=production`` and points ``DATABASE_URL``,
+``CELERY_BROKER_URL`` and ``MAIL_SERVER`` at real servers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used (for example, production with the dev secret)."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given in the common ``postgres://`` forms."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load_config(env: dict[str, str] | None = None, instance_path: str | None = None) -> dict:
+    """Build the Flask configuration mapping from environment variables."""
+    env = dict(os.environ if env is None else env)
+    instance = Path(env.get("LEARNING_INSTANCE_PATH") or instance_path or PROJECT_ROOT / "instance")
+    environment = env.get("LEARNING_ENV", "development")
+    secret_key = env.get("SECRET_KEY", DEV_SECRET_KEY)
+    if environment == "production" and secret_key == DEV_SECRET_KEY:
+        raise ConfigError(
+            "Refusing to start in production with the development SECRET_KEY: "
+            "set SECRET_KEY to a long random value."
+        )
+    if environment == "production" and len(secret_key) < 32:
+        raise ConfigError("SECRET_KEY must be at least 32 characters in production.")
+
+    database_url = normalise_database_url(
+        env.get("DATABASE_URL") or f"sqlite:///{instance / 'learning.sqlite3'}"
+    )
+    broker_dir = Path(env.get("LEARNING_BROKER_DIR") or instance / "broker")
+    broker_url = env.get("CELERY_BROKER_URL") or "filesystem://"
+    production = environment == "production"
+    mail_server = env.get("MAIL_SERVER", "")
+
+    engine_options: dict = {"pool_pre_ping": True}
+    if database_url.startswith("sqlite"):
+        # SQLite is shared by the web process and the worker: wait for locks.
+        engine_options["connect_args"] = {"timeout": 30}
+
+    return {
+        "ENV_NAME": environment,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "INSTANCE_DIR": str(instance),
+        "BROKER_DIR": str(broker_dir),
+        "CELERY": {
+            "broker_url": broker_url,
+            "broker_transport_options": (
+                {
+                    "data_folder_in": str(broker_dir / "out"),
+                    "data_folder_out": str(broker_dir / "out"),
+                    "processed_folder": str(broker_dir / "processed"),
+                    "store_processed": False,
+                }
+                if broker_url.startswith("filesystem")
+                else {"visibility_timeout": 3600}
+            ),
+            "result_backend": env.get("CELERY_RESULT_BACKEND") or None,
+            "task_ignore_result": True,
+            "task_serializer": "json",
+            "result_serializer": "json",
+            "accept_content": ["json"],
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            "broker_connection_retry_on_startup": True,
+            "timezone": "UTC",
+            "enable_utc": True,
+            "beat_schedule_filename": str(instance / "celerybeat-schedule"),
+        },
+        "MAIL_SERVER": mail_server,
+        "MAIL_PORT": _int(env, "MAIL_PORT", 25),
+        "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS")),
+        "MAIL_USE_SSL": _bool(env.get("MAIL_USE_SSL")),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD", ""),
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "Learning Platform <no-reply@learning.local>"),
+        "MAIL_OUTBOX_DIR": env.get("MAIL_OUTBOX_DIR") or str(instance / "mail"),
+        "MAIL_TIMEOUT": _int(env, "MAIL_TIMEOUT", 10),
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "STORAGE_DIR": env.get("STORAGE_DIR") or str(instance / "storage"),
+        "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), production),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), production),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_ENABLED": _bool(env.get("WTF_CSRF_ENABLED"), True),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "SIGNUP_RATE_LIMIT": env.get("SIGNUP_RATE_LIMIT", "20 per hour"),
+        "TOKEN_RATE_LIMIT": env.get("TOKEN_RATE_LIMIT", "20 per minute"),
+        "API_TOKEN_LIFETIME_HOURS": _int(env, "API_TOKEN_LIFETIME_HOURS", 24 * 30),
+        "SMALL_CELL_THRESHOLD": _int(env, "SMALL_CELL_THRESHOLD", 5),
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 16 * 1024 * 1024),
+        "OUTBOX_MAX_ATTEMPTS": _int(env, "OUTBOX_MAX_ATTEMPTS", 10),
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "learning" / "translations"),
+        "LANGUAGES": ["en", "es", "fr", "pt", "ar"],
+        # APIFlask: the OpenAPI document describes /api/v1 only.
+        "OPENAPI_VERSION": "3.0.3",
+        "INFO": {"description": "The learning platform's JSON API. Errors always use the `error` body."},
+        "SYNC_LOCAL_SPEC": False,
+        "JSON_SORT_KEYS": False,
+    }

@@ -1,0 +1,1 @@
+"""Enrolments, progress and the completion rules."""

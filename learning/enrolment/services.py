@@ -1,0 +1,256 @@
+"""Enrolling, progressing and completing: the rules of a learner's journey.
+
+Completion writes an ``enrolment.completed`` outbox event in the same
+transaction (DESIGN.md rule 1); the certificate follows from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from learning.accounts.models import User
+from learning.catalogue.models import Course, Lesson, Module
+from learning.catalogue.services import all_lessons
+from learning.certificates.models import Certificate
+from learning.enrolment.models import Enrolment, LessonProgress, QuizAttempt
+from learning.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from learning.extensions import db
+from learning.models_base import utcnow
+from learning.outbox.services import emit
+
+
+class AlreadyEnrolled(Conflict):
+    code = "already_enrolled"
+
+
+class NotEnrollable(Conflict):
+    code = "not_enrollable"
+
+
+DEFAULT_RENEWAL_WINDOW_DAYS = 90
+
+
+def _renewal_window() -> timedelta:
+    return timedelta(days=current_app.config.get("RENEWAL_WINDOW_DAYS", DEFAULT_RENEWAL_WINDOW_DAYS))
+
+
+def can_enrol_again(user_id: int, course_id: int) -> tuple[bool, str | None]:
+    """Whether a learner may start (again) a course: no active cycle and no certificate still in force."""
+    rows = db.session.execute(
+        select(Enrolment.status, Certificate.expires_at, Certificate.revoked_at)
+        .outerjoin(Certificate, Certificate.enrolment_id == Enrolment.id)
+        .where(Enrolment.user_id == user_id, Enrolment.course_id == course_id, Enrolment.status != "withdrawn")
+    ).all()
+    now = utcnow()
+    for status, expires_at, revoked_at in rows:
+        if status == "active":
+            return False, "You are already enrolled in this course."
+        if status == "completed" and revoked_at is None:
+            if expires_at is None:
+                return False, "You have already completed this course."
+            if expires_at - _renewal_window() > now:
+                return False, "Your certificate for this course is still valid; you can renew it closer to its expiry."
+    return True, None
+
+
+def enrol(user: User, course: Course, cohort_id: int | None = None, by_trainer: bool = False) -> Enrolment:
+    """Enrol a learner, recording their country, sector and organisation as of now (rule 3)."""
+    if course.status != "published" and not (by_trainer and course.status == "draft"):
+        raise NotEnrollable("This course is not open for enrolment.")
+    allowed, reason = can_enrol_again(user.id, course.id)
+    if not allowed:
+        raise AlreadyEnrolled(reason)
+    enrolment = Enrolment(
+        user_id=user.id,
+        course_id=course.id,
+        cohort_id=cohort_id,
+        status="active",
+        enrolled_at=utcnow(),
+        country=user.country,
+        sector=user.sector,
+        organisation_id=user.organisation_id,
+        language=user.language,
+    )
+    db.session.add(enrolment)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError as exc:  # a concurrent request enrolled first
+        raise AlreadyEnrolled("You are already enrolled in this course.") from exc
+    return enrolment
+
+
+def get_enrolment(enrolment_id: int) -> Enrolment:
+    enrolment = db.session.get(Enrolment, enrolment_id)
+    if enrolment is None:
+        raise NotFound("No such enrolment.")
+    return enrolment
+
+
+def get_own_enrolment(user: User, enrolment_id: int) -> Enrolment:
+    """The caller's own enrolment; someone else's answers 404 so ids reveal nothing."""
+    enrolment = db.session.get(Enrolment, enrolment_id)
+    if enrolment is None or enrolment.user_id != user.id:
+        raise NotFound("No such enrolment.")
+    return enrolment
+
+
+def _require_active(enrolment: Enrolment) -> None:
+    if enrolment.status != "active":
+        raise Conflict(f"This enrolment is {enrolment.status}.", code="enrolment_not_active")
+
+
+def completed_lesson_ids(enrolment: Enrolment) -> set[int]:
+    return set(db.session.scalars(
+        select(LessonProgress.lesson_id).where(LessonProgress.enrolment_id == enrolment.id)
+    ))
+
+
+def complete_lesson(enrolment: Enrolment, lesson_id: int) -> Enrolment:
+    """Mark a lesson done (repeating it changes nothing) and complete the course if that was all."""
+    _require_active(enrolment)
+    lesson = db.session.scalar(
+        select(Lesson).join(Module).where(Lesson.id == lesson_id, Module.course_id == enrolment.course_id)
+    )
+    if lesson is None:
+        raise NotFound("This lesson is not part of the course.")
+    if lesson_id not in completed_lesson_ids(enrolment):
+        try:
+            with db.session.begin_nested():
+                db.session.add(LessonProgress(enrolment_id=enrolment.id, lesson_id=lesson_id))
+        except IntegrityError:
+            pass  # completed concurrently: the same outcome
+    enrolment.last_activity_at = utcnow()
+    check_completion(enrolment)
+    return enrolment
+
+
+@dataclass(frozen=True)
+class QuizResult:
+    attempt: QuizAttempt
+    score: int
+    passed: bool
+
+
+def submit_quiz(enrolment: Enrolment, answers) -> QuizResult:
+    """Score the answers on the server against the course's pass mark."""
+    _require_active(enrolment)
+    course = enrolment.course
+    if course.quiz is None:
+        raise NotFound("This course has no quiz.")
+    if not isinstance(answers, dict):
+        raise ValidationFailed("answers must map question ids to choice ids.", {"answers": ["Must be an object."]})
+    questions = {q.id: q for q in course.quiz.questions}
+    errors: dict[str, list[str]] = {}
+    chosen: dict[int, int] = {}
+    for key, value in answers.items():
+        try:
+            question_id = int(key)
+        except (TypeError, ValueError):
+            errors.setdefault(f"answers.{key}", []).append("Not a question id.")
+            continue
+        question = questions.get(question_id)
+        if question is None:
+            errors.setdefault(f"answers.{key}", []).append("Not a question of this quiz.")
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value not in {c.id for c in question.choices}:
+            errors.setdefault(f"answers.{key}", []).append("Not a choice of this question.")
+            continue
+        chosen[question_id] = value
+    if errors:
+        raise ValidationFailed("Some answers are invalid.", errors)
+    correct = sum(
+        1 for qid, question in questions.items()
+        if chosen.get(qid) in {c.id for c in question.choices if c.correct}
+    )
+    score = round(100 * correct / len(questions)) if questions else 0
+    passed = score >= course.pass_mark
+    attempt = QuizAttempt(enrolment_id=enrolment.id, score=score, passed=passed,
+                          answers={str(k): v for k, v in chosen.items()})
+    db.session.add(attempt)
+    enrolment.last_activity_at = utcnow()
+    db.session.flush()
+    check_completion(enrolment)
+    return QuizResult(attempt, score, passed)
+
+
+def quiz_passed(enrolment: Enrolment) -> bool:
+    return db.session.scalar(
+        select(QuizAttempt.id).where(QuizAttempt.enrolment_id == enrolment.id, QuizAttempt.passed.is_(True)).limit(1)
+    ) is not None
+
+
+def check_completion(enrolment: Enrolment) -> bool:
+    """Complete the enrolment if every lesson is done and the quiz, if any, is passed."""
+    if enrolment.status != "active":
+        return enrolment.status == "completed"
+    lessons = {lesson.id for lesson in all_lessons(enrolment.course)}
+    if not lessons <= completed_lesson_ids(enrolment):
+        return False
+    if enrolment.course.quiz is not None and not quiz_passed(enrolment):
+        return False
+    mark_completed(enrolment)
+    return True
+
+
+def mark_completed(enrolment: Enrolment, signed_off_by: int | None = None) -> Enrolment:
+    """Record the completion and, in the same transaction, the event that earns the certificate."""
+    if enrolment.status == "completed":
+        return enrolment
+    _require_active(enrolment)
+    enrolment.status = "completed"
+    enrolment.completed_at = utcnow()
+    enrolment.signed_off_by_id = signed_off_by
+    emit("enrolment.completed", {"enrolment_id": enrolment.id})
+    return enrolment
+
+
+def withdraw(enrolment: Enrolment) -> Enrolment:
+    """Leave a course; the history stays and the learner may enrol again later."""
+    _require_active(enrolment)
+    enrolment.status = "withdrawn"
+    enrolment.withdrawn_at = utcnow()
+    return enrolment
+
+
+@dataclass(frozen=True)
+class Progress:
+    completed_lessons: int
+    total_lessons: int
+    next_lesson: Lesson | None
+    quiz_required: bool
+    quiz_passed: bool
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.completed_lessons / self.total_lessons) if self.total_lessons else 0
+
+
+def progress_of(enrolment: Enrolment) -> Progress:
+    lessons = all_lessons(enrolment.course)
+    done = completed_lesson_ids(enrolment)
+    next_lesson = next((lesson for lesson in lessons if lesson.id not in done), None)
+    has_quiz = enrolment.course.quiz is not None
+    return Progress(
+        completed_lessons=len([lesson for lesson in lessons if lesson.id in done]),
+        total_lessons=len(lessons),
+        next_lesson=next_lesson,
+        quiz_required=has_quiz,
+        quiz_passed=quiz_passed(enrolment) if has_quiz else False,
+    )
+
+
+def enrolments_of(user: User) -> list[Enrolment]:
+    return list(db.session.scalars(
+        select(Enrolment).where(Enrolment.user_id == user.id).order_by(Enrolment.enrolled_at.desc())
+    ))
+
+
+def require_learner(user: User, enrolment: Enrolment) -> None:
+    if enrolment.user_id != user.id:
+        raise Forbidden("Only the learner can do this.")

@@ -1,0 +1,163 @@
+"""Domain errors and the one place that turns errors into responses.
+
+Services raise ``DomainError`` subclasses; the handlers registered here answer
+the API's JSON error body under ``/api/`` and a friendly page elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from apiflask.exceptions import HTTPError
+from flask import Flask, flash, jsonify, redirect, render_template, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "server_error",
+    503: "unavailable",
+}
+
+
+class DomainError(Exception):
+    """A rule of the business refused the request. Nothing was changed."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, fields: dict[str, list[str]] | None = None, **extra):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or None
+        self.extra = extra
+
+
+class ValidationFailed(DomainError):
+    status = 422
+    code = "validation_error"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+def error_body(code: str, message: str, fields: dict | None = None, **extra) -> dict:
+    """The API's error body: ``{"error": {"code", "message", "fields"?}}``."""
+    error: dict = {"code": code, "message": message}
+    if fields:
+        error["fields"] = fields
+    error.update(extra)
+    return {"error": error}
+
+
+def wants_json() -> bool:
+    """API paths always get JSON; other clients get it when they prefer it."""
+    if request.path.startswith("/api/") or request.path.startswith("/.well-known/"):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def _flatten_fields(messages) -> dict[str, list[str]]:
+    """Turn marshmallow's nested messages into ``{"field.path": ["message"]}``."""
+    flat: dict[str, list[str]] = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if key in ("json", "query", "form", "files", "headers", "view_args") and not prefix:
+                    walk("", inner)
+                else:
+                    walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        elif isinstance(value, list | tuple):
+            if all(isinstance(item, str) for item in value):
+                flat.setdefault(prefix or "_schema", []).extend(value)
+            else:
+                for item in value:
+                    walk(prefix, item)
+        else:
+            flat.setdefault(prefix or "_schema", []).append(str(value))
+
+    walk("", messages)
+    return flat
+
+
+def _html_error(status: int, message: str):
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every error as the API body or a page; never leak a traceback."""
+
+    @app.errorhandler(DomainError)
+    def handle_domain_error(error: DomainError):
+        if wants_json():
+            body = error_body(error.code, error.message, error.fields, **error.extra)
+            return jsonify(body), error.status
+        if request.method == "POST" and error.status in (409, 422, 400):
+            flash(error.message, "error")
+            return redirect(request.referrer or request.path)
+        return _html_error(error.status, error.message)
+
+    def handle_apiflask_error(error: HTTPError):
+        status = error.status_code
+        code = HTTP_CODES.get(status, "error")
+        fields = None
+        message = error.message or "Error"
+        if error.detail:
+            fields = _flatten_fields(error.detail)
+            if status == 422:
+                message = "Some fields are invalid: " + ", ".join(sorted(fields))
+        if status == 400 and fields:
+            code = "bad_request"
+        return jsonify(error_body(code, message, fields)), status, error.headers
+
+    app.error_processor(handle_apiflask_error)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(error: HTTPException):
+        status = error.code or 500
+        if wants_json():
+            message = error.description if status != 404 else "Not found."
+            response = jsonify(error_body(HTTP_CODES.get(status, "error"), message))
+            response.status_code = status
+            for key, value in error.get_headers():
+                if key.lower() != "content-type":
+                    response.headers[key] = value
+            return response
+        return _html_error(status, error.description)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        log.exception("Unhandled error on %s %s", request.method, request.path)
+        message = "Something went wrong on our side. It has been logged."
+        if wants_json():
+            return jsonify(error_body("server_error", message)), 500
+        return _html_error(500, message)

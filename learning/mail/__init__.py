@@ -1,0 +1,1 @@
+"""E-mail: rendered from paired .txt/.html templates, delivered by a task."""

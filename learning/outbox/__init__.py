@@ -1,0 +1,1 @@
+"""Reliable events between the database and the queue (DESIGN.md rule 1)."""

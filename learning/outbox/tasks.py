@@ -1,0 +1,15 @@
+"""Celery tasks of the outbox: thin wrappers over its services."""
+
+from celery import shared_task
+
+from learning.outbox import services
+
+
+@shared_task(name="outbox.process", acks_late=True, reject_on_worker_lost=True)
+def process_event(event_id: int) -> str:
+    return services.process(event_id)
+
+
+@shared_task(name="outbox.sweep", acks_late=True)
+def sweep() -> int:
+    return services.sweep()

@@ -1,0 +1,1 @@
+"""Reminders: rules, scheduling, the sent-log, unsubscribe."""

@@ -1,0 +1,1 @@
+"""Reporting: statistics queries, the dashboard, exports, the public impact page."""

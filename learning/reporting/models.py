@@ -1,0 +1,1 @@
+"""Reporting reads the other features' tables; it owns no tables yet."""
