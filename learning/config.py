@@ -102,6 +102,7 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
             "timezone": "UTC",
             "enable_utc": True,
             "beat_schedule_filename": str(instance / "celerybeat-schedule"),
+            "task_default_queue": env.get("CELERY_QUEUE", "learning"),
         },
         "MAIL_SERVER": mail_server,
         "MAIL_PORT": _int(env, "MAIL_PORT", 25),
@@ -132,6 +133,8 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "SMALL_CELL_THRESHOLD": _int(env, "SMALL_CELL_THRESHOLD", 5),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 16 * 1024 * 1024),
         "OUTBOX_MAX_ATTEMPTS": _int(env, "OUTBOX_MAX_ATTEMPTS", 10),
+        # Publish outbox events to the broker right after commit (the sweep publishes the rest).
+        "OUTBOX_PUBLISH": _bool(env.get("OUTBOX_PUBLISH"), True),
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": "UTC",
         "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "learning" / "translations"),

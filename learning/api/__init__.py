@@ -20,6 +20,18 @@ def register_api(app: Flask) -> None:
     app.security_schemes = {
         "BearerAuth": {"type": "http", "scheme": "bearer"},
     }
+    @app.spec_processor
+    def document_common_errors(spec: dict) -> dict:
+        """Every operation with a body can answer 400 (malformed JSON) with the error body."""
+        ref = {"$ref": "#/components/schemas/ErrorSchema"}
+        for operations in spec.get("paths", {}).values():
+            for operation in operations.values():
+                if isinstance(operation, dict) and "requestBody" in operation:
+                    operation["responses"].setdefault(
+                        "400", {"description": "Malformed request", "content": {"application/json": {"schema": ref}}}
+                    )
+        return spec
+
     for name in API_MODULES:
         try:
             module = importlib.import_module(f"learning.api.{name}")

@@ -9,7 +9,6 @@ from flask import current_app, request
 from learning.accounts import services
 from learning.accounts.models import ROLES
 from learning.api.auth import auth, current_api_user
-from learning.api.schemas import ErrorSchema
 from learning.errors import ValidationFailed
 from learning.extensions import db, limiter
 
@@ -94,7 +93,7 @@ def _token_limit() -> str:
 @limiter.limit(_signup_limit)
 @bp.input(SignUpSchema, arg_name="data")
 @bp.output(UserSchema, status_code=201)
-@bp.doc(summary="Create an account", responses={409: ("Already registered", ErrorSchema)})
+@bp.doc(summary="Create an account", responses={409: "Already registered"})
 def create_user(data):
     user = services.register_user(data)
     db.session.commit()
@@ -105,7 +104,7 @@ def create_user(data):
 @limiter.limit(_token_limit)
 @bp.input(TokenRequestSchema, arg_name="data")
 @bp.output(TokenSchema, status_code=201)
-@bp.doc(summary="Get a bearer token", responses={401: ("Bad credentials", ErrorSchema)})
+@bp.doc(summary="Get a bearer token", responses={401: "Bad credentials"})
 def create_token(data):
     user = services.authenticate(data["email"], data["password"], ip=request.remote_addr)
     token, row = services.issue_api_token(user, data.get("name"))
@@ -125,7 +124,7 @@ def get_me():
 @bp.auth_required(auth)
 @bp.input(ProfilePatchSchema, arg_name="data")
 @bp.output(UserSchema)
-@bp.doc(summary="Change the caller's profile", responses={422: ("Invalid field", ErrorSchema)})
+@bp.doc(summary="Change the caller's profile", responses={422: "Invalid field"})
 def patch_me(data):
     user = services.update_profile(current_api_user(), data)
     db.session.commit()
@@ -136,7 +135,7 @@ def patch_me(data):
 @bp.auth_required(auth, roles=["admin"])
 @bp.input(AdminUserPatchSchema, arg_name="data")
 @bp.output(UserSchema)
-@bp.doc(summary="Change a user (admin)", responses={404: ("No such user", ErrorSchema)})
+@bp.doc(summary="Change a user (admin)", responses={404: "No such user"})
 def patch_user(user_id: int, data):
     actor = current_api_user()
     user = services.get_user(user_id)

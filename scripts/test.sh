@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Run the whole suite. Uses PostgreSQL and Redis when LEARNING_TEST_DATABASE_URL and
+# LEARNING_TEST_BROKER_URL are set (.ci/run sets them), SQLite and the filesystem broker otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "Installing Debian's chromium for the browser tests..."
+    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "Chromium is missing (/usr/bin/chromium): install it (apt-get install chromium) to run the browser tests." >&2
+    exit 1
+  fi
+fi
+
+echo "Database: ${LEARNING_TEST_DATABASE_URL:-SQLite (set LEARNING_TEST_DATABASE_URL for PostgreSQL)}"
+echo "Broker:   ${LEARNING_TEST_BROKER_URL:-filesystem (set LEARNING_TEST_BROKER_URL for Redis)}"
+exec $BIN/pytest -n "${PYTEST_WORKERS:-2}" --dist loadgroup "$@"

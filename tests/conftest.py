@@ -1,0 +1,277 @@
+"""Fixtures: the app on a migrated database, clients, factories, a real SMTP server,
+a real Celery worker and a live server for the browser.
+
+Set ``LEARNING_TEST_DATABASE_URL`` (PostgreSQL) and ``LEARNING_TEST_BROKER_URL``
+(Redis) to run against real servers; without them the suite uses SQLite and the
+filesystem broker. ``.ci/run`` always sets both.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests.support import free_port, start_smtp_server, test_database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def worker_id(request) -> str:
+    return getattr(request.config, "workerinput", {}).get("workerid", "main")
+
+
+@pytest.fixture(scope="session")
+def smtp(worker_id):
+    """A real SMTP server receiving the platform's e-mails."""
+    controller, mailbox = start_smtp_server()
+    mailbox.port = controller.port
+    yield mailbox
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def base_config(tmp_path_factory, worker_id, smtp) -> dict:
+    """Configuration shared by the app under test, the worker and the live server."""
+    tmp = tmp_path_factory.mktemp("instance")
+    broker = os.environ.get("LEARNING_TEST_BROKER_URL") or "filesystem://"
+    return {
+        "LEARNING_INSTANCE_PATH": str(tmp),
+        "DATABASE_URL": test_database_url(worker_id, str(tmp)),
+        "CELERY_BROKER_URL": broker,
+        "CELERY_QUEUE": f"learning-test-{worker_id}-{os.getpid()}",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp.port),
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-for-tests",
+        "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+        "RATELIMIT_ENABLED": "false",
+        "OUTBOX_PUBLISH": "false",
+    }
+
+
+def build_app(base_config: dict, **overrides):
+    """An app configured as in ``base_config`` (environment form) plus Flask-level overrides."""
+    from learning import create_app
+    from learning.config import load_config
+
+    env = {**os.environ, **base_config}
+    config = load_config(env)
+    config.update({"TESTING": True, "WTF_CSRF_ENABLED": False})
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def app(base_config):
+    """The application on a freshly migrated database (migrations, not create_all)."""
+    from flask_migrate import upgrade
+
+    from learning.extensions import db
+
+    application = build_app(base_config)
+    with application.app_context():
+        _reset_schema(db)
+        upgrade(directory=str(ROOT / "migrations"), revision="heads")
+    yield application
+
+
+def _reset_schema(db) -> None:
+    engine = db.engine
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    else:
+        db.drop_all()
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request):
+    """Every test starts with empty tables."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    from learning.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in db.metadata.sorted_tables]
+        with db.engine.begin() as conn:
+            if db.engine.dialect.name == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for name in reversed(tables):
+                    conn.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def app_context(app):
+    with app.app_context():
+        yield
+        from learning.extensions import db
+
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make(app_context):
+    """Factories: ``make.user(...)``, ``make.course(...)``, ``make.token(user)`` and more."""
+    from tests import factories
+
+    return factories
+
+
+@pytest.fixture
+def api(client, app):
+    """A JSON client for ``/api/v1`` that can act as any user: ``api.as_user(user).get(...)``."""
+    from tests.factories import ApiClient
+
+    return ApiClient(client, app)
+
+
+# --- a real Celery worker -----------------------------------------------------
+
+def _process_env(base_config: dict) -> dict:
+    env = {**os.environ, **base_config, "OUTBOX_PUBLISH": "true", "PYTHONUNBUFFERED": "1"}
+    env.pop("FLASK_APP", None)
+    return env
+
+
+class WorkerProcess:
+    """A ``celery -A celery_worker worker`` process on the configured broker."""
+
+    def __init__(self, base_config: dict, log_path: Path):
+        self.base_config = base_config
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log = open(self.log_path, "ab")  # noqa: SIM115
+        queue = self.base_config["CELERY_QUEUE"]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "celery_worker", "worker", "--loglevel=INFO",
+             "--concurrency=2", "--pool=prefork", "-Q", queue, "--without-gossip", "--without-mingle",
+             "--without-heartbeat", "-n", f"{queue}@%h"],
+            cwd=ROOT, env=_process_env(self.base_config), stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"Celery worker exited: {self.log_path.read_text()[-3000:]}")
+            if b" ready." in self.log_path.read_bytes():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"Celery worker not ready: {self.log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL, as a crashed machine would."""
+        if self.proc and self.proc.poll() is None:
+            import signal
+
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        if getattr(self, "log", None):
+            self.log.close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(app, base_config, tmp_path_factory):
+    """A real worker process, shared by the session's integration tests."""
+    worker = WorkerProcess(base_config, tmp_path_factory.mktemp("worker") / "worker.log")
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def live_app(base_config, app):
+    """An app that publishes outbox events to the broker, for tests with the worker."""
+    return build_app(base_config, OUTBOX_PUBLISH=True)
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"):
+    """Poll ``predicate`` until it is truthy; fail with ``message`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {message}")
+
+
+# --- a live server and a real browser --------------------------------------------
+
+@pytest.fixture(scope="session")
+def live_server(app, base_config):
+    """The app served over HTTP on loopback, in a thread of this process, with CSRF on."""
+    from werkzeug.serving import make_server
+
+    served = build_app(base_config, WTF_CSRF_ENABLED=True, TESTING=False)
+    port = free_port()
+    server = make_server("127.0.0.1", port, served, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{port}"
+    yield server
+    server.shutdown()
+
+
+CHROMIUM = os.environ.get("LEARNING_TEST_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Browser tests need Chromium at {CHROMIUM} (apt-get install chromium); "
+                    "`make test` installs it when run as root.")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
