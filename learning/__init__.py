@@ -58,9 +58,9 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "accounts.login"
     login_manager.user_loader(load_session_user)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
-    csrf.init_app(app)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "learning")
-    limiter.init_app(app)
+    limiter.init_app(app)  # before CSRF, so that floods are limited before any other check
+    csrf.init_app(app)
     register_template_helpers(app)
 
 

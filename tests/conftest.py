@@ -51,7 +51,12 @@ def base_config(tmp_path_factory, worker_id, smtp) -> dict:
         "MAIL_PORT": str(smtp.port),
         "SECRET_KEY": "test-secret-key-that-is-long-enough-for-tests",
         "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
-        "RATELIMIT_ENABLED": "false",
+        # Flask-Limiter keeps its on/off switch per process, so it stays on and
+        # tests that are not about rate limits get limits they never reach.
+        "RATELIMIT_ENABLED": "true",
+        "LOGIN_RATE_LIMIT": "100000 per minute",
+        "SIGNUP_RATE_LIMIT": "100000 per minute",
+        "TOKEN_RATE_LIMIT": "100000 per minute",
         "OUTBOX_PUBLISH": "false",
     }
 

@@ -11,8 +11,15 @@ from wtforms import ValidationError
 from learning.accounts.services import user_for_token
 from learning.errors import Forbidden, Unauthorized
 
-auth = HTTPTokenAuth(scheme="Bearer", security_scheme_name="BearerAuth",
-                     description="A token from POST /api/v1/auth/tokens")
+class BearerOrSessionAuth(HTTPTokenAuth):
+    """Bearer tokens for integrators; the site's own pages may use their session cookie."""
+
+    def authenticate(self, auth, stored_password):
+        return self.ensure_sync(self.verify_token_callback)(getattr(auth, "token", None) or "")
+
+
+auth = BearerOrSessionAuth(scheme="Bearer", security_scheme_name="BearerAuth",
+                           description="A token from POST /api/v1/auth/tokens")
 
 
 @auth.verify_token

@@ -1,0 +1,70 @@
+"""Configuration from the environment, the production guard, and the command line."""
+
+from __future__ import annotations
+
+import pytest
+
+from learning.accounts.models import User
+from learning.config import DEV_SECRET_KEY, ConfigError, load_config
+from learning.extensions import db
+
+
+def test_embedded_defaults_need_no_server(tmp_path):
+    config = load_config({"LEARNING_INSTANCE_PATH": str(tmp_path)})
+    assert config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
+    assert config["CELERY"]["broker_url"] == "filesystem://"
+    assert config["CELERY"]["task_serializer"] == "json" and config["CELERY"]["accept_content"] == ["json"]
+    assert config["CELERY"]["task_acks_late"] and config["CELERY"]["task_reject_on_worker_lost"]
+
+
+def test_production_refuses_the_development_secret_key():
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_config({"LEARNING_ENV": "production", "SECRET_KEY": DEV_SECRET_KEY})
+    with pytest.raises(ConfigError):
+        load_config({"LEARNING_ENV": "production", "SECRET_KEY": "short"})
+
+
+def test_production_uses_secure_cookies_and_postgres_urls():
+    config = load_config({"LEARNING_ENV": "production", "SECRET_KEY": "x" * 40,
+                          "DATABASE_URL": "postgres://u@db/learning", "CELERY_BROKER_URL": "redis://r:6379/0"})
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/learning"
+    assert config["CELERY"]["broker_url"] == "redis://r:6379/0"
+
+
+def test_bad_integer_setting_is_a_clear_error():
+    with pytest.raises(ConfigError, match="MAIL_PORT"):
+        load_config({"MAIL_PORT": "twenty-five"})
+
+
+def test_cli_creates_the_first_admin(runner, app_context):
+    result = runner.invoke(args=["users", "create", "--email", "Root@Example.org", "--password", "a-Good-password-42",
+                                 "--name", "Root Admin", "--country", "GB", "--sector", "government", "--role", "admin"])
+    assert result.exit_code == 0, result.output
+    user = db.session.query(User).one()
+    assert user.email == "root@example.org" and user.roles == ["learner", "admin"]
+
+
+def test_cli_reports_bad_input_and_creates_nothing(runner, app_context):
+    result = runner.invoke(args=["users", "create", "--email", "x@example.org", "--password", "a-Good-password-42",
+                                 "--name", "X", "--country", "XX", "--sector", "government"])
+    assert result.exit_code != 0
+    assert "country" in result.output
+    assert db.session.query(User).count() == 0
+
+
+def test_seed_demo_builds_a_realistic_data_set(runner, app_context):
+    from sqlalchemy import func, select
+
+    from learning.catalogue.models import Course, CourseTranslation
+    from learning.enrolment.models import Enrolment
+
+    result = runner.invoke(args=["seed-demo", "--learners", "120"])
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(func.count(func.distinct(User.country)))) >= 30
+    assert db.session.scalar(select(func.count(func.distinct(User.sector)))) == 11
+    assert db.session.scalar(select(func.count(func.distinct(CourseTranslation.language)))) >= 3
+    assert db.session.scalar(select(func.count()).select_from(Course).where(Course.status == "published")) >= 3
+    assert db.session.scalar(select(func.count()).select_from(Enrolment).where(Enrolment.status == "completed")) > 20
+    again = runner.invoke(args=["seed-demo", "--if-empty"])
+    assert "nothing seeded" in again.output
