@@ -22,7 +22,7 @@ def celery_init_app(app: Flask) -> Celery:
                 return self.run(*args, **kwargs)
 
     options = app.config["CELERY"].get("broker_transport_options", {})
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if key in options and app.config["CELERY"]["broker_url"].startswith("filesystem"):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
     celery_app = Celery(app.name, task_cls=FlaskTask)

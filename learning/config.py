@@ -85,6 +85,7 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
                     "data_folder_in": str(broker_dir / "out"),
                     "data_folder_out": str(broker_dir / "out"),
                     "processed_folder": str(broker_dir / "processed"),
+                    "control_folder": str(broker_dir / "control"),
                     "store_processed": False,
                 }
                 if broker_url.startswith("filesystem")
