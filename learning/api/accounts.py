@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, DateTime, Email, Integer, List, String
-from flask import current_app, request
+from flask import current_app, jsonify, request
 
 from learning.accounts import services
 from learning.accounts.models import ROLES
@@ -129,6 +129,59 @@ def patch_me(data):
     user = services.update_profile(current_api_user(), data)
     db.session.commit()
     return serialise_user(user)
+
+
+EXPORT_LISTS = ("enrolments", "lessons_completed", "quiz_attempts", "certificates", "api_tokens",
+                "reminders_sent", "actions_in_audit_log")
+
+
+@bp.get("/me/export")
+@bp.auth_required(auth)
+@bp.doc(summary="Download the caller's personal data", responses={200: {
+    "description": "Every piece of personal data held on the caller",
+    "content": {"application/json": {"schema": {"type": "object", "properties": {
+        key: {"type": "array", "items": {"type": "object"}} for key in EXPORT_LISTS
+    } | {"account": {"type": "object"}, "exported_at": {"type": "string", "format": "date-time"}},
+        "required": ["account", "exported_at", *EXPORT_LISTS]}}},
+}})
+def export_me():
+    from learning.accounts.privacy import export_personal_data
+
+    user = current_api_user()
+    data = export_personal_data(user)
+    from learning.audit.services import record
+
+    record(user.id, "user.data_exported", "user", user.id)
+    db.session.commit()
+    return jsonify(data)
+
+
+class AcceptedSchema(Schema):
+    status = String(required=True, metadata={"example": "erasure_scheduled"})
+
+
+@bp.delete("/me")
+@bp.auth_required(auth)
+@bp.output(AcceptedSchema, status_code=202)
+@bp.doc(summary="Erase the caller's personal data (anonymous statistics are kept)")
+def erase_me():
+    from learning.accounts.privacy import request_erasure
+
+    request_erasure(current_api_user())
+    db.session.commit()
+    return {"status": "erasure_scheduled"}
+
+
+@bp.post("/users/<int:user_id>/erase")
+@bp.auth_required(auth, roles=["admin"])
+@bp.output(AcceptedSchema, status_code=202)
+@bp.doc(summary="Erase a user's personal data (admin)", responses={404: "No such user"})
+def erase_user(user_id: int):
+    from learning.accounts.privacy import request_erasure
+
+    request_erasure(services.get_user(user_id), actor_id=current_api_user().id)
+    db.session.commit()
+    return {"status": "erasure_scheduled"}
 
 
 @bp.patch("/users/<int:user_id>")

@@ -1,0 +1,124 @@
+"""A learner's data: everything held on them (export), and erasure that keeps the anonymous facts.
+
+Erasure (DESIGN.md rule 3) blanks the person's identifying fields and keeps
+the user row's id, so enrolments, completions and certificates still count in
+past statistics while naming nobody. It runs as a task through the outbox.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+
+from learning.accounts.models import ApiToken, LoginFailure, User
+from learning.audit.models import AuditEntry
+from learning.audit.services import record as audit
+from learning.certificates.models import Certificate
+from learning.enrolment.models import Enrolment, LessonProgress, QuizAttempt
+from learning.extensions import db
+from learning.models_base import utcnow
+from learning.outbox.services import emit
+from learning.reminders.models import ReminderSent
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def export_personal_data(user: User) -> dict:
+    """Everything the platform holds on this person, as plain JSON-ready data."""
+    enrolments = db.session.scalars(select(Enrolment).where(Enrolment.user_id == user.id).order_by(Enrolment.id)).all()
+    enrolment_ids = [e.id for e in enrolments]
+    progress = db.session.scalars(
+        select(LessonProgress).where(LessonProgress.enrolment_id.in_(enrolment_ids))
+    ).all() if enrolment_ids else []
+    attempts = db.session.scalars(
+        select(QuizAttempt).where(QuizAttempt.enrolment_id.in_(enrolment_ids))
+    ).all() if enrolment_ids else []
+    certificates = db.session.scalars(select(Certificate).where(Certificate.user_id == user.id)).all()
+    tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)).all()
+    reminders = db.session.scalars(select(ReminderSent).where(ReminderSent.user_id == user.id)).all()
+    actions = db.session.scalars(select(AuditEntry).where(AuditEntry.actor_id == user.id)).all()
+    return {
+        "exported_at": _iso(utcnow()),
+        "account": {
+            "id": user.id, "email": user.email, "full_name": user.full_name, "country": user.country,
+            "sector": user.sector, "language": user.language, "timezone": user.timezone,
+            "organisation": user.organisation.name if user.organisation else None, "roles": user.roles,
+            "reminders_enabled": user.reminders_enabled, "email_verified_at": _iso(user.email_verified_at),
+            "created_at": _iso(user.created_at), "last_login_at": _iso(user.last_login_at),
+            "two_factor_enabled": bool(user.totp_secret),
+        },
+        "enrolments": [
+            {"id": e.id, "course": e.course.slug, "cohort_id": e.cohort_id, "status": e.status,
+             "enrolled_at": _iso(e.enrolled_at), "completed_at": _iso(e.completed_at),
+             "withdrawn_at": _iso(e.withdrawn_at), "recorded_country": e.country, "recorded_sector": e.sector,
+             "recorded_organisation_id": e.organisation_id, "language": e.language}
+            for e in enrolments
+        ],
+        "lessons_completed": [
+            {"enrolment_id": p.enrolment_id, "lesson_id": p.lesson_id, "completed_at": _iso(p.completed_at)}
+            for p in progress
+        ],
+        "quiz_attempts": [
+            {"enrolment_id": a.enrolment_id, "submitted_at": _iso(a.submitted_at), "score": a.score,
+             "passed": a.passed, "answers": a.answers}
+            for a in attempts
+        ],
+        "certificates": [
+            {"code": c.code, "course_title": c.course_title, "holder_name": c.holder_name,
+             "issued_at": _iso(c.issued_at), "expires_at": _iso(c.expires_at), "revoked_at": _iso(c.revoked_at)}
+            for c in certificates
+        ],
+        "api_tokens": [
+            {"name": t.name, "created_at": _iso(t.created_at), "expires_at": _iso(t.expires_at),
+             "last_used_at": _iso(t.last_used_at), "revoked_at": _iso(t.revoked_at)}
+            for t in tokens
+        ],
+        "reminders_sent": [
+            {"rule": r.rule, "occasion": r.occasion, "sent_at": _iso(r.sent_at)} for r in reminders
+        ],
+        "actions_in_audit_log": [
+            {"at": _iso(a.at), "action": a.action, "target_type": a.target_type, "target_id": a.target_id}
+            for a in actions
+        ],
+    }
+
+
+def request_erasure(user: User, actor_id: int | None = None) -> None:
+    """Lock the account at once and queue the erasure (idempotent)."""
+    if user.erased_at is not None:
+        return
+    user.active = False
+    user.session_version += 1  # ends every session and e-mailed link
+    db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                       .values(revoked_at=utcnow()))
+    audit(actor_id if actor_id is not None else user.id, "user.erasure_requested", "user", user.id)
+    emit("account.erasure_requested", {"user_id": user.id})
+
+
+def erase_user(user_id: int) -> bool:
+    """Remove the person's data and keep anonymous facts; repeating it changes nothing."""
+    user = db.session.get(User, user_id)
+    if user is None or user.erased_at is not None:
+        return False
+    old_email = user.email
+    user.email = f"erased-{user.id}@erased.invalid"
+    user.full_name = ""
+    user.password_hash = None
+    user.totp_secret = None
+    user.country = None
+    user.sector = None
+    user.organisation_id = None
+    user.timezone = "UTC"
+    user.active = False
+    user.reminders_enabled = False
+    user.email_verified_at = None
+    user.last_login_at = None
+    user.erased_at = utcnow()
+    user.role_rows = []
+    db.session.execute(update(Certificate).where(Certificate.user_id == user.id).values(holder_name=None))
+    db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    db.session.execute(delete(LoginFailure).where(LoginFailure.email == old_email))
+    audit(None, "user.erased", "user", user.id)
+    db.session.commit()
+    return True
