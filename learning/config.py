@@ -130,6 +130,7 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "SIGNUP_RATE_LIMIT": env.get("SIGNUP_RATE_LIMIT", "20 per hour"),
         "TOKEN_RATE_LIMIT": env.get("TOKEN_RATE_LIMIT", "20 per minute"),
+        "ADMIN_2FA_REQUIRED": _bool(env.get("ADMIN_2FA_REQUIRED"), production),
         "API_TOKEN_LIFETIME_HOURS": _int(env, "API_TOKEN_LIFETIME_HOURS", 24 * 30),
         "SMALL_CELL_THRESHOLD": _int(env, "SMALL_CELL_THRESHOLD", 5),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 16 * 1024 * 1024),

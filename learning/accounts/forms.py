@@ -47,3 +47,18 @@ class ResetPasswordForm(FlaskForm):
 class ProfileForm(ProfileFieldsMixin, FlaskForm):
     timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])
     reminders_enabled = BooleanField(_l("Send me reminders by e-mail"))
+
+
+class TwoFactorCodeForm(FlaskForm):
+    code = StringField(_l("Six-digit code from your app"), validators=[DataRequired(), Length(min=6, max=7)])
+
+
+class DisableTwoFactorForm(FlaskForm):
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+    code = StringField(_l("Six-digit code from your app"), validators=[DataRequired(), Length(min=6, max=7)])
+
+
+class EraseAccountForm(FlaskForm):
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+    confirm = BooleanField(_l("I understand that my account and personal data will be erased."),
+                           validators=[DataRequired()])

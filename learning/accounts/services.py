@@ -123,7 +123,8 @@ def register_user(data: dict, roles: list[str] | None = None, send_verification:
     clean = validate_profile(data, errors)
     password = data.get("password")
     if password is not None or password_required:
-        for problem in password_problems(password if isinstance(password, str) else "", email or ""):
+        name = data.get("full_name") if isinstance(data.get("full_name"), str) else ""
+        for problem in password_problems(password if isinstance(password, str) else "", email or "", name):
             errors.setdefault("password", []).append(problem)
     for role in roles or []:
         if role not in ROLES:
@@ -306,7 +307,7 @@ def request_password_reset(email: str) -> None:
 def reset_password(token: str, new_password: str) -> User:
     """Set a new password from a reset (or invitation) link; the link then stops working."""
     user = read_link_token(token, "reset", max_age=3 * 24 * 3600)
-    problems = password_problems(new_password, user.email)
+    problems = password_problems(new_password, user.email, user.full_name)
     if problems:
         raise ValidationFailed("The password is not acceptable.", {"password": problems})
     user.password_hash = hash_password(new_password)
@@ -319,7 +320,7 @@ def reset_password(token: str, new_password: str) -> User:
 def change_password(user: User, current: str, new_password: str) -> None:
     if not verify_password(user.password_hash, current):
         raise ValidationFailed("The current password is wrong.", {"current_password": ["Wrong password."]})
-    problems = password_problems(new_password, user.email)
+    problems = password_problems(new_password, user.email, user.full_name)
     if problems:
         raise ValidationFailed("The password is not acceptable.", {"password": problems})
     user.password_hash = hash_password(new_password)

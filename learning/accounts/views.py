@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from learning.accounts import services
-from learning.accounts.forms import ForgotPasswordForm, LoginForm, ProfileForm, ResetPasswordForm, SignUpForm
+from learning.accounts import services, twofactor
+from learning.accounts.forms import (
+    DisableTwoFactorForm,
+    EraseAccountForm,
+    ForgotPasswordForm,
+    LoginForm,
+    ProfileForm,
+    ResetPasswordForm,
+    SignUpForm,
+    TwoFactorCodeForm,
+)
 from learning.errors import DomainError
 from learning.extensions import db, limiter
 
@@ -65,9 +74,80 @@ def login():
             flash(error.message, "error")
         else:
             db.session.commit()
+            if user.totp_secret:
+                session["two_factor_pending"] = {"id": user.get_id(), "remember": bool(form.remember.data)}
+                return redirect(url_for("accounts.login_two_factor", next=request.args.get("next")))
             login_user(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("accounts/login.html", form=form)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def login_two_factor():
+    pending = session.get("two_factor_pending")
+    user = services.load_session_user(pending["id"]) if pending else None
+    if user is None:
+        return redirect(url_for("accounts.login"))
+    form = TwoFactorCodeForm()
+    if form.validate_on_submit():
+        if twofactor.code_is_valid(user.totp_secret, form.code.data):
+            session.pop("two_factor_pending", None)
+            login_user(user, remember=pending.get("remember", False))
+            return redirect(_safe_next(request.args.get("next")))
+        form.code.errors = [_("That code is not right.")]
+    return render_template("accounts/login_code.html", form=form)
+
+
+@bp.route("/two-factor", methods=["GET", "POST"])
+@login_required
+def two_factor():
+    """Set up (or turn off) two-factor sign-in."""
+    if current_user.totp_secret:
+        form = DisableTwoFactorForm()
+        if form.validate_on_submit():
+            try:
+                twofactor.disable(current_user, form.password.data, form.code.data)
+            except DomainError as error:
+                db.session.rollback()
+                _apply_field_errors(form, error)
+            else:
+                db.session.commit()
+                flash(_("Two-factor sign-in is off."), "info")
+                return redirect(url_for("accounts.profile"))
+        return render_template("accounts/two_factor_on.html", form=form)
+    form = TwoFactorCodeForm()
+    secret = session.get("two_factor_secret") or twofactor.new_secret()
+    session["two_factor_secret"] = secret
+    if form.validate_on_submit():
+        try:
+            twofactor.enable(current_user, secret, form.code.data)
+        except DomainError as error:
+            db.session.rollback()
+            _apply_field_errors(form, error)
+        else:
+            db.session.commit()
+            session.pop("two_factor_secret", None)
+            login_user(current_user)  # keep this session, which proved the second factor
+            flash(_("Two-factor sign-in is on."), "success")
+            return redirect(url_for("accounts.profile"))
+    uri = twofactor.provisioning_uri(current_user, secret)
+    return render_template("accounts/two_factor_setup.html", form=form, secret=secret,
+                           qr=twofactor.qr_data_uri(uri))
+
+
+@bp.before_app_request
+def require_two_factor_for_admins():
+    """Where configured (production by default), admins set up two-factor sign-in before anything else."""
+    if not current_app.config.get("ADMIN_2FA_REQUIRED"):
+        return None
+    if not current_user.is_authenticated or not current_user.is_admin or current_user.totp_secret:
+        return None
+    endpoint = request.endpoint or ""
+    if endpoint.startswith(("accounts.", "static", "api_", "openapi.")) or endpoint == "home.index":
+        return None
+    flash(_("Administrators must turn on two-factor sign-in first."), "error")
+    return redirect(url_for("accounts.two_factor"))
 
 
 @bp.post("/logout")
@@ -135,3 +215,38 @@ def profile():
             flash(_("Your profile is saved."), "success")
             return redirect(url_for("accounts.profile"))
     return render_template("accounts/profile.html", form=form)
+
+
+@bp.get("/data.json")
+@login_required
+def download_data():
+    """Everything held on the signed-in person, as a JSON file."""
+    from learning.accounts.privacy import export_personal_data
+    from learning.audit.services import record
+
+    data = export_personal_data(current_user)
+    record(current_user.id, "user.data_exported", "user", current_user.id)
+    db.session.commit()
+    response = jsonify(data)
+    response.headers["Content-Disposition"] = "attachment; filename=my-learning-data.json"
+    return response
+
+
+@bp.route("/erase", methods=["GET", "POST"])
+@login_required
+def erase_account():
+    """Erase my account: personal data goes, anonymous statistics stay."""
+    from learning.accounts.passwords import verify_password
+    from learning.accounts.privacy import request_erasure
+
+    form = EraseAccountForm()
+    if form.validate_on_submit():
+        if not verify_password(current_user.password_hash, form.password.data):
+            form.password.errors = [_("Wrong password.")]
+        else:
+            request_erasure(current_user)
+            db.session.commit()
+            logout_user()
+            flash(_("Your account is closed and your personal data is being erased."), "info")
+            return redirect(url_for("home.index"))
+    return render_template("accounts/erase.html", form=form)

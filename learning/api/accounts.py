@@ -9,7 +9,7 @@ from flask import current_app, jsonify, request
 from learning.accounts import services
 from learning.accounts.models import ROLES
 from learning.api.auth import auth, current_api_user
-from learning.errors import ValidationFailed
+from learning.errors import Unauthorized, ValidationFailed
 from learning.extensions import db, limiter
 
 bp = APIBlueprint("api_accounts", __name__, url_prefix="/api/v1", tag="Accounts")
@@ -44,6 +44,7 @@ class TokenRequestSchema(Schema):
     email = String(required=True)
     password = String(required=True)
     name = String(metadata={"description": "A label for the token"})
+    otp = String(metadata={"description": "The current code from the authenticator app, if two-factor sign-in is on"})
 
 
 class TokenSchema(Schema):
@@ -107,6 +108,13 @@ def create_user(data):
 @bp.doc(summary="Get a bearer token", responses={401: "Bad credentials"})
 def create_token(data):
     user = services.authenticate(data["email"], data["password"], ip=request.remote_addr)
+    if user.totp_secret:
+        from learning.accounts.twofactor import code_is_valid
+
+        if not code_is_valid(user.totp_secret, data.get("otp")):
+            db.session.rollback()
+            raise Unauthorized("This account uses two-factor sign-in: send the current code as 'otp'.",
+                               {"otp": ["A valid code is required."]}, code="otp_required")
     token, row = services.issue_api_token(user, data.get("name"))
     db.session.commit()
     return {"token": token, "expires_at": row.expires_at}
