@@ -1,11 +1,14 @@
-"""Creating, publishing and finding courses, and reading them in a learner's language."""
+"""Creating, editing, publishing and finding courses.
+
+A course is a draft until published, and archived when taken out of the
+catalogue; enrolments and certificates of an archived course stay. The checks
+of a definition live in ``validation.py``, reading in a language in ``texts.py``
+(both re-exported here so callers have one module to import).
+"""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
-from sqlalchemy import or_, select
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from learning.audit.services import record as audit
@@ -18,224 +21,93 @@ from learning.catalogue.models import (
     QuizChoice,
     QuizQuestion,
 )
+from learning.catalogue.texts import (  # noqa: F401  (re-exported)
+    CourseText,
+    all_lessons,
+    course_languages,
+    course_text,
+    lesson_html,
+    localised,
+    pick_language,
+    render_markdown,
+)
+from learning.catalogue.validation import SLUG_RE, CourseErrors, validate_course_data  # noqa: F401
 from learning.errors import Conflict, NotFound, ValidationFailed
 from learning.extensions import db
 from learning.i18n import is_sector, normalise_language
 from learning.models_base import utcnow
 
-SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
-
-class CourseErrors(dict):
-    def add(self, field: str, message: str) -> None:
-        self.setdefault(field, []).append(message)
-
-
-def _text(errors: CourseErrors, field: str, value, required: bool = True, max_len: int = 300) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            errors.add(field, "This field is required.")
-        return None if value is None else ""
-    if not isinstance(value, str):
-        errors.add(field, "Must be text.")
-        return None
-    if len(value) > max_len:
-        errors.add(field, f"Use at most {max_len} characters.")
-        return None
-    return value.strip()
-
-
-def validate_course_data(data: dict, partial: bool = False) -> tuple[dict, CourseErrors]:
-    """Check a course definition as the API and forms send it; collect every problem."""
-    errors = CourseErrors()
-    clean: dict = {}
-    if not isinstance(data, dict):
-        errors.add("_schema", "A JSON object is required.")
-        return clean, errors
-    if not partial or "slug" in data:
-        slug = data.get("slug")
-        if not isinstance(slug, str) or not SLUG_RE.match(slug or "") or len(slug) > 100:
-            errors.add("slug", "Use lower-case letters, digits and hyphens (e.g. 'safeguarding-basics').")
-        else:
-            clean["slug"] = slug
-    if not partial or "title" in data:
-        clean["title"] = _text(errors, "title", data.get("title"))
-    if not partial or "summary" in data:
-        clean["summary"] = _text(errors, "summary", data.get("summary"), required=False, max_len=5000) or ""
-    if not partial or "language" in data:
-        language = normalise_language(data.get("language"))
-        if language is None:
-            errors.add("language", f"Not a BCP 47 language tag: {data.get('language')!r}")
-        clean["language"] = language
-    if "pass_mark" in data:
-        mark = data["pass_mark"]
-        if not isinstance(mark, int) or isinstance(mark, bool) or not 0 <= mark <= 100:
-            errors.add("pass_mark", "Must be a whole number from 0 to 100.")
-        else:
-            clean["pass_mark"] = mark
-    if "certificate_validity_months" in data:
-        months = data["certificate_validity_months"]
-        if months is not None and (not isinstance(months, int) or isinstance(months, bool) or not 1 <= months <= 240):
-            errors.add("certificate_validity_months", "Must be a number of months from 1 to 240, or null.")
-        else:
-            clean["certificate_validity_months"] = months
-    if "estimated_minutes" in data:
-        minutes = data["estimated_minutes"]
-        if minutes is not None and (not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 100000):
-            errors.add("estimated_minutes", "Must be a positive number of minutes, or null.")
-        else:
-            clean["estimated_minutes"] = minutes
-    if "sectors" in data:
-        sectors = data["sectors"]
-        if not isinstance(sectors, list) or not all(is_sector(s) for s in sectors):
-            errors.add("sectors", "Must be a list of sector codes.")
-        else:
-            clean["sectors"] = list(dict.fromkeys(sectors))
-    if "translations" in data:
-        clean["translations"] = _validate_translations(errors, data["translations"])
-    if not partial or "modules" in data:
-        clean["modules"] = _validate_modules(errors, data.get("modules"))
-    if "quiz" in data:
-        clean["quiz"] = _validate_quiz(errors, data["quiz"])
-    return clean, errors
-
-
-def _validate_translations(errors: CourseErrors, translations) -> dict:
-    clean: dict = {}
-    if translations is None:
-        return clean
-    if not isinstance(translations, dict):
-        errors.add("translations", 'Must be an object such as {"es": {"title": ..., "summary": ...}}.')
-        return clean
-    for tag, texts in translations.items():
-        language = normalise_language(tag)
-        field = f"translations.{tag}"
-        if language is None:
-            errors.add(field, f"Not a BCP 47 language tag: {tag!r}")
-            continue
-        if not isinstance(texts, dict):
-            errors.add(field, "Must be an object with title and summary.")
-            continue
-        title = _text(errors, f"{field}.title", texts.get("title"))
-        summary = _text(errors, f"{field}.summary", texts.get("summary"), required=False, max_len=5000) or ""
-        clean[language] = {"title": title, "summary": summary}
-    return clean
-
-
-def _validate_modules(errors: CourseErrors, modules) -> list:
-    if not isinstance(modules, list) or not modules:
-        errors.add("modules", "A course needs at least one module with at least one lesson.")
-        return []
-    clean = []
-    for m_index, module in enumerate(modules):
-        field = f"modules.{m_index}"
-        if not isinstance(module, dict):
-            errors.add(field, "Must be an object with title and lessons.")
-            continue
-        title = _text(errors, f"{field}.title", module.get("title"))
-        lessons = module.get("lessons")
-        clean_lessons = []
-        if not isinstance(lessons, list) or not lessons:
-            errors.add(f"{field}.lessons", "A module needs at least one lesson.")
-        else:
-            for l_index, lesson in enumerate(lessons):
-                lfield = f"{field}.lessons.{l_index}"
-                if not isinstance(lesson, dict):
-                    errors.add(lfield, "Must be an object with title and body.")
-                    continue
-                clean_lessons.append({
-                    "title": _text(errors, f"{lfield}.title", lesson.get("title")),
-                    "body": _text(errors, f"{lfield}.body", lesson.get("body"), required=False, max_len=200_000) or "",
-                    "translations": lesson.get("translations") if isinstance(lesson.get("translations"), dict) else {},
-                })
-        clean.append({
-            "title": title,
-            "lessons": clean_lessons,
-            "translations": module.get("translations") if isinstance(module.get("translations"), dict) else {},
-        })
-    return clean
-
-
-def _validate_quiz(errors: CourseErrors, quiz) -> dict | None:
-    if quiz is None:
-        return None
-    if not isinstance(quiz, dict) or not isinstance(quiz.get("questions"), list) or not quiz["questions"]:
-        errors.add("quiz.questions", "A quiz needs at least one question.")
-        return None
-    questions = []
-    for q_index, question in enumerate(quiz["questions"]):
-        field = f"quiz.questions.{q_index}"
-        if not isinstance(question, dict):
-            errors.add(field, "Must be an object with text and choices.")
-            continue
-        text = _text(errors, f"{field}.text", question.get("text"), max_len=5000)
-        choices = question.get("choices")
-        clean_choices = []
-        if not isinstance(choices, list) or len(choices) < 2:
-            errors.add(f"{field}.choices", "A question needs at least two choices.")
-        else:
-            for c_index, choice in enumerate(choices):
-                cfield = f"{field}.choices.{c_index}"
-                if not isinstance(choice, dict):
-                    errors.add(cfield, "Must be an object with text and correct.")
-                    continue
-                correct = choice.get("correct", False)
-                if not isinstance(correct, bool):
-                    errors.add(f"{cfield}.correct", "Must be true or false.")
-                clean_choices.append({
-                    "text": _text(errors, f"{cfield}.text", choice.get("text"), max_len=2000),
-                    "correct": bool(correct),
-                    "translations": choice.get("translations") if isinstance(choice.get("translations"), dict) else {},
-                })
-            if clean_choices and not any(c["correct"] for c in clean_choices):
-                errors.add(f"{field}.choices", "Mark at least one choice as correct.")
-        questions.append({
-            "text": text,
-            "choices": clean_choices,
-            "translations": question.get("translations") if isinstance(question.get("translations"), dict) else {},
-        })
-    return {"questions": questions}
-
-
-def _build_modules(course: Course, modules: list) -> None:
-    course.modules = [
-        Module(
-            position=m_index,
-            title=module["title"],
-            translations=module.get("translations") or {},
-            lessons=[
-                Lesson(position=l_index, title=lesson["title"], body=lesson["body"],
-                       translations=lesson.get("translations") or {})
-                for l_index, lesson in enumerate(module["lessons"])
+def _questions(quiz: dict) -> list[QuizQuestion]:
+    return [
+        QuizQuestion(
+            position=q_index,
+            text=question["text"],
+            translations=question["translations"],
+            choices=[
+                QuizChoice(position=c_index, text=choice["text"], correct=choice["correct"],
+                           translations=choice["translations"])
+                for c_index, choice in enumerate(question["choices"])
             ],
         )
-        for m_index, module in enumerate(modules)
+        for q_index, question in enumerate(quiz["questions"])
     ]
 
 
-def _build_quiz(course: Course, quiz: dict | None) -> None:
+def _set_quiz(course: Course, quiz: dict | None) -> None:
+    """Replace the quiz's questions; the quiz row itself is kept (one per course, unique)."""
     if quiz is None:
         course.quiz = None
+    elif course.quiz is None:
+        course.quiz = Quiz(questions=_questions(quiz))
+    else:
+        course.quiz.questions = _questions(quiz)
+
+
+def _set_modules(course: Course, modules: list, errors: CourseErrors) -> None:
+    """Lay out modules and lessons as given, keeping the rows (and learners' progress) of those named by id."""
+    old_modules = {m.id: m for m in course.modules}
+    old_lessons = {lesson.id: lesson for m in course.modules for lesson in m.lessons}
+    laid_out: list[tuple[Module, list[Lesson]]] = []
+    for m_index, data in enumerate(modules):
+        module = Module()
+        if data.get("id") is not None:
+            module = old_modules.pop(data["id"], None)
+            if module is None:
+                errors.add(f"modules.{m_index}.id", "Not a module of this course.")
+                continue
+        module.position, module.title, module.translations = m_index, data["title"], data["translations"]
+        lessons = []
+        for l_index, lesson_data in enumerate(data["lessons"]):
+            lesson = Lesson()
+            if lesson_data.get("id") is not None:
+                lesson = old_lessons.pop(lesson_data["id"], None)
+                if lesson is None:
+                    errors.add(f"modules.{m_index}.lessons.{l_index}.id", "Not a lesson of this course.")
+                    continue
+            lesson.position, lesson.title = l_index, lesson_data["title"]
+            lesson.body, lesson.translations = lesson_data["body"], lesson_data["translations"]
+            lessons.append(lesson)
+        laid_out.append((module, lessons))
+    if errors:
         return
-    course.quiz = Quiz(
-        questions=[
-            QuizQuestion(
-                position=q_index,
-                text=question["text"],
-                translations=question.get("translations") or {},
-                choices=[
-                    QuizChoice(position=c_index, text=choice["text"], correct=choice["correct"],
-                               translations=choice.get("translations") or {})
-                    for c_index, choice in enumerate(question["choices"])
-                ],
-            )
-            for q_index, question in enumerate(quiz["questions"])
-        ]
-    )
+    # Set the parent by key as well as by collection, so a lesson moved between modules is
+    # updated in place rather than treated as an orphan.
+    course.modules = [module for module, _ in laid_out]
+    for module, lessons in laid_out:
+        module.lessons = lessons
+        for lesson in lessons:
+            lesson.module = module
 
 
-def _set_translations(course: Course, base: dict, translations: dict) -> None:
-    wanted = {course.language: base, **{k: v for k, v in translations.items() if k != course.language}}
+def _set_translations(course: Course, base: dict, translations: dict | None) -> None:
+    """The course's own texts plus, when given, exactly these translations."""
+    wanted = {course.language: base}
+    if translations is None:
+        wanted.update({t.language: {"title": t.title, "summary": t.summary}
+                       for t in course.translations if t.language != course.language})
+    else:
+        wanted.update({k: v for k, v in translations.items() if k != course.language})
     existing = {t.language: t for t in course.translations}
     for language, texts in wanted.items():
         row = existing.get(language)
@@ -243,15 +115,27 @@ def _set_translations(course: Course, base: dict, translations: dict) -> None:
             course.translations.append(CourseTranslation(language=language, **texts))
         else:
             row.title, row.summary = texts["title"], texts["summary"]
+    course.translations = [t for t in course.translations if t.language in wanted]
+
+
+def _raise_if(errors: CourseErrors) -> None:
+    if errors:
+        raise ValidationFailed("The course definition has errors.", dict(errors))
+
+
+def _ensure_slug_free(slug: str) -> None:
+    if db.session.scalar(select(Course.id).where(Course.slug == slug)) is not None:
+        raise Conflict(f"A course with slug {slug!r} already exists.", {"slug": ["Already used."]})
 
 
 def create_course(actor_id: int | None, data: dict) -> Course:
     """A new draft course from its full definition; every bad field is reported at once."""
     clean, errors = validate_course_data(data)
-    if errors:
-        raise ValidationFailed("The course definition has errors.", dict(errors))
-    if db.session.scalar(select(Course.id).where(Course.slug == clean["slug"])) is not None:
-        raise Conflict(f"A course with slug {clean['slug']!r} already exists.", {"slug": ["Already used."]})
+    for index, module in enumerate(clean.get("modules", [])):
+        if module["id"] is not None or any(lesson["id"] is not None for lesson in module["lessons"]):
+            errors.add(f"modules.{index}", "A new course cannot name existing modules or lessons by id.")
+    _raise_if(errors)
+    _ensure_slug_free(clean["slug"])
     course = Course(
         slug=clean["slug"],
         language=clean["language"],
@@ -262,11 +146,40 @@ def create_course(actor_id: int | None, data: dict) -> Course:
         created_by_id=actor_id,
     )
     _set_translations(course, {"title": clean["title"], "summary": clean["summary"]}, clean.get("translations", {}))
-    _build_modules(course, clean["modules"])
-    _build_quiz(course, clean.get("quiz"))
+    _set_modules(course, clean["modules"], errors)
+    _set_quiz(course, clean.get("quiz"))
     db.session.add(course)
     db.session.flush()
     audit(actor_id, "course.created", "course", course.slug)
+    return course
+
+
+EDITABLE_SETTINGS = ("pass_mark", "certificate_validity_months", "estimated_minutes", "sectors")
+
+
+def update_course(actor_id: int | None, course: Course, data: dict) -> Course:
+    """Change the fields given (the slug stays); modules and lessons named by id keep learners' progress."""
+    clean, errors = validate_course_data(data, partial=True)
+    if "slug" in clean and clean["slug"] != course.slug:
+        errors.add("slug", "The slug of a course cannot change; links and integrations rely on it.")
+    _raise_if(errors)
+    if "modules" in clean:
+        _set_modules(course, clean["modules"], errors)
+        _raise_if(errors)
+    # When the original language changes, its texts are those already translated into it, if any.
+    base = course_text(course, clean.get("language") or course.language)
+    if clean.get("language"):
+        course.language = clean["language"]
+    texts = {"title": clean.get("title") or base.title,
+             "summary": clean["summary"] if "summary" in clean else base.summary}
+    _set_translations(course, texts, clean.get("translations"))
+    for name in EDITABLE_SETTINGS:
+        if name in clean:
+            setattr(course, name, clean[name])
+    if "quiz" in clean:
+        _set_quiz(course, clean["quiz"])
+    db.session.flush()
+    audit(actor_id, "course.updated", "course", course.slug, fields=sorted(data))
     return course
 
 
@@ -285,89 +198,89 @@ def publish_course(actor_id: int | None, course: Course) -> Course:
 
 def archive_course(actor_id: int | None, course: Course) -> Course:
     """Take a course out of the catalogue; enrolments and certificates stay."""
-    course.status = "archived"
-    audit(actor_id, "course.archived", "course", course.slug)
+    if course.status != "archived":
+        course.status = "archived"
+        audit(actor_id, "course.archived", "course", course.slug)
     return course
 
 
+def check_language(tag: str | None, field: str = "language") -> str | None:
+    """A valid BCP 47 tag in canonical form, None when not given; a bad tag is a ValidationFailed."""
+    if not tag:
+        return None
+    language = normalise_language(tag)
+    if language is None:
+        raise ValidationFailed("Unknown language.", {field: [f"Not a BCP 47 language tag: {tag!r}"]})
+    return language
+
+
 def get_course(slug: str, published_only: bool = False) -> Course:
-    query = select(Course).where(Course.slug == slug)
-    course = db.session.scalar(query)
+    """The course with this slug (only if published, when asked); else NotFound."""
+    course = db.session.scalar(select(Course).where(Course.slug == slug))
     if course is None or (published_only and course.status != "published"):
         raise NotFound(f"No course {slug!r}.")
     return course
 
 
-def list_published(language: str | None = None, sector: str | None = None, search: str | None = None,
+def visible_course(slug: str, user) -> Course:
+    """A course as ``user`` may see it: admins see every state, everyone else published ones."""
+    return get_course(slug, published_only=not (user is not None and user.is_admin))
+
+
+def _sector_condition(sector: str):
+    # Sectors are a JSON list; an empty list means the course is meant for every sector.
+    as_text = cast(Course.sectors, Text)
+    return or_(as_text.like(f'%"{sector}"%'), as_text == "[]")
+
+
+def catalogue_filters_errors(language: str | None, sector: str | None,
+                             field: str = "available_in") -> dict[str, list[str]]:
+    """Which catalogue filters are not valid codes, by the name the caller used for them."""
+    errors: dict[str, list[str]] = {}
+    if language and normalise_language(language) is None:
+        errors[field] = [f"Not a BCP 47 language tag: {language!r}"]
+    if sector and not is_sector(sector):
+        errors["sector"] = [f"Unknown sector {sector!r}"]
+    return errors
+
+
+def list_published(available_in: str | None = None, sector: str | None = None, search: str | None = None,
                    page: int = 1, per_page: int = 50) -> tuple[list[Course], int]:
-    """Published courses, filtered by language available, intended sector and a text search."""
-    from sqlalchemy import func
+    """Published courses, filtered by a language they are offered in, intended sector and a text search."""
+    return list_courses(("published",), available_in, sector, search, page, per_page)
 
-    query = select(Course).where(Course.status == "published")
-    if language:
+
+def list_courses(statuses: tuple[str, ...], available_in: str | None = None, sector: str | None = None,
+                 search: str | None = None, page: int = 1, per_page: int = 50) -> tuple[list[Course], int]:
+    """One page of courses in these states, filtered, with the total before paging."""
+    errors = catalogue_filters_errors(available_in, sector)
+    if errors:
+        raise ValidationFailed("Some filters are invalid.", errors)
+    query = select(Course).where(Course.status.in_(statuses))
+    if available_in:
+        language = normalise_language(available_in)
         base = language.split("-")[0]
-        query = query.where(
-            Course.id.in_(
-                select(CourseTranslation.course_id).where(
-                    or_(CourseTranslation.language == language, CourseTranslation.language.like(f"{base}%"))
-                )
-            )
-        )
-    if search:
-        pattern = f"%{search.strip().lower()}%"
-        query = query.where(
-            Course.id.in_(
-                select(CourseTranslation.course_id).where(
-                    or_(func.lower(CourseTranslation.title).like(pattern),
-                        func.lower(CourseTranslation.summary).like(pattern))
-                )
-            )
-        )
-    courses = db.session.scalars(query.options(selectinload(Course.translations)).order_by(Course.slug)).all()
+        query = query.where(Course.id.in_(
+            select(CourseTranslation.course_id).where(or_(
+                CourseTranslation.language == language,
+                CourseTranslation.language == base,
+                CourseTranslation.language.like(f"{base}-%"),
+            ))
+        ))
     if sector:
-        courses = [c for c in courses if not c.sectors or sector in c.sectors]
-    total = len(courses)
-    start = (page - 1) * per_page
-    return list(courses[start:start + per_page]), total
-
-
-@dataclass(frozen=True)
-class CourseText:
-    title: str
-    summary: str
-    language: str
-
-
-def pick_language(available: list[str], wanted: str | None, fallback: str) -> str:
-    """The best of ``available`` for ``wanted``: exact, same base language, else ``fallback``."""
-    if wanted:
-        if wanted in available:
-            return wanted
-        base = wanted.split("-")[0]
-        for language in available:
-            if language.split("-")[0] == base:
-                return language
-    return fallback
-
-
-def course_text(course: Course, wanted: str | None) -> CourseText:
-    """The course's title and summary in the wanted language, or its own language."""
-    by_language = {t.language: t for t in course.translations}
-    language = pick_language(list(by_language), wanted, course.language)
-    row = by_language.get(language) or next(iter(by_language.values()))
-    return CourseText(row.title, row.summary, row.language)
-
-
-def localised(item, field: str, wanted: str | None, base_language: str) -> str:
-    """A module, lesson, question or choice's text in the wanted language where translated."""
-    translations = item.translations or {}
-    language = pick_language(list(translations), wanted, base_language)
-    return (translations.get(language) or {}).get(field) or getattr(item, field)
-
-
-def course_languages(course: Course) -> list[str]:
-    return sorted({t.language for t in course.translations})
-
-
-def all_lessons(course: Course) -> list[Lesson]:
-    return [lesson for module in course.modules for lesson in module.lessons]
+        query = query.where(_sector_condition(sector))
+    if search and search.strip():
+        pattern = f"%{search.strip().lower()}%"
+        query = query.where(Course.id.in_(
+            select(CourseTranslation.course_id).where(or_(
+                func.lower(CourseTranslation.title).like(pattern),
+                func.lower(CourseTranslation.summary).like(pattern),
+            ))
+        ))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    courses = db.session.scalars(
+        query.options(selectinload(Course.translations))
+        .order_by(Course.published_at.desc(), Course.slug)
+        .limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return list(courses), total or 0

@@ -32,6 +32,10 @@ class NotEnrollable(Conflict):
     code = "not_enrollable"
 
 
+class EnrolmentNotActive(Conflict):
+    code = "enrolment_not_active"
+
+
 DEFAULT_RENEWAL_WINDOW_DAYS = 90
 
 
@@ -100,9 +104,25 @@ def get_own_enrolment(user: User, enrolment_id: int) -> Enrolment:
     return enrolment
 
 
+def get_enrolment_for(user: User, enrolment_id: int) -> Enrolment:
+    """An enrolment its learner or an admin may read; to anyone else it does not exist."""
+    enrolment = db.session.get(Enrolment, enrolment_id)
+    if enrolment is None or (enrolment.user_id != user.id and not user.is_admin):
+        raise NotFound("No such enrolment.")
+    return enrolment
+
+
+def _lock(enrolment: Enrolment) -> None:
+    """Serialise changes to one enrolment, so that two requests finishing its last two
+    requirements at once complete it exactly once (a row lock on PostgreSQL; SQLite
+    serialises writers anyway)."""
+    db.session.execute(select(Enrolment.id).where(Enrolment.id == enrolment.id).with_for_update())
+    db.session.refresh(enrolment)
+
+
 def _require_active(enrolment: Enrolment) -> None:
     if enrolment.status != "active":
-        raise Conflict(f"This enrolment is {enrolment.status}.", code="enrolment_not_active")
+        raise EnrolmentNotActive(f"This enrolment is {enrolment.status}.")
 
 
 def completed_lesson_ids(enrolment: Enrolment) -> set[int]:
@@ -113,6 +133,7 @@ def completed_lesson_ids(enrolment: Enrolment) -> set[int]:
 
 def complete_lesson(enrolment: Enrolment, lesson_id: int) -> Enrolment:
     """Mark a lesson done (repeating it changes nothing) and complete the course if that was all."""
+    _lock(enrolment)
     _require_active(enrolment)
     lesson = db.session.scalar(
         select(Lesson).join(Module).where(Lesson.id == lesson_id, Module.course_id == enrolment.course_id)
@@ -139,6 +160,7 @@ class QuizResult:
 
 def submit_quiz(enrolment: Enrolment, answers) -> QuizResult:
     """Score the answers on the server against the course's pass mark."""
+    _lock(enrolment)
     _require_active(enrolment)
     course = enrolment.course
     if course.quiz is None:
@@ -212,6 +234,7 @@ def mark_completed(enrolment: Enrolment, signed_off_by: int | None = None) -> En
 
 def withdraw(enrolment: Enrolment) -> Enrolment:
     """Leave a course; the history stays and the learner may enrol again later."""
+    _lock(enrolment)
     _require_active(enrolment)
     enrolment.status = "withdrawn"
     enrolment.withdrawn_at = utcnow()
@@ -225,6 +248,7 @@ class Progress:
     next_lesson: Lesson | None
     quiz_required: bool
     quiz_passed: bool
+    done: frozenset[int] = frozenset()
 
     @property
     def percent(self) -> int:
@@ -232,6 +256,7 @@ class Progress:
 
 
 def progress_of(enrolment: Enrolment) -> Progress:
+    """How far the learner is: lessons done of all, the next lesson, and the quiz."""
     lessons = all_lessons(enrolment.course)
     done = completed_lesson_ids(enrolment)
     next_lesson = next((lesson for lesson in lessons if lesson.id not in done), None)
@@ -242,15 +267,18 @@ def progress_of(enrolment: Enrolment) -> Progress:
         next_lesson=next_lesson,
         quiz_required=has_quiz,
         quiz_passed=quiz_passed(enrolment) if has_quiz else False,
+        done=frozenset(done),
     )
 
 
 def enrolments_of(user: User) -> list[Enrolment]:
+    """Every enrolment of the learner, newest first."""
     return list(db.session.scalars(
         select(Enrolment).where(Enrolment.user_id == user.id).order_by(Enrolment.enrolled_at.desc())
     ))
 
 
 def require_learner(user: User, enrolment: Enrolment) -> None:
+    """Refuse anyone but the enrolment's learner."""
     if enrolment.user_id != user.id:
         raise Forbidden("Only the learner can do this.")
