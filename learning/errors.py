@@ -119,7 +119,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def handle_domain_error(error: DomainError):
         if wants_json():
-            body = error_body(error.code, error.message, error.fields, **error.extra)
+            extra = dict(error.extra)
+            body = error_body(extra.pop("code", error.code), error.message, error.fields, **extra)
             return jsonify(body), error.status
         if request.method == "POST" and error.status in (409, 422, 400):
             flash(error.message, "error")

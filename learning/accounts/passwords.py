@@ -41,7 +41,12 @@ def password_problems(password: str, email: str = "", name: str = "") -> list[st
         return [f"Use at least {MIN_LENGTH} characters."]
     if len(password) > MAX_LENGTH:
         return [f"Use at most {MAX_LENGTH} characters."]
-    personal = [part for part in (email, email.split("@")[0], name, *name.split()) if part]
+    folded = password.casefold()
+    local_part = email.split("@")[0].casefold()
+    squashed_name = "".join(name.split()).casefold()
+    if (len(local_part) >= 4 and local_part in folded) or (len(squashed_name) >= 4 and squashed_name in folded):
+        return ["The password must not contain your name or e-mail address."]
+    personal = [part.casefold() for part in (email, local_part, name, *name.split()) if part]
     # zxcvbn's cost grows with length; the first 64 characters decide it anyway.
     result = zxcvbn(password[:64], user_inputs=personal)
     if result["score"] < MIN_STRENGTH:
