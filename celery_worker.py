@@ -4,6 +4,8 @@ Builds the Flask app (configured from the environment) and exposes its Celery ap
 """
 
 from learning import create_app
+from learning.observability import register_task_metrics
 
 flask_app = create_app()
 celery_app = flask_app.extensions["celery"]
+register_task_metrics()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from apiflask import APIFlask
 from flask import Flask
 
@@ -43,8 +41,14 @@ def create_app(config: dict | None = None) -> Flask:
     register_security(app)
     register_cli(app)
     register_celery(app)
-    logging.basicConfig(level=logging.INFO)
+    register_operations(app)
     return app
+
+
+def register_operations(app: Flask) -> None:
+    from learning.observability import register_observability
+
+    register_observability(app)
 
 
 def register_extensions(app: Flask) -> None:
