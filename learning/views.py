@@ -16,6 +16,7 @@ FEATURE_VIEWS = (
     "learning.certificates.views",
     "learning.reminders.views",
     "learning.reporting.views",
+    "learning.audit.views",
 )
 
 home_bp = Blueprint("home", __name__)

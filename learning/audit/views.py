@@ -1,0 +1,33 @@
+"""The admin page that searches the audit log."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import current_user, login_required
+
+from learning.audit.services import search
+
+bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.get("/")
+@login_required
+def index():
+    if not current_user.is_admin:
+        abort(403)
+    filters = {key: request.args.get(key, "").strip() for key in ("actor", "action", "target_type", "target_id")}
+    since, until = _date(request.args.get("since")), _date(request.args.get("until"))
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    entries, total = search(**{k: v or None for k, v in filters.items()}, since=since, until=until,
+                            page=page, per_page=50)
+    return render_template("audit/index.html", entries=entries, total=total, page=page, per_page=50,
+                           filters=filters, since=request.args.get("since", ""), until=request.args.get("until", ""))
