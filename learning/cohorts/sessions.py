@@ -1,0 +1,112 @@
+"""A cohort's sessions (date, time, place) and who attended each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import delete, func, insert, select
+
+from learning.audit.services import record as audit
+from learning.cohorts.models import Attendance, Cohort, TrainingSession
+from learning.cohorts.services import require_open
+from learning.enrolment.models import Enrolment
+from learning.errors import NotFound, ValidationFailed
+from learning.extensions import db
+from learning.models_base import utcnow
+
+
+def add_session(actor_id: int, cohort: Cohort, data: dict) -> TrainingSession:
+    """Schedule a session; its time must carry a time zone and is stored in UTC."""
+    require_open(cohort)
+    errors: dict[str, list[str]] = {}
+    starts_at = data.get("starts_at")
+    if isinstance(starts_at, str):
+        try:
+            starts_at = datetime.fromisoformat(starts_at)
+        except ValueError:
+            starts_at = None
+    if not isinstance(starts_at, datetime) or starts_at.tzinfo is None:
+        errors["starts_at"] = [_("Use a date and time with an offset, such as 2025-03-31T09:00:00-05:00.")]
+    texts = {}
+    for name, limit in (("title", 200), ("place", 300), ("notes", 5000)):
+        value = data.get(name) or ""
+        if not isinstance(value, str) or len(value) > limit:
+            errors[name] = [_("Use text of at most %(limit)d characters.", limit=limit)]
+        else:
+            texts[name] = value.strip()
+    if errors:
+        raise ValidationFailed(_("Some fields are invalid."), errors)
+    session = TrainingSession(cohort_id=cohort.id, starts_at=starts_at, **texts)
+    db.session.add(session)
+    db.session.flush()
+    audit(actor_id, "cohort.session_added", "cohort", cohort.id, session_id=session.id)
+    return session
+
+
+def sessions_of(cohort: Cohort) -> list[tuple[TrainingSession, int]]:
+    """The cohort's sessions in time order, each with how many members were present."""
+    present = (select(Attendance.session_id, func.count().label("n")).where(Attendance.present.is_(True))
+               .group_by(Attendance.session_id).subquery())
+    return [(s, n) for s, n in db.session.execute(
+        select(TrainingSession, func.coalesce(present.c.n, 0))
+        .outerjoin(present, present.c.session_id == TrainingSession.id)
+        .where(TrainingSession.cohort_id == cohort.id).order_by(TrainingSession.starts_at, TrainingSession.id)
+    )]
+
+
+def get_session(cohort: Cohort, session_id: int) -> TrainingSession:
+    session = db.session.get(TrainingSession, session_id)
+    if session is None or session.cohort_id != cohort.id:
+        raise NotFound(_("No such session."))
+    return session
+
+
+@dataclass(frozen=True)
+class AttendanceSheet:
+    session: TrainingSession
+    present: list[int]  # user ids
+    absent: list[int]
+    recorded: bool
+
+
+def attendance_of(session: TrainingSession) -> AttendanceSheet:
+    """Who was marked present and absent at a session (members not yet marked count as absent)."""
+    rows = db.session.execute(
+        select(Enrolment.user_id, Attendance.present)
+        .outerjoin(Attendance, (Attendance.enrolment_id == Enrolment.id) & (Attendance.session_id == session.id))
+        .where(Enrolment.cohort_id == session.cohort_id, Enrolment.status != "withdrawn")
+        .order_by(Enrolment.user_id)
+    ).all()
+    present = [user_id for user_id, mark in rows if mark]
+    return AttendanceSheet(session, present, [user_id for user_id, mark in rows if not mark],
+                           any(mark is not None for _u, mark in rows))
+
+
+def record_attendance(actor_id: int, cohort: Cohort, session: TrainingSession, present_user_ids) -> AttendanceSheet:
+    """Replace the session's register: the members listed were present, every other member absent."""
+    require_open(cohort)
+    if not isinstance(present_user_ids, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in present_user_ids):
+        raise ValidationFailed(_("Some fields are invalid."), {"present": [_("Give a list of user ids.")]})
+    members = dict(db.session.execute(
+        select(Enrolment.user_id, Enrolment.id)
+        .where(Enrolment.cohort_id == cohort.id, Enrolment.status != "withdrawn")
+    ).all())
+    strangers = sorted({i for i in present_user_ids if i not in members})
+    if strangers:
+        raise ValidationFailed(_("Some fields are invalid."), {
+            "present": [_("User %(id)d is not a member of this cohort.", id=i) for i in strangers]})
+    wanted = set(present_user_ids)
+    now = utcnow()
+    db.session.execute(delete(Attendance).where(Attendance.session_id == session.id))
+    if members:
+        db.session.execute(insert(Attendance), [
+            {"session_id": session.id, "enrolment_id": enrolment_id, "present": user_id in wanted,
+             "recorded_at": now, "recorded_by_id": actor_id}
+            for user_id, enrolment_id in members.items()
+        ])
+    audit(actor_id, "cohort.attendance_recorded", "cohort", cohort.id, session_id=session.id, present=len(wanted))
+    db.session.flush()
+    return attendance_of(session)
