@@ -10,6 +10,7 @@ import logging
 
 from apiflask.exceptions import HTTPError
 from flask import Flask, flash, jsonify, redirect, render_template, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,22 @@ def register_error_handlers(app: Flask) -> None:
                     response.headers[key] = value
             return response
         return _html_error(status, error.description)
+
+    @app.errorhandler(OperationalError)
+    def handle_database_unavailable(error: OperationalError):
+        """The database is restarting or unreachable: say so, and that a retry is safe."""
+        log.error("Database unavailable on %s %s: %s", request.method, request.path, error.orig)
+        from learning.extensions import db
+
+        db.session.rollback()
+        message = "The service is briefly unavailable. Nothing was changed; please try again in a moment."
+        if wants_json():
+            response = jsonify(error_body("unavailable", message))
+        else:
+            response = app.make_response(_html_error(503, message))
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
