@@ -162,7 +162,10 @@ def register_error_handlers(app: Flask) -> None:
         log.error("Database unavailable on %s %s: %s", request.method, request.path, error.orig)
         from learning.extensions import db
 
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except Exception:  # the connection is gone; the pool will replace it
+            log.debug("rollback after a database outage failed", exc_info=True)
         message = "The service is briefly unavailable. Nothing was changed; please try again in a moment."
         if wants_json():
             response = jsonify(error_body("unavailable", message))
