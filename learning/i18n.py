@@ -13,7 +13,8 @@ from zoneinfo import available_timezones
 import pycountry
 from babel import Locale, UnknownLocaleError
 from flask import current_app, request
-from flask_babel import get_locale, lazy_gettext as _l
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 UI_LANGUAGES = ("en", "es", "fr", "pt", "ar")

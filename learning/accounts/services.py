@@ -12,7 +12,12 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select
 
 from learning.accounts.models import ROLES, ApiToken, LoginFailure, Organisation, User, UserRole
-from learning.accounts.passwords import hash_password, needs_rehash, password_problems, verify_password
+from learning.accounts.passwords import (
+    hash_password,
+    needs_rehash,
+    password_problems,
+    verify_password,
+)
 from learning.audit.services import record as audit
 from learning.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from learning.extensions import db

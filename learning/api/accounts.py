@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Boolean, DateTime, Email, Integer, List, String
+from apiflask.fields import Boolean, DateTime, Integer, List, String
 from flask import current_app, jsonify, request
 
 from learning.accounts import services

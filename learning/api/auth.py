@@ -11,6 +11,7 @@ from wtforms import ValidationError
 from learning.accounts.services import user_for_token
 from learning.errors import Forbidden, Unauthorized
 
+
 class BearerOrSessionAuth(HTTPTokenAuth):
     """Bearer tokens for integrators; the site's own pages may use their session cookie."""
 
