@@ -321,7 +321,9 @@ def import_roster(cohort_id: int, query):
     if query["background"]:
         job = imports.start_import(cohort, data, query["mode"], actor.id, filename)
         db.session.commit()
-        return serialise_import(cohort.id, job), 202
+        response = jsonify(RosterImportSchema().dump(serialise_import(cohort.id, job)))
+        response.status_code = 202
+        return response
     try:
         report = imports.import_roster(cohort, data, query["mode"], actor.id)
     except imports.RosterInvalid as invalid:
