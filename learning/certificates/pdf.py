@@ -1,0 +1,172 @@
+"""The printable certificate: an A4 landscape PDF with the holder, course, dates, code and a QR code.
+
+Text goes through HarfBuzz (fpdf2's text shaping), so Arabic is joined and
+laid out right to left, and accents and Cyrillic come from Noto Sans; the
+fonts are shipped in ``static/fonts`` (SIL Open Font License). The QR code is
+drawn as vector squares, so it stays sharp at any print size.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import segno
+from babel.dates import format_date
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from fpdf import FPDF
+
+FONT_DIR = Path(__file__).resolve().parent.parent.parent / "static" / "fonts"
+_ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
+PAGE_W, PAGE_H = 297.0, 210.0
+INK = (33, 37, 41)
+BRAND = (11, 85, 99)
+ACCENT = (214, 160, 60)
+MUTED = (95, 99, 104)
+
+
+@dataclass(frozen=True)
+class CertificateFace:
+    """Everything printed on a certificate."""
+
+    holder_name: str
+    course_title: str
+    language: str
+    issued_at: datetime
+    expires_at: datetime | None
+    code: str
+    verify_url: str
+    issuer_name: str
+
+
+def _date(moment: datetime, language: str) -> str:
+    try:
+        return format_date(moment.date(), format="long", locale=language.replace("-", "_"))
+    except Exception:  # an unknown locale: fall back to English rather than fail to issue
+        return format_date(moment.date(), format="long", locale="en")
+
+
+def _texts(face: CertificateFace, language: str) -> dict[str, str]:
+    with force_locale(language):
+        return {
+            "title": _("Certificate of completion"),
+            "certifies": _("This certifies that"),
+            "completed": _("has successfully completed the course"),
+            "issued": _("Issued on %(date)s", date=_date(face.issued_at, language)),
+            "expires": (_("Valid until %(date)s", date=_date(face.expires_at, language))
+                        if face.expires_at else _("Does not expire")),
+            "code": _("Certificate code: %(code)s", code=face.code),
+            "verify": _("Verify this certificate at"),
+        }
+
+
+def _is_rtl(language: str) -> bool:
+    return language.split("-")[0].lower() in {"ar", "fa", "he", "ur"}
+
+
+def _add_fonts(pdf: FPDF, texts: list[str]) -> None:
+    pdf.add_font("NotoSans", "", str(FONT_DIR / "NotoSans-Regular.ttf"))
+    pdf.add_font("NotoSans", "B", str(FONT_DIR / "NotoSans-Bold.ttf"))
+    # Only embed the Arabic fonts where Arabic is written: most certificates never need them.
+    if any(_ARABIC.search(text) for text in texts):
+        pdf.add_font("NotoSansArabic", "", str(FONT_DIR / "NotoSansArabic-Regular.ttf"))
+        pdf.add_font("NotoSansArabic", "B", str(FONT_DIR / "NotoSansArabic-Bold.ttf"))
+        pdf.set_fallback_fonts(["NotoSansArabic"])
+    pdf.set_text_shaping(True)
+
+
+def _qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
+    """Draw the QR code of ``url`` as filled squares, one rectangle per run of dark modules."""
+    qr = segno.make(url, error="m", micro=False)
+    border = 2
+    rows = [list(row) for row in qr.matrix]
+    count = len(rows) + 2 * border
+    module = size / count
+    pdf.set_fill_color(255, 255, 255)
+    pdf.rect(x, y, size, size, style="F")
+    pdf.set_fill_color(0, 0, 0)
+    for r, row in enumerate(rows):
+        c = 0
+        while c < len(row):
+            if row[c]:
+                start = c
+                while c < len(row) and row[c]:
+                    c += 1
+                pdf.rect(x + (border + start) * module, y + (border + r) * module,
+                         (c - start) * module, module * 1.0, style="F")
+            else:
+                c += 1
+
+
+def render_pdf(face: CertificateFace) -> bytes:
+    """The certificate as PDF bytes, in the course's language where the platform speaks it."""
+    from flask import current_app
+
+    languages = current_app.config.get("LANGUAGES", ["en"])
+    language = face.language.split("-")[0].lower()
+    language = language if language in languages else "en"
+    texts = _texts(face, language)
+    rtl = _is_rtl(language)
+
+    pdf = FPDF(orientation="L", unit="mm", format="A4")
+    pdf.set_auto_page_break(False)
+    pdf.set_title(f"{texts['title']} {face.code}")
+    pdf.set_author(face.issuer_name)
+    pdf.set_creator(face.issuer_name)
+    pdf.set_lang(language)
+    pdf.add_page()
+    _add_fonts(pdf, [*texts.values(), face.holder_name, face.course_title, face.issuer_name])
+
+    # Frame: a brand band at the top and a double border.
+    pdf.set_fill_color(*BRAND)
+    pdf.rect(0, 0, PAGE_W, 14, style="F")
+    pdf.set_draw_color(*BRAND)
+    pdf.set_line_width(1.2)
+    pdf.rect(8, 20, PAGE_W - 16, PAGE_H - 28)
+    pdf.set_draw_color(*ACCENT)
+    pdf.set_line_width(0.4)
+    pdf.rect(11, 23, PAGE_W - 22, PAGE_H - 34)
+
+    pdf.set_text_color(255, 255, 255)
+    pdf.set_font("NotoSans", "B", 11)
+    pdf.set_xy(0, 3.5)
+    pdf.cell(PAGE_W, 7, face.issuer_name.upper(), align="C")
+
+    def centred(text: str, y: float, size: float, style: str = "", colour=INK, height: float = 10) -> None:
+        pdf.set_text_color(*colour)
+        pdf.set_font("NotoSans", style, size)
+        pdf.set_xy(20, y)
+        pdf.multi_cell(PAGE_W - 40, height, text, align="C", max_line_height=height)
+
+    centred(texts["title"], 34, 30, "B", BRAND, 14)
+    pdf.set_draw_color(*ACCENT)
+    pdf.set_line_width(0.8)
+    pdf.line(PAGE_W / 2 - 30, 52, PAGE_W / 2 + 30, 52)
+    centred(texts["certifies"], 58, 13, "", MUTED, 8)
+    centred(face.holder_name, 68, 28, "B", INK, 13)
+    centred(texts["completed"], 86, 13, "", MUTED, 8)
+    centred(face.course_title, 96, 20, "B", BRAND, 10)
+
+    # Details on one side, the QR code on the other (mirrored for right-to-left languages).
+    qr_size = 42.0
+    qr_x = 20.0 if rtl else PAGE_W - 20 - qr_size
+    qr_y = PAGE_H - 20 - qr_size - 10
+    _qr(pdf, face.verify_url, qr_x, qr_y, qr_size)
+    pdf.set_font("NotoSans", "", 7)
+    pdf.set_text_color(*MUTED)
+    pdf.set_xy(qr_x - 20, qr_y + qr_size + 1)
+    pdf.multi_cell(qr_size + 40, 3.2, f"{texts['verify']}\n{face.verify_url}", align="C")
+
+    details_x = PAGE_W - 20 - 150 if rtl else 24.0
+    align = "R" if rtl else "L"
+    pdf.set_text_color(*INK)
+    y = qr_y + 6
+    for key, size, style in (("issued", 12, ""), ("expires", 12, ""), ("code", 12, "B")):
+        pdf.set_font("NotoSans", style, size)
+        pdf.set_xy(details_x, y)
+        pdf.cell(150, 8, texts[key], align=align)
+        y += 10
+    return bytes(pdf.output())

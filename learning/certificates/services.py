@@ -1,0 +1,297 @@
+"""Issuing, finding, verifying and revoking certificates.
+
+A certificate is issued at most once per completed enrolment: the unique
+constraint on ``enrolment_id`` decides, so a duplicated, retried or
+interrupted task ends with exactly one. It keeps a snapshot of what it
+certifies (holder, course title and language, dates) and is never deleted:
+a revoked certificate verifies as revoked, and after a holder's erasure it
+verifies with the name withheld.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from learning.accounts.models import User
+from learning.audit.services import record
+from learning.catalogue.models import Course, CourseTranslation
+from learning.certificates import status_list
+from learning.certificates.codes import InvalidCode, new_code, normalise_code
+from learning.certificates.credentials import issuer_name
+from learning.certificates.models import Certificate
+from learning.certificates.pdf import CertificateFace, render_pdf
+from learning.certificates.storage import StoredFileMissing, get_storage
+from learning.enrolment.models import Enrolment
+from learning.errors import Conflict, NotFound, ValidationFailed
+from learning.extensions import db
+from learning.models_base import utcnow
+
+MAX_ATTEMPTS = 8
+REASON_MAX = 2000
+
+
+class NotCompleted(Conflict):
+    code = "enrolment_not_completed"
+
+
+class AlreadyRevoked(Conflict):
+    code = "already_revoked"
+
+
+class UnknownCertificate(NotFound):
+    code = "not_found"
+
+
+def verify_url(code: str) -> str:
+    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/verify/{code}"
+
+
+def pdf_key(code: str) -> str:
+    return f"certificates/{code}.pdf"
+
+
+def expiry_of(issued_at: datetime, validity_months: int | None) -> datetime | None:
+    """The expiry date of a certificate issued at ``issued_at`` (None: never expires)."""
+    if validity_months is None:
+        return None
+    months = issued_at.month - 1 + validity_months
+    year, month = issued_at.year + months // 12, months % 12 + 1
+    # The same day of the month, or the month's last day (31 January + 1 month = 28/29 February).
+    day = min(issued_at.day, calendar.monthrange(year, month)[1])
+    return issued_at.replace(year=year, month=month, day=day)
+
+
+def course_title_in(course: Course, language: str | None) -> tuple[str, str]:
+    """The course title in ``language`` when translated, else in the course's own language."""
+    translations = {t.language: t for t in course.translations}
+    for candidate in (language, (language or "").split("-")[0], course.language):
+        if candidate and candidate in translations:
+            return translations[candidate].title, candidate
+    fallback = db.session.scalar(
+        select(CourseTranslation).where(CourseTranslation.course_id == course.id).limit(1)
+    )
+    return (fallback.title, fallback.language) if fallback else (course.slug, course.language)
+
+
+def holder_name_of(certificate: Certificate, user: User | None = None) -> str | None:
+    """The name to show: None once the holder's personal data was erased."""
+    if certificate.holder_name is None:
+        return None
+    user = user or db.session.get(User, certificate.user_id)
+    if user is not None and user.erased_at is not None:
+        return None
+    return certificate.holder_name
+
+
+def face_of(certificate: Certificate) -> CertificateFace:
+    return CertificateFace(
+        holder_name=holder_name_of(certificate) or "",
+        course_title=certificate.course_title,
+        language=certificate.course_language,
+        issued_at=certificate.issued_at,
+        expires_at=certificate.expires_at,
+        code=certificate.code,
+        verify_url=verify_url(certificate.code),
+        issuer_name=issuer_name(),
+    )
+
+
+def _store_pdf(certificate: Certificate) -> None:
+    key = pdf_key(certificate.code)
+    get_storage().put(key, render_pdf(face_of(certificate)), "application/pdf")
+    certificate.pdf_path = key
+
+
+def _existing(enrolment_id: int) -> Certificate | None:
+    return db.session.scalar(select(Certificate).where(Certificate.enrolment_id == enrolment_id))
+
+
+def _test_delay() -> None:
+    # Lets the crash test kill a worker while the issuing transaction is open.
+    delay = float(current_app.config.get("CERTIFICATE_TEST_DELAY_SECONDS") or 0)
+    if delay:
+        time.sleep(delay)
+
+
+def issue_certificate(enrolment_id: int) -> Certificate:
+    """The certificate of a completed enrolment, issued and committed exactly once however often asked."""
+    for _attempt in range(MAX_ATTEMPTS):
+        existing = _existing(enrolment_id)
+        if existing is not None:
+            if existing.pdf_path is None:  # issued before its PDF could be stored: finish the job
+                _store_pdf(existing)
+                db.session.commit()
+            return existing
+        enrolment = db.session.get(Enrolment, enrolment_id)
+        if enrolment is None:
+            raise NotFound("No such enrolment.")
+        if enrolment.status != "completed" or enrolment.completed_at is None:
+            raise NotCompleted("Only a completed enrolment earns a certificate.")
+        user = db.session.get(User, enrolment.user_id)
+        title, language = course_title_in(enrolment.course, enrolment.language)
+        issued_at = enrolment.completed_at
+        certificate = Certificate(
+            code=new_code(),
+            enrolment_id=enrolment.id,
+            user_id=enrolment.user_id,
+            course_id=enrolment.course_id,
+            holder_name=None if user.erased_at is not None else user.full_name,
+            course_title=title,
+            course_language=language,
+            issued_at=issued_at,
+            expires_at=expiry_of(issued_at, enrolment.course.certificate_validity_months),
+            status_list_index=status_list.random_index(),
+        )
+        db.session.add(certificate)
+        try:
+            # The unique constraints decide here: another worker may have issued this
+            # enrolment's certificate, or drawn the same code or status position.
+            db.session.flush()
+            _test_delay()
+            _store_pdf(certificate)
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            continue
+        return certificate
+    raise RuntimeError(f"could not issue a certificate for enrolment {enrolment_id}")
+
+
+def find_by_code(text: str) -> Certificate:
+    """The certificate a typed code names; a typo or an unknown code is ``UnknownCertificate``."""
+    try:
+        code = normalise_code(text)
+    except InvalidCode as exc:
+        raise UnknownCertificate(str(exc)) from exc
+    certificate = db.session.scalar(select(Certificate).where(Certificate.code == code))
+    if certificate is None:
+        raise UnknownCertificate("No certificate has this code.")
+    return certificate
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What anyone with the code may learn about a certificate."""
+
+    code: str
+    status: str
+    holder_name: str | None
+    course_title: str
+    course_language: str
+    issued_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    revocation_reason: str | None
+
+
+def verify(text: str, at: datetime | None = None) -> Verification:
+    """The public verification of a code: status valid, expired or revoked, and the snapshot."""
+    certificate = find_by_code(text)
+    return Verification(
+        code=certificate.code,
+        status=certificate.status_at(at or utcnow()),
+        holder_name=holder_name_of(certificate),
+        course_title=certificate.course_title,
+        course_language=certificate.course_language,
+        issued_at=certificate.issued_at,
+        expires_at=certificate.expires_at,
+        revoked_at=certificate.revoked_at,
+        revocation_reason=certificate.revocation_reason,
+    )
+
+
+def certificates_of(user: User, page: int = 1, per_page: int = 50) -> tuple[list[Certificate], int]:
+    """One page of a learner's certificates, newest first, and how many there are."""
+    condition = Certificate.user_id == user.id
+    total = db.session.scalar(select(func.count(Certificate.id)).where(condition)) or 0
+    items = db.session.scalars(
+        select(Certificate).where(condition).order_by(Certificate.issued_at.desc(), Certificate.id.desc())
+        .offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return list(items), total
+
+
+def search(text: str | None, status: str | None = None, page: int = 1,
+           per_page: int = 50) -> tuple[list[Certificate], int]:
+    """Certificates whose code, holder or course title contains ``text`` (admin search)."""
+    conditions = []
+    if text and text.strip():
+        needle = f"%{text.strip().lower()}%"
+        conditions.append(or_(
+            func.lower(Certificate.code).like(needle),
+            func.lower(Certificate.holder_name).like(needle),
+            func.lower(Certificate.course_title).like(needle),
+        ))
+    now = utcnow()
+    if status == "revoked":
+        conditions.append(Certificate.revoked_at.is_not(None))
+    elif status == "expired":
+        conditions += [Certificate.revoked_at.is_(None), Certificate.expires_at <= now]
+    elif status == "valid":
+        conditions += [Certificate.revoked_at.is_(None),
+                       or_(Certificate.expires_at.is_(None), Certificate.expires_at > now)]
+    total = db.session.scalar(select(func.count(Certificate.id)).where(*conditions)) or 0
+    items = db.session.scalars(
+        select(Certificate).where(*conditions).order_by(Certificate.issued_at.desc(), Certificate.id.desc())
+        .offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return list(items), total
+
+
+def revoke(actor: User, text: str, reason: str | None) -> Certificate:
+    """Revoke a certificate, recording who, when and why (and in the audit log); it is never deleted."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("Say why the certificate is revoked.", {"reason": ["A reason is required."]})
+    if len(reason) > REASON_MAX:
+        raise ValidationFailed("The reason is too long.",
+                               {"reason": [f"At most {REASON_MAX} characters."]})
+    certificate = find_by_code(text)
+    now = utcnow()
+    # A conditional update, so that two admins revoking at once record one revocation.
+    changed = db.session.execute(
+        update(Certificate)
+        .where(Certificate.id == certificate.id, Certificate.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_by_id=actor.id, revocation_reason=reason)
+    ).rowcount
+    if not changed:
+        raise AlreadyRevoked("This certificate is already revoked.")
+    db.session.refresh(certificate)
+    record(actor.id, "certificate.revoked", "certificate", certificate.code, reason=reason)
+    return certificate
+
+
+def rerender(actor: User, text: str) -> Certificate:
+    """Render and store a certificate's PDF again (after a design change or a lost file)."""
+    certificate = find_by_code(text)
+    _store_pdf(certificate)
+    record(actor.id, "certificate.rerendered", "certificate", certificate.code)
+    return certificate
+
+
+def pdf_of(text: str) -> tuple[Certificate, bytes]:
+    """The stored PDF of a certificate, rendered and stored first if it is missing."""
+    certificate = find_by_code(text)
+    storage = get_storage()
+    if certificate.pdf_path:
+        try:
+            return certificate, storage.get(certificate.pdf_path)
+        except StoredFileMissing:
+            pass
+    _store_pdf(certificate)
+    db.session.commit()
+    return certificate, storage.get(certificate.pdf_path)
+
+
+def withhold_holder_name(user_id: int) -> int:
+    """Blank the holder's name on their certificates (erasure); they still verify. Returns how many."""
+    return db.session.execute(
+        update(Certificate).where(Certificate.user_id == user_id).values(holder_name=None)
+    ).rowcount
