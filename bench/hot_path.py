@@ -1,0 +1,198 @@
+"""Load test of the learner's hot path under gunicorn on loopback, beside a bare Flask baseline.
+
+Each virtual learner enrols in a course and completes its lessons through the
+JSON API, as fast as it can, from many threads at once. The same gunicorn
+settings then serve a bare Flask endpoint that does one database write, so the
+ratio of the two shows what the platform itself costs. At the end every
+completion is checked to have been counted exactly once.
+
+    .venv/bin/python -m bench.hot_path [--learners 200] [--concurrency 32]
+
+Needs PostgreSQL (``BENCH_DATABASE_URL``, default a ``learning_bench_hotpath``
+database on 127.0.0.1). Prints the figures and writes bench/results/hot_path.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlparse
+
+from bench.common import (
+    ensure_postgres_database,
+    percentile,
+    reset_and_migrate,
+    start_gunicorn,
+    stop,
+    write_result,
+)
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/learning_bench_hotpath"
+
+
+class Client:
+    """One keep-alive HTTP connection per thread."""
+
+    _local = threading.local()
+
+    def __init__(self, base: str):
+        self.netloc = urlparse(base).netloc
+
+    def request(self, method: str, path: str, body: dict | None = None, token: str | None = None):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = http.client.HTTPConnection(self.netloc, timeout=60)
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        started = time.perf_counter()
+        try:
+            conn.request(method, path, body=json.dumps(body or {}), headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        except (http.client.HTTPException, OSError):
+            self._local.conn = None
+            raise
+        return response.status, data, time.perf_counter() - started
+
+
+def prepare(database_url: str, learners: int, lessons: int) -> tuple[str, list[int], list[str]]:
+    """A published course and ``learners`` people with API tokens, created through the services."""
+    from learning import create_app
+    from learning.accounts.models import User
+    from learning.accounts.services import issue_api_token
+    from learning.catalogue.services import all_lessons, create_course, publish_course
+    from learning.extensions import db
+
+    os.environ["DATABASE_URL"] = database_url
+    app = create_app()
+    with app.app_context():
+        course = create_course(None, {
+            "slug": "hot-path", "title": "Hot path", "summary": "Load test", "language": "en",
+            "modules": [{"title": "M", "lessons": [{"title": f"L{i}", "body": "x"} for i in range(lessons)]}],
+        })
+        publish_course(None, course)
+        db.session.flush()
+        lesson_ids = [lesson.id for lesson in all_lessons(course)]
+        users = [User(email=f"load{i}@bench.invalid", full_name=f"Load {i}", country="KE", sector="education",
+                      language="en") for i in range(learners)]
+        db.session.add_all(users)
+        db.session.flush()
+        tokens = [issue_api_token(user)[0] for user in users]
+        db.session.commit()
+    return "hot-path", lesson_ids, tokens
+
+
+def run_learners(base: str, slug: str, lesson_ids: list[int], tokens: list[str], concurrency: int) -> dict:
+    client = Client(base)
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def learner(token: str) -> None:
+        status, data, took = client.request("POST", f"/api/v1/courses/{slug}/enrolments", token=token)
+        local = [took]
+        if status != 201:
+            with lock:
+                errors.append(f"enrol {status} {data[:200]!r}")
+            return
+        enrolment_id = json.loads(data)["id"]
+        for lesson_id in lesson_ids:
+            status, data, took = client.request(
+                "POST", f"/api/v1/enrolments/{enrolment_id}/lessons/{lesson_id}/complete", token=token)
+            local.append(took)
+            if status != 200:
+                with lock:
+                    errors.append(f"complete {status} {data[:200]!r}")
+        with lock:
+            latencies.extend(local)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(learner, tokens))
+    elapsed = time.perf_counter() - started
+    return {"requests": len(latencies), "seconds": round(elapsed, 3),
+            "requests_per_second": round(len(latencies) / elapsed, 1),
+            "p50_ms": round(percentile(latencies, 50) * 1000, 1),
+            "p95_ms": round(percentile(latencies, 95) * 1000, 1), "errors": errors[:5], "error_count": len(errors)}
+
+
+def run_bare(base: str, requests: int, concurrency: int) -> dict:
+    client = Client(base)
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def one(_):
+        status, _data, took = client.request("POST", "/write")
+        with lock:
+            latencies.append(took)
+        return status
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        statuses = list(pool.map(one, range(requests)))
+    elapsed = time.perf_counter() - started
+    return {"requests": requests, "seconds": round(elapsed, 3),
+            "requests_per_second": round(requests / elapsed, 1),
+            "p50_ms": round(percentile(latencies, 50) * 1000, 1),
+            "p95_ms": round(percentile(latencies, 95) * 1000, 1),
+            "error_count": sum(1 for s in statuses if s != 201)}
+
+
+def count_once(database_url: str, learners: int, lessons: int) -> dict:
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        progress = conn.execute("SELECT count(*) FROM lesson_progress").fetchone()[0]
+        distinct = conn.execute("SELECT count(*) FROM (SELECT DISTINCT enrolment_id, lesson_id FROM lesson_progress) t").fetchone()[0]
+        completed = conn.execute("SELECT count(*) FROM enrolments WHERE status = 'completed'").fetchone()[0]
+        events = conn.execute("SELECT count(*) FROM outbox_events WHERE event_type = 'enrolment.completed'").fetchone()[0]
+    return {"lesson_completions": progress, "expected": learners * lessons, "duplicates": progress - distinct,
+            "enrolments_completed": completed, "completion_events": events,
+            "counted_once": progress == distinct == learners * lessons and completed == events == learners}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--learners", type=int, default=200)
+    parser.add_argument("--lessons", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn processes")
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    ensure_postgres_database(url)
+    reset_and_migrate(url)
+    slug, lesson_ids, tokens = prepare(url, args.learners, args.lessons)
+    env = {"DATABASE_URL": url, "OUTBOX_PUBLISH": "false", "LOG_LEVEL": "WARNING",
+           "RATELIMIT_ENABLED": "false", "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "memory://")}
+    server, base = start_gunicorn("learning:create_app()", env, workers=args.workers)
+    try:
+        platform = run_learners(base, slug, lesson_ids, tokens, args.concurrency)
+    finally:
+        stop(server)
+    checks = count_once(url, args.learners, args.lessons)
+    server, base = start_gunicorn("bench.bare_app:create_app()", {"DATABASE_URL": url}, workers=args.workers)
+    try:
+        bare = run_bare(base, platform["requests"], args.concurrency)
+    finally:
+        stop(server)
+    ratio = round(bare["requests_per_second"] / platform["requests_per_second"], 2) if platform["requests_per_second"] else None
+    figures = {"learners": args.learners, "lessons": args.lessons, "concurrency": args.concurrency,
+               "gunicorn_workers": args.workers, "platform": platform, "bare_flask_one_write": bare,
+               "bare_to_platform_throughput_ratio": ratio, "integrity": checks}
+    path = write_result("hot_path", figures)
+    print(f"hot path (enrol + complete lessons): {platform['requests_per_second']} req/s, "
+          f"p50 {platform['p50_ms']} ms, p95 {platform['p95_ms']} ms, errors {platform['error_count']}")
+    print(f"bare Flask, one DB write:           {bare['requests_per_second']} req/s, "
+          f"p50 {bare['p50_ms']} ms, p95 {bare['p95_ms']} ms")
+    print(f"ratio bare/platform: {ratio}; every completion counted once: {checks['counted_once']} ({checks})")
+    print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    main()
