@@ -10,6 +10,8 @@ from flask import Flask
 
 BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "outbox.sweep", "schedule": timedelta(seconds=30)},
+    # Reminders: every 15 minutes, so each time zone's learners are reached soon after 08:00 local.
+    "reminders-run": {"task": "reminders.run", "schedule": timedelta(minutes=15)},
 }
 
 

@@ -47,11 +47,12 @@ def build_message(payload: dict) -> EmailMessage:
     msg["To"] = payload["to"]
     msg["Subject"] = payload["subject"]
     msg["Message-ID"] = payload.get("message_id") or make_msgid(domain="learning.local")
-    for key, value in (payload.get("headers") or {}).items():
-        msg[key] = value
     msg.set_content(payload["text"])
     if payload.get("html"):
         msg.add_alternative(payload["html"], subtype="html")
+    # After the body: set_content() drops Content-* headers (e.g. Content-Language) set before it.
+    for key, value in (payload.get("headers") or {}).items():
+        msg[key] = value
     return msg
 
 
