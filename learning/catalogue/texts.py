@@ -68,3 +68,14 @@ def render_markdown(text: str | None) -> Markup:
 def lesson_html(lesson: Lesson, wanted: str | None) -> Markup:
     """A lesson's body in the wanted language, rendered and sanitised."""
     return render_markdown(localised(lesson, "body", wanted, lesson.module.course.language))
+
+
+def reader_language() -> str:
+    """The language a page is read in: the signed-in learner's own setting, else the interface's."""
+    from flask_login import current_user
+
+    from learning.i18n import current_language
+
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.language:
+        return current_user.language
+    return current_language()
