@@ -1,0 +1,223 @@
+"""The trainer's workspace: my cohorts, a cohort's roster and progress, CSV upload, sessions,
+attendance, sign-off, closing and export. Admins create cohorts and assign trainers here too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from learning.catalogue.services import course_text
+from learning.cohorts import imports, services, sessions
+from learning.cohorts.forms import ActionForm, CohortForm, RosterUploadForm, SessionForm, SettingsForm
+from learning.cohorts.roster import RosterFileInvalid, RosterTooLarge, RowError, export_rows
+from learning.errors import DomainError
+from learning.extensions import db
+from learning.i18n import current_language
+
+bp = Blueprint("cohorts", __name__, url_prefix="/cohorts")
+ROSTER_PAGE_SIZE = 100
+
+
+@bp.before_request
+@login_required
+def _only_trainers_and_admins():
+    services.require_cohort_role(current_user)
+
+
+def _title(course) -> str:
+    return course_text(course, current_language()).title
+
+
+def _apply_field_errors(form, error: DomainError) -> None:
+    for name, messages in (error.fields or {}).items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = list(field.errors) + list(messages)
+        else:
+            flash("; ".join(messages), "error")
+    if not error.fields:
+        flash(error.message, "error")
+
+
+@bp.get("/")
+def index():
+    page = max(1, request.args.get("page", 1, type=int))
+    cohorts, total = services.cohorts_for(current_user, page, 50)
+    return render_template("cohorts/index.html", cohorts=cohorts, total=total, page=page, per_page=50,
+                           counts=services.member_counts([c.id for c in cohorts]), title=_title)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    form = CohortForm().fill_choices(services.course_choices(), _title, services.trainer_choices())
+    if form.validate_on_submit():
+        data = {"course": form.course.data, "name": form.name.data, "country": form.country.data,
+                "delivery": form.delivery.data, "starts_on": form.starts_on.data, "ends_on": form.ends_on.data,
+                **form.rule_data()}
+        if current_user.is_admin:
+            data["trainers"] = form.trainers.data or []
+        try:
+            cohort = services.create_cohort(current_user, data)
+        except DomainError as error:
+            db.session.rollback()
+            _apply_field_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("The cohort %(name)s is created. Now upload its roster.", name=cohort.name), "success")
+            return redirect(url_for("cohorts.show", cohort_id=cohort.id))
+    return render_template("cohorts/new.html", form=form), 422 if form.errors else 200
+
+
+def _settings_form(cohort) -> SettingsForm:
+    form = SettingsForm(obj=cohort if request.method == "GET" else None)
+    form.fill_rule_and_trainers(services.trainer_choices())
+    if request.method == "GET":
+        form.trainers.data = [t.user_id for t in cohort.trainers]
+    return form
+
+
+def _render_cohort(cohort, status: int = 200, report=None, upload_form=None, session_form=None,
+                   settings_form=None):
+    page = max(1, request.args.get("page", 1, type=int))
+    members, total = services.members_of(cohort, page=page, per_page=ROSTER_PAGE_SIZE)
+    return render_template(
+        "cohorts/show.html", cohort=cohort, members=members, total=total, page=page, per_page=ROSTER_PAGE_SIZE,
+        sessions=sessions.sessions_of(cohort), report=report, course_title=_title(cohort.course),
+        upload_form=upload_form or RosterUploadForm(), session_form=session_form or SessionForm(),
+        settings_form=settings_form or _settings_form(cohort), action_form=ActionForm(),
+        trainer_names=_trainer_names(cohort), eligible=len(services.eligible_enrolment_ids(cohort)),
+    ), status
+
+
+def _trainer_names(cohort) -> list[str]:
+    from learning.accounts.models import User
+
+    ids = [t.user_id for t in cohort.trainers]
+    return [u.full_name for u in db.session.query(User).filter(User.id.in_(ids)).order_by(User.full_name)] if ids else []
+
+
+@bp.get("/<int:cohort_id>")
+def show(cohort_id: int):
+    return _render_cohort(services.get_cohort_for(current_user, cohort_id))
+
+
+@bp.post("/<int:cohort_id>/roster")
+def upload_roster(cohort_id: int):
+    cohort = services.get_cohort_for(current_user, cohort_id)
+    form = RosterUploadForm()
+    if not form.validate_on_submit():
+        return _render_cohort(cohort, 422, upload_form=form)
+    data = form.file.data.read()
+    try:
+        if imports.should_run_in_background(data):
+            job = imports.start_import(cohort, data, form.mode.data, current_user.id, form.file.data.filename)
+            db.session.commit()
+            return redirect(url_for("cohorts.roster_import", cohort_id=cohort.id, import_id=job.id))
+        report = imports.import_roster(cohort, data, form.mode.data, current_user.id)
+    except imports.RosterInvalid as invalid:
+        db.session.rollback()
+        return _render_cohort(cohort, 422, report=invalid.report, upload_form=form)
+    except (RosterFileInvalid, RosterTooLarge) as invalid:
+        db.session.rollback()
+        errors = getattr(invalid, "errors", None) or [RowError(0, "file", invalid.message)]
+        report = imports.RosterReport(errors=errors, mode=form.mode.data)
+        return _render_cohort(cohort, invalid.status, report=report, upload_form=form)
+    db.session.commit()
+    return _render_cohort(cohort, report=report)
+
+
+@bp.get("/<int:cohort_id>/imports/<int:import_id>")
+def roster_import(cohort_id: int, import_id: int):
+    cohort = services.get_cohort_for(current_user, cohort_id)
+    job = imports.get_import(cohort, import_id)
+    report = imports.RosterReport.from_dict(job.report) if job.report else None
+    return render_template("cohorts/import.html", cohort=cohort, job=job, report=report)
+
+
+@bp.post("/<int:cohort_id>/members/<int:user_id>/complete")
+def sign_off(cohort_id: int, user_id: int):
+    cohort = services.get_cohort_for(current_user, cohort_id)
+    if ActionForm().validate_on_submit():
+        member = services.sign_off(current_user, cohort, user_id)
+        db.session.commit()
+        flash(_("%(name)s is signed off: the course is completed.", name=member.full_name), "success")
+    return redirect(url_for("cohorts.show", cohort_id=cohort.id, page=request.args.get("page", 1, type=int)))
+
+
+@bp.post("/<int:cohort_id>/close")
+def close(cohort_id: int):
+    cohort = services.get_cohort_for(current_user, cohort_id)
+    if ActionForm().validate_on_submit():
+        result = services.close_cohort(current_user, cohort)
+        db.session.commit()
+        flash(_("The cohort is closed. %(signed)d member(s) were signed off by the attendance rule; %(active)d did "
+                "not meet it.", signed=result.signed_off, active=result.still_active), "success")
+    return redirect(url_for("cohorts.show", cohort_id=cohort.id))
+
+
+@bp.post("/<int:cohort_id>/settings")
+def settings(cohort_id: int):
+    cohort = services.get_cohort_for(current_user, cohort_id)
+    form = _settings_form(cohort)
+    if not form.validate_on_submit():
+        return _render_cohort(cohort, 422, settings_form=form)
+    data = form.rule_data()
+    if current_user.is_admin:
+        data["trainers"] = form.trainers.data or []
+    try:
+        services.update_cohort(current_user, cohort, data)
+    except DomainError as error:
+        db.session.rollback()
+        _apply_field_errors(form, error)
+        return _render_cohort(cohort, error.status, settings_form=form)
+    db.session.commit()
+    flash(_("The cohort's settings are saved."), "success")
+    if not current_user.is_admin and current_user.id not in [t.user_id for t in cohort.trainers]:
+        return redirect(url_for("cohorts.index"))
+    return redirect(url_for("cohorts.show", cohort_id=cohort.id))
+
+
+@bp.post("/<int:cohort_id>/sessions")
+def add_session(cohort_id: int):
+    cohort = services.get_cohort_for(current_user, cohort_id)
+    form = SessionForm()
+    if not form.validate_on_submit():
+        return _render_cohort(cohort, 422, session_form=form)
+    zone = ZoneInfo(current_user.timezone or "UTC")
+    starts_at = datetime.combine(form.date.data, form.time.data, tzinfo=zone)
+    session = sessions.add_session(current_user.id, cohort, {
+        "starts_at": starts_at, "title": form.title.data, "place": form.place.data})
+    db.session.commit()
+    flash(_("The session is scheduled. Record who attended once it has taken place."), "success")
+    return redirect(url_for("cohorts.attendance", cohort_id=cohort.id, session_id=session.id))
+
+
+@bp.route("/<int:cohort_id>/sessions/<int:session_id>", methods=["GET", "POST"])
+def attendance(cohort_id: int, session_id: int):
+    cohort = services.get_cohort_for(current_user, cohort_id)
+    session = sessions.get_session(cohort, session_id)
+    form = ActionForm()
+    if form.validate_on_submit():
+        present = [int(value) for value in request.form.getlist("present") if value.isdigit()]
+        sheet = sessions.record_attendance(current_user.id, cohort, session, present)
+        db.session.commit()
+        flash(_("Attendance is saved: %(present)d present, %(absent)d absent.",
+                present=len(sheet.present), absent=len(sheet.absent)), "success")
+        return redirect(url_for("cohorts.show", cohort_id=cohort.id))
+    members, _total = services.members_of(cohort)
+    sheet = sessions.attendance_of(session)
+    return render_template("cohorts/session.html", cohort=cohort, session=session, members=members,
+                           present=set(sheet.present), recorded=sheet.recorded, form=form)
+
+
+@bp.get("/<int:cohort_id>/roster.csv")
+def export(cohort_id: int):
+    cohort = services.get_cohort_for(current_user, cohort_id)
+    members, _total = services.members_of(cohort)
+    return Response("\ufeff" + export_rows(members), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="cohort-{cohort.id}-roster.csv"'})
