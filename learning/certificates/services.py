@@ -11,6 +11,7 @@ verifies with the name withheld.
 from __future__ import annotations
 
 import calendar
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,8 @@ from learning.enrolment.models import Enrolment
 from learning.errors import Conflict, NotFound, ValidationFailed
 from learning.extensions import db
 from learning.models_base import utcnow
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 REASON_MAX = 2000
@@ -117,6 +120,7 @@ def _test_delay() -> None:
     # Lets the crash test kill a worker while the issuing transaction is open.
     delay = float(current_app.config.get("CERTIFICATE_TEST_DELAY_SECONDS") or 0)
     if delay:
+        log.warning("certificate test delay: sleeping %ss inside the issuing transaction", delay)
         time.sleep(delay)
 
 

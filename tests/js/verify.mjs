@@ -61,5 +61,6 @@ const result = await vc.verifyCredential({credential, suite, documentLoader, che
 const errors = [];
 const collect = (e) => { if (!e) return; for (const x of (e.errors || [e])) errors.push(String(x.message || x) + (x.details ? " " + JSON.stringify(x.details).slice(0, 400) : "")); };
 collect(result.error);
+collect(result.statusResult && result.statusResult.error);
 for (const r of result.results || []) collect(r.error);
 process.stdout.write(JSON.stringify({verified: result.verified, errors}) + '\n');
