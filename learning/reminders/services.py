@@ -139,8 +139,9 @@ def claim_due(now: datetime) -> dict[str, int]:
             _insert(ReminderSent.__table__)
             .from_select(list(CLAIM_COLUMNS), rule.due(moment))
             .on_conflict_do_nothing(index_elements=["rule", "user_id", "occasion"])
+            .returning(ReminderSent.__table__.c.id)
         )
-        claimed[rule.name] = db.session.execute(statement).rowcount
+        claimed[rule.name] = len(db.session.execute(statement).all())
     return claimed
 
 
@@ -158,7 +159,8 @@ def gather_digests(now: datetime) -> int:
             .select_from(fresh).where(true()),  # WHERE: SQLite's upsert grammar
         )
         .on_conflict_do_nothing(index_elements=["user_id", "local_date"])
-    ).rowcount
+        .returning(ReminderDigest.__table__.c.id)
+    ).all()
     digest = select(ReminderDigest.id).where(
         ReminderDigest.user_id == ReminderSent.user_id,
         ReminderDigest.local_date == ReminderSent.due_on,
@@ -170,7 +172,7 @@ def gather_digests(now: datetime) -> int:
         .values(digest_id=digest),
         execution_options={"synchronize_session": False},
     )
-    return new
+    return len(new)
 
 
 def plan(now: datetime) -> dict[str, int]:
