@@ -78,12 +78,12 @@ def test_publishing_twice_or_archiving_twice_changes_nothing_more(make):
 
     from learning.audit.models import AuditEntry
 
-    course = make.course(published=False)
-    services.publish_course(1, course)
+    course, admin = make.course(published=False), make.admin()
+    services.publish_course(admin.id, course)
     first_published = course.published_at
-    services.publish_course(1, course)
-    services.archive_course(1, course)
-    services.archive_course(1, course)
+    services.publish_course(admin.id, course)
+    services.archive_course(admin.id, course)
+    services.archive_course(admin.id, course)
     db.session.commit()
     assert course.published_at == first_published
     actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()

@@ -111,7 +111,7 @@ def quiz(enrolment_id: int):
 @login_required
 def withdraw(enrolment_id: int):
     _checked_form()
-    enrolment = services.withdraw(services.get_own_enrolment(current_user, enrolment_id))
+    services.withdraw(services.get_own_enrolment(current_user, enrolment_id))
     db.session.commit()
     flash(_("You have left the course. Your progress is kept in your history."), "info")
     return redirect(url_for("enrolment.my_learning"))
