@@ -66,6 +66,7 @@ def configure_logging(app: Flask) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
     root.handlers = [handler]
     root.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting is chatty
     root._learning_configured = fmt
 
 
