@@ -157,3 +157,42 @@ def test_someone_elses_certificate_does_not_matter(make):
     learner, other, course = make.user(), make.user(), make.course()
     fc.certificate(make.completed_enrolment(other, course), expires_at=utcnow() + fc.days(700))
     assert services.can_enrol_again(learner.id, course.id) == (True, None)
+
+
+def test_two_requests_finishing_the_last_two_lessons_at_once_complete_exactly_once(make, app):
+    """Each request alone sees one lesson missing; the row lock makes the second see the first."""
+    import threading
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks are what PostgreSQL's concurrency needs; SQLite serialises writers itself")
+    enrolment = make.enrolment(make.user(), make.course(quiz=None))
+    lessons = fc.lesson_ids(enrolment.course)
+    assert len(lessons) == 2
+    barrier = threading.Barrier(2)
+    done = [threading.Event(), threading.Event()]
+    failures: list[BaseException] = []
+
+    def finish(me: int) -> None:
+        try:
+            with app.app_context():
+                mine = db.session.get(Enrolment, enrolment.id)
+                barrier.wait(timeout=10)
+                services.complete_lesson(mine, lessons[me])
+                done[me].set()
+                # Hold the transaction open until the other request has done its lesson too (the
+                # worst interleaving); with the lock the other is waiting for us, so give up after a while.
+                done[1 - me].wait(timeout=1.5)
+                db.session.commit()
+                db.session.remove()
+        except BaseException as exc:  # reported below, in the test's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=finish, args=(me,)) for me in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not failures
+    db.session.expire_all()
+    assert db.session.get(Enrolment, enrolment.id).status == "completed"
+    assert len(fc.events()) == 1
