@@ -1,1 +1,91 @@
-"""Reporting reads the other features' tables; it owns no tables yet."""
+"""Reporting's own tables: the statistics rollup and export jobs.
+
+The rollup has two layers, both derived only from enrolments and certificates
+(never from live profile fields, so profile edits and erasures cannot change
+past figures, DESIGN.md rule 3):
+
+* ``ReportFact``: one row per person, kind of event (``reached``, ``trained``,
+  ``certified``), UTC day and the dimensions the enrolment recorded. It is the
+  exact, de-duplicated history of one person, rebuilt whenever that person's
+  enrolments or certificates change.
+* ``ReportCell``: for every period (all time, a year, a month) and every
+  combination of at most two dimensions, the number of distinct people (or of
+  certificates). Kept exact by applying the difference between a person's old
+  and new facts, so a summary reads a few hundred rows instead of counting
+  distinct people over a million enrolments.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from learning.extensions import db
+from learning.models_base import UTCDateTime, utcnow
+
+FACT_KINDS = ("reached", "trained", "certified")
+EXPORT_STATUSES = ("pending", "running", "ready", "failed")
+
+
+class ReportFact(db.Model):
+    """One person's event on one day, attributed as the enrolment recorded it."""
+
+    __tablename__ = "report_facts"
+    __table_args__ = (
+        Index("ix_report_facts_kind_day", "kind", "day"),
+        Index("ix_report_facts_country_day", "country", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    day: Mapped[date] = mapped_column(Date)
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)  # YYYYMM
+    country: Mapped[str] = mapped_column(String(2), default="")  # "" when none was recorded
+    sector: Mapped[str] = mapped_column(String(32), default="")
+    course_id: Mapped[int] = mapped_column(Integer)
+    cohort_id: Mapped[int] = mapped_column(Integer, default=0)  # 0: no cohort (self-paced)
+    organisation_id: Mapped[int] = mapped_column(Integer, default=0)  # 0: no organisation
+    weight: Mapped[int] = mapped_column(Integer, default=1)  # certificates on that day; 1 otherwise
+
+
+class ReportCell(db.Model):
+    """A distinct count for one period and one combination of dimension values.
+
+    ``period`` is 0 for all time, ``YYYY`` for a year, ``YYYYMM`` for a month.
+    ``dims`` names the dimensions the cell is keyed by (``"country+sector"``);
+    the columns of the other dimensions hold their neutral value ("" or 0).
+    """
+
+    __tablename__ = "report_cells"
+
+    kind: Mapped[str] = mapped_column(String(12), primary_key=True)
+    dims: Mapped[str] = mapped_column(String(40), primary_key=True)
+    period: Mapped[int] = mapped_column(Integer, primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    sector: Mapped[str] = mapped_column(String(32), primary_key=True)
+    course_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ReportExport(db.Model):
+    """An export built in the background; its file is downloadable by admins once ready."""
+
+    __tablename__ = "report_exports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    format: Mapped[str] = mapped_column(String(8))  # csv, xlsx
+    group_by: Mapped[str] = mapped_column(String(40))
+    filters: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    rows: Mapped[int | None] = mapped_column(Integer)
+    file_path: Mapped[str | None] = mapped_column(String(500))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

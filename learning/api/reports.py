@@ -1,0 +1,260 @@
+"""Reports API: the summary and exports (admins) and the public impact figures."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import DateTime, Dict, Integer, List, Nested, Raw, String
+from flask import Response, request, send_file, stream_with_context, url_for
+
+from learning.api.auth import auth, current_api_user
+from learning.errors import NotFound
+from learning.extensions import db
+from learning.i18n import current_language
+from learning.reporting import exports, services
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+bp = APIBlueprint("api_reports", __name__, url_prefix="/api/v1", tag="Reports")
+
+FILTERS_DOC = (
+    "Filters: `from`, `to` (UTC dates, inclusive), `country` (ISO code), `sector` (code), `course` (slug), "
+    "`cohort` (id), `organisation` (id, or else the exact name, ignoring case). People are counted once "
+    "(distinct), attributed by what their enrolment recorded. Bad values answer 422 naming the field."
+)
+
+
+class FilterQuerySchema(Schema):
+    from_ = String(data_key="from", metadata={"format": "date", "example": "2025-01-01"})
+    to = String(metadata={"format": "date", "example": "2025-12-31"})
+    country = String(metadata={"example": "CO"})
+    sector = String(metadata={"example": "law_enforcement"})
+    course = String(metadata={"description": "A course slug"})
+    cohort = String(metadata={"description": "A cohort id"})
+    organisation = String(metadata={"description": "An organisation id, or its name"})
+
+
+class ExportQuerySchema(FilterQuerySchema):
+    group_by = String(metadata={
+        "description": "country, sector, course, cohort, organisation, year or month; or two of them "
+                       "separated by a comma (at most one period), e.g. `country,sector`",
+        "example": "country",
+    })
+
+
+class ByCountrySchema(Schema):
+    country = String(allow_none=True, required=True)
+    reached = Integer(required=True)
+    trained = Integer(required=True)
+    certificates = Integer()
+
+
+class BySectorSchema(Schema):
+    sector = String(allow_none=True, required=True)
+    reached = Integer(required=True)
+    trained = Integer(required=True)
+    certificates = Integer()
+
+
+class ByCourseSchema(Schema):
+    course = String(required=True, metadata={"description": "The course slug"})
+    reached = Integer(required=True)
+    trained = Integer(required=True)
+    certificates = Integer()
+
+
+class ByYearSchema(Schema):
+    year = Integer(required=True)
+    reached = Integer(required=True)
+    trained = Integer(required=True)
+    certificates = Integer()
+
+
+class SummarySchema(Schema):
+    professionals_reached = Integer(required=True)
+    professionals_trained = Integer(required=True)
+    countries_reached = Integer(required=True)
+    countries_trained = Integer()
+    certificates_issued = Integer(required=True)
+    by_country = List(Nested(ByCountrySchema), required=True)
+    by_sector = List(Nested(BySectorSchema), required=True)
+    by_course = List(Nested(ByCourseSchema), required=True)
+    by_year = List(Nested(ByYearSchema), required=True)
+
+
+class ExportRequestSchema(FilterQuerySchema):
+    format = String(load_default="csv", metadata={"description": "csv or xlsx"})
+    group_by = String(load_default="country")
+
+
+class ExportJobSchema(Schema):
+    id = Integer(required=True)
+    status = String(required=True, metadata={"description": "pending, running, ready or failed"})
+    format = String(required=True)
+    group_by = String(required=True)
+    filters = Dict(keys=String(), values=String())
+    rows = Integer(allow_none=True)
+    created_at = DateTime(required=True)
+    finished_at = DateTime(allow_none=True)
+    status_url = String(required=True)
+    download_url = String(allow_none=True, metadata={"description": "Present once the file is ready"})
+
+
+def published_count() -> Raw:
+    """A count, or a string such as "<5" when it is below the small-cell threshold."""
+    return Raw(required=True, metadata={"description": 'A count, or "<5" when below the threshold',
+                                        "oneOf": [{"type": "integer"}, {"type": "string"}]})
+
+
+class ImpactRowSchema(Schema):
+    country = String()
+    sector = String()
+    reached = published_count()
+    trained = published_count()
+
+
+class ImpactSchema(Schema):
+    year = Integer(required=True)
+    professionals_reached = published_count()
+    professionals_trained = published_count()
+    certificates_issued = published_count()
+    countries_reached = Integer(required=True)
+    countries_trained = Integer(required=True)
+    sectors_trained = Integer(required=True)
+    small_cell_threshold = Integer(required=True)
+    by_country = List(Nested(ImpactRowSchema), required=True)
+    by_sector = List(Nested(ImpactRowSchema), required=True)
+
+
+@bp.get("/reports/summary")
+@bp.auth_required(auth, roles=["admin"])
+@bp.input(FilterQuerySchema, location="query", arg_name="query")
+@bp.output(SummarySchema)
+@bp.doc(summary="Training statistics (admin)", description=FILTERS_DOC,
+        responses={401: "Not signed in", 403: "Not an admin", 422: "A filter is invalid"})
+def summary(query):
+    return services.summary(services.parse_filters(request.args))
+
+
+def _export_args():
+    report = services.parse_filters(request.args)
+    group = exports.parse_group_by(request.args.get("group_by"))
+    return report, group
+
+
+@bp.get("/reports/export.csv")
+@bp.auth_required(auth, roles=["admin"])
+@bp.input(ExportQuerySchema, location="query", arg_name="query")
+@bp.output({}, content_type="text/csv", description="CSV, streamed; counts below the threshold as \"<5\"")
+@bp.doc(summary="Export statistics as CSV (admin)", description=FILTERS_DOC,
+        responses={401: "Not signed in", 403: "Not an admin", 422: "A filter is invalid"})
+def export_csv(query):
+    report, group = _export_args()
+    exports.audit_export(current_api_user().id, "csv", group, report)
+    db.session.commit()
+    chunks = exports.csv_chunks(report, group, current_language())
+    response = Response(stream_with_context(chunks), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{exports.file_name(group, "csv")}"'
+    return response
+
+
+@bp.get("/reports/export.xlsx")
+@bp.auth_required(auth, roles=["admin"])
+@bp.input(ExportQuerySchema, location="query", arg_name="query")
+@bp.output({}, content_type=XLSX,
+           description="An XLSX workbook; counts below the threshold as \"<5\"")
+@bp.doc(summary="Export statistics as XLSX (admin)", description=FILTERS_DOC,
+        responses={401: "Not signed in", 403: "Not an admin", 422: "A filter is invalid"})
+def export_xlsx(query):
+    report, group = _export_args()
+    exports.audit_export(current_api_user().id, "xlsx", group, report)
+    db.session.commit()
+    handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115
+    handle.close()
+    try:
+        exports.write_xlsx(report, group, current_language(), handle.name)
+    except Exception:
+        os.unlink(handle.name)
+        raise
+    response = Response(_file_chunks(handle.name), mimetype=XLSX)
+    response.headers["Content-Disposition"] = f'attachment; filename="{exports.file_name(group, "xlsx")}"'
+    response.headers["Content-Length"] = str(os.path.getsize(handle.name))
+    return response
+
+
+def _file_chunks(path: str, size: int = 64 * 1024):
+    """A file's bytes, a chunk at a time; the temporary file is removed once sent (or abandoned)."""
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(size):
+                yield chunk
+    finally:
+        os.unlink(path)
+
+
+def serialise_job(job) -> dict:
+    return {
+        "id": job.id, "status": job.status, "format": job.format, "group_by": job.group_by,
+        "filters": {k: v for k, v in job.filters.items() if k != "language"}, "rows": job.rows,
+        "created_at": job.created_at, "finished_at": job.finished_at,
+        "status_url": url_for("api_reports.export_job", export_id=job.id),
+        "download_url": url_for("api_reports.export_download", export_id=job.id) if job.status == "ready" else None,
+    }
+
+
+@bp.post("/reports/exports")
+@bp.auth_required(auth, roles=["admin"])
+@bp.input(ExportRequestSchema, arg_name="data")
+@bp.output(ExportJobSchema, status_code=202)
+@bp.doc(summary="Build a large export in the background (admin)",
+        description="Answers at once; a worker builds the file and `download_url` appears when it is ready. "
+                    + FILTERS_DOC,
+        responses={401: "Not signed in", 403: "Not an admin", 422: "A field is invalid"})
+def create_export(data):
+    raw = {key: value for key, value in (request.get_json(silent=True) or {}).items() if isinstance(value, str)}
+    report = services.parse_filters(raw)
+    group = exports.parse_group_by(data.get("group_by"))
+    job = exports.request_export(current_api_user().id, report, group, data.get("format", "csv"),
+                                 current_language())
+    db.session.commit()
+    return serialise_job(job), 202, {"Location": url_for("api_reports.export_job", export_id=job.id)}
+
+
+@bp.get("/reports/exports/<int:export_id>")
+@bp.auth_required(auth, roles=["admin"])
+@bp.output(ExportJobSchema)
+@bp.doc(summary="An export's progress (admin)", responses={404: "No such export"})
+def export_job(export_id: int):
+    return serialise_job(exports.get_export(export_id))
+
+
+@bp.get("/reports/exports/<int:export_id>/download")
+@bp.auth_required(auth, roles=["admin"])
+@bp.output({}, content_type="application/octet-stream", description="The export's file")
+@bp.doc(summary="Download a finished export (admin)", responses={404: "No such export, or not ready"})
+def export_download(export_id: int):
+    job = exports.get_export(export_id)
+    if job.status != "ready" or not job.file_path or not os.path.exists(job.file_path):
+        raise NotFound("This export is not ready.")
+    from learning.audit.services import record
+
+    record(current_api_user().id, "report.export_downloaded", "report_export", job.id)
+    db.session.commit()
+    group = tuple(job.group_by.split(","))
+    mimetype = "text/csv" if job.format == "csv" else XLSX
+    return send_file(job.file_path, as_attachment=True, download_name=exports.file_name(group, job.format),
+                     mimetype=mimetype)
+
+
+@bp.get("/impact/<int:year>")
+@bp.output(ImpactSchema)
+@bp.doc(summary="A year's published figures (anyone)",
+        description="Distinct professionals reached and trained in the calendar year (UTC), by country and "
+                    "sector; counts below the small-cell threshold are published as \"<5\".",
+        responses={404: "No such year"})
+def impact(year: int):
+    if not 1900 <= year <= 9999:
+        raise NotFound("No figures for that year.")
+    return services.impact(year)

@@ -1,0 +1,238 @@
+"""Training statistics as the business states them: reached, trained, countries, certificates.
+
+``reached`` counts distinct people who enrolled in the period (by
+``enrolled_at``), ``trained`` distinct people who completed in it (by
+``completed_at``); both attribute by the country, sector and organisation the
+enrolment recorded (DESIGN.md rules 3 and 4). Dates are UTC calendar days.
+Published figures (exports, the impact page) suppress small cells.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from learning.accounts.models import Organisation
+from learning.catalogue.models import Course, CourseTranslation
+from learning.cohorts.models import Cohort
+from learning.errors import ValidationFailed
+from learning.extensions import db
+from learning.i18n import country_name, is_country_code, is_sector, sector_label
+from learning.reporting.queries import CountRow, ReportFilter, counts
+
+FILTER_FIELDS = ("from", "to", "country", "sector", "course", "cohort", "organisation")
+
+
+def parse_filters(args) -> ReportFilter:
+    """Validate report filters from a query string; every bad field is named in one 422."""
+    errors: dict[str, list[str]] = {}
+    values: dict = {}
+
+    def text(name: str) -> str | None:
+        value = args.get(name)
+        value = value.strip() if isinstance(value, str) else value
+        return value or None
+
+    for name, attr in (("from", "date_from"), ("to", "date_to")):
+        raw = text(name)
+        if raw is not None:
+            try:
+                values[attr] = date.fromisoformat(raw)
+            except ValueError:
+                errors[name] = [_("Not a date: use YYYY-MM-DD.")]
+    if values.get("date_from") and values.get("date_to") and values["date_from"] > values["date_to"]:
+        errors["to"] = [_("The end of the period is before its start.")]
+    country = text("country")
+    if country is not None:
+        if is_country_code(country):
+            values["country"] = country.upper()
+        else:
+            errors["country"] = [_("Unknown country code '%(code)s'.", code=country)]
+    sector = text("sector")
+    if sector is not None:
+        if is_sector(sector):
+            values["sector"] = sector
+        else:
+            errors["sector"] = [_("Unknown sector '%(code)s'.", code=sector)]
+    labels: dict[str, str] = {}
+    course = text("course")
+    if course is not None:
+        found = db.session.execute(select(Course.id, Course.slug).where(Course.slug == course)).first()
+        if found is None:
+            errors["course"] = [_("No course with the slug '%(slug)s'.", slug=course)]
+        else:
+            values["course"], labels["course"] = found.id, found.slug
+    cohort = text("cohort")
+    if cohort is not None:
+        found = db.session.get(Cohort, int(cohort)) if cohort.isdigit() and len(cohort) < 10 else None
+        if found is None:
+            errors["cohort"] = [_("No cohort with the id '%(id)s'.", id=cohort)]
+        else:
+            values["cohort"], labels["cohort"] = found.id, found.name
+    organisation = text("organisation")
+    if organisation is not None:
+        found = find_organisation(organisation)
+        if found is None:
+            errors["organisation"] = [_("No organisation '%(name)s'.", name=organisation)]
+        else:
+            values["organisation"], labels["organisation"] = found.id, found.name
+    if errors:
+        raise ValidationFailed(_("Some filters are invalid."), errors)
+    return ReportFilter(**values, labels=labels)
+
+
+def find_organisation(value: str) -> Organisation | None:
+    """An organisation by id (digits) or else by its name, ignoring case."""
+    if value.isdigit() and len(value) < 10:
+        return db.session.get(Organisation, int(value))
+    return db.session.scalar(select(Organisation).where(func.lower(Organisation.name) == value.lower()))
+
+
+def summary(report: ReportFilter) -> dict:
+    """The API's summary: headline figures and the breakdowns by country, sector, course and year."""
+    total = next(iter(counts(report)), CountRow(()))
+    by_country = list(counts(report, ("country",)))
+    by_sector = list(counts(report, ("sector",)))
+    by_course = list(counts(report, ("course",)))
+    by_year = list(counts(report, ("year",)))
+    slugs = course_slugs([row.key[0] for row in by_course])
+    return {
+        "professionals_reached": total.reached,
+        "professionals_trained": total.trained,
+        "countries_reached": sum(1 for row in by_country if row.key[0] and row.reached),
+        "countries_trained": sum(1 for row in by_country if row.key[0] and row.trained),
+        "certificates_issued": total.certified,
+        "by_country": [_figures("country", row.key[0] or None, row) for row in by_country],
+        "by_sector": [_figures("sector", row.key[0] or None, row) for row in by_sector],
+        "by_course": [_figures("course", slugs.get(row.key[0]), row) for row in by_course],
+        "by_year": [_figures("year", row.key[0], row) for row in by_year],
+    }
+
+
+def _figures(name: str, value, row: CountRow) -> dict:
+    return {name: value, "reached": row.reached, "trained": row.trained, "certificates": row.certified}
+
+
+def course_slugs(course_ids) -> dict[int, str]:
+    ids = list(set(course_ids))
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Course.id, Course.slug).where(Course.id.in_(ids))).all())
+
+
+def course_titles(course_ids, language: str) -> dict[int, tuple[str, str]]:
+    """(slug, title in ``language`` where translated, else in the course's own language) by id."""
+    ids = list(set(course_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Course.id, Course.slug, Course.language, CourseTranslation.language, CourseTranslation.title)
+        .join(CourseTranslation, CourseTranslation.course_id == Course.id)
+        .where(Course.id.in_(ids))
+    )
+    texts: dict[int, dict[str, str]] = {}
+    own_language: dict[int, tuple[str, str]] = {}
+    for course_id, slug, own, lang, title in rows:
+        texts.setdefault(course_id, {})[lang] = title
+        own_language[course_id] = (slug, own)
+    result = {}
+    for course_id, by_language in texts.items():
+        slug, own = own_language[course_id]
+        title = by_language.get(language) or by_language.get(own) or next(iter(by_language.values()))
+        result[course_id] = (slug, title)
+    return result
+
+
+def cohort_names(cohort_ids) -> dict[int, str]:
+    ids = [i for i in set(cohort_ids) if i]
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Cohort.id, Cohort.name).where(Cohort.id.in_(ids))).all())
+
+
+def organisation_names(organisation_ids) -> dict[int, str]:
+    ids = [i for i in set(organisation_ids) if i]
+    if not ids:
+        return {}
+    return dict(db.session.execute(
+        select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))).all())
+
+
+def behind(report: ReportFilter, language: str) -> dict:
+    """The courses and cohorts behind a set of figures (the dashboard's drill-down)."""
+    by_course = list(counts(report, ("course",)))
+    by_cohort = list(counts(report, ("cohort",)))
+    titles = course_titles([row.key[0] for row in by_course], language)
+    names = cohort_names([row.key[0] for row in by_cohort])
+    return {
+        "courses": [{"id": row.key[0], "slug": titles.get(row.key[0], ("", ""))[0],
+                     "title": titles.get(row.key[0], ("", ""))[1], "row": row} for row in by_course],
+        "cohorts": [{"id": row.key[0] or None, "name": names.get(row.key[0]) if row.key[0] else None,
+                     "row": row} for row in by_cohort],
+    }
+
+
+def over_time(report: ReportFilter) -> tuple[str, list[CountRow]]:
+    """Figures by month when the period is at most a year, else by year."""
+    if report.date_from and report.date_to and (report.date_to - report.date_from).days <= 366:
+        return "month", list(counts(report, ("month",)))
+    return "year", list(counts(report, ("year",)))
+
+
+# --- publishing ----------------------------------------------------------------------------
+
+def small_cell_threshold() -> int:
+    return int(current_app.config.get("SMALL_CELL_THRESHOLD", 5))
+
+
+def suppress(value: int, threshold: int | None = None) -> int | str:
+    """A published count: exact from the threshold up, ``"<5"`` below it (zero stays zero)."""
+    threshold = small_cell_threshold() if threshold is None else threshold
+    if 0 < value < threshold:
+        return f"<{threshold}"
+    return value
+
+
+def impact(year: int) -> dict:
+    """The figures of one calendar year as published: small cells suppressed."""
+    report = ReportFilter(date_from=date(year, 1, 1), date_to=date(year, 12, 31))
+    data = summary(report)
+    threshold = small_cell_threshold()
+
+    def published(rows: list[dict], name: str) -> list[dict]:
+        return [{name: row[name], "reached": suppress(row["reached"], threshold),
+                 "trained": suppress(row["trained"], threshold)}
+                for row in sorted(rows, key=lambda r: (-r["trained"], -r["reached"], str(r[name])))
+                if row[name] is not None]
+
+    return {
+        "year": year,
+        "professionals_reached": suppress(data["professionals_reached"], threshold),
+        "professionals_trained": suppress(data["professionals_trained"], threshold),
+        "countries_reached": data["countries_reached"],
+        "countries_trained": data["countries_trained"],
+        "sectors_trained": sum(1 for row in data["by_sector"] if row["sector"] and row["trained"]),
+        "certificates_issued": suppress(data["certificates_issued"], threshold),
+        "small_cell_threshold": threshold,
+        "by_country": published(data["by_country"], "country"),
+        "by_sector": published(data["by_sector"], "sector"),
+    }
+
+
+def label_country(code: str | None, language: str | None = None) -> str:
+    return country_name(code, language) if code else _("Not recorded")
+
+
+def label_sector(code: str | None) -> str:
+    return sector_label(code) if code else _("Not recorded")
+
+
+def reached_label() -> str:
+    return _("Professionals reached")
+
+
+def trained_label() -> str:
+    return _("Professionals trained")

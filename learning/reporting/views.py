@@ -1,0 +1,123 @@
+"""Pages: the admins' statistics dashboard, background exports, and the public impact page."""
+
+from __future__ import annotations
+
+import click
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import format_number
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import SelectChoice, SelectField
+
+from learning.catalogue.models import Course
+from learning.errors import ValidationFailed
+from learning.extensions import db
+from learning.i18n import country_choices, current_language
+from learning.models_base import utcnow
+from learning.reporting import exports, services
+from learning.reporting.queries import ReportFilter
+
+bp = Blueprint("reporting", __name__, cli_group="reports")
+
+EXPORT_GROUPS = ("country", "sector", "course", "cohort", "organisation", "year", "month", "country,sector")
+
+
+class ExportForm(FlaskForm):
+    format = SelectField(choices=[SelectChoice("csv", "CSV"), SelectChoice("xlsx", "XLSX")])
+    group_by = SelectField(choices=[SelectChoice(g, g) for g in EXPORT_GROUPS])
+
+
+@bp.app_template_filter("report_number")
+def report_number(value) -> str:
+    """A count in the reader's number format; a suppressed count ("<5") as it is."""
+    return format_number(value) if isinstance(value, int) else str(value)
+
+
+def _require_admin() -> None:
+    if not current_user.is_admin:
+        abort(403)
+
+
+@bp.get("/reports/")
+@login_required
+def dashboard():
+    _require_admin()
+    errors: dict[str, list[str]] = {}
+    try:
+        report = services.parse_filters(request.args)
+    except ValidationFailed as error:
+        errors, report = error.fields or {}, ReportFilter()
+    language = current_language()
+    figures = services.summary(report)
+    granularity, timeline = services.over_time(report)
+    chart_data = {
+        "countries": [
+            {"code": row["country"], "label": services.label_country(row["country"], language),
+             "reached": row["reached"], "trained": row["trained"]}
+            for row in sorted(figures["by_country"], key=lambda r: -r["reached"])[:25]
+        ],
+        "sectors": [
+            {"code": row["sector"], "label": services.label_sector(row["sector"]),
+             "reached": row["reached"], "trained": row["trained"]}
+            for row in sorted(figures["by_sector"], key=lambda r: -r["reached"])
+        ],
+        "time": {
+            "granularity": granularity,
+            "points": [{"label": str(row.key[0]) if granularity == "year"
+                        else f"{row.key[0] // 100:04d}-{row.key[0] % 100:02d}",
+                        "reached": row.reached, "trained": row.trained} for row in timeline],
+        },
+        "labels": {"reached": services.reached_label(), "trained": services.trained_label()},
+    }
+    return render_template(
+        "reporting/dashboard.html", figures=figures, chart_data=chart_data, behind=services.behind(report, language),
+        report=report, errors=errors, args=request.args, countries=country_choices(language),
+        courses=db.session.execute(db.select(Course.slug).order_by(Course.slug)).scalars().all(),
+        export_form=ExportForm(), filter_args=exports.filters_as_args(report), groups=EXPORT_GROUPS,
+    )
+
+
+@bp.post("/reports/exports")
+@login_required
+def request_export():
+    _require_admin()
+    form = ExportForm()
+    if not form.validate_on_submit():
+        abort(400)
+    report = services.parse_filters(request.args)
+    group = exports.parse_group_by(form.group_by.data)
+    job = exports.request_export(current_user.id, report, group, form.format.data, current_language())
+    db.session.commit()
+    return redirect(url_for("reporting.export_status", export_id=job.id))
+
+
+@bp.get("/reports/exports/<int:export_id>")
+@login_required
+def export_status(export_id: int):
+    _require_admin()
+    return render_template("reporting/export.html", job=exports.get_export(export_id))
+
+
+@bp.get("/impact/<int:year>")
+def impact_page(year: int):
+    if not 1900 <= year <= 9999:
+        abort(404)
+    figures = services.impact(year)
+    language = current_language()
+    chart_data = {
+        "countries": [{"label": services.label_country(row["country"], language), "trained": row["trained"]}
+                      for row in figures["by_country"] if isinstance(row["trained"], int) and row["trained"]][:20],
+        "labels": {"trained": services.trained_label()},
+    }
+    return render_template("reporting/impact.html", figures=figures, year=year, chart_data=chart_data,
+                           this_year=utcnow().year)
+
+
+@bp.cli.command("rebuild")
+def rebuild_command():
+    """Recompute the statistics rollup from enrolments and certificates (after a bulk load)."""
+    from learning.reporting.rollup import rebuild
+
+    with db.engine.begin() as connection:
+        counts = rebuild(connection)
+    click.echo(f"Rebuilt {counts['facts']} facts and {counts['cells']} cells.")
