@@ -28,6 +28,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
 bp = Blueprint("ops", __name__)
+bp.enable_openapi = False  # operations endpoints are not part of the API document
 
 HTTP_REQUESTS = Counter("learning_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
 HTTP_DURATION = Histogram("learning_http_request_duration_seconds", "HTTP request duration", ["endpoint"],

@@ -28,6 +28,7 @@ def index():
 
 
 def register_views(app: Flask) -> None:
+    home_bp.enable_openapi = False
     app.register_blueprint(home_bp)
 
     @app.context_processor
@@ -42,4 +43,6 @@ def register_views(app: Flask) -> None:
             if exc.name != name:
                 raise
             continue
+        # HTML pages are not part of the API document.
+        module.bp.enable_openapi = False
         app.register_blueprint(module.bp)

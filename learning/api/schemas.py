@@ -24,8 +24,10 @@ class PageQuerySchema(Schema):
 
 def page_of(schema_cls, name: str | None = None):
     """A paginated list schema ``{items, page, per_page, total}`` of ``schema_cls``."""
+    # A subclass of its own: APIFlask warns when a schema nested in a page is also used alone.
+    item_cls = type(f"{schema_cls.__name__.removesuffix('Schema')}ItemSchema", (schema_cls,), {})
     attrs = {
-        "items": List(Nested(schema_cls), required=True),
+        "items": List(Nested(item_cls), required=True),
         "page": Integer(required=True),
         "per_page": Integer(required=True),
         "total": Integer(required=True),
