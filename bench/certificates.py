@@ -1,0 +1,178 @@
+"""Benchmark: issue 2,000 certificates (PDF included) with a real Celery worker on Redis.
+
+    .venv/bin/python bench/certificates.py [--count 2000] [--concurrency 2]
+
+Uses PostgreSQL database ``learning_certificates_bench`` (created and reset)
+and Redis db 3 unless ``BENCH_DATABASE_URL`` / ``BENCH_BROKER_URL`` say
+otherwise. The completions and their ``enrolment.completed`` outbox events are
+written first (as a cohort's close writes them); then a worker process is
+started, every event is published, and the clock runs until the last
+certificate is committed. Prints certificates per second, overall and per
+worker process, and writes ``bench/results/certificates.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes (prefork pool)")
+    args = parser.parse_args()
+
+    instance = tempfile.mkdtemp(prefix="bench-certificates-")
+    env = {
+        **os.environ,
+        "LEARNING_INSTANCE_PATH": instance,
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL",
+                                       "postgresql://postgres@127.0.0.1:5432/learning_certificates_bench"),
+        "CELERY_BROKER_URL": os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/3"),
+        "CELERY_QUEUE": f"bench-certificates-{os.getpid()}",
+        "OUTBOX_PUBLISH": "true",  # events are bulk-inserted, then published when the clock starts
+        "SECRET_KEY": "benchmark-secret-key-long-enough-for-anything",
+        "RATELIMIT_ENABLED": "false",
+    }
+    os.environ.update(env)
+    _ensure_database(env["DATABASE_URL"])
+
+    from flask_migrate import upgrade
+    from sqlalchemy import func, insert, select, text
+
+    from learning import create_app
+    from learning.accounts.models import User
+    from learning.catalogue.services import create_course, publish_course
+    from learning.certificates.models import Certificate
+    from learning.enrolment.models import Enrolment
+    from learning.extensions import db
+    from learning.models_base import utcnow
+    from learning.outbox.models import OutboxEvent
+    from learning.outbox.services import publish
+
+    app = create_app()
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        upgrade(directory=str(ROOT / "migrations"), revision="heads")
+
+        course = create_course(None, {
+            "slug": "bench-course", "title": "Protecting children online", "summary": "Benchmark course.",
+            "language": "en", "certificate_validity_months": 24,
+            "modules": [{"title": "Module", "lessons": [{"title": "Lesson", "body": "Text."}]}],
+        })
+        publish_course(None, course)
+        db.session.commit()
+        names = ["Zoë Ñúñez", "Олена Коваленко", "فاطمة الزهراء", "Kwame Mensah", "Nguyễn Thị Lan"]
+        now = utcnow()
+        db.session.execute(insert(User), [
+            {"email": f"bench{i}@example.org", "full_name": f"{names[i % len(names)]} {i}", "country": "CO",
+             "sector": "education", "language": "en", "created_at": now} for i in range(args.count)
+        ])
+        user_ids = db.session.scalars(select(User.id).order_by(User.id)).all()
+        db.session.execute(insert(Enrolment), [
+            {"user_id": uid, "course_id": course.id, "status": "completed", "enrolled_at": now - timedelta(days=30),
+             "completed_at": now - timedelta(days=i % 300), "country": "CO", "sector": "education",
+             "language": "en"} for i, uid in enumerate(user_ids)
+        ])
+        enrolment_ids = db.session.scalars(select(Enrolment.id).order_by(Enrolment.id)).all()
+        db.session.execute(insert(OutboxEvent), [
+            {"event_type": "enrolment.completed", "payload": {"enrolment_id": eid}, "status": "pending",
+             "attempts": 0, "created_at": now, "next_attempt_at": now} for eid in enrolment_ids
+        ])
+        db.session.commit()
+        event_ids = db.session.scalars(select(OutboxEvent.id).order_by(OutboxEvent.id)).all()
+        from learning.certificates.keys import active_key
+
+        active_key()  # the first key exists before the clock starts, as in production
+
+    log_path = Path(instance) / "worker.log"
+    with open(log_path, "wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "celery_worker", "worker", "--loglevel=INFO",
+             f"--concurrency={args.concurrency}", "--pool=prefork", "-Q", env["CELERY_QUEUE"],
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{env['CELERY_QUEUE']}@%h"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_ready(worker, log_path)
+            with app.app_context():
+                started = time.perf_counter()
+                publish(list(event_ids))
+                done = 0
+                while done < args.count:
+                    time.sleep(0.25)
+                    done = db.session.scalar(select(func.count(Certificate.id)))
+                    db.session.rollback()
+                    if worker.poll() is not None:
+                        raise SystemExit(f"worker died: {log_path.read_text()[-2000:]}")
+                elapsed = time.perf_counter() - started
+                with_pdf = db.session.scalar(select(func.count(Certificate.id)).where(Certificate.pdf_path.is_not(None)))
+                failed = db.session.scalar(select(func.count(OutboxEvent.id)).where(OutboxEvent.last_error.is_not(None)))
+        finally:
+            worker.terminate()
+            worker.wait(30)
+
+    rate = args.count / elapsed
+    result = {
+        "benchmark": "certificates",
+        "certificates": args.count,
+        "with_pdf": with_pdf,
+        "events_with_errors": failed,
+        "worker_processes": args.concurrency,
+        "seconds": round(elapsed, 2),
+        "certificates_per_second": round(rate, 1),
+        "certificates_per_second_per_process": round(rate / args.concurrency, 1),
+        "database": "postgresql" if env["DATABASE_URL"].startswith("postgres") else "other",
+        "broker": env["CELERY_BROKER_URL"].split(":")[0],
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    out = ROOT / "bench" / "results" / "certificates.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{args.count} certificates (PDF included) in {elapsed:.1f}s: {rate:.1f} per second, "
+          f"{rate / args.concurrency:.1f} per second per worker process ({args.concurrency} processes)")
+    print(f"written to {out.relative_to(ROOT)}")
+
+
+def _ensure_database(url: str) -> None:
+    if not url.startswith("postgres"):
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{parsed.database}"')
+
+
+def _wait_ready(worker, log_path: Path, timeout: float = 60) -> None:
+    """Ready when the worker logs that it is (the ``celeryd_init`` banner ends with ``ready.``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise SystemExit(f"worker exited: {log_path.read_text()[-2000:]}")
+        if b" ready." in log_path.read_bytes():
+            return
+        time.sleep(0.2)
+    raise SystemExit("worker not ready")
+
+
+if __name__ == "__main__":
+    main()
