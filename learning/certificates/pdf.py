@@ -8,15 +8,19 @@ drawn as vector squares, so it stays sharp at any print size.
 
 from __future__ import annotations
 
+import copy
+import io
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 import segno
 from babel.dates import format_date
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from fontTools import ttLib
 from fpdf import FPDF
 
 FONT_DIR = Path(__file__).resolve().parent.parent.parent / "static" / "fonts"
@@ -67,13 +71,50 @@ def _is_rtl(language: str) -> bool:
     return language.split("-")[0].lower() in {"ar", "fa", "he", "ur"}
 
 
+@lru_cache(maxsize=None)
+def _parsed_font(family: str, style: str, file_name: str):
+    """A font parsed once per process (parsing is most of the cost of a certificate)."""
+    scratch = FPDF()
+    scratch.add_font(family, style, str(FONT_DIR / file_name))
+    return scratch.fonts[f"{family.lower()}{style}"]
+
+
+@lru_cache(maxsize=None)
+def _font_bytes_for_embedding(file_name: str) -> bytes:
+    """The font without the layout tables fpdf2 drops when embedding anyway (shaping is done
+    before, by HarfBuzz on the full font): subsetting it for each PDF is then much cheaper."""
+    font = ttLib.TTFont(str(FONT_DIR / file_name), recalcTimestamp=False)
+    for table in ("GSUB", "GPOS", "GDEF", "hdmx", "FFTM", "meta"):
+        if table in font:
+            del font[table]
+    out = io.BytesIO()
+    font.save(out)
+    return out.getvalue()
+
+
+def _add_font(pdf: FPDF, family: str, style: str, file_name: str) -> None:
+    # fpdf2's own copy of a parsed font (as its recorder makes): the glyph map and widths are
+    # copied, the parsed tables shared for layout; the file is re-read before output, where
+    # fpdf2 subsets the font in place.
+    font = copy.deepcopy(_parsed_font(family, style, file_name))
+    font.i = len(pdf.fonts) + 1
+    pdf.fonts[font.fontkey] = font
+
+
+def _fresh_tables_for_output(pdf: FPDF) -> None:
+    for font in pdf.fonts.values():
+        file_name = Path(str(font.ttffile)).name
+        font.ttfont = ttLib.TTFont(io.BytesIO(_font_bytes_for_embedding(file_name)), recalcTimestamp=False,
+                                   lazy=True)
+
+
 def _add_fonts(pdf: FPDF, texts: list[str]) -> None:
-    pdf.add_font("NotoSans", "", str(FONT_DIR / "NotoSans-Regular.ttf"))
-    pdf.add_font("NotoSans", "B", str(FONT_DIR / "NotoSans-Bold.ttf"))
+    _add_font(pdf, "NotoSans", "", "NotoSans-Regular.ttf")
+    _add_font(pdf, "NotoSans", "B", "NotoSans-Bold.ttf")
     # Only embed the Arabic fonts where Arabic is written: most certificates never need them.
     if any(_ARABIC.search(text) for text in texts):
-        pdf.add_font("NotoSansArabic", "", str(FONT_DIR / "NotoSansArabic-Regular.ttf"))
-        pdf.add_font("NotoSansArabic", "B", str(FONT_DIR / "NotoSansArabic-Bold.ttf"))
+        _add_font(pdf, "NotoSansArabic", "", "NotoSansArabic-Regular.ttf")
+        _add_font(pdf, "NotoSansArabic", "B", "NotoSansArabic-Bold.ttf")
         pdf.set_fallback_fonts(["NotoSansArabic"])
     pdf.set_text_shaping(True)
 
@@ -169,4 +210,5 @@ def render_pdf(face: CertificateFace) -> bytes:
         pdf.set_xy(details_x, y)
         pdf.cell(150, 8, texts[key], align=align)
         y += 10
+    _fresh_tables_for_output(pdf)
     return bytes(pdf.output())
