@@ -85,7 +85,7 @@ def enrolment_body(enrolment: Enrolment, progress: Progress, language: str | Non
             "completed_lessons": progress.completed_lessons,
             "total_lessons": progress.total_lessons,
             "completed_lesson_ids": sorted(progress.done),
-            "next_lesson_id": progress.next_lesson.id if progress.next_lesson else None,
+            "next_lesson_id": progress.next_lesson_id,
             "quiz_required": progress.quiz_required,
             "quiz_passed": progress.quiz_passed,
         },
@@ -139,8 +139,9 @@ def get_enrolment(enrolment_id: int):
 def complete_lesson(enrolment_id: int, lesson_id: int):
     enrolment = services.get_own_enrolment(current_api_user(), enrolment_id)
     services.complete_lesson(enrolment, lesson_id)
+    body = _answer(enrolment)  # built before commit, which would expire what it reads
     db.session.commit()
-    return _answer(enrolment)
+    return body
 
 
 @bp.post("/enrolments/<int:enrolment_id>/quiz-attempts")

@@ -56,7 +56,7 @@ def progress_of_many(enrolments: list[Enrolment]) -> dict[int, Progress]:
         result[enrolment.id] = Progress(
             completed_lessons=sum(1 for lesson in lessons if lesson.id in mine),
             total_lessons=len(lessons),
-            next_lesson=next((lesson for lesson in lessons if lesson.id not in mine), None),
+            next_lesson_id=next((lesson.id for lesson in lessons if lesson.id not in mine), None),
             quiz_required=enrolment.course.quiz is not None,
             quiz_passed=enrolment.id in passed,
             done=frozenset(mine),

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from learning.accounts.models import User
-from learning.catalogue.models import Course, Lesson, Module
-from learning.catalogue.services import all_lessons
+from learning.catalogue.models import Course, Lesson, Module, Quiz
 from learning.certificates.models import Certificate
 from learning.enrolment.models import Enrolment, LessonProgress, QuizAttempt
 from learning.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -116,13 +118,45 @@ def _lock(enrolment: Enrolment) -> None:
     """Serialise changes to one enrolment, so that two requests finishing its last two
     requirements at once complete it exactly once (a row lock on PostgreSQL; SQLite
     serialises writers anyway)."""
-    db.session.execute(select(Enrolment.id).where(Enrolment.id == enrolment.id).with_for_update())
-    db.session.refresh(enrolment)
+    db.session.execute(
+        select(Enrolment).where(Enrolment.id == enrolment.id).with_for_update(of=Enrolment)
+        .execution_options(populate_existing=True)
+    )
 
 
 def _require_active(enrolment: Enrolment) -> None:
     if enrolment.status != "active":
         raise EnrolmentNotActive(f"This enrolment is {enrolment.status}.")
+
+
+@dataclass(frozen=True)
+class CourseOutline:
+    """What completing a course requires: its lessons in order, and whether it has a quiz."""
+
+    lesson_ids: tuple[int, ...]
+    has_quiz: bool
+
+
+_OUTLINES = "course_outlines"
+
+
+def course_outline(course_id: int) -> CourseOutline:
+    """The course's outline, read once per transaction (two small indexed queries)."""
+    cache = db.session.info.setdefault(_OUTLINES, {})
+    if course_id not in cache:
+        lesson_ids = tuple(db.session.scalars(
+            select(Lesson.id).join(Module).where(Module.course_id == course_id)
+            .order_by(Module.position, Module.id, Lesson.position, Lesson.id)
+        ))
+        has_quiz = db.session.scalar(select(Quiz.id).where(Quiz.course_id == course_id)) is not None
+        cache[course_id] = CourseOutline(lesson_ids, has_quiz)
+    return cache[course_id]
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_outlines(session: Session, *_args) -> None:
+    session.info.pop(_OUTLINES, None)  # a course edited later must be read afresh
 
 
 def completed_lesson_ids(enrolment: Enrolment) -> set[int]:
@@ -135,19 +169,20 @@ def complete_lesson(enrolment: Enrolment, lesson_id: int) -> Enrolment:
     """Mark a lesson done (repeating it changes nothing) and complete the course if that was all."""
     _lock(enrolment)
     _require_active(enrolment)
-    lesson = db.session.scalar(
-        select(Lesson).join(Module).where(Lesson.id == lesson_id, Module.course_id == enrolment.course_id)
-    )
-    if lesson is None:
+    if lesson_id not in course_outline(enrolment.course_id).lesson_ids:
         raise NotFound("This lesson is not part of the course.")
-    if lesson_id not in completed_lesson_ids(enrolment):
-        try:
-            with db.session.begin_nested():
-                db.session.add(LessonProgress(enrolment_id=enrolment.id, lesson_id=lesson_id))
-        except IntegrityError:
-            pass  # completed concurrently: the same outcome
+    done = completed_lesson_ids(enrolment)
+    if lesson_id not in done:
+        # The row lock makes a duplicate impossible; ON CONFLICT keeps it harmless anyway.
+        insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        db.session.execute(
+            insert(LessonProgress)
+            .values(enrolment_id=enrolment.id, lesson_id=lesson_id, completed_at=utcnow())
+            .on_conflict_do_nothing()
+        )
+        done.add(lesson_id)
     enrolment.last_activity_at = utcnow()
-    check_completion(enrolment)
+    check_completion(enrolment, done)
     return enrolment
 
 
@@ -207,14 +242,14 @@ def quiz_passed(enrolment: Enrolment) -> bool:
     ) is not None
 
 
-def check_completion(enrolment: Enrolment) -> bool:
+def check_completion(enrolment: Enrolment, done: set[int] | None = None) -> bool:
     """Complete the enrolment if every lesson is done and the quiz, if any, is passed."""
     if enrolment.status != "active":
         return enrolment.status == "completed"
-    lessons = {lesson.id for lesson in all_lessons(enrolment.course)}
-    if not lessons <= completed_lesson_ids(enrolment):
+    outline = course_outline(enrolment.course_id)
+    if not set(outline.lesson_ids) <= (done if done is not None else completed_lesson_ids(enrolment)):
         return False
-    if enrolment.course.quiz is not None and not quiz_passed(enrolment):
+    if outline.has_quiz and not quiz_passed(enrolment):
         return False
     mark_completed(enrolment)
     return True
@@ -245,10 +280,15 @@ def withdraw(enrolment: Enrolment) -> Enrolment:
 class Progress:
     completed_lessons: int
     total_lessons: int
-    next_lesson: Lesson | None
+    next_lesson_id: int | None
     quiz_required: bool
     quiz_passed: bool
     done: frozenset[int] = frozenset()
+
+    @property
+    def next_lesson(self) -> Lesson | None:
+        """The next lesson to take (loaded only by the pages that show it)."""
+        return db.session.get(Lesson, self.next_lesson_id) if self.next_lesson_id is not None else None
 
     @property
     def percent(self) -> int:
@@ -257,19 +297,16 @@ class Progress:
 
 def progress_of(enrolment: Enrolment) -> Progress:
     """How far the learner is: lessons done of all, the next lesson, and the quiz."""
-    lessons = all_lessons(enrolment.course)
+    outline = course_outline(enrolment.course_id)
     done = completed_lesson_ids(enrolment)
-    next_lesson = next((lesson for lesson in lessons if lesson.id not in done), None)
-    has_quiz = enrolment.course.quiz is not None
     return Progress(
-        completed_lessons=len([lesson for lesson in lessons if lesson.id in done]),
-        total_lessons=len(lessons),
-        next_lesson=next_lesson,
-        quiz_required=has_quiz,
-        quiz_passed=quiz_passed(enrolment) if has_quiz else False,
+        completed_lessons=sum(1 for lesson_id in outline.lesson_ids if lesson_id in done),
+        total_lessons=len(outline.lesson_ids),
+        next_lesson_id=next((lesson_id for lesson_id in outline.lesson_ids if lesson_id not in done), None),
+        quiz_required=outline.has_quiz,
+        quiz_passed=quiz_passed(enrolment) if outline.has_quiz else False,
         done=frozenset(done),
     )
-
 
 def enrolments_of(user: User) -> list[Enrolment]:
     """Every enrolment of the learner, newest first."""
