@@ -9,6 +9,11 @@ filesystem broker. ``.ci/run`` always sets both.
 from __future__ import annotations
 
 import os
+
+# Cheap Argon2 for the hundreds of accounts the suite creates (see learning/accounts/passwords.py);
+# set before the application is imported. The worker processes inherit it.
+os.environ.setdefault("LEARNING_ARGON2_PROFILE", "fast")
+
 import subprocess
 import sys
 import threading

@@ -7,11 +7,25 @@ leaked passwords, names and keyboard patterns).
 
 from __future__ import annotations
 
+import os
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn import zxcvbn
 
-_hasher = PasswordHasher()
+
+def _make_hasher() -> PasswordHasher:
+    """Argon2id with the library's recommended cost; the test suite asks for a cheap profile.
+
+    ``LEARNING_ARGON2_PROFILE=fast`` (set by tests/conftest.py only) keeps Argon2id but with
+    minimal cost, so that hundreds of test accounts do not take minutes to hash.
+    """
+    if os.environ.get("LEARNING_ARGON2_PROFILE") == "fast":
+        return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    return PasswordHasher()
+
+
+_hasher = _make_hasher()
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256
