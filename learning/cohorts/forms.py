@@ -5,7 +5,15 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, IntegerField, RadioField, SelectField, SelectMultipleField, StringField, TimeField
+from wtforms import (
+    DateField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TimeField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from learning.i18n import country_choices

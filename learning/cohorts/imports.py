@@ -15,12 +15,13 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from learning.accounts.models import Organisation, User
 from learning.audit.services import record as audit
 from learning.certificates.models import Certificate
+from learning.cohorts.bulk import among, bulk_insert
 from learning.cohorts.models import Cohort, CohortInvitation, RosterImport
 from learning.cohorts.roster import (
     ParsedRoster,
@@ -139,7 +140,7 @@ def _plan(cohort: Cohort, rows: list[RosterRow]) -> _Plan:
     for chunk in _chunks([row.email for row in rows]):
         for account in db.session.execute(
             select(User.id, User.email, User.country, User.sector, User.organisation_id, User.language,
-                   User.active, User.erased_at).where(User.email.in_(chunk))
+                   User.active, User.erased_at).where(among(User.email, chunk))
         ).mappings():
             accounts[account["email"]] = dict(account)
     existing = _enrolments_by_user(cohort, [a["id"] for a in accounts.values()])
@@ -203,7 +204,7 @@ def _enrolments_by_user(cohort: Cohort, user_ids: list[int]) -> dict[int, object
                    Certificate.expires_at, Certificate.revoked_at)
             .outerjoin(Certificate, Certificate.enrolment_id == Enrolment.id)
             .where(Enrolment.course_id == cohort.course_id, Enrolment.status != "withdrawn",
-                   Enrolment.user_id.in_(chunk))
+                   among(Enrolment.user_id, chunk))
         ).all()
         for enrolment_id, user_id, status, cohort_id, expires_at, revoked_at in rows:
             if decisions.get(user_id) == "member":
@@ -226,30 +227,30 @@ def _apply(cohort: Cohort, plan: _Plan) -> None:
     try:
         new_ids: dict[str, int] = {}
         if plan.new_people:
-            result = db.session.execute(
-                insert(User).returning(User.id, User.email, sort_by_parameter_order=True),
-                [{
-                    "email": row.email, "password_hash": None, "full_name": row.full_name, "country": row.country,
-                    "sector": row.sector, "language": row.language, "timezone": "UTC",
-                    "organisation_id": organisations.get(row.organisation.lower()) if row.organisation else None,
-                    "active": True, "reminders_enabled": True, "created_at": now, "session_version": 1,
-                } for row in plan.new_people],
-            )
-            new_ids = {email: user_id for user_id, email in result}
-            db.session.execute(insert(CohortInvitation), [
-                {"cohort_id": cohort.id, "user_id": user_id, "created_at": now} for user_id in new_ids.values()
-            ])
-        enrolments = [
-            _enrolment(cohort, new_ids[row.email], now, row.country, row.sector,
-                       organisations.get(row.organisation.lower()) if row.organisation else None, row.language)
+            created = bulk_insert(User.__table__, [{
+                "email": row.email, "full_name": row.full_name, "country": row.country, "sector": row.sector,
+                "language": row.language,
+                "organisation_id": organisations.get(row.organisation.lower()) if row.organisation else None,
+            } for row in plan.new_people], constants={
+                "password_hash": None, "timezone": "UTC", "active": True, "reminders_enabled": True,
+                "created_at": now, "session_version": 1,
+            }, returning=(User.__table__.c.id, User.__table__.c.email))
+            new_ids = {email: user_id for user_id, email in created}
+            bulk_insert(CohortInvitation.__table__, [{"user_id": user_id} for user_id in new_ids.values()],
+                        constants={"cohort_id": cohort.id, "created_at": now})
+        snapshots = [
+            {"user_id": new_ids[row.email], "country": row.country, "sector": row.sector,
+             "organisation_id": organisations.get(row.organisation.lower()) if row.organisation else None,
+             "language": row.language}
             for row in plan.new_people
         ] + [
-            _enrolment(cohort, account["id"], now, account["country"], account["sector"],
-                       account["organisation_id"], account["language"])
+            {"user_id": account["id"], "country": account["country"], "sector": account["sector"],
+             "organisation_id": account["organisation_id"], "language": account["language"]}
             for _row, account in plan.to_enrol
         ]
-        if enrolments:
-            db.session.execute(insert(Enrolment), enrolments)
+        bulk_insert(Enrolment.__table__, snapshots, constants={
+            "course_id": cohort.course_id, "cohort_id": cohort.id, "status": "active", "enrolled_at": now})
+        _note_for_statistics([s["user_id"] for s in snapshots])
         for chunk in _chunks(plan.to_adopt):
             db.session.execute(update(Enrolment).where(Enrolment.id.in_(chunk), Enrolment.status == "active")
                                .values(cohort_id=cohort.id), execution_options={"synchronize_session": False})
@@ -262,12 +263,13 @@ def _apply(cohort: Cohort, plan: _Plan) -> None:
         emit("cohort.invitations", {"cohort_id": cohort.id, "user_ids": batch})
 
 
-def _enrolment(cohort: Cohort, user_id: int, now, country, sector, organisation_id, language) -> dict:
-    return {
-        "user_id": user_id, "course_id": cohort.course_id, "cohort_id": cohort.id, "status": "active",
-        "enrolled_at": now, "country": country, "sector": sector, "organisation_id": organisation_id,
-        "language": language,
-    }
+def _note_for_statistics(user_ids: list[int]) -> None:
+    """Tell the statistics rollup whose enrolments changed: a set-based insert carries no per-row parameters."""
+    try:
+        from learning.reporting.rollup import PENDING_KEY
+    except ImportError:  # the reporting feature is not installed
+        return
+    db.session.info.setdefault(PENDING_KEY, set()).update(user_ids)
 
 
 def _organisation_ids(rows: list[RosterRow], now) -> dict[str, int]:
@@ -280,17 +282,14 @@ def _organisation_ids(rows: list[RosterRow], now) -> dict[str, int]:
     found: dict[str, int] = {}
     for chunk in _chunks(list(wanted)):
         for org_id, name in db.session.execute(
-            select(Organisation.id, Organisation.name).where(func.lower(Organisation.name).in_(chunk))
+            select(Organisation.id, Organisation.name).where(among(func.lower(Organisation.name), chunk))
         ):
             found.setdefault(name.lower(), org_id)
     missing = [row for key, row in wanted.items() if key not in found]
-    if missing:
-        result = db.session.execute(
-            insert(Organisation).returning(Organisation.id, Organisation.name, sort_by_parameter_order=True),
-            [{"name": row.organisation, "country": row.country, "sector": row.sector, "created_at": now}
-             for row in missing],
-        )
-        found.update({name.lower(): org_id for org_id, name in result})
+    created = bulk_insert(Organisation.__table__, [
+        {"name": row.organisation, "country": row.country, "sector": row.sector} for row in missing
+    ], constants={"created_at": now}, returning=(Organisation.__table__.c.id, Organisation.__table__.c.name))
+    found.update({name.lower(): org_id for org_id, name in created})
     return found
 
 

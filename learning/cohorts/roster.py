@@ -15,8 +15,9 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -248,12 +249,12 @@ def validate_row(number: int, values: dict[str, str], sectors: dict[str, str],
     elif len(full_name) > 200:
         errors.append(RowError(number, "full_name", _("The name is longer than 200 characters.")))
     raw_country = values.get("country", "")
-    country = parse_country(raw_country)
+    country = _country(raw_country)
     if country is None:
         errors.append(RowError(number, "country", _("Unknown country %(value)s: use a code such as CO or a name in "
                                                     "English, Spanish or French.", value=_quoted(raw_country))))
     raw_sector = values.get("sector", "")
-    sector = sectors.get(fold(raw_sector)) if raw_sector else None
+    sector = sectors.get(_folded(raw_sector)) if raw_sector else None
     if sector is None:
         errors.append(RowError(number, "sector", _("Unknown sector %(value)s: use one of %(codes)s.",
                                                    value=_quoted(raw_sector), codes=", ".join(SECTORS))))
@@ -261,7 +262,7 @@ def validate_row(number: int, values: dict[str, str], sectors: dict[str, str],
     if organisation and len(organisation) > 200:
         errors.append(RowError(number, "organisation", _("The organisation is longer than 200 characters.")))
     raw_language = values.get("language", "")
-    language = normalise_language(raw_language) if raw_language else default_language
+    language = _language(raw_language) if raw_language else default_language
     if language is None:
         errors.append(RowError(number, "language", _("Unknown language %(value)s: use a tag such as es or pt-BR.",
                                                      value=_quoted(raw_language))))
@@ -274,10 +275,36 @@ def _quoted(value: str) -> str:
     return f"“{value}”" if value else _("(empty)")
 
 
+@lru_cache(maxsize=1024)
+def _folded(value: str) -> str:
+    return fold(value)
+
+
+@lru_cache(maxsize=4096)
+def _country(value: str) -> str | None:
+    return parse_country(value)
+
+
+@lru_cache(maxsize=1024)
+def _language(value: str) -> str | None:
+    return normalise_language(value)
+
+
+# Plain ASCII addresses (nearly every row) are checked by this pattern, a strict subset of what
+# email_validator accepts; anything else (Unicode, quoted parts, odd domains) goes through it.
+PLAIN_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,63})"
+)
+
+
 def _email(raw: str, number: int, errors: list[RowError]) -> str:
     if not raw:
         errors.append(RowError(number, "email", _("An e-mail address is required.")))
         return ""
+    plain = PLAIN_EMAIL.fullmatch(raw)
+    if plain and len(raw) <= 254 and raw.index("@") <= 64 and plain.group(1).lower() not in SPECIAL_USE_DOMAIN_NAMES:
+        return raw.lower()
     try:
         result = validate_email(raw, check_deliverability=False)
     except EmailNotValidError:

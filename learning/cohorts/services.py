@@ -18,7 +18,14 @@ from learning.accounts.models import User, UserRole
 from learning.audit.services import record as audit
 from learning.catalogue.models import Course, Lesson, Module
 from learning.catalogue.services import get_course
-from learning.cohorts.models import ATTENDANCE_RULES, DELIVERY_MODES, Attendance, Cohort, CohortTrainer, TrainingSession
+from learning.cohorts.models import (
+    ATTENDANCE_RULES,
+    DELIVERY_MODES,
+    Attendance,
+    Cohort,
+    CohortTrainer,
+    TrainingSession,
+)
 from learning.enrolment.models import Enrolment, LessonProgress, QuizAttempt
 from learning.enrolment.services import mark_completed
 from learning.errors import Conflict, Forbidden, NotFound, ValidationFailed

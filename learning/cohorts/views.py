@@ -13,7 +13,13 @@ from flask_login import current_user, login_required
 
 from learning.catalogue.services import course_text
 from learning.cohorts import imports, services, sessions
-from learning.cohorts.forms import ActionForm, CohortForm, RosterUploadForm, SessionForm, SettingsForm
+from learning.cohorts.forms import (
+    ActionForm,
+    CohortForm,
+    RosterUploadForm,
+    SessionForm,
+    SettingsForm,
+)
 from learning.cohorts.roster import RosterFileInvalid, RosterTooLarge, RowError, export_rows
 from learning.errors import DomainError
 from learning.extensions import db
