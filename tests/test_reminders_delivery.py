@@ -92,6 +92,20 @@ def test_a_queued_digest_lost_by_the_broker_is_queued_again_by_a_later_run(make,
     assert len(smtp.wait_for(ana.email)) == 1
 
 
+def test_a_digest_whose_worker_died_while_sending_is_sent_again_after_its_lease(make, smtp):
+    ana = remind.learner(timezone="Europe/Madrid")
+    remind.idle_enrolment(ana, idle_since=NOW - timedelta(days=8), of_course=make.course())
+    services.plan(NOW)
+    [digest_id] = services.take_due_digests(NOW)
+    assert delivery._lease(digest_id, NOW)  # taken by a worker that is then killed
+    assert delivery.send_digest(digest_id, NOW + timedelta(minutes=1)) == "not-pending"  # another worker waits
+    assert services.take_due_digests(NOW + timedelta(minutes=4)) == []
+    at = NOW + timedelta(minutes=6)
+    assert services.take_due_digests(at) == [digest_id]
+    assert delivery.send_digest(digest_id, at) == "sent"
+    assert len(smtp.wait_for(ana.email)) == 1
+
+
 def test_a_duplicated_task_sends_the_digest_once(make, smtp):
     ana = remind.learner(timezone="Europe/Madrid")
     remind.idle_enrolment(ana, idle_since=NOW - timedelta(days=8), of_course=make.course())

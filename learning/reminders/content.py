@@ -27,6 +27,7 @@ from learning.enrolment.models import Enrolment
 from learning.extensions import db
 from learning.reminders.models import ReminderSent
 from learning.reminders.rules import renewed
+from learning.reminders.services import zone
 
 Describer = Callable[[ReminderSent, User, datetime, str], "dict | None"]
 
@@ -41,8 +42,6 @@ def course_url(course: Course) -> str:
 
 
 def _day(moment: datetime, user: User, language: str) -> str:
-    from learning.reminders.services import zone
-
     return format_date(moment.astimezone(zone(user.timezone)).date(), format="long", locale=language)
 
 

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import Date, String, func, literal, select, text, true, union_all, update
+from sqlalchemy import Date, String, and_, func, literal, or_, select, text, true, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from learning.accounts.models import User
@@ -161,15 +161,16 @@ def gather_digests(now: datetime) -> int:
         .on_conflict_do_nothing(index_elements=["user_id", "local_date"])
         .returning(ReminderDigest.__table__.c.id)
     ).all()
-    digest = select(ReminderDigest.id).where(
-        ReminderDigest.user_id == ReminderSent.user_id,
-        ReminderDigest.local_date == ReminderSent.due_on,
-        ReminderDigest.status == "pending",
-    ).scalar_subquery()
-    db.session.execute(
+    db.session.execute(  # UPDATE ... FROM: a join, on PostgreSQL and SQLite alike
         update(ReminderSent)
-        .where(ReminderSent.status == "claimed", ReminderSent.digest_id.is_(None))
-        .values(digest_id=digest),
+        .where(
+            ReminderSent.status == "claimed",
+            ReminderSent.digest_id.is_(None),
+            ReminderDigest.user_id == ReminderSent.user_id,
+            ReminderDigest.local_date == ReminderSent.due_on,
+            ReminderDigest.status == "pending",
+        )
+        .values(digest_id=ReminderDigest.id),
         execution_options={"synchronize_session": False},
     )
     return len(new)
@@ -189,10 +190,12 @@ def plan(now: datetime) -> dict[str, int]:
 
 
 def take_due_digests(now: datetime, limit: int = 5000) -> list[int]:
-    """Digests waiting to be sent whose time has come; leased briefly so the next run does not queue them again."""
+    """Digests waiting to be sent whose time has come (or whose sender died); leased briefly so the next run
+    does not queue them again."""
+    abandoned = and_(ReminderDigest.status == "sending", ReminderDigest.lease_until < now)
     ids = list(db.session.scalars(
         select(ReminderDigest.id)
-        .where(ReminderDigest.status == "pending", ReminderDigest.next_attempt_at <= now)
+        .where(or_(and_(ReminderDigest.status == "pending", ReminderDigest.next_attempt_at <= now), abandoned))
         .order_by(ReminderDigest.next_attempt_at, ReminderDigest.id)
         .limit(limit)
     ))
