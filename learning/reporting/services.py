@@ -176,10 +176,27 @@ def behind(report: ReportFilter, language: str) -> dict:
 
 
 def over_time(report: ReportFilter) -> tuple[str, list[CountRow]]:
-    """Figures by month when the period is at most a year, else by year."""
-    if report.date_from and report.date_to and (report.date_to - report.date_from).days <= 366:
-        return "month", list(counts(report, ("month",)))
-    return "year", list(counts(report, ("year",)))
+    """Figures by month when they span at most three years, else by year."""
+    by_year = list(counts(report, ("year",)))
+    if len(by_year) > 3:
+        return "year", _without_gaps(by_year, lambda year: year + 1)
+    return "month", _without_gaps(list(counts(report, ("month",))), _next_month)
+
+
+def _next_month(month: int) -> int:
+    return month + 1 if month % 100 < 12 else (month // 100 + 1) * 100 + 1
+
+
+def _without_gaps(rows: list[CountRow], following) -> list[CountRow]:
+    """The series from its first to its last period, with zeros where nothing happened."""
+    if not rows:
+        return rows
+    known = {row.key[0]: row for row in rows}
+    series, period = [], rows[0].key[0]
+    while period <= rows[-1].key[0]:
+        series.append(known.get(period) or CountRow((period,)))
+        period = following(period)
+    return series
 
 
 # --- publishing ----------------------------------------------------------------------------

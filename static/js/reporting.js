@@ -28,11 +28,14 @@
   function bars(id, rows, kinds, horizontal, drill) {
     var canvas = document.getElementById(id);
     if (!canvas) { return null; }
+    if (horizontal) {  // one readable bar per row, however many rows there are
+      canvas.parentNode.style.height = Math.max(160, rows.length * 14 * kinds.length + 80) + "px";
+    }
     var chart = new Chart(canvas, {
       type: "bar",
       data: { labels: rows.map(function (r) { return r.label; }), datasets: datasets(rows, kinds) },
       options: {
-        indexAxis: horizontal ? "y" : "x", maintainAspectRatio: false, responsive: true,
+        indexAxis: horizontal ? "y" : "x", maintainAspectRatio: false, responsive: true, maxBarThickness: 28,
         plugins: { legend: { position: "bottom", rtl: rtl } },
         scales: { x: { reverse: rtl && !horizontal, beginAtZero: true, ticks: { precision: 0 } },
                   y: { beginAtZero: true, ticks: { precision: 0, autoSkip: false } } },
@@ -61,7 +64,7 @@
         type: "line",
         data: { labels: data.time.points.map(function (p) { return p.label; }),
                 datasets: datasets(data.time.points, ["reached", "trained"]).map(function (d) {
-                  d.tension = 0.2; d.fill = false; return d; }) },
+                  d.tension = 0; d.fill = false; d.pointRadius = 2; return d; }) },
         options: { maintainAspectRatio: false, responsive: true,
                    plugins: { legend: { position: "bottom", rtl: rtl } },
                    scales: { x: { reverse: rtl }, y: { beginAtZero: true, ticks: { precision: 0 } } } }

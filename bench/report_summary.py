@@ -1,0 +1,168 @@
+"""Measure the statistics endpoints at scale, beside the plainest exact SQL over the raw tables.
+
+Run ``bench/seed_scale.py`` first. Then:
+
+    .venv/bin/python bench/report_summary.py [--database-url postgresql://postgres@127.0.0.1:5432/learning_bench]
+
+Each endpoint is called through the Flask test client (the whole request:
+authentication, validation, queries, JSON) after a warm-up, ``--runs`` times;
+the median and 95th percentile are printed beside the median time of the plain
+queries a reporting script would write (``COUNT(DISTINCT user_id)`` over
+``enrolments``, joined to ``certificates``) for the same answer. Results go to
+``bench/results/report_summary.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.seed_scale import ADMIN_EMAIL, ADMIN_PASSWORD, DEFAULT_URL  # noqa: E402
+
+# The plainest exact SQL for the whole summary: every figure a COUNT(DISTINCT) over the raw rows.
+PLAIN_SUMMARY = [
+    "SELECT count(DISTINCT user_id) FROM enrolments e WHERE {enrolled}",
+    "SELECT count(DISTINCT user_id) FROM enrolments e WHERE e.completed_at IS NOT NULL AND {completed}",
+    "SELECT count(DISTINCT country) FROM enrolments e WHERE {enrolled}",
+    "SELECT count(*) FROM certificates c JOIN enrolments e ON e.id = c.enrolment_id WHERE {issued}",
+    "SELECT e.country, count(DISTINCT user_id) FROM enrolments e WHERE {enrolled} GROUP BY 1",
+    "SELECT e.country, count(DISTINCT user_id) FROM enrolments e WHERE e.completed_at IS NOT NULL AND {completed} GROUP BY 1",
+    "SELECT e.sector, count(DISTINCT user_id) FROM enrolments e WHERE {enrolled} GROUP BY 1",
+    "SELECT e.sector, count(DISTINCT user_id) FROM enrolments e WHERE e.completed_at IS NOT NULL AND {completed} GROUP BY 1",
+    "SELECT e.course_id, count(DISTINCT user_id) FROM enrolments e WHERE {enrolled} GROUP BY 1",
+    "SELECT e.course_id, count(DISTINCT user_id) FROM enrolments e WHERE e.completed_at IS NOT NULL AND {completed} GROUP BY 1",
+    "SELECT extract(year FROM e.enrolled_at AT TIME ZONE 'UTC'), count(DISTINCT user_id) FROM enrolments e WHERE {enrolled} GROUP BY 1",
+    "SELECT extract(year FROM e.completed_at AT TIME ZONE 'UTC'), count(DISTINCT user_id) FROM enrolments e WHERE e.completed_at IS NOT NULL AND {completed} GROUP BY 1",
+]
+PLAIN_HEADLINE = "SELECT count(DISTINCT user_id) FROM enrolments e WHERE {enrolled}"
+
+
+def where(country: str | None, year: int | None) -> dict[str, str]:
+    def clause(column: str) -> str:
+        parts = ["TRUE"]
+        if country:
+            parts.append(f"e.country = '{country}'")
+        if year:
+            parts.append(f"{column} >= '{year}-01-01T00:00:00Z' AND {column} < '{year + 1}-01-01T00:00:00Z'")
+        return " AND ".join(parts)
+
+    return {"enrolled": clause("e.enrolled_at"), "completed": clause("e.completed_at"), "issued": clause("c.issued_at")}
+
+
+def timed(func, runs: int, warmup: int = 3) -> dict:
+    for _ in range(warmup):
+        func()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        func()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return {"median_ms": round(statistics.median(samples), 2),
+            "p95_ms": round(samples[min(len(samples) - 1, int(0.95 * len(samples)))], 2), "runs": runs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--plain-runs", type=int, default=3)
+    parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "report_summary.json"))
+    args = parser.parse_args()
+
+    from sqlalchemy import text
+
+    from learning import create_app
+    from learning.accounts.services import authenticate, issue_api_token
+    from learning.config import load_config
+    from learning.extensions import db
+
+    config = load_config({**os.environ, "DATABASE_URL": args.database_url, "OUTBOX_PUBLISH": "false",
+                          "RATELIMIT_ENABLED": "false"})
+    config["TESTING"] = True
+    app = create_app(config)
+    logging_off()
+    with app.app_context():
+        token, _row = issue_api_token(authenticate(ADMIN_EMAIL, ADMIN_PASSWORD))
+        db.session.commit()
+        enrolments = db.session.scalar(text("SELECT count(*) FROM enrolments"))
+        people = db.session.scalar(text("SELECT count(DISTINCT user_id) FROM enrolments"))
+        countries = db.session.scalar(text("SELECT count(DISTINCT country) FROM enrolments"))
+        biggest = db.session.scalar(text("SELECT country FROM enrolments GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"))
+        db.session.remove()
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def call(path: str):
+        def run():
+            response = client.get(path, headers=headers)
+            assert response.status_code == 200, response.get_data(as_text=True)[:500]
+            response.get_data()
+        return run
+
+    cases = {
+        "summary, no filter": ("/api/v1/reports/summary", None, None),
+        f"summary, country={biggest}": (f"/api/v1/reports/summary?country={biggest}", biggest, None),
+        "summary, year 2024": ("/api/v1/reports/summary?from=2024-01-01&to=2024-12-31", None, 2024),
+        f"summary, country={biggest} and year 2024": (
+            f"/api/v1/reports/summary?country={biggest}&from=2024-01-01&to=2024-12-31", biggest, 2024),
+    }
+    results: dict = {"machine": machine(), "data": {"enrolments": enrolments, "professionals": people,
+                                                   "countries": countries}, "summary": {}, "exports": {}}
+    with app.app_context():
+        connection = db.engine.connect()
+        for name, (path, country, year) in cases.items():
+            endpoint = timed(call(path), args.runs)
+            clauses = where(country, year)
+            plain_all = timed(lambda c=clauses: [connection.execute(text(q.format(**c))).all() for q in PLAIN_SUMMARY],
+                              args.plain_runs, warmup=1)
+            plain_one = timed(lambda c=clauses: connection.execute(text(PLAIN_HEADLINE.format(**c))).all(),
+                              args.plain_runs, warmup=1)
+            results["summary"][name] = {"endpoint": endpoint, "plain_sql_whole_summary": plain_all,
+                                        "plain_sql_headline_only": plain_one,
+                                        "speed_up": round(plain_all["median_ms"] / endpoint["median_ms"], 1)}
+            print(f"{name:45s} endpoint median {endpoint['median_ms']:8.2f} ms  p95 {endpoint['p95_ms']:8.2f} ms"
+                  f"  | plain SQL: whole summary {plain_all['median_ms']:9.1f} ms, headline only "
+                  f"{plain_one['median_ms']:8.1f} ms  (x{results['summary'][name]['speed_up']})")
+        connection.close()
+        db.session.remove()
+    slow = "/api/v1/reports/summary?from=2024-03-15&to=2024-09-20"
+    results["summary"]["summary, unaligned period (facts path)"] = {"endpoint": timed(call(slow), 5, warmup=1)}
+    print(f"{'summary, 2024-03-15..2024-09-20 (facts path)':45s} endpoint median "
+          f"{results['summary']['summary, unaligned period (facts path)']['endpoint']['median_ms']:8.2f} ms")
+    for name, path in {
+        "csv by country and sector": "/api/v1/reports/export.csv?group_by=country,sector",
+        "csv by country": "/api/v1/reports/export.csv?group_by=country",
+        "csv by sector": "/api/v1/reports/export.csv?group_by=sector",
+        "csv by cohort and month": "/api/v1/reports/export.csv?group_by=cohort,month",
+        "xlsx by country and sector": "/api/v1/reports/export.xlsx?group_by=country,sector",
+    }.items():
+        results["exports"][name] = timed(call(path), 5, warmup=1)
+        print(f"export {name:38s} median {results['exports'][name]['median_ms']:9.1f} ms")
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(results, indent=2))
+    print(f"written {args.output}")
+
+
+def machine() -> dict:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine()}
+
+
+def logging_off() -> None:
+    import logging
+
+    logging.getLogger().setLevel(logging.WARNING)
+
+
+if __name__ == "__main__":
+    main()
