@@ -1,0 +1,128 @@
+"""A shared "world" for the security tests: every kind of person and every kind of thing they may
+or may not reach, built once through the factories and described by plain values (ids, codes,
+tokens), so that tests never hold ORM objects across requests.
+
+    admin
+    trainer_a runs cohort_a (course "course"), trainer_b runs cohort_b (the same course)
+    learner: a member of cohort_a (enrolment), and a completed enrolment with a certificate
+    other_learner: an enrolment and a certificate of their own
+    a draft course, a session in each cohort, a roster import in cohort_a, a ready report export
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select, text
+
+from learning.extensions import db
+from tests import factories
+from tests import factories_cohorts as cohorts
+
+ROLES = ("anonymous", "learner", "other_learner", "trainer", "other_trainer", "admin")
+ROLE_KINDS = {"learner": (), "other_learner": (), "trainer": ("trainer",), "other_trainer": ("trainer",),
+              "admin": ("admin",)}
+
+
+@dataclass
+class World:
+    """Plain values naming everything in the world; ``ids`` fills path templates."""
+
+    ids: dict = field(default_factory=dict)
+    emails: dict = field(default_factory=dict)
+    tokens: dict = field(default_factory=dict)
+
+
+def build_world() -> World:
+    """Everything the authorisation tests reach for, committed (needs an app context)."""
+    from learning.certificates.services import issue_certificate
+    from learning.cohorts import imports
+    from learning.reminders.services import unsubscribe_token
+    from learning.reporting import exports
+    from learning.reporting.queries import ReportFilter
+
+    world = World()
+    people = {
+        "admin": factories.admin(full_name="Ada Admin"),
+        "trainer": factories.trainer(full_name="Tomás Trainer"),
+        "other_trainer": factories.trainer(full_name="Olu Othertrainer"),
+        "learner": factories.user(full_name="Lena Learner"),
+        "other_learner": factories.user(full_name="Omar Otherlearner"),
+    }
+    course = factories.course()
+    finished_course = factories.course()
+    draft = factories.course(published=False)
+    cohort_a = cohorts.cohort(people["trainer"], course, name="Cohort A")
+    cohort_b = cohorts.cohort(people["other_trainer"], course, name="Cohort B")
+    membership = cohorts.member(cohort_a, people["learner"])
+    cohorts.member(cohort_b, people["other_learner"])
+    session_a = cohorts.session(cohort_a)
+    session_b = cohorts.session(cohort_b)
+    completed = factories.completed_enrolment(people["learner"], finished_course)
+    certificate = issue_certificate(completed.id)
+    other_completed = factories.completed_enrolment(people["other_learner"], finished_course)
+    other_certificate = issue_certificate(other_completed.id)
+    roster = cohorts.csv_bytes("email,full_name,country,sector", f"{people['learner'].email},Lena Learner,CO,health")
+    import_a = imports.start_import(cohort_a, roster, imports.ALL_OR_NOTHING, people["trainer"].id, "a.csv")
+    db.session.commit()
+    export = exports.request_export(people["admin"].id, ReportFilter(), ("country",), "csv", "en")
+    db.session.commit()
+    exports.build_export(export.id)
+
+    lesson_ids = [lesson.id for module in course.modules for lesson in module.lessons]
+    world.ids = {
+        "admin": people["admin"].id, "trainer": people["trainer"].id, "other_trainer": people["other_trainer"].id,
+        "learner": people["learner"].id, "other_learner": people["other_learner"].id,
+        "course": course.slug, "finished_course": finished_course.slug, "draft": draft.slug,
+        "cohort_a": cohort_a.id, "cohort_b": cohort_b.id,
+        "enrolment": membership.id, "completed_enrolment": completed.id,
+        "other_enrolment": other_completed.id,
+        "lesson": lesson_ids[0], "session_a": session_a.id, "session_b": session_b.id,
+        "import_a": import_a.id, "export": export.id,
+        "certificate": certificate.code, "other_certificate": other_certificate.code,
+        "status_list": certificate.status_list_index // 131_072,
+        "unsubscribe": unsubscribe_token(people["learner"]),
+        "year": completed.completed_at.year,
+    }
+    world.emails = {role: person.email for role, person in people.items()}
+    world.tokens = {role: factories.token(person) for role, person in people.items()}
+    db.session.remove()
+    return world
+
+
+def sign_in(client, email: str) -> None:
+    """Sign a browser client in (CSRF is off in the test app)."""
+    response = client.post("/account/login", data={"email": email, "password": factories.PASSWORD})
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+
+
+def fingerprint() -> tuple:
+    """Rows in every table, and the states that a refused call must not change."""
+    from learning.accounts.models import User
+    from learning.catalogue.models import Course
+    from learning.certificates.models import Certificate
+    from learning.cohorts.models import Cohort
+    from learning.enrolment.models import Enrolment
+
+    db.session.expire_all()
+    counts = tuple(db.session.scalar(select(func.count()).select_from(table)) for table in db.metadata.sorted_tables)
+    states = (
+        tuple(db.session.execute(select(User.id, User.full_name, User.email, User.erased_at).order_by(User.id))),
+        tuple(db.session.execute(select(Enrolment.id, Enrolment.status, Enrolment.completed_at).order_by(Enrolment.id))),
+        tuple(db.session.execute(select(Cohort.id, Cohort.name, Cohort.status).order_by(Cohort.id))),
+        tuple(db.session.execute(select(Course.slug, Course.status).order_by(Course.slug))),
+        tuple(db.session.execute(select(Certificate.code, Certificate.revoked_at).order_by(Certificate.code))),
+    )
+    return counts, states
+
+
+def empty_tables() -> None:
+    """What the suite's autouse fixture does after each test, for module-scoped worlds."""
+    db.session.remove()
+    tables = [t.name for t in db.metadata.sorted_tables]
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in reversed(tables):
+                conn.execute(text(f"DELETE FROM {name}"))

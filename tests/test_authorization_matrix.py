@@ -1,0 +1,610 @@
+"""Least privilege, route by route: every page and API endpoint, called as six people, answers
+what it should, and a refused call changes nothing.
+
+The people: ``anonymous``; ``learner`` (a member of cohort A, with a certificate);
+``other_learner``; ``trainer`` (runs cohort A); ``other_trainer`` (runs cohort B); ``admin``.
+MATRIX below has an entry for every route and method of the application: a new route
+without one fails ``test_every_route_is_in_the_matrix``, so nobody adds an endpoint
+without saying who may call it.
+
+Pages send anonymous callers to sign in (``LOGIN``); the API answers 401. Someone
+else's enrolment, cohort or import answers 404, so ids reveal nothing.
+Calls that would change the shared world for good (erasing, closing, revoking,
+withdrawing...) act on something made for that one call (``fresh=...``).
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from learning.extensions import db
+from tests import factories
+from tests import factories_cohorts as cohorts
+from tests.security_fixtures import (
+    ROLE_KINDS,
+    ROLES,
+    build_world,
+    empty_tables,
+    fingerprint,
+    sign_in,
+)
+
+LOGIN = "login"  # a page that sends the anonymous caller to the sign-in page (302 to /account/login)
+_seq = itertools.count(1)
+
+
+def by_role(anonymous, learner, other_learner, trainer, other_trainer, admin) -> dict:
+    return dict(zip(ROLES, (anonymous, learner, other_learner, trainer, other_trainer, admin), strict=True))
+
+
+def everyone(status) -> dict:
+    return by_role(*[status] * 6)
+
+
+def signed_in(status, anonymous=401) -> dict:
+    return by_role(anonymous, *[status] * 5)
+
+
+def admins(status, anonymous=401, others=403) -> dict:
+    return by_role(anonymous, others, others, others, others, status)
+
+
+def runners(status, anonymous=401, learners=403, stranger=404) -> dict:
+    """Cohort A's trainer and admins; learners are refused, the other trainer finds nothing."""
+    return by_role(anonymous, learners, learners, status, stranger, status)
+
+
+def owner(status, anonymous=401) -> dict:
+    """Only the learner whose enrolment it is."""
+    return by_role(anonymous, status, 404, 404, 404, 404)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: ``path`` is filled from the world's ids (and ``fresh`` ones made for this call)."""
+
+    path: str
+    expect: dict
+    json: Any = None
+    data: Any = None
+    content_type: str | None = None
+    fresh: tuple[str, ...] = ()
+    actor: str = "world"  # "fresh": a new person of the role's kind; "fresh_session": a new sign-in
+    note: str = ""
+
+
+API, PAGE = "api", "page"
+
+# --- fresh things for calls that change what they act on -----------------------------------------
+
+
+def _fresh_course(world) -> dict:
+    return {"new_course": factories.course().slug}
+
+
+def _fresh_draft(world) -> dict:
+    return {"new_draft": factories.course(published=False).slug}
+
+
+def _fresh_enrolment(world) -> dict:
+    from learning.accounts.models import User
+
+    learner = db.session.get(User, world.ids["learner"])
+    return {"new_enrolment": factories.enrolment(learner).id}
+
+
+def _fresh_cohort(world) -> dict:
+    from learning.accounts.models import User
+
+    trainer = db.session.get(User, world.ids["trainer"])
+    cohort = cohorts.cohort(trainer, factories.course())
+    member = cohorts.member(cohort)
+    session = cohorts.session(cohort)
+    return {"new_cohort": cohort.id, "new_member": member.user_id, "new_session": session.id}
+
+
+def _fresh_certificate(world) -> dict:
+    from learning.accounts.models import User
+    from learning.certificates.codes import new_code
+    from tests.factories_catalogue import certificate
+
+    learner = db.session.get(User, world.ids["learner"])
+    row = certificate(factories.completed_enrolment(learner))
+    row.code = new_code()
+    db.session.commit()
+    return {"new_certificate": row.code}
+
+
+def _fresh_user(world) -> dict:
+    return {"new_user": factories.user().id}
+
+
+# A refused call aims at the shared world's own thing instead: it must not change it.
+STAND_INS = {"new_course": "course", "new_draft": "draft", "new_enrolment": "enrolment", "new_cohort": "cohort_a",
+             "new_member": "learner", "new_session": "session_a", "new_certificate": "certificate",
+             "new_user": "learner"}
+
+FRESH = {"course": _fresh_course, "draft": _fresh_draft, "enrolment": _fresh_enrolment, "cohort": _fresh_cohort,
+         "certificate": _fresh_certificate, "user": _fresh_user}
+
+
+def _signup_body() -> dict:
+    return {"email": f"newcomer{next(_seq)}@example.org", "password": factories.PASSWORD, "full_name": "New Comer",
+            "country": "KE", "sector": "health", "language": "en"}
+
+
+def _cohort_body() -> dict:
+    return {"course": "{course}", "name": "New cohort", "country": "PE", "delivery": "online",
+            "starts_on": "2025-05-01", "ends_on": "2025-05-31"}
+
+
+ROSTER = b"email,full_name,country,sector\r\n{learner_email},Lena Learner,CO,health\r\n"
+
+# --- the matrix: (rule, method) -> calls ------------------------------------------------------------
+
+MATRIX: dict[tuple[str, str], list[Call]] = {
+    # Public pages and documents
+    ("/", "GET"): [Call("/", everyone(200))],
+    ("/static/<path:filename>", "GET"): [Call("/static/css/app.css", everyone(200))],
+    ("/healthz", "GET"): [Call("/healthz", everyone(200))],
+    ("/readyz", "GET"): [Call("/readyz", everyone(200))],
+    ("/metrics", "GET"): [Call("/metrics", everyone(200), note="open unless METRICS_TOKEN is set")],
+    ("/api/v1/openapi.json", "GET"): [Call("/api/v1/openapi.json", everyone(200))],
+    ("/api/v1/docs", "GET"): [Call("/api/v1/docs", everyone(200))],
+    ("/docs/oauth2-redirect", "GET"): [Call("/docs/oauth2-redirect", everyone(200))],
+    ("/.well-known/jwks.json", "GET"): [Call("/.well-known/jwks.json", everyone(200))],
+    ("/impact/<int:year>", "GET"): [Call("/impact/{year}", everyone(200))],
+    ("/api/v1/impact/<int:year>", "GET"): [Call("/api/v1/impact/{year}", everyone(200))],
+
+    # Accounts: pages
+    ("/account/signup", "GET"): [Call("/account/signup", everyone(200))],
+    ("/account/signup", "POST"): [Call("/account/signup", everyone(422), data={"email": "not-an-address"})],
+    ("/account/login", "GET"): [Call("/account/login", everyone(200))],
+    ("/account/login", "POST"): [Call("/account/login", everyone(200), data={"email": "nobody@example.org",
+                                                                              "password": "wrong"})],
+    ("/account/login/code", "GET"): [Call("/account/login/code", everyone(302), note="no sign-in pending")],
+    ("/account/login/code", "POST"): [Call("/account/login/code", everyone(302), data={"code": "123456"})],
+    ("/account/logout", "POST"): [Call("/account/logout", everyone(302), actor="fresh_session")],
+    ("/account/forgot", "GET"): [Call("/account/forgot", everyone(200))],
+    ("/account/forgot", "POST"): [Call("/account/forgot", everyone(200), data={"email": ""})],
+    ("/account/reset/<token>", "GET"): [Call("/account/reset/forged-token", everyone(200))],
+    ("/account/reset/<token>", "POST"): [Call("/account/reset/forged-token", everyone(200),
+                                              data={"password": factories.PASSWORD, "confirm": factories.PASSWORD},
+                                              note="a forged link changes no password")],
+    ("/account/verify/<token>", "GET"): [Call("/account/verify/forged-token", everyone(400))],
+    ("/account/profile", "GET"): [Call("/account/profile", signed_in(200, LOGIN))],
+    ("/account/profile", "POST"): [Call("/account/profile", signed_in(200, LOGIN), data={"country": "XX"})],
+    ("/account/two-factor", "GET"): [Call("/account/two-factor", signed_in(200, LOGIN))],
+    ("/account/two-factor", "POST"): [Call("/account/two-factor", signed_in(200, LOGIN), data={"code": "000000"})],
+    ("/account/data.json", "GET"): [Call("/account/data.json", signed_in(200, LOGIN))],
+    ("/account/erase", "GET"): [Call("/account/erase", signed_in(200, LOGIN))],
+    ("/account/erase", "POST"): [
+        Call("/account/erase", signed_in(200, LOGIN), data={"password": "wrong", "confirm": "y"},
+             note="the wrong password erases nothing"),
+        Call("/account/erase", signed_in(302, LOGIN), data={"password": factories.PASSWORD, "confirm": "y"},
+             actor="fresh"),
+    ],
+
+    # Accounts: API
+    ("/api/v1/users", "POST"): [Call("/api/v1/users", everyone(201), json=_signup_body)],
+    ("/api/v1/auth/tokens", "POST"): [Call("/api/v1/auth/tokens", everyone(201),
+                                           json={"email": "{learner_email}", "password": factories.PASSWORD})],
+    ("/api/v1/me", "GET"): [Call("/api/v1/me", signed_in(200))],
+    ("/api/v1/me", "PATCH"): [Call("/api/v1/me", signed_in(200), json={})],
+    ("/api/v1/me", "DELETE"): [Call("/api/v1/me", signed_in(202), actor="fresh")],
+    ("/api/v1/me/export", "GET"): [Call("/api/v1/me/export", signed_in(200))],
+    ("/api/v1/users/<int:user_id>", "PATCH"): [Call("/api/v1/users/{learner}", admins(200), json={})],
+    ("/api/v1/users/<int:user_id>/erase", "POST"): [Call("/api/v1/users/{new_user}/erase", admins(202),
+                                                         fresh=("user",))],
+
+    # Audit
+    ("/admin/audit/", "GET"): [Call("/admin/audit/", admins(200, LOGIN))],
+    ("/api/v1/audit", "GET"): [Call("/api/v1/audit", admins(200))],
+
+    # Catalogue: pages
+    ("/courses/", "GET"): [Call("/courses/", everyone(200))],
+    ("/courses/<slug>", "GET"): [
+        Call("/courses/{course}", everyone(200)),
+        Call("/courses/{draft}", by_role(404, 404, 404, 404, 404, 200), note="drafts are the admins' own"),
+    ],
+    ("/admin/courses/", "GET"): [Call("/admin/courses/", admins(200, LOGIN))],
+    ("/admin/courses/new", "GET"): [Call("/admin/courses/new", admins(200, LOGIN))],
+    ("/admin/courses/new", "POST"): [Call("/admin/courses/new", admins(422, LOGIN), data={"slug": "bad slug"})],
+    ("/admin/courses/import", "GET"): [Call("/admin/courses/import", admins(200, LOGIN))],
+    ("/admin/courses/import", "POST"): [Call("/admin/courses/import", admins(422, LOGIN),
+                                             data={"definition": "not json"})],
+    ("/admin/courses/<slug>/edit", "GET"): [Call("/admin/courses/{course}/edit", admins(200, LOGIN))],
+    ("/admin/courses/<slug>/edit", "POST"): [Call("/admin/courses/{course}/edit", admins(422, LOGIN),
+                                                  data={"title": ""})],
+    ("/admin/courses/<slug>/publish", "POST"): [Call("/admin/courses/{new_draft}/publish", admins(302, LOGIN),
+                                                     data={}, fresh=("draft",))],
+    ("/admin/courses/<slug>/archive", "POST"): [Call("/admin/courses/{new_course}/archive", admins(302, LOGIN),
+                                                     data={}, fresh=("course",))],
+
+    # Catalogue: API
+    ("/api/v1/courses", "GET"): [Call("/api/v1/courses", everyone(200))],
+    ("/api/v1/courses", "POST"): [Call("/api/v1/courses", admins(201), json=lambda: factories.course_data())],
+    ("/api/v1/courses/<slug>", "GET"): [
+        Call("/api/v1/courses/{course}", everyone(200)),
+        Call("/api/v1/courses/{draft}", by_role(404, 404, 404, 404, 404, 200)),
+    ],
+    ("/api/v1/courses/<slug>", "PATCH"): [Call("/api/v1/courses/{course}", admins(200), json={})],
+    ("/api/v1/courses/<slug>/publish", "POST"): [Call("/api/v1/courses/{new_draft}/publish", admins(200),
+                                                      fresh=("draft",))],
+    ("/api/v1/courses/<slug>/archive", "POST"): [Call("/api/v1/courses/{new_course}/archive", admins(200),
+                                                      fresh=("course",))],
+
+    # Enrolment: pages
+    ("/courses/<slug>/enrol", "POST"): [
+        Call("/courses/{new_course}/enrol", signed_in(302, LOGIN), data={}, fresh=("course",)),
+        Call("/courses/{draft}/enrol", by_role(LOGIN, 404, 404, 404, 404, 302), data={},
+             note="no one enrols in a draft; admins see it, and are sent back with a message"),
+    ],
+    ("/learning/", "GET"): [Call("/learning/", signed_in(200, LOGIN))],
+    ("/learning/<int:enrolment_id>", "GET"): [Call("/learning/{enrolment}", owner(302, LOGIN))],
+    ("/learning/<int:enrolment_id>/lessons/<int:lesson_id>", "GET"): [
+        Call("/learning/{enrolment}/lessons/{lesson}", owner(200, LOGIN))],
+    ("/learning/<int:enrolment_id>/lessons/<int:lesson_id>/done", "POST"): [
+        Call("/learning/{enrolment}/lessons/{lesson}/done", owner(302, LOGIN), data={})],
+    ("/learning/<int:enrolment_id>/quiz", "GET"): [Call("/learning/{enrolment}/quiz", owner(200, LOGIN))],
+    ("/learning/<int:enrolment_id>/quiz", "POST"): [Call("/learning/{enrolment}/quiz", owner(422, LOGIN), data={})],
+    ("/learning/<int:enrolment_id>/withdraw", "POST"): [
+        Call("/learning/{new_enrolment}/withdraw", owner(302, LOGIN), data={}, fresh=("enrolment",))],
+
+    # Enrolment: API
+    ("/api/v1/courses/<slug>/enrolments", "POST"): [
+        Call("/api/v1/courses/{new_course}/enrolments", signed_in(201), fresh=("course",)),
+        Call("/api/v1/courses/{draft}/enrolments", by_role(401, 404, 404, 404, 404, 409)),
+    ],
+    ("/api/v1/me/enrolments", "GET"): [Call("/api/v1/me/enrolments", signed_in(200))],
+    ("/api/v1/enrolments/<int:enrolment_id>", "GET"): [
+        Call("/api/v1/enrolments/{enrolment}", by_role(401, 200, 404, 404, 404, 200),
+             note="its learner, and admins; to the cohort's trainer the cohort pages show it")],
+    ("/api/v1/enrolments/<int:enrolment_id>/lessons/<int:lesson_id>/complete", "POST"): [
+        Call("/api/v1/enrolments/{enrolment}/lessons/{lesson}/complete", owner(200))],
+    ("/api/v1/enrolments/<int:enrolment_id>/quiz-attempts", "POST"): [
+        Call("/api/v1/enrolments/{enrolment}/quiz-attempts", owner(201), json={"answers": {}})],
+    ("/api/v1/enrolments/<int:enrolment_id>/withdraw", "POST"): [
+        Call("/api/v1/enrolments/{new_enrolment}/withdraw", owner(200), fresh=("enrolment",))],
+
+    # Cohorts: pages (trainers and admins only; another trainer's cohort does not exist for them)
+    ("/cohorts/", "GET"): [Call("/cohorts/", runners(200, LOGIN, stranger=200))],
+    ("/cohorts/new", "GET"): [Call("/cohorts/new", runners(200, LOGIN, stranger=200))],
+    ("/cohorts/new", "POST"): [Call("/cohorts/new", runners(422, LOGIN, stranger=422), data={"name": ""})],
+    ("/cohorts/<int:cohort_id>", "GET"): [Call("/cohorts/{cohort_a}", runners(200, LOGIN))],
+    ("/cohorts/<int:cohort_id>/roster", "POST"): [
+        Call("/cohorts/{cohort_a}/roster", runners(200, LOGIN), data={"mode": "partial", "file": "roster"})],
+    ("/cohorts/<int:cohort_id>/imports/<int:import_id>", "GET"): [
+        Call("/cohorts/{cohort_a}/imports/{import_a}", runners(200, LOGIN)),
+        Call("/cohorts/{cohort_b}/imports/{import_a}", runners(404, LOGIN, stranger=404),
+             note="an import is reached only through its own cohort"),
+    ],
+    ("/cohorts/<int:cohort_id>/members/<int:user_id>/complete", "POST"): [
+        Call("/cohorts/{new_cohort}/members/{new_member}/complete", runners(302, LOGIN), data={},
+             fresh=("cohort",)),
+        Call("/cohorts/{cohort_b}/members/{learner}/complete", by_role(LOGIN, 403, 403, 404, 404, 404), data={},
+             note="a learner is signed off only in their own cohort"),
+    ],
+    ("/cohorts/<int:cohort_id>/close", "POST"): [
+        Call("/cohorts/{new_cohort}/close", runners(302, LOGIN), data={}, fresh=("cohort",))],
+    ("/cohorts/<int:cohort_id>/settings", "POST"): [
+        Call("/cohorts/{cohort_a}/settings", runners(422, LOGIN), data={"attendance_rule": "nonsense"})],
+    ("/cohorts/<int:cohort_id>/sessions", "POST"): [
+        Call("/cohorts/{new_cohort}/sessions", runners(302, LOGIN), data={"date": "2025-03-04", "time": "09:00"},
+             fresh=("cohort",))],
+    ("/cohorts/<int:cohort_id>/sessions/<int:session_id>", "GET"): [
+        Call("/cohorts/{cohort_a}/sessions/{session_a}", runners(200, LOGIN)),
+        Call("/cohorts/{cohort_a}/sessions/{session_b}", runners(404, LOGIN),
+             note="a session is reached only through its own cohort"),
+    ],
+    ("/cohorts/<int:cohort_id>/sessions/<int:session_id>", "POST"): [
+        Call("/cohorts/{new_cohort}/sessions/{new_session}", runners(302, LOGIN), data={"present": []},
+             fresh=("cohort",))],
+    ("/cohorts/<int:cohort_id>/roster.csv", "GET"): [Call("/cohorts/{cohort_a}/roster.csv", runners(200, LOGIN))],
+
+    # Cohorts: API
+    ("/api/v1/cohorts", "GET"): [Call("/api/v1/cohorts", runners(200, stranger=200))],
+    ("/api/v1/cohorts", "POST"): [Call("/api/v1/cohorts", runners(201, stranger=201), json=_cohort_body)],
+    ("/api/v1/cohorts/<int:cohort_id>", "GET"): [
+        Call("/api/v1/cohorts/{cohort_a}", runners(200)),
+        Call("/api/v1/cohorts/999999", runners(404, stranger=404)),
+    ],
+    ("/api/v1/cohorts/<int:cohort_id>", "PATCH"): [Call("/api/v1/cohorts/{cohort_a}", runners(200), json={})],
+    ("/api/v1/cohorts/<int:cohort_id>/roster", "POST"): [
+        Call("/api/v1/cohorts/{cohort_a}/roster", runners(200), data=ROSTER, content_type="text/csv")],
+    ("/api/v1/cohorts/<int:cohort_id>/roster-imports/<int:import_id>", "GET"): [
+        Call("/api/v1/cohorts/{cohort_a}/roster-imports/{import_a}", runners(200)),
+        Call("/api/v1/cohorts/{cohort_b}/roster-imports/{import_a}", runners(404, stranger=404)),
+    ],
+    ("/api/v1/cohorts/<int:cohort_id>/roster.csv", "GET"): [
+        Call("/api/v1/cohorts/{cohort_a}/roster.csv", runners(200))],
+    ("/api/v1/cohorts/<int:cohort_id>/members/<int:user_id>/complete", "POST"): [
+        Call("/api/v1/cohorts/{new_cohort}/members/{new_member}/complete", runners(200), fresh=("cohort",)),
+        Call("/api/v1/cohorts/{cohort_b}/members/{learner}/complete", by_role(401, 403, 403, 404, 404, 404)),
+    ],
+    ("/api/v1/cohorts/<int:cohort_id>/close", "POST"): [
+        Call("/api/v1/cohorts/{new_cohort}/close", runners(200), fresh=("cohort",))],
+    ("/api/v1/cohorts/<int:cohort_id>/sessions", "GET"): [
+        Call("/api/v1/cohorts/{cohort_a}/sessions", runners(200))],
+    ("/api/v1/cohorts/<int:cohort_id>/sessions", "POST"): [
+        Call("/api/v1/cohorts/{new_cohort}/sessions", runners(201), json={"starts_at": "2025-03-04T09:00:00Z"},
+             fresh=("cohort",))],
+    ("/api/v1/cohorts/<int:cohort_id>/sessions/<int:session_id>/attendance", "GET"): [
+        Call("/api/v1/cohorts/{cohort_a}/sessions/{session_a}/attendance", runners(200)),
+        Call("/api/v1/cohorts/{cohort_b}/sessions/{session_a}/attendance", runners(404, stranger=404)),
+    ],
+    ("/api/v1/cohorts/<int:cohort_id>/sessions/<int:session_id>/attendance", "PUT"): [
+        Call("/api/v1/cohorts/{new_cohort}/sessions/{new_session}/attendance", runners(200),
+             json={"present": ["{new_member}"]}, fresh=("cohort",))],
+
+    # Certificates: pages
+    ("/certificates", "GET"): [Call("/certificates", signed_in(200, LOGIN))],
+    ("/certificates/<code>.pdf", "GET"): [
+        Call("/certificates/{certificate}.pdf", everyone(200), note="anyone holding the code"),
+        Call("/certificates/{completed_enrolment}.pdf", everyone(404), note="an id is not a code"),
+    ],
+    ("/verify", "GET"): [Call("/verify", everyone(200))],
+    ("/verify/<code>", "GET"): [Call("/verify/{certificate}", everyone(200))],
+    ("/certificates/admin", "GET"): [Call("/certificates/admin", admins(200, LOGIN))],
+    ("/certificates/admin/<code>", "GET"): [Call("/certificates/admin/{certificate}", admins(200, LOGIN))],
+    ("/certificates/admin/<code>/revoke", "POST"): [
+        Call("/certificates/admin/{new_certificate}/revoke", admins(302, LOGIN), data={"reason": "Issued in error"},
+             fresh=("certificate",))],
+    ("/certificates/admin/<code>/render", "POST"): [
+        Call("/certificates/admin/{certificate}/render", admins(302, LOGIN), data={})],
+
+    # Certificates: API
+    ("/api/v1/me/certificates", "GET"): [Call("/api/v1/me/certificates", signed_in(200))],
+    ("/api/v1/certificates/<code>", "GET"): [Call("/api/v1/certificates/{certificate}", everyone(200))],
+    ("/api/v1/certificates/<code>/credential", "GET"): [
+        Call("/api/v1/certificates/{certificate}/credential", everyone(200))],
+    ("/api/v1/status-lists/<int:list_number>", "GET"): [Call("/api/v1/status-lists/{status_list}", everyone(200))],
+    ("/api/v1/certificates/<code>/revoke", "POST"): [
+        Call("/api/v1/certificates/{new_certificate}/revoke", admins(200), json={"reason": "Issued in error"},
+             fresh=("certificate",))],
+    ("/api/v1/certificates/<code>/render", "POST"): [Call("/api/v1/certificates/{certificate}/render", admins(200))],
+
+    # Reminders: the signed link is the credential
+    ("/reminders/unsubscribe/<token>", "GET"): [
+        Call("/reminders/unsubscribe/{unsubscribe}", everyone(200)),
+        Call("/reminders/unsubscribe/forged-token", everyone(400)),
+    ],
+    ("/reminders/unsubscribe/<token>", "POST"): [Call("/reminders/unsubscribe/forged-token", everyone(400), data={})],
+
+    # Reporting
+    ("/reports/", "GET"): [Call("/reports/", admins(200, LOGIN))],
+    ("/reports/exports", "POST"): [Call("/reports/exports", admins(302, LOGIN),
+                                        data={"format": "csv", "group_by": "country"})],
+    ("/reports/exports/<int:export_id>", "GET"): [Call("/reports/exports/{export}", admins(200, LOGIN))],
+    ("/api/v1/reports/summary", "GET"): [Call("/api/v1/reports/summary", admins(200))],
+    ("/api/v1/reports/export.csv", "GET"): [Call("/api/v1/reports/export.csv", admins(200))],
+    ("/api/v1/reports/export.xlsx", "GET"): [Call("/api/v1/reports/export.xlsx", admins(200))],
+    ("/api/v1/reports/exports", "POST"): [Call("/api/v1/reports/exports", admins(202), json={})],
+    ("/api/v1/reports/exports/<int:export_id>", "GET"): [Call("/api/v1/reports/exports/{export}", admins(200))],
+    ("/api/v1/reports/exports/<int:export_id>/download", "GET"): [
+        Call("/api/v1/reports/exports/{export}/download", admins(200))],
+}
+
+# Calls that answer the same to every signed-in person whatever their role need no second run.
+CASES = [
+    pytest.param(method, rule, index, role, id=f"{method} {call.path} as {role}")
+    for (rule, method), calls in MATRIX.items()
+    for index, call in enumerate(calls)
+    for role in ROLES
+]
+
+
+# --- fixtures: one world per module -----------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def _clean_database():
+    """Overrides the suite's per-test cleanup: this module's world lives for the whole module."""
+    yield
+
+
+@pytest.fixture(scope="module")
+def world(app):
+    with app.app_context():
+        empty_tables()
+        built = build_world()
+    yield built
+    with app.app_context():
+        empty_tables()
+
+
+@pytest.fixture(scope="module")
+def browsers(app, world):
+    """A signed-in browser client for each person (anonymous has none)."""
+    clients = {"anonymous": app.test_client()}
+    for role in ROLES[1:]:
+        clients[role] = app.test_client()
+        sign_in(clients[role], world.emails[role])
+    return clients
+
+
+def _fill(value, ids: dict):
+    if callable(value):
+        value = value()
+    if isinstance(value, str):
+        if value.startswith("{") and value.endswith("}") and value[1:-1] in ids and isinstance(ids[value[1:-1]], int):
+            return ids[value[1:-1]]
+        return value.format(**ids)
+    if isinstance(value, bytes):
+        return value.decode().format(**ids).encode()
+    if isinstance(value, dict):
+        return {key: _fill(item, ids) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fill(item, ids) for item in value]
+    return value
+
+
+def _fresh_person(role: str):
+    person = factories.user(roles=ROLE_KINDS[role])
+    return person.email, factories.token(person)
+
+
+def refused(wanted) -> bool:
+    return wanted in (LOGIN, 401, 403, 404)
+
+
+def prepare(app, world, call: Call, role: str) -> tuple[dict, str | None, str | None]:
+    """The ids to fill the call with, and who makes it (e-mail, token), making fresh things first."""
+    ids = {**world.ids, **{f"{who}_email": email for who, email in world.emails.items()}}
+    ids.update({name: world.ids[stand_in] for name, stand_in in STAND_INS.items()})
+    with app.app_context():
+        for name in call.fresh if not refused(call.expect[role]) else ():
+            ids.update(FRESH[name](world))
+        email, token = (world.emails.get(role), world.tokens.get(role))
+        if call.actor == "fresh" and role != "anonymous":
+            email, token = _fresh_person(role)
+        db.session.remove()
+    return ids, email, token
+
+
+def send(app, browsers, method: str, call: Call, role: str, ids: dict, email: str | None, token: str | None):
+    """Make the call as ``role``; returns the response."""
+    path = _fill(call.path, ids)
+    kwargs: dict = {"method": method}
+    if path.startswith("/api/"):
+        kwargs["headers"] = {"Accept": "application/json"}
+        if role != "anonymous":
+            kwargs["headers"]["Authorization"] = f"Bearer {token}"
+        client = browsers["anonymous"]
+    else:
+        kwargs["headers"] = {"Accept": "text/html"}
+        client = browsers[role]
+        if call.actor in ("fresh", "fresh_session") and role != "anonymous":
+            client = app.test_client()
+            sign_in(client, email)
+    if call.json is not None:
+        kwargs["json"] = _fill(call.json, ids)
+    if call.data is not None:
+        data = _fill(call.data, ids)
+        if isinstance(data, dict) and data.get("file") == "roster":
+            data = {**data, "file": (io.BytesIO(_fill(ROSTER, ids)), "roster.csv")}
+            kwargs["content_type"] = "multipart/form-data"
+        kwargs["data"] = data
+    if call.content_type:
+        kwargs["content_type"] = call.content_type
+    return client.open(path, **kwargs)
+
+
+# --- the tests --------------------------------------------------------------------------------------
+
+def test_every_route_is_in_the_matrix(app):
+    routes = {(rule.rule, method) for rule in app.url_map.iter_rules()
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    missing = sorted(routes - MATRIX.keys())
+    stale = sorted(MATRIX.keys() - routes)
+    assert not missing, f"routes with no entry in the authorisation matrix: {missing}"
+    assert not stale, f"matrix entries for routes that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize(("method", "rule", "index", "role"), CASES)
+def test_each_person_gets_what_the_matrix_says(app, world, browsers, method, rule, index, role):
+    call = MATRIX[(rule, method)][index]
+    wanted = call.expect[role]
+    mutating = method not in ("GET", "HEAD")
+    ids, email, token = prepare(app, world, call, role)
+    if mutating and refused(wanted):
+        with app.app_context():
+            before = fingerprint()
+            db.session.remove()
+    response = send(app, browsers, method, call, role, ids, email, token)
+    shown = f"{method} {call.path} as {role}: {response.status_code} {response.get_data()[:300]!r}"
+    response.close()
+    if wanted == LOGIN:
+        assert response.status_code == 302, shown
+        assert response.headers["Location"].startswith("/account/login"), shown
+    else:
+        assert response.status_code == wanted, shown
+    if refused(wanted) and call.path.startswith("/api/"):
+        assert response.get_json()["error"]["code"] in ("unauthorized", "forbidden", "not_found"), shown
+    if mutating and refused(wanted):
+        with app.app_context():
+            assert fingerprint() == before, f"a refused call changed something: {shown}"
+            db.session.remove()
+
+
+# --- no identifier can be guessed to reach another person's data -------------------------------------
+
+def _walk(client, template: str, ids, headers) -> dict[int, int]:
+    answers = {}
+    for number in ids:
+        response = client.get(template.format(number), headers=headers)
+        answers[number] = response.status_code
+        response.close()
+    return answers
+
+
+def test_walking_every_enrolment_id_finds_only_ones_own(app, world, browsers):
+    from learning.enrolment.models import Enrolment
+
+    with app.app_context():
+        own = set(db.session.scalars(db.select(Enrolment.id).where(Enrolment.user_id == world.ids["other_learner"])))
+        highest = db.session.scalar(db.select(db.func.max(Enrolment.id)))
+        db.session.remove()
+    headers = {"Authorization": f"Bearer {world.tokens['other_learner']}"}
+    api = _walk(browsers["anonymous"], "/api/v1/enrolments/{}", range(1, highest + 3), headers)
+    pages = _walk(browsers["other_learner"], "/learning/{}/quiz", range(1, highest + 3), {})
+    assert {n for n, status in api.items() if status == 200} == own
+    assert {n for n, status in pages.items() if status != 404} == own
+    assert set(api.values()) == {200, 404} and set(pages.values()) <= {200, 404}
+
+
+def test_walking_every_cohort_id_finds_only_the_trainers_own(app, world, browsers):
+    from learning.cohorts.models import Cohort, CohortTrainer
+
+    with app.app_context():
+        own = set(db.session.scalars(
+            db.select(CohortTrainer.cohort_id).where(CohortTrainer.user_id == world.ids["other_trainer"])))
+        highest = db.session.scalar(db.select(db.func.max(Cohort.id)))
+        db.session.remove()
+    headers = {"Authorization": f"Bearer {world.tokens['other_trainer']}"}
+    api = _walk(browsers["anonymous"], "/api/v1/cohorts/{}/roster.csv", range(1, highest + 3), headers)
+    pages = _walk(browsers["other_trainer"], "/cohorts/{}", range(1, highest + 3), {})
+    assert own and {n for n, status in api.items() if status == 200} == own
+    assert {n for n, status in pages.items() if status == 200} == own
+    assert set(api.values()) == {200, 404} and set(pages.values()) == {200, 404}
+
+
+def test_a_certificate_is_reached_only_with_its_whole_code(app, world, browsers):
+    """Ids, near misses and the other codes of a list give nothing; the code is 60 random bits."""
+    from learning.certificates.codes import ALPHABET, RANDOM_SYMBOLS, normalise_code
+
+    client = browsers["other_learner"]
+    code = world.ids["certificate"]
+    body = code.replace("-", "")
+    near_misses = [body[:i] + next(a for a in ALPHABET if a != body[i]) + body[i + 1:] for i in range(len(body))]
+    tries = [str(world.ids["completed_enrolment"]), "1", body[:-1], *near_misses]
+    for attempt in tries:
+        for path in (f"/certificates/{attempt}.pdf", f"/api/v1/certificates/{attempt}",
+                     f"/api/v1/certificates/{attempt}/credential"):
+            response = client.get(path)
+            response.close()
+            assert response.status_code == 404, (path, response.status_code)
+    assert len(ALPHABET) ** RANDOM_SYMBOLS >= 2 ** 60
+    assert normalise_code(code.lower()) == code  # typed by a person, it still works
+    mine = client.get("/api/v1/me/certificates",
+                      headers={"Authorization": f"Bearer {world.tokens['other_learner']}"}).get_json()
+    assert [item["code"] for item in mine["items"]] == [world.ids["other_certificate"]]
+
+
+def test_a_roster_import_and_a_session_are_reached_only_through_their_own_cohort(world, browsers):
+    """Trainer B owns cohort B, yet cannot reach cohort A's import or session by putting its id under B."""
+    headers = {"Authorization": f"Bearer {world.tokens['other_trainer']}"}
+    client = browsers["anonymous"]
+    ids = world.ids
+    assert client.get(f"/api/v1/cohorts/{ids['cohort_b']}/sessions/{ids['session_b']}/attendance",
+                      headers=headers).status_code == 200
+    assert client.get(f"/api/v1/cohorts/{ids['cohort_b']}/sessions/{ids['session_a']}/attendance",
+                      headers=headers).status_code == 404
+    assert client.get(f"/api/v1/cohorts/{ids['cohort_b']}/roster-imports/{ids['import_a']}",
+                      headers=headers).status_code == 404
+    assert client.put(f"/api/v1/cohorts/{ids['cohort_b']}/sessions/{ids['session_a']}/attendance",
+                      json={"present": []}, headers=headers).status_code == 404
