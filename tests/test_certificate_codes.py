@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from learning.certificates.codes import ALPHABET, InvalidCode, check_symbol, new_code, normalise_code
+from learning.certificates.codes import (
+    ALPHABET,
+    InvalidCode,
+    check_symbol,
+    new_code,
+    normalise_code,
+)
 
 bodies = st.text(alphabet=ALPHABET, min_size=12, max_size=12)
 

@@ -6,7 +6,12 @@ import io
 
 import pytest
 
-from learning.certificates.storage import FileSystemStorage, S3Storage, StoredFileMissing, get_storage
+from learning.certificates.storage import (
+    FileSystemStorage,
+    S3Storage,
+    StoredFileMissing,
+    get_storage,
+)
 
 
 class FakeS3Client:

@@ -14,8 +14,8 @@ from flask import Response, current_app, request, url_for
 
 from learning.api.auth import auth, current_api_user
 from learning.api.schemas import PageQuerySchema, page_of
-from learning.certificates import credentials, keys, services, status_list
 from learning.catalogue.models import Course
+from learning.certificates import credentials, keys, services, status_list
 from learning.errors import NotFound
 from learning.extensions import db, limiter
 from learning.models_base import utcnow

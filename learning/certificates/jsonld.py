@@ -8,7 +8,7 @@ refused, so a credential can never depend on a server being up.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from pyld import jsonld
@@ -30,7 +30,7 @@ class UnknownContext(LookupError):
     """A document names a JSON-LD context the platform does not hold offline."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def context_document(url: str) -> dict:
     """The parsed context published at ``url``, from the offline copy."""
     name = CONTEXT_FILES.get(url)

@@ -13,7 +13,7 @@ import io
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import segno
@@ -71,7 +71,7 @@ def _is_rtl(language: str) -> bool:
     return language.split("-")[0].lower() in {"ar", "fa", "he", "ur"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parsed_font(family: str, style: str, file_name: str):
     """A font parsed once per process (parsing is most of the cost of a certificate)."""
     scratch = FPDF()
@@ -79,7 +79,7 @@ def _parsed_font(family: str, style: str, file_name: str):
     return scratch.fonts[f"{family.lower()}{style}"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _font_bytes_for_embedding(file_name: str) -> bytes:
     """The font without the layout tables fpdf2 drops when embedding anyway (shaping is done
     before, by HarfBuzz on the full font): subsetting it for each PDF is then much cheaper."""
