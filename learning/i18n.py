@@ -12,7 +12,7 @@ from zoneinfo import available_timezones
 
 import pycountry
 from babel import Locale, UnknownLocaleError
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -37,6 +37,8 @@ SECTORS: dict[str, object] = {
 
 def select_locale() -> str:
     """The user's own setting first, then the browser's preference, then English."""
+    if not has_request_context():
+        return "en"  # tasks choose a language explicitly with force_locale
     if current_user and getattr(current_user, "is_authenticated", False):
         lang = (current_user.language or "").split("-")[0]
         if lang in UI_LANGUAGES:
@@ -48,6 +50,8 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
+    if not has_request_context():
+        return "UTC"
     if current_user and getattr(current_user, "is_authenticated", False):
         return current_user.timezone or "UTC"
     return "UTC"
