@@ -29,10 +29,12 @@ test: setup
 lint: setup
 	$(BIN)/ruff check learning tests bench
 
+# Extract every message (a "# TRANSLATORS:" comment above a string reaches the translators),
+# merge it into each language's .po, and compile the .mo files the app reads (they are committed).
 translations: setup
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o learning/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --add-comments=TRANSLATORS: -o learning/translations/messages.pot .
 	$(BIN)/pybabel update -i learning/translations/messages.pot -d learning/translations --no-fuzzy-matching
-	$(BIN)/pybabel compile -d learning/translations
+	$(BIN)/pybabel compile -d learning/translations --statistics
 
 bench: setup
 	bash scripts/bench.sh
