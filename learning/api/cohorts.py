@@ -312,8 +312,11 @@ def _rejected(report: imports.RosterReport, message: str, code: str = "roster_in
                          "content": {"application/json": {"schema": RosterImportSchema}}},
                    403: "Not a trainer or admin", 404: "No such cohort", 409: "The cohort is closed",
                    413: "The file is too large",
-                   422: {"description": "Bad rows or unreadable file: the report, with `error`, and nothing changed",
-                         "content": {"application/json": {"schema": RosterReportSchema}}}})
+                   422: {"description": "Bad rows or unreadable file: the report, with `error`, and nothing changed; "
+                                        "or a bad `mode`: the error body",
+                         "content": {"application/json": {"schema": {"anyOf": [
+                             {"$ref": "#/components/schemas/RosterReportSchema"},
+                             {"$ref": "#/components/schemas/ErrorSchema"}]}}}}})
 def import_roster(cohort_id: int, query):
     actor = current_api_user()
     cohort = _cohort(cohort_id)
