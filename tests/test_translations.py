@@ -158,8 +158,8 @@ HOME = {
 }
 SIGN_IN = {"es": "¿Ha olvidado su contraseña?", "fr": "Mot de passe oublié\u00a0?",
            "pt": "Esqueceu sua senha?", "ar": "هل نسيت كلمة المرور؟"}
-SIGN_UP = {"es": "¿Ya está registrado/a?", "fr": "Déjà inscrit\u00a0?",
-           "pt": "Já tem cadastro?", "ar": "هل لديك حساب بالفعل؟"}
+SIGN_UP = {"es": "¿Ya tiene una cuenta?", "fr": "Vous avez déjà un compte\u00a0?",
+           "pt": "Já tem uma conta?", "ar": "هل لديك حساب بالفعل؟"}
 COLOMBIA = {"es": "Colombia", "fr": "Colombie", "pt": "Colômbia", "ar": "كولومبيا"}
 LAW_ENFORCEMENT = {"es": "Fuerzas del orden", "fr": "Forces de l'ordre",
                    "pt": "Segurança pública", "ar": "إنفاذ القانون"}
