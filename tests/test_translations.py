@@ -221,3 +221,15 @@ def test_a_signed_in_learner_sees_the_interface_in_the_language_of_their_profile
     page = page_text(client.get("/courses/", headers={"Accept-Language": "fr"}))
     assert "Minha aprendizagem" in page and "Sair" in page
     assert "Mon apprentissage" not in page
+
+
+REQUIRED = {"es": "Este campo es obligatorio.", "fr": "Ce champ est requis.",
+            "pt": "Campo obrigatório.", "ar": "هذا الحقل مطلوب."}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_form_errors_are_in_the_language_too(client, lang):
+    response = client.post(f"/account/signup?lang={lang}", data={})
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert REQUIRED[lang] in page and "This field is required." not in page
