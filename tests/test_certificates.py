@@ -275,6 +275,15 @@ def test_an_arabic_name_and_title_are_shaped_right_to_left(make, client, tmp_pat
     assert _decode_qr(data, tmp_path).endswith(certificate.code)
 
 
+def test_latin_text_after_arabic_text_keeps_its_own_font(make, client):
+    learner = make.user(full_name="Zoë Ñúñez", language="ar")
+    course = make.course(title="Child protection", translations={"ar": {"title": "حماية الطفل", "summary": "ملخص"}})
+    certificate = certs.certificate(learner, course)
+    text = PdfReader(io.BytesIO(client.get(f"/certificates/{certificate.code}.pdf").data)).pages[0].extract_text()
+    assert "Zoë Ñúñez" in text
+    assert f"http://127.0.0.1:5000/verify/{certificate.code}" in text
+
+
 def test_the_pdf_is_rendered_once_and_served_from_storage(make, client, app):
     certificate = certs.certificate()
     from learning.certificates.storage import get_storage

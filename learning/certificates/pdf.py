@@ -20,7 +20,7 @@ import segno
 from babel.dates import format_date
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from fontTools import ttLib
+from fontTools import subset, ttLib
 from fpdf import FPDF
 
 FONT_DIR = Path(__file__).resolve().parent.parent.parent / "static" / "fonts"
@@ -79,17 +79,45 @@ def _parsed_font(family: str, style: str, file_name: str):
     return scratch.fonts[f"{family.lower()}{style}"]
 
 
-@cache
-def _font_bytes_for_embedding(file_name: str) -> bytes:
-    """The font without the layout tables fpdf2 drops when embedding anyway (shaping is done
-    before, by HarfBuzz on the full font): subsetting it for each PDF is then much cheaper."""
-    font = ttLib.TTFont(str(FONT_DIR / file_name), recalcTimestamp=False)
-    for table in ("GSUB", "GPOS", "GDEF", "hdmx", "FFTM", "meta"):
+# The characters most certificates are written with. Embedding starts from a copy of the font
+# cut down to these (and the glyphs HarfBuzz may substitute for them); a certificate that
+# uses any other glyph is embedded from the whole font instead.
+CORE_REPERTOIRE = {
+    "NotoSans": [(0x20, 0x7E), (0xA0, 0x17F), (0x218, 0x21B), (0x300, 0x30F), (0x400, 0x45F),
+                 (0x2010, 0x2027), (0x2030, 0x203A), (0x20AC, 0x20AC)],
+    "NotoSansArabic": [(0x20, 0x40), (0x600, 0x6FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)],
+}
+_EMBEDDING_DROPS = ("GSUB", "GPOS", "GDEF", "hdmx", "FFTM", "meta")
+
+
+def _saved(font: ttLib.TTFont) -> bytes:
+    for table in _EMBEDDING_DROPS:
         if table in font:
             del font[table]
     out = io.BytesIO()
     font.save(out)
     return out.getvalue()
+
+
+@cache
+def _whole_font_for_embedding(file_name: str) -> bytes:
+    """The font without the layout tables fpdf2 drops when embedding anyway (HarfBuzz has
+    shaped the text already, on the full font)."""
+    return _saved(ttLib.TTFont(str(FONT_DIR / file_name), recalcTimestamp=False))
+
+
+@cache
+def _core_font_for_embedding(file_name: str) -> tuple[bytes, frozenset[str]]:
+    """The font cut down to the core repertoire (glyph names kept), and the names it holds."""
+    family = file_name.split("-")[0]
+    font = ttLib.TTFont(str(FONT_DIR / file_name), recalcTimestamp=False)
+    options = subset.Options(layout_features=["*"], glyph_names=True, notdef_outline=True,
+                             recommended_glyphs=True, name_IDs=["*"], name_languages=["*"])
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=[u for low, high in CORE_REPERTOIRE[family] for u in range(low, high + 1)])
+    subsetter.subset(font)
+    names = frozenset(font.getGlyphOrder())
+    return _saved(font), names
 
 
 def _add_font(pdf: FPDF, family: str, style: str, file_name: str) -> None:
@@ -102,10 +130,13 @@ def _add_font(pdf: FPDF, family: str, style: str, file_name: str) -> None:
 
 
 def _fresh_tables_for_output(pdf: FPDF) -> None:
+    """Give fpdf2 a fresh, small copy of each font to subset and embed (it subsets in place)."""
     for font in pdf.fonts.values():
         file_name = Path(str(font.ttffile)).name
-        font.ttfont = ttLib.TTFont(io.BytesIO(_font_bytes_for_embedding(file_name)), recalcTimestamp=False,
-                                   lazy=True)
+        data, names = _core_font_for_embedding(file_name)
+        if not set(font.subset.get_all_glyph_names()) <= names:
+            data = _whole_font_for_embedding(file_name)
+        font.ttfont = ttLib.TTFont(io.BytesIO(data), recalcTimestamp=False, lazy=True)
 
 
 def _add_fonts(pdf: FPDF, texts: list[str]) -> None:
@@ -117,6 +148,17 @@ def _add_fonts(pdf: FPDF, texts: list[str]) -> None:
         _add_font(pdf, "NotoSansArabic", "B", "NotoSansArabic-Bold.ttf")
         pdf.set_fallback_fonts(["NotoSansArabic"])
     pdf.set_text_shaping(True)
+
+
+def _set_font(pdf: FPDF, style: str, size: float) -> None:
+    """Select Noto Sans; always written to the page, even when it looks current.
+
+    fpdf2 skips a ``set_font`` that matches what it thinks is current, but after a fallback
+    font (Arabic) wrote a run the page is really on the fallback: the next Latin text would be
+    drawn with the wrong font. Setting another size first forces the switch.
+    """
+    pdf.set_font("NotoSans", style, size + 1)
+    pdf.set_font("NotoSans", style, size)
 
 
 def _qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
@@ -172,13 +214,13 @@ def render_pdf(face: CertificateFace) -> bytes:
     pdf.rect(11, 23, PAGE_W - 22, PAGE_H - 34)
 
     pdf.set_text_color(255, 255, 255)
-    pdf.set_font("NotoSans", "B", 11)
+    _set_font(pdf, "B", 11)
     pdf.set_xy(0, 3.5)
     pdf.cell(PAGE_W, 7, face.issuer_name.upper(), align="C")
 
     def centred(text: str, y: float, size: float, style: str = "", colour=INK, height: float = 10) -> None:
         pdf.set_text_color(*colour)
-        pdf.set_font("NotoSans", style, size)
+        _set_font(pdf, style, size)
         pdf.set_xy(20, y)
         pdf.multi_cell(PAGE_W - 40, height, text, align="C", max_line_height=height)
 
@@ -196,17 +238,21 @@ def render_pdf(face: CertificateFace) -> bytes:
     qr_x = 20.0 if rtl else PAGE_W - 20 - qr_size
     qr_y = PAGE_H - 20 - qr_size - 10
     _qr(pdf, face.verify_url, qr_x, qr_y, qr_size)
-    pdf.set_font("NotoSans", "", 7)
     pdf.set_text_color(*MUTED)
-    pdf.set_xy(qr_x - 20, qr_y + qr_size + 1)
-    pdf.multi_cell(qr_size + 40, 3.2, f"{texts['verify']}\n{face.verify_url}", align="C")
+    # Two cells rather than one paragraph: the URL stays left-to-right under a right-to-left label.
+    # The font is set again for each (after a fallback font wrote Arabic, fpdf2 would otherwise
+    # shape the next text with the fallback's glyph numbers).
+    for line, text in enumerate((texts["verify"], face.verify_url)):
+        _set_font(pdf, "", 7)
+        pdf.set_xy(qr_x - 20, qr_y + qr_size + 1 + 3.4 * line)
+        pdf.cell(qr_size + 40, 3.4, text, align="C")
 
     details_x = PAGE_W - 20 - 150 if rtl else 24.0
     align = "R" if rtl else "L"
     pdf.set_text_color(*INK)
     y = qr_y + 6
     for key, size, style in (("issued", 12, ""), ("expires", 12, ""), ("code", 12, "B")):
-        pdf.set_font("NotoSans", style, size)
+        _set_font(pdf, style, size)
         pdf.set_xy(details_x, y)
         pdf.cell(150, 8, texts[key], align=align)
         y += 10
