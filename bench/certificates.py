@@ -110,6 +110,7 @@ def main() -> None:
         try:
             _wait_ready(worker, log_path)
             with app.app_context():
+                load_before = os.getloadavg()
                 started = time.perf_counter()
                 publish(list(event_ids))
                 done = 0
@@ -138,7 +139,10 @@ def main() -> None:
         "certificates_per_second_per_process": round(rate / args.concurrency, 1),
         "database": "postgresql" if env["DATABASE_URL"].startswith("postgres") else "other",
         "broker": env["CELERY_BROKER_URL"].split(":")[0],
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    # The machine is shared: other work running at the same time slows the figure.
+                    "load_average_1min_before_and_after": [round(load_before[0], 2),
+                                                           round(os.getloadavg()[0], 2)]},
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     out = ROOT / "bench" / "results" / "certificates.json"
