@@ -169,3 +169,13 @@ def test_json_ld_processing_never_fetches_a_context(app_context):
         chain.append(error)
         error = error.__cause__ or getattr(error, "cause", None)
     assert any(isinstance(e, UnknownContext) for e in chain)
+
+
+def test_admins_rotate_the_key_from_the_command_line(app, app_context):
+    first = keys.active_key()
+    result = app.test_cli_runner().invoke(args=["certificates", "rotate-key"])
+    assert result.exit_code == 0, result.output
+    db.session.remove()
+    second = keys.active_key()
+    assert second.kid != first.kid and second.kid in result.output
+    assert {k["kid"] for k in keys.jwks()["keys"]} == {first.kid, second.kid}

@@ -152,3 +152,13 @@ def admin_render(code: str):
     db.session.commit()
     flash(_("The PDF of certificate %(code)s was rendered again.", code=certificate.code), "success")
     return redirect(url_for("certificates.admin_detail", code=certificate.code))
+
+
+@bp.cli.command("rotate-key")
+def rotate_key_command():
+    """Start signing credentials with a new Ed25519 key; the old ones stay in the JWKS."""
+    import click
+
+    key = keys.rotate_key()
+    db.session.commit()
+    click.echo(f"Now signing with {key.kid} ({key.did}).")
