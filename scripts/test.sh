@@ -15,6 +15,17 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# The certificate tests read QR codes back from rendered PDF pages (pdftoppm, zbarimg).
+if ! command -v zbarimg >/dev/null || ! command -v pdftoppm >/dev/null; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "Installing Debian's zbar-tools and poppler-utils for the certificate tests..."
+    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zbar-tools poppler-utils >/dev/null
+  else
+    echo "zbarimg or pdftoppm is missing: install them (apt-get install zbar-tools poppler-utils) to run the certificate tests." >&2
+    exit 1
+  fi
+fi
+
 echo "Database: ${LEARNING_TEST_DATABASE_URL:-SQLite (set LEARNING_TEST_DATABASE_URL for PostgreSQL)}"
 echo "Broker:   ${LEARNING_TEST_BROKER_URL:-filesystem (set LEARNING_TEST_BROKER_URL for Redis)}"
 exec $BIN/pytest -n "${PYTEST_WORKERS:-2}" --dist loadgroup "$@"
