@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -55,19 +56,19 @@ def can_enrol_again(user_id: int, course_id: int) -> tuple[bool, str | None]:
     now = utcnow()
     for status, expires_at, revoked_at in rows:
         if status == "active":
-            return False, "You are already enrolled in this course."
+            return False, _("You are already enrolled in this course.")
         if status == "completed" and revoked_at is None:
             if expires_at is None:
-                return False, "You have already completed this course."
+                return False, _("You have already completed this course.")
             if expires_at - _renewal_window() > now:
-                return False, "Your certificate for this course is still valid; you can renew it closer to its expiry."
+                return False, _("Your certificate for this course is still valid; you can renew it closer to its expiry.")
     return True, None
 
 
 def enrol(user: User, course: Course, cohort_id: int | None = None, by_trainer: bool = False) -> Enrolment:
     """Enrol a learner, recording their country, sector and organisation as of now (rule 3)."""
     if course.status != "published" and not (by_trainer and course.status == "draft"):
-        raise NotEnrollable("This course is not open for enrolment.")
+        raise NotEnrollable(_("This course is not open for enrolment."))
     allowed, reason = can_enrol_again(user.id, course.id)
     if not allowed:
         raise AlreadyEnrolled(reason)
@@ -87,14 +88,14 @@ def enrol(user: User, course: Course, cohort_id: int | None = None, by_trainer: 
         with db.session.begin_nested():
             db.session.flush()
     except IntegrityError as exc:  # a concurrent request enrolled first
-        raise AlreadyEnrolled("You are already enrolled in this course.") from exc
+        raise AlreadyEnrolled(_("You are already enrolled in this course.")) from exc
     return enrolment
 
 
 def get_enrolment(enrolment_id: int) -> Enrolment:
     enrolment = db.session.get(Enrolment, enrolment_id)
     if enrolment is None:
-        raise NotFound("No such enrolment.")
+        raise NotFound(_("No such enrolment."))
     return enrolment
 
 
@@ -102,7 +103,7 @@ def get_own_enrolment(user: User, enrolment_id: int) -> Enrolment:
     """The caller's own enrolment; someone else's answers 404 so ids reveal nothing."""
     enrolment = db.session.get(Enrolment, enrolment_id)
     if enrolment is None or enrolment.user_id != user.id:
-        raise NotFound("No such enrolment.")
+        raise NotFound(_("No such enrolment."))
     return enrolment
 
 
@@ -110,7 +111,7 @@ def get_enrolment_for(user: User, enrolment_id: int) -> Enrolment:
     """An enrolment its learner or an admin may read; to anyone else it does not exist."""
     enrolment = db.session.get(Enrolment, enrolment_id)
     if enrolment is None or (enrolment.user_id != user.id and not user.is_admin):
-        raise NotFound("No such enrolment.")
+        raise NotFound(_("No such enrolment."))
     return enrolment
 
 
@@ -118,15 +119,21 @@ def _lock(enrolment: Enrolment) -> None:
     """Serialise changes to one enrolment, so that two requests finishing its last two
     requirements at once complete it exactly once (a row lock on PostgreSQL; SQLite
     serialises writers anyway)."""
+    # The row must be fetched: populate_existing refreshes the object only as rows are read, and a
+    # request that waited for the lock must see what the one before it committed (its status).
     db.session.execute(
         select(Enrolment).where(Enrolment.id == enrolment.id).with_for_update(of=Enrolment)
         .execution_options(populate_existing=True)
-    )
+    ).scalar_one()
 
 
 def _require_active(enrolment: Enrolment) -> None:
     if enrolment.status != "active":
-        raise EnrolmentNotActive(f"This enrolment is {enrolment.status}.")
+        if enrolment.status == "completed":
+            raise EnrolmentNotActive(_("This enrolment is completed."))
+        if enrolment.status == "withdrawn":
+            raise EnrolmentNotActive(_("This enrolment is withdrawn."))
+        raise EnrolmentNotActive(_("This enrolment is not active."))
 
 
 @dataclass(frozen=True)
@@ -170,7 +177,7 @@ def complete_lesson(enrolment: Enrolment, lesson_id: int) -> Enrolment:
     _lock(enrolment)
     _require_active(enrolment)
     if lesson_id not in course_outline(enrolment.course_id).lesson_ids:
-        raise NotFound("This lesson is not part of the course.")
+        raise NotFound(_("This lesson is not part of the course."))
     done = completed_lesson_ids(enrolment)
     if lesson_id not in done:
         # The row lock makes a duplicate impossible; ON CONFLICT keeps it harmless anyway.
@@ -199,9 +206,10 @@ def submit_quiz(enrolment: Enrolment, answers) -> QuizResult:
     _require_active(enrolment)
     course = enrolment.course
     if course.quiz is None:
-        raise NotFound("This course has no quiz.")
+        raise NotFound(_("This course has no quiz."))
     if not isinstance(answers, dict):
-        raise ValidationFailed("answers must map question ids to choice ids.", {"answers": ["Must be an object."]})
+        raise ValidationFailed(_("The answers must map question ids to choice ids."),
+                               {"answers": [_("Must be an object.")]})
     questions = {q.id: q for q in course.quiz.questions}
     errors: dict[str, list[str]] = {}
     chosen: dict[int, int] = {}
@@ -209,18 +217,18 @@ def submit_quiz(enrolment: Enrolment, answers) -> QuizResult:
         try:
             question_id = int(key)
         except (TypeError, ValueError):
-            errors.setdefault(f"answers.{key}", []).append("Not a question id.")
+            errors.setdefault(f"answers.{key}", []).append(_("Not a question id."))
             continue
         question = questions.get(question_id)
         if question is None:
-            errors.setdefault(f"answers.{key}", []).append("Not a question of this quiz.")
+            errors.setdefault(f"answers.{key}", []).append(_("Not a question of this quiz."))
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value not in {c.id for c in question.choices}:
-            errors.setdefault(f"answers.{key}", []).append("Not a choice of this question.")
+            errors.setdefault(f"answers.{key}", []).append(_("Not a choice of this question."))
             continue
         chosen[question_id] = value
     if errors:
-        raise ValidationFailed("Some answers are invalid.", errors)
+        raise ValidationFailed(_("Some answers are invalid."), errors)
     correct = sum(
         1 for qid, question in questions.items()
         if chosen.get(qid) in {c.id for c in question.choices if c.correct}
@@ -318,4 +326,4 @@ def enrolments_of(user: User) -> list[Enrolment]:
 def require_learner(user: User, enrolment: Enrolment) -> None:
     """Refuse anyone but the enrolment's learner."""
     if enrolment.user_id != user.id:
-        raise Forbidden("Only the learner can do this.")
+        raise Forbidden(_("Only the learner can do this."))
