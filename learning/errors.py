@@ -10,6 +10,7 @@ import logging
 
 from apiflask.exceptions import HTTPError
 from flask import Flask, flash, jsonify, redirect, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -132,11 +133,11 @@ def register_error_handlers(app: Flask) -> None:
         status = error.status_code
         code = HTTP_CODES.get(status, "error")
         fields = None
-        message = error.message or "Error"
+        message = error.message or _("Error")
         if error.detail:
             fields = _flatten_fields(error.detail)
             if status == 422:
-                message = "Some fields are invalid: " + ", ".join(sorted(fields))
+                message = _("Some fields are invalid: %(fields)s", fields=", ".join(sorted(fields)))
         if status == 400 and fields:
             code = "bad_request"
         return jsonify(error_body(code, message, fields)), status, error.headers
@@ -147,7 +148,7 @@ def register_error_handlers(app: Flask) -> None:
     def handle_http_exception(error: HTTPException):
         status = error.code or 500
         if wants_json():
-            message = error.description if status != 404 else "Not found."
+            message = error.description if status != 404 else _("Not found.")
             response = jsonify(error_body(HTTP_CODES.get(status, "error"), message))
             response.status_code = status
             for key, value in error.get_headers():
@@ -166,7 +167,7 @@ def register_error_handlers(app: Flask) -> None:
             db.session.rollback()
         except Exception:  # the connection is gone; the pool will replace it
             log.debug("rollback after a database outage failed", exc_info=True)
-        message = "The service is briefly unavailable. Nothing was changed; please try again in a moment."
+        message = _("The service is briefly unavailable. Nothing was changed; please try again in a moment.")
         if wants_json():
             response = jsonify(error_body("unavailable", message))
         else:
@@ -178,7 +179,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         log.exception("Unhandled error on %s %s", request.method, request.path)
-        message = "Something went wrong on our side. It has been logged."
+        message = _("Something went wrong on our side. It has been logged.")
         if wants_json():
             return jsonify(error_body("server_error", message)), 500
         return _html_error(500, message)

@@ -53,7 +53,7 @@ def test_a_trainer_runs_a_cohort_from_messy_roster_to_completion(page, live_serv
     assert page.locator("table.roster").count() == 0
 
     upload(page, FIXED)
-    assert "3 new account(s) invited, 3 person(s) enrolled" in page.locator(".roster-report").inner_text()
+    assert "3 new accounts invited. 3 people enrolled." in page.locator(".roster-report").inner_text()
     roster = page.locator("table.roster")
     for name in ("Ana Gómez", "Jean Dupont", "Marta Ruiz"):
         assert name in roster.inner_text()
@@ -69,7 +69,7 @@ def test_a_trainer_runs_a_cohort_from_messy_roster_to_completion(page, live_serv
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Close the cohort").click()
-    assert "The cohort is closed. 3 member(s) were signed off" in page.locator(".flash").inner_text()
+    assert "The cohort is closed. 3 members were signed off" in page.locator(".flash").inner_text()
     assert page.locator("table.roster .badge.ok").count() == 3
 
     db.session.expire_all()

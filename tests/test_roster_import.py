@@ -74,7 +74,7 @@ def test_one_bad_row_rejects_the_file_with_every_problem_and_changes_nothing(api
     assert [(e["row"], e["field"]) for e in body["errors"]] == [
         (4, "country"), (4, "email"), (4, "full_name"), (4, "sector"), (5, "email")]
     assert body["error"]["code"] == "roster_invalid"
-    assert body["error"]["message"] == "The roster has 5 problem(s); nothing was imported."
+    assert body["error"]["message"] == "The roster has 5 problems; nothing was imported."
     assert counts() == before
     assert db.session.scalar(select(func.count(Organisation.id))) == 0
 

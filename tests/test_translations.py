@@ -17,7 +17,10 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
+from sqlalchemy import func, select
 
+from learning.accounts.models import User
+from learning.extensions import db
 from tests.factories import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,3 +236,25 @@ def test_form_errors_are_in_the_language_too(client, lang):
     page = html.unescape(response.get_data(as_text=True))
     assert response.status_code == 422
     assert REQUIRED[lang] in page and "This field is required." not in page
+
+
+def test_a_failed_sign_in_is_explained_in_the_language_of_the_page(client, make):
+    learner = make.user(email="rosa@example.org")
+    response = client.post("/account/login?lang=es", data={"email": learner.email, "password": "not-the-password-9"},
+                           follow_redirects=True)
+    page = page_text(response)
+    assert "Dirección de correo electrónico o contraseña incorrecta." in page
+    assert "Wrong e-mail address or password." not in page
+
+
+def test_the_api_explains_a_refused_sign_up_in_the_language_asked_for(app, client):
+    response = client.post("/api/v1/users", headers={"Accept-Language": "fr"}, json={
+        "email": "lea@example.org", "password": "court", "full_name": "Léa Martin",
+        "country": "FR", "sector": "education", "language": "fr"})
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["message"] == "Certains champs ne sont pas valides."
+    assert error["fields"] == {"password": ["Utilisez au moins 10 caractères."]}
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 0

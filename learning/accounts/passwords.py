@@ -11,7 +11,10 @@ import os
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask_babel import gettext as _
 from zxcvbn import zxcvbn
+
+from learning.i18n import current_language
 
 
 def _make_hasher() -> PasswordHasher:
@@ -52,18 +55,21 @@ def needs_rehash(password_hash: str) -> bool:
 def password_problems(password: str, email: str = "", name: str = "") -> list[str]:
     """Reasons a password is refused; empty when it is acceptable."""
     if not isinstance(password, str) or len(password) < MIN_LENGTH:
-        return [f"Use at least {MIN_LENGTH} characters."]
+        return [_("Use at least %(n)d characters.", n=MIN_LENGTH)]
     if len(password) > MAX_LENGTH:
-        return [f"Use at most {MAX_LENGTH} characters."]
+        return [_("Use at most %(n)d characters.", n=MAX_LENGTH)]
     folded = password.casefold()
     local_part = email.split("@")[0].casefold()
     squashed_name = "".join(name.split()).casefold()
     if (len(local_part) >= 4 and local_part in folded) or (len(squashed_name) >= 4 and squashed_name in folded):
-        return ["The password must not contain your name or e-mail address."]
+        return [_("The password must not contain your name or e-mail address.")]
     personal = [part.casefold() for part in (email, local_part, name, *name.split()) if part]
     # zxcvbn's cost grows with length; the first 64 characters decide it anyway.
     result = zxcvbn(password[:64], user_inputs=personal)
     if result["score"] < MIN_STRENGTH:
         warning = result["feedback"].get("warning")
-        return [f"This password is too easy to guess{': ' + warning if warning else ''}."]
+        # zxcvbn's warning is English only: other languages get the sentence without it.
+        if warning and current_language() == "en":
+            return [_("This password is too easy to guess: %(warning)s.", warning=warning)]
+        return [_("This password is too easy to guess.")]
     return []

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import joinedload
@@ -40,7 +41,7 @@ def normalise_email(email: str) -> str:
 
 def _check_email(email, errors: dict, check_deliverability: bool = False) -> str | None:
     if not isinstance(email, str) or not email.strip():
-        errors.setdefault("email", []).append("An e-mail address is required.")
+        errors.setdefault("email", []).append(_("An e-mail address is required."))
         return None
     try:
         result = validate_email(email.strip(), check_deliverability=check_deliverability)
@@ -60,37 +61,37 @@ def validate_profile(data: dict, errors: dict, partial: bool = False) -> dict:
     if present("full_name"):
         name = data.get("full_name")
         if not isinstance(name, str) or not name.strip():
-            errors.setdefault("full_name", []).append("A name is required.")
+            errors.setdefault("full_name", []).append(_("A name is required."))
         elif len(name.strip()) > 200:
-            errors.setdefault("full_name", []).append("Use at most 200 characters.")
+            errors.setdefault("full_name", []).append(_("Use at most %(n)d characters.", n=200))
         else:
             clean["full_name"] = " ".join(name.split())
     if present("country"):
         country = data.get("country")
         if not isinstance(country, str) or not is_country_code(country):
-            errors.setdefault("country", []).append(f"Unknown country code {country!r}")
+            errors.setdefault("country", []).append(_("Unknown country code %(code)r", code=country))
         else:
             clean["country"] = country.upper()
     if present("sector"):
         sector = data.get("sector")
         if not is_sector(sector):
-            errors.setdefault("sector", []).append(f"Unknown sector {sector!r}")
+            errors.setdefault("sector", []).append(_("Unknown sector %(sector)r", sector=sector))
         else:
             clean["sector"] = sector
     if present("language"):
         language = normalise_language(data.get("language"))
         if language is None:
-            errors.setdefault("language", []).append(f"Not a BCP 47 language tag: {data.get('language')!r}")
+            errors.setdefault("language", []).append(_("Not a BCP 47 language tag: %(tag)r", tag=data.get("language")))
         else:
             clean["language"] = language
     if "timezone" in data and data["timezone"] is not None:
         if not is_timezone(data["timezone"]):
-            errors.setdefault("timezone", []).append(f"Unknown time zone {data['timezone']!r}")
+            errors.setdefault("timezone", []).append(_("Unknown time zone %(zone)r", zone=data["timezone"]))
         else:
             clean["timezone"] = data["timezone"]
     if "reminders_enabled" in data and data["reminders_enabled"] is not None:
         if not isinstance(data["reminders_enabled"], bool):
-            errors.setdefault("reminders_enabled", []).append("Must be true or false.")
+            errors.setdefault("reminders_enabled", []).append(_("Must be true or false."))
         else:
             clean["reminders_enabled"] = data["reminders_enabled"]
     if "organisation" in data:
@@ -98,7 +99,7 @@ def validate_profile(data: dict, errors: dict, partial: bool = False) -> dict:
         if org is None or org == "":
             clean["organisation"] = None
         elif not isinstance(org, str) or len(org.strip()) > 200:
-            errors.setdefault("organisation", []).append("Use a name of at most 200 characters.")
+            errors.setdefault("organisation", []).append(_("Use a name of at most %(n)d characters.", n=200))
         else:
             clean["organisation"] = " ".join(org.split())
     return clean
@@ -134,11 +135,11 @@ def register_user(data: dict, roles: list[str] | None = None, send_verification:
             errors.setdefault("password", []).append(problem)
     for role in roles or []:
         if role not in ROLES:
-            errors.setdefault("roles", []).append(f"Unknown role {role!r}")
+            errors.setdefault("roles", []).append(_("Unknown role %(role)r", role=role))
     if errors:
-        raise ValidationFailed("Some fields are invalid.", errors)
+        raise ValidationFailed(_("Some fields are invalid."), errors)
     if get_user_by_email(email) is not None:
-        raise Conflict("An account with this e-mail address already exists.", {"email": ["Already registered."]})
+        raise Conflict(_("An account with this e-mail address already exists."), {"email": [_("Already registered.")]})
     org = find_or_create_organisation(clean.pop("organisation", None), clean.get("country"), clean.get("sector"))
     user = User(
         email=email,
@@ -159,7 +160,7 @@ def register_user(data: dict, roles: list[str] | None = None, send_verification:
 def authenticate(email: str, password: str, ip: str | None = None) -> User:
     """The user with these credentials; per-account throttling stops guessing."""
     if not isinstance(email, str) or not isinstance(password, str):
-        raise InvalidCredentials("Wrong e-mail address or password.")
+        raise InvalidCredentials(_("Wrong e-mail address or password."))
     email = normalise_email(email)
     since = utcnow() - FAILED_LOGIN_WINDOW
     failures = db.session.scalar(
@@ -167,14 +168,15 @@ def authenticate(email: str, password: str, ip: str | None = None) -> User:
     )
     if failures >= FAILED_LOGIN_LIMIT:
         raise Unauthorized(
-            "Too many failed sign-ins for this account. Try again in 15 minutes or reset your password.",
+            _("Too many failed sign-ins for this account. Try again in %(minutes)d minutes or reset your password.",
+              minutes=int(FAILED_LOGIN_WINDOW.total_seconds() // 60)),
             code="account_throttled",
         )
     user = get_user_by_email(email)
     if user is None or not user.is_active or not verify_password(user.password_hash, password):
         db.session.add(LoginFailure(email=email, ip=ip))
         db.session.commit()
-        raise InvalidCredentials("Wrong e-mail address or password.")
+        raise InvalidCredentials(_("Wrong e-mail address or password."))
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     db.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
@@ -231,7 +233,7 @@ def update_profile(user: User, data: dict) -> User:
     errors: dict[str, list[str]] = {}
     clean = validate_profile(data, errors, partial=True)
     if errors:
-        raise ValidationFailed("Some fields are invalid.", errors)
+        raise ValidationFailed(_("Some fields are invalid."), errors)
     if "organisation" in clean:
         user.organisation = find_or_create_organisation(
             clean.pop("organisation"), clean.get("country", user.country), clean.get("sector", user.sector)
@@ -245,10 +247,11 @@ def set_roles(actor: User, user: User, roles: list[str]) -> User:
     """Replace a user's roles (admin only); ``learner`` is implicit."""
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
-        raise ValidationFailed("Unknown roles.", {"roles": [f"Unknown role {r!r}" for r in unknown]})
+        raise ValidationFailed(_("Unknown roles."), {"roles": [_("Unknown role %(role)r", role=r) for r in unknown]})
     wanted = set(roles) - {"learner"}
     if actor.id == user.id and "admin" not in wanted:
-        raise ValidationFailed("You cannot remove your own admin role.", {"roles": ["Keep 'admin' on yourself."]})
+        raise ValidationFailed(_("You cannot remove your own admin role."),
+                               {"roles": [_("Keep 'admin' on yourself.")]})
     user.role_rows = [row for row in user.role_rows if row.role in wanted]
     for role in wanted - {row.role for row in user.role_rows}:
         user.role_rows.append(UserRole(role=role))
@@ -259,7 +262,7 @@ def set_roles(actor: User, user: User, roles: list[str]) -> User:
 def get_user(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
-        raise NotFound("No such user.")
+        raise NotFound(_("No such user."))
     return user
 
 
@@ -278,12 +281,12 @@ def read_link_token(token: str, purpose: str, max_age: int) -> User:
     try:
         data = _serializer(purpose).loads(token, max_age=max_age)
     except SignatureExpired as exc:
-        raise ValidationFailed("This link has expired. Ask for a new one.") from exc
+        raise ValidationFailed(_("This link has expired. Ask for a new one.")) from exc
     except BadSignature as exc:
-        raise ValidationFailed("This link is not valid.") from exc
+        raise ValidationFailed(_("This link is not valid.")) from exc
     user = db.session.get(User, data.get("uid"))
     if user is None or user.session_version != data.get("v") or user.email != data.get("e"):
-        raise ValidationFailed("This link is no longer valid.")
+        raise ValidationFailed(_("This link is no longer valid."))
     return user
 
 
@@ -317,7 +320,7 @@ def reset_password(token: str, new_password: str) -> User:
     user = read_link_token(token, "reset", max_age=3 * 24 * 3600)
     problems = password_problems(new_password, user.email, user.full_name)
     if problems:
-        raise ValidationFailed("The password is not acceptable.", {"password": problems})
+        raise ValidationFailed(_("The password is not acceptable."), {"password": problems})
     user.password_hash = hash_password(new_password)
     user.session_version += 1
     if user.email_verified_at is None:
@@ -327,10 +330,10 @@ def reset_password(token: str, new_password: str) -> User:
 
 def change_password(user: User, current: str, new_password: str) -> None:
     if not verify_password(user.password_hash, current):
-        raise ValidationFailed("The current password is wrong.", {"current_password": ["Wrong password."]})
+        raise ValidationFailed(_("The current password is wrong."), {"current_password": [_("Wrong password.")]})
     problems = password_problems(new_password, user.email, user.full_name)
     if problems:
-        raise ValidationFailed("The password is not acceptable.", {"password": problems})
+        raise ValidationFailed(_("The password is not acceptable."), {"password": problems})
     user.password_hash = hash_password(new_password)
     user.session_version += 1
 

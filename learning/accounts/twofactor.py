@@ -6,6 +6,7 @@ import base64
 
 import pyotp
 import segno
+from flask_babel import gettext as _
 
 from learning.accounts.models import User
 from learning.accounts.passwords import verify_password
@@ -40,8 +41,8 @@ def code_is_valid(secret: str | None, code: str | None) -> bool:
 def enable(user: User, secret: str, code: str) -> None:
     """Turn on two-factor sign-in once the user proves their app shows the right code."""
     if not code_is_valid(secret, code):
-        raise ValidationFailed("That code is not right. Check your app's clock and try again.",
-                               {"code": ["Wrong code."]})
+        raise ValidationFailed(_("That code is not right. Check your app's clock and try again."),
+                               {"code": [_("Wrong code.")]})
     user.totp_secret = secret
     user.session_version += 1  # other sessions must sign in again with the second factor
     audit(user.id, "user.two_factor_enabled", "user", user.id)
@@ -49,8 +50,8 @@ def enable(user: User, secret: str, code: str) -> None:
 
 def disable(user: User, password: str, code: str) -> None:
     if not verify_password(user.password_hash, password):
-        raise ValidationFailed("The password is wrong.", {"password": ["Wrong password."]})
+        raise ValidationFailed(_("The password is wrong."), {"password": [_("Wrong password.")]})
     if not code_is_valid(user.totp_secret, code):
-        raise ValidationFailed("That code is not right.", {"code": ["Wrong code."]})
+        raise ValidationFailed(_("That code is not right."), {"code": [_("Wrong code.")]})
     user.totp_secret = None
     audit(user.id, "user.two_factor_disabled", "user", user.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, DateTime, Integer, List, String
 from flask import current_app, jsonify, request
+from flask_babel import gettext as _
 
 from learning.accounts import services
 from learning.accounts.models import ROLES
@@ -113,8 +114,8 @@ def create_token(data):
 
         if not code_is_valid(user.totp_secret, data.get("otp")):
             db.session.rollback()
-            raise Unauthorized("This account uses two-factor sign-in: send the current code as 'otp'.",
-                               {"otp": ["A valid code is required."]}, code="otp_required")
+            raise Unauthorized(_("This account uses two-factor sign-in: send the current code as 'otp'."),
+                               {"otp": [_("A valid code is required.")]}, code="otp_required")
     token, row = services.issue_api_token(user, data.get("name"))
     db.session.commit()
     return {"token": token, "expires_at": row.expires_at}
@@ -203,7 +204,7 @@ def patch_user(user_id: int, data):
     roles = data.pop("roles", None)
     if roles is not None:
         if not isinstance(roles, list):
-            raise ValidationFailed("roles must be a list.", {"roles": ["Must be a list."]})
+            raise ValidationFailed(_("The roles must be a list."), {"roles": [_("Must be a list.")]})
         services.set_roles(actor, user, roles)
     services.update_profile(user, data)
     from learning.audit.services import record

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from apiflask import HTTPTokenAuth
 from flask import g, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
@@ -37,7 +38,7 @@ def _verify(token: str):
             try:
                 validate_csrf(request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token"))
             except (ValidationError, CSRFError) as exc:
-                raise Forbidden("Missing or invalid CSRF token for a browser-session request.") from exc
+                raise Forbidden(_("Missing or invalid CSRF token for a browser-session request.")) from exc
         g.api_auth = "session"
         return current_user._get_current_object()
     return None
@@ -51,8 +52,8 @@ def _roles(user):
 @auth.error_handler
 def _auth_error(status: int):
     if status == 403:
-        raise Forbidden("You are not allowed to do this.")
-    raise Unauthorized("Sign in: send 'Authorization: Bearer <token>' from POST /api/v1/auth/tokens.")
+        raise Forbidden(_("You are not allowed to do this."))
+    raise Unauthorized(_("Sign in: send 'Authorization: Bearer <token>' from POST /api/v1/auth/tokens."))
 
 
 def current_api_user():

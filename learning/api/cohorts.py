@@ -10,6 +10,7 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Date, DateTime, Integer, List, Nested, String
 from apiflask.validators import OneOf, Range
 from flask import Response, jsonify, request, url_for
+from flask_babel import gettext as _
 
 from learning.api.auth import auth, current_api_user
 from learning.api.schemas import ErrorDetailSchema, PageQuerySchema, page_of
@@ -285,7 +286,7 @@ def _uploaded_file() -> tuple[bytes, str]:
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
-            raise ValidationFailed("Send the CSV in the multipart field 'file'.", {"file": ["Missing file."]})
+            raise ValidationFailed(_("Send the CSV in the multipart field 'file'."), {"file": [_("Missing file.")]})
         return upload.read(), upload.filename or ""
     return request.get_data(cache=False), ""
 

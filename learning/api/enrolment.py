@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, DateTime, Dict, Integer, List, Nested, String
+from flask_babel import gettext as _
 from marshmallow import missing
 
 from learning.api.auth import auth, current_api_user
@@ -154,8 +155,8 @@ def complete_lesson(enrolment_id: int, lesson_id: int):
 def submit_quiz(enrolment_id: int, data):
     enrolment = services.get_own_enrolment(current_api_user(), enrolment_id)
     if data is missing or not isinstance(data, dict) or "answers" not in data:
-        raise ValidationFailed("Send the answers as {\"answers\": {\"<question_id>\": <choice_id>}}.",
-                               {"answers": ["This field is required."]})
+        raise ValidationFailed(_("Send the answers as {\"answers\": {\"<question_id>\": <choice_id>}}."),
+                               {"answers": [_("This field is required.")]})
     result = services.submit_quiz(enrolment, data["answers"])
     db.session.commit()
     return {"id": result.attempt.id, "score": result.score, "passed": result.passed,

@@ -8,6 +8,7 @@ of a definition live in ``validation.py``, reading in a language in ``texts.py``
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -74,7 +75,7 @@ def _set_modules(course: Course, modules: list, errors: CourseErrors) -> None:
         if data.get("id") is not None:
             module = old_modules.pop(data["id"], None)
             if module is None:
-                errors.add(f"modules.{m_index}.id", "Not a module of this course.")
+                errors.add(f"modules.{m_index}.id", _("Not a module of this course."))
                 continue
         module.position, module.title, module.translations = m_index, data["title"], data["translations"]
         lessons = []
@@ -83,7 +84,7 @@ def _set_modules(course: Course, modules: list, errors: CourseErrors) -> None:
             if lesson_data.get("id") is not None:
                 lesson = old_lessons.pop(lesson_data["id"], None)
                 if lesson is None:
-                    errors.add(f"modules.{m_index}.lessons.{l_index}.id", "Not a lesson of this course.")
+                    errors.add(f"modules.{m_index}.lessons.{l_index}.id", _("Not a lesson of this course."))
                     continue
             lesson.position, lesson.title = l_index, lesson_data["title"]
             lesson.body, lesson.translations = lesson_data["body"], lesson_data["translations"]
@@ -120,12 +121,12 @@ def _set_translations(course: Course, base: dict, translations: dict | None) -> 
 
 def _raise_if(errors: CourseErrors) -> None:
     if errors:
-        raise ValidationFailed("The course definition has errors.", dict(errors))
+        raise ValidationFailed(_("The course definition has errors."), dict(errors))
 
 
 def _ensure_slug_free(slug: str) -> None:
     if db.session.scalar(select(Course.id).where(Course.slug == slug)) is not None:
-        raise Conflict(f"A course with slug {slug!r} already exists.", {"slug": ["Already used."]})
+        raise Conflict(_("A course with slug %(slug)r already exists.", slug=slug), {"slug": [_("Already used.")]})
 
 
 def create_course(actor_id: int | None, data: dict) -> Course:
@@ -133,7 +134,7 @@ def create_course(actor_id: int | None, data: dict) -> Course:
     clean, errors = validate_course_data(data)
     for index, module in enumerate(clean.get("modules", [])):
         if module["id"] is not None or any(lesson["id"] is not None for lesson in module["lessons"]):
-            errors.add(f"modules.{index}", "A new course cannot name existing modules or lessons by id.")
+            errors.add(f"modules.{index}", _("A new course cannot name existing modules or lessons by id."))
     _raise_if(errors)
     _ensure_slug_free(clean["slug"])
     course = Course(
@@ -161,7 +162,7 @@ def update_course(actor_id: int | None, course: Course, data: dict) -> Course:
     """Change the fields given (the slug stays); modules and lessons named by id keep learners' progress."""
     clean, errors = validate_course_data(data, partial=True)
     if "slug" in clean and clean["slug"] != course.slug:
-        errors.add("slug", "The slug of a course cannot change; links and integrations rely on it.")
+        errors.add("slug", _("The slug of a course cannot change; links and integrations rely on it."))
     _raise_if(errors)
     if "modules" in clean:
         _set_modules(course, clean["modules"], errors)
@@ -188,8 +189,8 @@ def publish_course(actor_id: int | None, course: Course) -> Course:
     if course.status == "published":
         return course
     if not any(module.lessons for module in course.modules):
-        raise ValidationFailed("A course needs at least one lesson before it is published.",
-                               {"modules": ["Add a lesson."]})
+        raise ValidationFailed(_("A course needs at least one lesson before it is published."),
+                               {"modules": [_("Add a lesson.")]})
     course.status = "published"
     course.published_at = utcnow()
     audit(actor_id, "course.published", "course", course.slug)
@@ -210,7 +211,7 @@ def check_language(tag: str | None, field: str = "language") -> str | None:
         return None
     language = normalise_language(tag)
     if language is None:
-        raise ValidationFailed("Unknown language.", {field: [f"Not a BCP 47 language tag: {tag!r}"]})
+        raise ValidationFailed(_("Unknown language."), {field: [_("Not a BCP 47 language tag: %(tag)r", tag=tag)]})
     return language
 
 
@@ -218,7 +219,7 @@ def get_course(slug: str, published_only: bool = False) -> Course:
     """The course with this slug (only if published, when asked); else NotFound."""
     course = db.session.scalar(select(Course).where(Course.slug == slug))
     if course is None or (published_only and course.status != "published"):
-        raise NotFound(f"No course {slug!r}.")
+        raise NotFound(_("No course %(slug)r.", slug=slug))
     return course
 
 
@@ -238,9 +239,9 @@ def catalogue_filters_errors(language: str | None, sector: str | None,
     """Which catalogue filters are not valid codes, by the name the caller used for them."""
     errors: dict[str, list[str]] = {}
     if language and normalise_language(language) is None:
-        errors[field] = [f"Not a BCP 47 language tag: {language!r}"]
+        errors[field] = [_("Not a BCP 47 language tag: %(tag)r", tag=language)]
     if sector and not is_sector(sector):
-        errors["sector"] = [f"Unknown sector {sector!r}"]
+        errors["sector"] = [_("Unknown sector %(sector)r", sector=sector)]
     return errors
 
 
@@ -255,7 +256,7 @@ def list_courses(statuses: tuple[str, ...], available_in: str | None = None, sec
     """One page of courses in these states, filtered, with the total before paging."""
     errors = catalogue_filters_errors(available_in, sector)
     if errors:
-        raise ValidationFailed("Some filters are invalid.", errors)
+        raise ValidationFailed(_("Some filters are invalid."), errors)
     query = select(Course).where(Course.status.in_(statuses))
     if available_in:
         language = normalise_language(available_in)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
+
 from learning.i18n import is_sector, normalise_language
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -26,13 +28,13 @@ class CourseErrors(dict):
 def _text(errors: CourseErrors, field: str, value, required: bool = True, max_len: int = MAX_TITLE) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            errors.add(field, "This field is required.")
+            errors.add(field, _("This field is required."))
         return None if value is None else ""
     if not isinstance(value, str):
-        errors.add(field, "Must be text.")
+        errors.add(field, _("Must be text."))
         return None
     if len(value) > max_len:
-        errors.add(field, f"Use at most {max_len} characters.")
+        errors.add(field, _("Use at most %(n)d characters.", n=max_len))
         return None
     return value.strip()
 
@@ -47,7 +49,7 @@ def _optional_id(errors: CourseErrors, field: str, item: dict) -> int | None:
     if value is None:
         return None
     if not _whole_number(value, 1, 2**63 - 1):
-        errors.add(f"{field}.id", "Must be the id of an existing part, or left out for a new one.")
+        errors.add(f"{field}.id", _("Must be the id of an existing part, or left out for a new one."))
         return None
     return value
 
@@ -57,12 +59,12 @@ def validate_course_data(data: dict, partial: bool = False) -> tuple[dict, Cours
     errors = CourseErrors()
     clean: dict = {}
     if not isinstance(data, dict):
-        errors.add("_schema", "A JSON object is required.")
+        errors.add("_schema", _("A JSON object is required."))
         return clean, errors
     if not partial or "slug" in data:
         slug = data.get("slug")
         if not isinstance(slug, str) or not SLUG_RE.match(slug or "") or len(slug) > 100:
-            errors.add("slug", "Use lower-case letters, digits and hyphens (e.g. 'safeguarding-basics').")
+            errors.add("slug", _("Use lower-case letters, digits and hyphens (e.g. 'safeguarding-basics')."))
         else:
             clean["slug"] = slug
     if not partial or "title" in data:
@@ -72,30 +74,30 @@ def validate_course_data(data: dict, partial: bool = False) -> tuple[dict, Cours
     if not partial or "language" in data:
         language = normalise_language(data.get("language"))
         if language is None:
-            errors.add("language", f"Not a BCP 47 language tag: {data.get('language')!r}")
+            errors.add("language", _("Not a BCP 47 language tag: %(tag)r", tag=data.get("language")))
         clean["language"] = language
     if "pass_mark" in data:
         mark = data["pass_mark"]
         if not _whole_number(mark, 0, 100):
-            errors.add("pass_mark", "Must be a whole number from 0 to 100.")
+            errors.add("pass_mark", _("Must be a whole number from 0 to 100."))
         else:
             clean["pass_mark"] = mark
     if "certificate_validity_months" in data:
         months = data["certificate_validity_months"]
         if months is not None and not _whole_number(months, 1, 240):
-            errors.add("certificate_validity_months", "Must be a number of months from 1 to 240, or null.")
+            errors.add("certificate_validity_months", _("Must be a number of months from 1 to 240, or null."))
         else:
             clean["certificate_validity_months"] = months
     if "estimated_minutes" in data:
         minutes = data["estimated_minutes"]
         if minutes is not None and not _whole_number(minutes, 1, 100000):
-            errors.add("estimated_minutes", "Must be a positive number of minutes, or null.")
+            errors.add("estimated_minutes", _("Must be a positive number of minutes, or null."))
         else:
             clean["estimated_minutes"] = minutes
     if "sectors" in data:
         sectors = data["sectors"]
         if not isinstance(sectors, list) or not all(isinstance(s, str) and is_sector(s) for s in sectors):
-            errors.add("sectors", "Must be a list of sector codes.")
+            errors.add("sectors", _("Must be a list of sector codes."))
         else:
             clean["sectors"] = list(dict.fromkeys(sectors))
     if "translations" in data:
@@ -112,16 +114,16 @@ def _validate_translations(errors: CourseErrors, translations) -> dict:
     if translations is None:
         return clean
     if not isinstance(translations, dict):
-        errors.add("translations", 'Must be an object such as {"es": {"title": ..., "summary": ...}}.')
+        errors.add("translations", _('Must be an object such as {"es": {"title": ..., "summary": ...}}.'))
         return clean
     for tag, texts in translations.items():
         language = normalise_language(tag)
         field = f"translations.{tag}"
         if language is None:
-            errors.add(field, f"Not a BCP 47 language tag: {tag!r}")
+            errors.add(field, _("Not a BCP 47 language tag: %(tag)r", tag=tag))
             continue
         if not isinstance(texts, dict):
-            errors.add(field, "Must be an object with title and summary.")
+            errors.add(field, _("Must be an object with title and summary."))
             continue
         title = _text(errors, f"{field}.title", texts.get("title"))
         summary = _text(errors, f"{field}.summary", texts.get("summary"), required=False, max_len=MAX_SUMMARY) or ""
@@ -134,17 +136,17 @@ def _validate_item_translations(errors: CourseErrors, field: str, value, limits:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        errors.add(f"{field}.translations", "Must be an object keyed by language tag.")
+        errors.add(f"{field}.translations", _("Must be an object keyed by language tag."))
         return {}
     clean: dict = {}
     for tag, texts in value.items():
         tfield = f"{field}.translations.{tag}"
         language = normalise_language(tag)
         if language is None:
-            errors.add(tfield, f"Not a BCP 47 language tag: {tag!r}")
+            errors.add(tfield, _("Not a BCP 47 language tag: %(tag)r", tag=tag))
             continue
         if not isinstance(texts, dict) or not set(texts) <= set(limits):
-            errors.add(tfield, f"Must be an object with {' and '.join(limits)}.")
+            errors.add(tfield, _("Must be an object with only these keys: %(keys)s.", keys=", ".join(limits)))
             continue
         clean[language] = {
             key: text for key, max_len in limits.items()
@@ -155,23 +157,23 @@ def _validate_item_translations(errors: CourseErrors, field: str, value, limits:
 
 def _validate_modules(errors: CourseErrors, modules) -> list:
     if not isinstance(modules, list) or not modules:
-        errors.add("modules", "A course needs at least one module with at least one lesson.")
+        errors.add("modules", _("A course needs at least one module with at least one lesson."))
         return []
     clean = []
     for m_index, module in enumerate(modules):
         field = f"modules.{m_index}"
         if not isinstance(module, dict):
-            errors.add(field, "Must be an object with title and lessons.")
+            errors.add(field, _("Must be an object with title and lessons."))
             continue
         lessons = module.get("lessons")
         clean_lessons = []
         if not isinstance(lessons, list) or not lessons:
-            errors.add(f"{field}.lessons", "A module needs at least one lesson.")
+            errors.add(f"{field}.lessons", _("A module needs at least one lesson."))
         else:
             for l_index, lesson in enumerate(lessons):
                 lfield = f"{field}.lessons.{l_index}"
                 if not isinstance(lesson, dict):
-                    errors.add(lfield, "Must be an object with title and body.")
+                    errors.add(lfield, _("Must be an object with title and body."))
                     continue
                 clean_lessons.append({
                     "id": _optional_id(errors, lfield, lesson),
@@ -193,34 +195,34 @@ def _validate_quiz(errors: CourseErrors, quiz) -> dict | None:
     if quiz is None:
         return None
     if not isinstance(quiz, dict) or not isinstance(quiz.get("questions"), list) or not quiz["questions"]:
-        errors.add("quiz.questions", "A quiz needs at least one question.")
+        errors.add("quiz.questions", _("A quiz needs at least one question."))
         return None
     questions = []
     for q_index, question in enumerate(quiz["questions"]):
         field = f"quiz.questions.{q_index}"
         if not isinstance(question, dict):
-            errors.add(field, "Must be an object with text and choices.")
+            errors.add(field, _("Must be an object with text and choices."))
             continue
         choices = question.get("choices")
         clean_choices = []
         if not isinstance(choices, list) or len(choices) < 2:
-            errors.add(f"{field}.choices", "A question needs at least two choices.")
+            errors.add(f"{field}.choices", _("A question needs at least two choices."))
         else:
             for c_index, choice in enumerate(choices):
                 cfield = f"{field}.choices.{c_index}"
                 if not isinstance(choice, dict):
-                    errors.add(cfield, "Must be an object with text and correct.")
+                    errors.add(cfield, _("Must be an object with text and correct."))
                     continue
                 correct = choice.get("correct", False)
                 if not isinstance(correct, bool):
-                    errors.add(f"{cfield}.correct", "Must be true or false.")
+                    errors.add(f"{cfield}.correct", _("Must be true or false."))
                 clean_choices.append({
                     "text": _text(errors, f"{cfield}.text", choice.get("text"), max_len=2000),
                     "correct": correct is True,
                     "translations": _validate_item_translations(errors, cfield, choice.get("translations"), {"text": 2000}),
                 })
             if clean_choices and not any(c["correct"] for c in clean_choices):
-                errors.add(f"{field}.choices", "Mark at least one choice as correct.")
+                errors.add(f"{field}.choices", _("Mark at least one choice as correct."))
         questions.append({
             "text": _text(errors, f"{field}.text", question.get("text"), max_len=MAX_SUMMARY),
             "choices": clean_choices,

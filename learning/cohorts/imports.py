@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -84,7 +85,8 @@ class RosterInvalid(ValidationFailed):
     code = "roster_invalid"
 
     def __init__(self, report: RosterReport):
-        super().__init__(_("The roster has %(count)d problem(s); nothing was imported.", count=len(report.errors)))
+        super().__init__(ngettext("The roster has %(num)d problem; nothing was imported.",
+                                  "The roster has %(num)d problems; nothing was imported.", len(report.errors)))
         self.report = report
 
 
@@ -102,7 +104,7 @@ def check_mode(mode: str | None) -> str:
     """The import mode asked for, defaulting to all-or-nothing."""
     mode = mode or ALL_OR_NOTHING
     if mode not in MODES:
-        raise ValidationFailed(_("Unknown mode %(mode)s.", mode=mode), {"mode": [f"Use one of {', '.join(MODES)}."]})
+        raise ValidationFailed(_("Unknown mode %(mode)s.", mode=mode), {"mode": [_("Use one of %(values)s.", values=", ".join(MODES))]})
     return mode
 
 

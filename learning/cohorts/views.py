@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from learning.catalogue.services import course_text
@@ -161,8 +162,12 @@ def close(cohort_id: int):
     if ActionForm().validate_on_submit():
         result = services.close_cohort(current_user, cohort)
         db.session.commit()
-        flash(_("The cohort is closed. %(signed)d member(s) were signed off by the attendance rule; %(active)d did "
-                "not meet it.", signed=result.signed_off, active=result.still_active), "success")
+        closed = ngettext("The cohort is closed. %(num)d member was signed off by the attendance rule.",
+                          "The cohort is closed. %(num)d members were signed off by the attendance rule.",
+                          result.signed_off)
+        still = ngettext("%(num)d member did not meet it and is still active.",
+                         "%(num)d members did not meet it and are still active.", result.still_active)
+        flash(f"{closed} {still}", "success")
     return redirect(url_for("cohorts.show", cohort_id=cohort.id))
 
 

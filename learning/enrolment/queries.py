@@ -5,6 +5,7 @@ Nothing here changes state; the rules live in ``services.py``.
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
@@ -21,8 +22,8 @@ def my_enrolments(user: User, status: str | None = None, page: int = 1,
                   per_page: int = 50) -> tuple[list[Enrolment], int]:
     """One page of the learner's enrolments (active first, then newest), with the total."""
     if status is not None and status not in ENROLMENT_STATUSES:
-        raise ValidationFailed("Unknown enrolment status.",
-                               {"status": [f"Use one of {', '.join(ENROLMENT_STATUSES)}."]})
+        raise ValidationFailed(_("Unknown enrolment status."),
+                               {"status": [_("Use one of %(values)s.", values=", ".join(ENROLMENT_STATUSES))]})
     query = select(Enrolment).where(Enrolment.user_id == user.id)
     if status:
         query = query.where(Enrolment.status == status)
@@ -80,7 +81,7 @@ def lesson_of(enrolment: Enrolment, lesson_id: int) -> Lesson:
         select(Lesson).join(Module).where(Lesson.id == lesson_id, Module.course_id == enrolment.course_id)
     )
     if lesson is None:
-        raise NotFound("This lesson is not part of the course.")
+        raise NotFound(_("This lesson is not part of the course."))
     return lesson
 
 

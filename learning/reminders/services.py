@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Date, String, and_, func, literal, or_, select, text, true, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -238,10 +239,10 @@ def user_for_unsubscribe(token: str) -> User:
     try:
         data = _unsubscribe_serializer().loads(token)
     except BadSignature as exc:
-        raise ValidationFailed("This unsubscribe link is not valid.") from exc
+        raise ValidationFailed(_("This unsubscribe link is not valid.")) from exc
     user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
     if user is None or user.erased_at is not None:
-        raise ValidationFailed("This unsubscribe link is not valid.")
+        raise ValidationFailed(_("This unsubscribe link is not valid."))
     return user
 
 
