@@ -11,7 +11,13 @@ tokens), so that tests never hold ORM objects across requests.
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import func, select, text
 
@@ -126,3 +132,38 @@ def empty_tables() -> None:
         else:
             for name in reversed(tables):
                 conn.execute(text(f"DELETE FROM {name}"))
+
+
+def start_gunicorn(config: dict, log_path: Path, workers: int = 1, threads: int = 4) -> tuple[subprocess.Popen, str]:
+    """``gunicorn 'learning:create_app()'`` as deployed (gunicorn.conf.py), configured by ``config``
+    (environment form), on a free loopback port; its output goes to ``log_path``."""
+    from tests.conftest import ROOT
+    from tests.support import free_port
+
+    port = free_port()
+    env = {**os.environ, **config, "LOG_LEVEL": "WARNING", "ACCESS_LOG": "0",
+           "WEB_CONCURRENCY": str(workers), "WEB_THREADS": str(threads)}
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "learning:create_app()", "-c", "gunicorn.conf.py",
+             "--bind", f"127.0.0.1:{port}"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(log_path.read_text()[-3000:])
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.2)
+    stop_server(proc)
+    raise RuntimeError(f"gunicorn did not start: {log_path.read_text()[-3000:]}")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
