@@ -78,8 +78,10 @@ def register_models(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from learning.api import register_api
+    from learning.security import DatabaseIdConverter
     from learning.views import register_views
 
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     register_views(app)
     register_api(app)
 

@@ -1,6 +1,17 @@
-"""Security headers on every response."""
+"""Security headers on every response, and URL ids that fit the database."""
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
+
+DATABASE_INT_MAX = 2**31 - 1  # the largest id an INTEGER column holds (PostgreSQL and SQLite alike)
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:...>`` in URLs: a number too large for the database matches no route (404), where it
+    would otherwise reach a query and fail there (500)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits, min, DATABASE_INT_MAX if max is None else max, signed)
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
