@@ -7,7 +7,7 @@ from apiflask.fields import Date, DateTime, Dict, Integer, String
 from apiflask.validators import Range
 
 from learning.api.auth import auth
-from learning.api.schemas import page_of
+from learning.api.schemas import MAX_PAGE, page_of
 from learning.audit.services import search
 
 bp = APIBlueprint("api_audit", __name__, url_prefix="/api/v1", tag="Audit")
@@ -20,7 +20,7 @@ class AuditQuerySchema(Schema):
     target_id = String()
     since = Date()
     until = Date()
-    page = Integer(load_default=1, validate=Range(min=1))
+    page = Integer(load_default=1, validate=Range(min=1, max=MAX_PAGE))
     per_page = Integer(load_default=50, validate=Range(min=1, max=500))
 
 

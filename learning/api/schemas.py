@@ -17,8 +17,17 @@ class ErrorSchema(Schema):
     error = Nested(ErrorDetailSchema, required=True)
 
 
+MAX_PAGE = 1_000_000  # page * per_page must stay a number the database takes as an OFFSET
+DATABASE_INT_MAX = 2**31 - 1  # the largest id an INTEGER column holds
+
+
+def Id(**kwargs) -> Integer:  # noqa: N802 (a field, named like the others)
+    """An integer field naming a row: positive, and small enough for the database to look up."""
+    return Integer(validate=Range(min=1, max=DATABASE_INT_MAX), **kwargs)
+
+
 class PageQuerySchema(Schema):
-    page = Integer(load_default=1, validate=Range(min=1))
+    page = Integer(load_default=1, validate=Range(min=1, max=MAX_PAGE))
     per_page = Integer(load_default=50, validate=Range(min=1, max=500))
 
 
