@@ -13,7 +13,7 @@ from flask import Response, jsonify, request, url_for
 from flask_babel import gettext as _
 
 from learning.api.auth import auth, current_api_user
-from learning.api.schemas import ErrorDetailSchema, PageQuerySchema, page_of
+from learning.api.schemas import DATABASE_INT_MAX, ErrorDetailSchema, Id, PageQuerySchema, page_of
 from learning.catalogue.services import course_text
 from learning.cohorts import imports, services, sessions
 from learning.cohorts.models import ATTENDANCE_RULES, DELIVERY_MODES
@@ -33,11 +33,11 @@ class CohortInSchema(Schema):
     delivery = String(required=True, validate=OneOf(DELIVERY_MODES))
     starts_on = Date(required=True)
     ends_on = Date(required=True)
-    capacity = Integer(allow_none=True, validate=Range(min=1))
+    capacity = Integer(allow_none=True, validate=Range(min=1, max=DATABASE_INT_MAX))
     attendance_rule = String(validate=OneOf(ATTENDANCE_RULES), metadata={
         "description": "none: trainer sign-off only; all_sessions; min_percent (with attendance_min_percent)"})
     attendance_min_percent = Integer(allow_none=True, validate=Range(min=1, max=100))
-    trainers = List(Integer(), metadata={"description": "User ids of trainers (admins only)"})
+    trainers = List(Id(), metadata={"description": "User ids of trainers (admins only)"})
 
 
 class CohortPatchSchema(Schema):
@@ -45,10 +45,10 @@ class CohortPatchSchema(Schema):
     delivery = String(validate=OneOf(DELIVERY_MODES))
     starts_on = Date()
     ends_on = Date()
-    capacity = Integer(allow_none=True, validate=Range(min=1))
+    capacity = Integer(allow_none=True, validate=Range(min=1, max=DATABASE_INT_MAX))
     attendance_rule = String(validate=OneOf(ATTENDANCE_RULES))
     attendance_min_percent = Integer(allow_none=True, validate=Range(min=1, max=100))
-    trainers = List(Integer(), metadata={"description": "Replaces the trainers (admins only)"})
+    trainers = List(Id(), metadata={"description": "Replaces the trainers (admins only)"})
 
 
 class TrainerSchema(Schema):
@@ -172,7 +172,7 @@ class RosterImportSchema(Schema):
 
 
 class AttendanceInSchema(Schema):
-    present = List(Integer(), required=True, metadata={"description": "User ids of the members present; "
+    present = List(Id(), required=True, metadata={"description": "User ids of the members present; "
                                                                       "every other member is recorded absent"})
 
 
