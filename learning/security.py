@@ -1,6 +1,7 @@
 """Security headers on every response, and URL ids that fit the database."""
 
-from flask import Flask
+from flask import Flask, request
+from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
 DATABASE_INT_MAX = 2**31 - 1  # the largest id an INTEGER column holds (PostgreSQL and SQLite alike)
@@ -19,7 +20,28 @@ CSP = (
 )
 
 
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def refuse_nul_characters() -> None:
+    """Text with a NUL character cannot be stored or compared by PostgreSQL: refuse it up front
+    (400), in the path, the query, a form or a JSON body, rather than fail deep in a query (500)."""
+    if ("\x00" in request.path or _has_nul(request.args.to_dict(flat=False))
+            or (request.method not in ("GET", "HEAD") and _has_nul(request.form.to_dict(flat=False)))
+            or (request.is_json and _has_nul(request.get_json(silent=True)))):
+        raise BadRequest("Text may not contain NUL characters.")
+
+
 def register_security_headers(app: Flask) -> None:
+    app.before_request(refuse_nul_characters)
+
     @app.after_request
     def add_headers(response):
         headers = response.headers
