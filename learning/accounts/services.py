@@ -159,7 +159,8 @@ def register_user(data: dict, roles: list[str] | None = None, send_verification:
 
 def authenticate(email: str, password: str, ip: str | None = None) -> User:
     """The user with these credentials; per-account throttling stops guessing."""
-    if not isinstance(email, str) or not isinstance(password, str):
+    if not isinstance(email, str) or not isinstance(password, str) or len(email) > 254:
+        # No address is longer than 254 characters (nor fits the throttling table): no account has it.
         raise InvalidCredentials(_("Wrong e-mail address or password."))
     email = normalise_email(email)
     since = utcnow() - FAILED_LOGIN_WINDOW
