@@ -180,3 +180,33 @@ def test_cohort_numbers_too_large_are_refused_naming_the_field_and_change_nothin
                                 json={"present": [HUGE]})
     assert attendance.status_code == 422
     assert client.get(f"/api/v1/cohorts/{cohort.id}").get_json()["capacity"] is None
+
+
+NUL_REQUESTS = [
+    ("POST", "/api/v1/auth/tokens", {"email": "a\x00@example.org", "password": "x"}),
+    ("PATCH", "/api/v1/me", {"full_name": "Ana\x00"}),
+    ("POST", "/api/v1/cohorts", {"course": "a\x00", "name": "x", "country": "CO", "delivery": "online",
+                                 "starts_on": "2025-01-01", "ends_on": "2025-01-02"}),
+    ("GET", "/api/v1/courses?q=a%00b", None),
+    ("GET", "/api/v1/courses/a%00b", None),
+    ("GET", "/api/v1/audit?actor=a%00b", None),
+    ("GET", "/api/v1/reports/summary?organisation=a%00b", None),
+    ("GET", "/courses/?q=a%00b", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), NUL_REQUESTS, ids=[f"{m} {p}" for m, p, _b in NUL_REQUESTS])
+def test_text_with_a_nul_character_is_refused_as_a_bad_request(api, make, method, path, body):
+    """PostgreSQL cannot store or compare text with NUL characters; they are refused at the door."""
+    admin = make.admin(full_name="Ada Admin")
+    response = api.as_user(admin).request(method, path, json=body)
+    assert response.status_code == 400
+    if path.startswith("/api/"):
+        assert response.get_json()["error"]["code"] == "bad_request"
+    db.session.refresh(admin)
+    assert admin.full_name == "Ada Admin"
+
+
+def test_an_address_longer_than_any_e_mail_gets_the_usual_wrong_credentials_answer(api):
+    response = api.post("/api/v1/auth/tokens", json={"email": "x" * 3000 + "@example.org", "password": "x"})
+    assert response.status_code == 401
