@@ -22,11 +22,12 @@ def register_api(app: Flask) -> None:
     }
     @app.spec_processor
     def document_common_errors(spec: dict) -> dict:
-        """Every operation with a body can answer 400 (malformed JSON) with the error body."""
+        """Every operation that takes input can answer 400 (malformed JSON, or text with a NUL
+        character in the body, query or path) with the error body."""
         ref = {"$ref": "#/components/schemas/ErrorSchema"}
         for operations in spec.get("paths", {}).values():
             for operation in operations.values():
-                if isinstance(operation, dict) and "requestBody" in operation:
+                if isinstance(operation, dict) and ("requestBody" in operation or operation.get("parameters")):
                     operation["responses"].setdefault(
                         "400", {"description": "Malformed request", "content": {"application/json": {"schema": ref}}}
                     )
