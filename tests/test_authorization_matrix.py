@@ -390,7 +390,6 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
         Call("/api/v1/reports/exports/{export}/download", admins(200))],
 }
 
-# Calls that answer the same to every signed-in person whatever their role need no second run.
 CASES = [
     pytest.param(method, rule, index, role, id=f"{method} {call.path} as {role}")
     for (rule, method), calls in MATRIX.items()
