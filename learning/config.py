@@ -71,7 +71,18 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         # SQLite is shared by the web process and the worker: wait for locks.
         engine_options["connect_args"] = {"timeout": 30}
 
-    return {
+    # Settings whose defaults live with their feature: taken from the environment only when set.
+    optional: dict = {}
+    for name in ("CERTIFICATE_STORAGE", "CERTIFICATE_S3_BUCKET", "CERTIFICATE_S3_PREFIX",
+                 "CERTIFICATE_S3_ENDPOINT_URL", "CERTIFICATE_ISSUER_NAME", "CERTIFICATE_VERIFY_RATE_LIMIT"):
+        if env.get(name):
+            optional[name] = env[name]
+    for name in ("RENEWAL_WINDOW_DAYS", "REMINDER_BATCH_SIZE", "ROSTER_MAX_ROWS", "ROSTER_MAX_BYTES",
+                 "ROSTER_BACKGROUND_ROWS"):
+        if env.get(name):
+            optional[name] = _int(env, name, 0)
+
+    return optional | {
         "ENV_NAME": environment,
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url,

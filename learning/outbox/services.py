@@ -74,14 +74,14 @@ def _forget_after_rollback(session: Session) -> None:
 
 def publish(event_ids: list[int]) -> int:
     """Send events to the broker; a broker failure is logged and left to the sweep."""
-    from learning.outbox.tasks import process_event
-
     if current_app.config.get("OUTBOX_PUBLISH", True) is False:
         return 0
+    # This app's own Celery app (its broker and queue), whichever app was created last.
+    celery_app = current_app.extensions["celery"]
     sent = 0
     for event_id in event_ids:
         try:
-            process_event.apply_async(args=[event_id], retry=False)
+            celery_app.send_task("outbox.process", args=[event_id], retry=False)
             sent += 1
         except Exception as exc:  # broker down: the sweep will publish it later
             log.warning("outbox: could not publish event %s now (%s); the sweep will retry", event_id, exc)
