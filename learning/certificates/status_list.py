@@ -55,6 +55,8 @@ def revoked_positions(list_number: int) -> list[int]:
 def list_exists(list_number: int) -> bool:
     """Whether any certificate points to this list."""
     start = list_number * LIST_SIZE
+    if start > 2**31 - 1:  # beyond the INTEGER column status_list_index: no certificate is there
+        return False
     return db.session.scalar(
         select(Certificate.id).where(
             Certificate.status_list_index >= start, Certificate.status_list_index < start + LIST_SIZE
