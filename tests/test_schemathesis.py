@@ -158,6 +158,20 @@ def test_an_id_too_large_for_the_database_is_not_found_rather_than_a_server_erro
     assert response.status_code == 404
 
 
+@pytest.mark.parametrize(("method", "path"), [
+    ("PATCH", "/api/v1/cohorts/9999999999"), ("POST", "/api/v1/cohorts/2305843009213693951/sessions"),
+    ("PUT", "/api/v1/cohorts/68719476735/sessions/1/attendance"), ("POST", "/api/v1/users/9999999999/erase"),
+])
+def test_a_write_to_an_id_too_large_for_the_database_is_not_found_either(api, make, method, path):
+    """Not 405: every method of such an address answers alike."""
+    response = api.as_user(make.admin()).request(method, path, json={})
+    assert response.status_code == 404
+
+
+def test_a_status_list_beyond_any_certificate_is_not_found(api, app_context):
+    assert api.get("/api/v1/status-lists/25211").status_code == 404
+
+
 @pytest.mark.parametrize("path", ["/api/v1/cohorts", "/api/v1/me/enrolments", "/api/v1/me/certificates",
                                   "/api/v1/courses", "/api/v1/audit"])
 def test_a_page_number_too_large_is_refused_naming_the_field(api, make, path):

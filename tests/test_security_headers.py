@@ -28,8 +28,9 @@ STRICT_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; scrip
 
 def example_path(rule) -> str:
     """The rule's path with a plausible value for each variable (checks here come before any lookup)."""
-    values = {name: 1 if type(converter).__name__ in ("IntegerConverter", "FloatConverter") else "x"
-              for name, converter in rule._converters.items()}
+    from werkzeug.routing import NumberConverter
+
+    values = {name: 1 if isinstance(converter, NumberConverter) else "x" for name, converter in rule._converters.items()}
     if rule.rule.startswith("/static/"):
         values["filename"] = "css/app.css"
     return rule.build(values, append_unknown=False)[1]
