@@ -2,7 +2,7 @@
 
 Run ``bench/seed_scale.py`` first. Then:
 
-    .venv/bin/python bench/report_summary.py [--database-url postgresql://postgres@127.0.0.1:5432/learning_bench]
+    .venv/bin/python bench/report_summary.py [--database-url postgresql://postgres@127.0.0.1:5432/learning_bench_reporting]
 
 Each endpoint is called through the Flask test client (the whole request:
 authentication, validation, queries, JSON) after a warm-up, ``--runs`` times;

@@ -6,7 +6,7 @@ completed, each completion with its certificate. Rows go in with psycopg 3's
 ``COPY ... FROM STDIN`` (no row-by-row INSERT), then the reporting rollup is
 rebuilt once from them, as ``flask reports rebuild`` would after a bulk load.
 
-    .venv/bin/python bench/seed_scale.py [--database-url postgresql://postgres@127.0.0.1:5432/learning_bench]
+    .venv/bin/python bench/seed_scale.py [--database-url postgresql://postgres@127.0.0.1:5432/learning_bench_reporting]
 
 The database is wiped first; its name must contain "bench".
 """
@@ -27,7 +27,7 @@ import pycountry
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/learning_bench"
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/learning_bench_reporting"
 SECTORS = ["law_enforcement", "justice", "education", "health", "social_services", "financial", "technology",
            "government", "civil_society", "academia", "other"]
 ADMIN_EMAIL = "bench-admin@example.org"

@@ -19,13 +19,13 @@ from datetime import date
 from sqlalchemy import (
     Date,
     Integer,
-    case,
     cast,
     delete,
     event,
     func,
     insert,
     literal,
+    literal_column,
     select,
     union_all,
 )
@@ -246,8 +246,9 @@ def rebuild(connection: Connection) -> dict[str, int]:
     if dialect == "postgresql":
         connection.exec_driver_sql("ANALYZE report_facts")
     for subset in SUBSETS:
-        for period in (literal(0), ReportFact.year, ReportFact.month):
-            connection.execute(insert(ReportCell).from_select(list(CELL_COLUMNS) + ["n"], _cells_select(subset, period)))
+        for period in (ALL_TIME, ReportFact.year, ReportFact.month):
+            connection.execute(insert(ReportCell).from_select(list(CELL_COLUMNS) + ["n"],
+                                                              _cells_select(subset, period)))
     counts = {
         "facts": connection.scalar(select(func.count()).select_from(ReportFact)),
         "cells": connection.scalar(select(func.count()).select_from(ReportCell)),
@@ -257,16 +258,37 @@ def rebuild(connection: Connection) -> dict[str, int]:
     return counts
 
 
+ALL_TIME = literal_column("0")
+
+
 def _cells_select(subset: tuple[str, ...], period):
-    columns = {DIMENSIONS[name] for name in subset}
-    values = [getattr(ReportFact, c) if c in columns else literal(NEUTRAL[c]) for c in NEUTRAL]
-    value = case(
-        (ReportFact.kind == "certified", func.sum(ReportFact.weight)),
-        else_=func.count(ReportFact.user_id.distinct()),
+    """Distinct people per cell as DISTINCT then COUNT (hash aggregation, unlike COUNT(DISTINCT)),
+    plus certificates per cell; a constant period (all time) is never grouped by."""
+    columns = [c for c in NEUTRAL if c in {DIMENSIONS[name] for name in subset}]
+    constant = period is ALL_TIME
+    people = (
+        select(ReportFact.kind, *([] if constant else [period.label("period")]),
+               *[getattr(ReportFact, c) for c in columns], ReportFact.user_id)
+        .where(ReportFact.kind != "certified")
+        .distinct()
+        .subquery("people")
     )
-    return (
-        select(ReportFact.kind, literal(dims_name(subset)), period.label("period"), *values, value)
-        .group_by(ReportFact.kind, period, *[getattr(ReportFact, c) for c in NEUTRAL if c in columns])
+
+    def cell(source, value, period_column):
+        values = [source.c[c] if c in columns else literal(NEUTRAL[c]) for c in NEUTRAL]
+        grouping = [source.c.kind, *([] if constant else [period_column]), *[source.c[c] for c in columns]]
+        return (select(source.c.kind, literal(dims_name(subset)), ALL_TIME if constant else period_column,
+                       *values, value).group_by(*grouping))
+
+    certified = (
+        select(ReportFact.kind, *([] if constant else [period.label("period")]),
+               *[getattr(ReportFact, c) for c in columns], ReportFact.weight)
+        .where(ReportFact.kind == "certified")
+        .subquery("certified")
+    )
+    return union_all(
+        cell(people, func.count(), None if constant else people.c.period),
+        cell(certified, func.sum(certified.c.weight), None if constant else certified.c.period),
     )
 
 
