@@ -28,7 +28,7 @@ STRICT_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; scrip
 
 def example_path(rule) -> str:
     """The rule's path with a plausible value for each variable (checks here come before any lookup)."""
-    from werkzeug.routing import NumberConverter
+    from werkzeug.routing.converters import NumberConverter
 
     values = {name: 1 if isinstance(converter, NumberConverter) else "x" for name, converter in rule._converters.items()}
     if rule.rule.startswith("/static/"):
