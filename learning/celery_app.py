@@ -12,6 +12,8 @@ BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "outbox.sweep", "schedule": timedelta(seconds=30)},
     # Reminders: every 15 minutes, so each time zone's learners are reached soon after 08:00 local.
     "reminders-run": {"task": "reminders.run", "schedule": timedelta(minutes=15)},
+    # Privacy: erase accounts inactive beyond ACCOUNT_RETENTION_DAYS (off unless configured).
+    "accounts-retention": {"task": "accounts.apply_retention", "schedule": timedelta(hours=24)},
 }
 
 

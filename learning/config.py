@@ -77,7 +77,7 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
                  "CERTIFICATE_S3_ENDPOINT_URL", "CERTIFICATE_ISSUER_NAME", "CERTIFICATE_VERIFY_RATE_LIMIT"):
         if env.get(name):
             optional[name] = env[name]
-    for name in ("RENEWAL_WINDOW_DAYS", "REMINDER_BATCH_SIZE", "ROSTER_MAX_ROWS", "ROSTER_MAX_BYTES",
+    for name in ("ACCOUNT_RETENTION_DAYS", "RENEWAL_WINDOW_DAYS", "REMINDER_BATCH_SIZE", "ROSTER_MAX_ROWS", "ROSTER_MAX_BYTES",
                  "ROSTER_BACKGROUND_ROWS"):
         if env.get(name):
             optional[name] = _int(env, name, 0)

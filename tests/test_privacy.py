@@ -85,3 +85,52 @@ def test_erasure_is_carried_out_by_the_worker(live_app, celery_worker):
 
         wait_until(erased, message="the erasure by the worker")
         db.session.remove()
+
+
+def _age(user, days: int) -> None:
+    from datetime import timedelta
+
+    from learning.models_base import utcnow
+
+    past = utcnow() - timedelta(days=days)
+    user.created_at = past
+    user.last_login_at = past
+    db.session.commit()
+
+
+def test_retention_erases_long_inactive_learners_only(app, make, base_config):
+    from datetime import timedelta
+
+    from learning.accounts.privacy import apply_retention
+    from learning.audit.models import AuditEntry
+    from learning.enrolment.models import Enrolment
+    from learning.models_base import utcnow
+    from tests.conftest import build_app
+
+    gone = make.user(email="gone-quiet@example.org")
+    _age(gone, 4 * 365)
+    studying = make.user(email="still-learning@example.org")
+    _age(studying, 4 * 365)
+    item = make.enrolment(studying)
+    item.last_activity_at = utcnow() - timedelta(days=30)
+    db.session.commit()
+    staff = make.trainer(email="trainer-quiet@example.org")
+    _age(staff, 4 * 365)
+    fresh = make.user(email="new@example.org")
+
+    assert apply_retention() == 0  # off unless configured (the test app does not set it)
+
+    policy = build_app(base_config, ACCOUNT_RETENTION_DAYS=3 * 365)
+    with policy.app_context():
+        assert apply_retention() == 1
+        events = db.session.query(OutboxEvent).filter_by(event_type="account.erasure_requested").all()
+        assert [e.payload["user_id"] for e in events] == [gone.id]
+        entry = db.session.query(AuditEntry).filter_by(action="user.retention_expired").one()
+        assert entry.actor_id is None and entry.target_id == str(gone.id)
+        assert apply_retention() == 0  # already locked and queued: not chosen again
+        db.session.remove()
+    db.session.expire_all()
+    assert db.session.get(User, gone.id).active is False
+    for kept in (studying, staff, fresh):
+        assert db.session.get(User, kept.id).active is True
+    assert db.session.query(Enrolment).count() == 1

@@ -7,9 +7,12 @@ past statistics while naming nobody. It runs as a task through the outbox.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from datetime import datetime, timedelta
 
-from learning.accounts.models import ApiToken, LoginFailure, User
+from flask import current_app
+from sqlalchemy import delete, func, or_, select, update
+
+from learning.accounts.models import ApiToken, LoginFailure, User, UserRole
 from learning.audit.models import AuditEntry
 from learning.audit.services import record as audit
 from learning.certificates.models import Certificate
@@ -84,15 +87,20 @@ def export_personal_data(user: User) -> dict:
     }
 
 
-def request_erasure(user: User, actor_id: int | None = None) -> None:
-    """Lock the account at once and queue the erasure (idempotent)."""
+def request_erasure(user: User, actor_id: int | None = None, *, by_system: bool = False) -> None:
+    """Lock the account at once and queue the erasure (idempotent).
+
+    The audit log names the admin who asked, else the person themself, or no one
+    when the retention policy asked (``by_system``).
+    """
     if user.erased_at is not None:
         return
     user.active = False
     user.session_version += 1  # ends every session and e-mailed link
     db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
                        .values(revoked_at=utcnow()))
-    audit(actor_id if actor_id is not None else user.id, "user.erasure_requested", "user", user.id)
+    actor = None if by_system else (actor_id if actor_id is not None else user.id)
+    audit(actor, "user.erasure_requested", "user", user.id)
     emit("account.erasure_requested", {"user_id": user.id})
 
 
@@ -122,3 +130,48 @@ def erase_user(user_id: int) -> bool:
     audit(None, "user.erased", "user", user.id)
     db.session.commit()
     return True
+
+
+def inactive_account_ids(now: datetime, days: int, limit: int = 500) -> list[int]:
+    """Learners with no sign-in and no learning activity for ``days`` days (staff are never chosen)."""
+    cutoff = now - timedelta(days=days)
+    last_learning = (
+        select(Enrolment.user_id,
+               func.max(func.coalesce(Enrolment.last_activity_at, Enrolment.completed_at,
+                                      Enrolment.enrolled_at)).label("at"))
+        .group_by(Enrolment.user_id)
+        .subquery()
+    )
+    staff = select(UserRole.user_id)
+    query = (
+        select(User.id)
+        .outerjoin(last_learning, last_learning.c.user_id == User.id)
+        .where(
+            User.erased_at.is_(None),
+            User.active.is_(True),  # an account already locked for erasure is not chosen twice
+            User.id.not_in(staff),
+            User.created_at < cutoff,
+            or_(User.last_login_at.is_(None), User.last_login_at < cutoff),
+            or_(last_learning.c.at.is_(None), last_learning.c.at < cutoff),
+        )
+        .order_by(User.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
+def apply_retention(now: datetime | None = None) -> int:
+    """Erase accounts inactive for longer than ``ACCOUNT_RETENTION_DAYS`` (0 turns this off).
+
+    Each erasure goes through the outbox like a self-service one, so the
+    anonymous statistics stay; returns how many were queued in this run.
+    """
+    days = int(current_app.config.get("ACCOUNT_RETENTION_DAYS") or 0)
+    if days <= 0:
+        return 0
+    ids = inactive_account_ids(now or utcnow(), days)
+    for user in db.session.scalars(select(User).where(User.id.in_(ids))):
+        audit(None, "user.retention_expired", "user", user.id, inactive_days=days)
+        request_erasure(user, by_system=True)
+    db.session.commit()
+    return len(ids)
