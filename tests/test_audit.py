@@ -46,3 +46,17 @@ def test_audit_page_refuses_learners(client, make):
     make.user(email="l@example.org")
     client.post("/account/login", data={"email": "l@example.org", "password": "a-Good-password-42"})
     assert client.get("/admin/audit/").status_code == 403
+
+
+def test_roster_exports_are_audited(api, make):
+    admin = make.admin(email="exporter@example.org")
+    course = make.course()
+    client = api.as_user(admin)
+    cohort = client.post("cohorts", json={"course": course.slug, "name": "Audit cohort", "country": "KE",
+                                          "delivery": "online", "starts_on": "2026-01-05",
+                                          "ends_on": "2026-01-30"}).get_json()
+    assert client.get(f"cohorts/{cohort['id']}/roster.csv").status_code == 200
+    entries = client.get("audit?action=cohort.roster_exported").get_json()
+    assert entries["total"] == 1
+    assert entries["items"][0]["actor_email"] == "exporter@example.org"
+    assert entries["items"][0]["target_id"] == str(cohort["id"])

@@ -17,7 +17,7 @@ from learning.api.schemas import DATABASE_INT_MAX, ErrorDetailSchema, Id, PageQu
 from learning.catalogue.services import course_text
 from learning.cohorts import imports, services, sessions
 from learning.cohorts.models import ATTENDANCE_RULES, DELIVERY_MODES
-from learning.cohorts.roster import RosterFileInvalid, export_rows
+from learning.cohorts.roster import RosterFileInvalid
 from learning.errors import ValidationFailed, error_body
 from learning.extensions import db
 
@@ -356,8 +356,7 @@ def get_roster_import(cohort_id: int, import_id: int):
                    403: "Not a trainer or admin", 404: "No such cohort"})
 def export_roster(cohort_id: int):
     cohort = _cohort(cohort_id)
-    members, _total = services.members_of(cohort)
-    return Response(export_rows(members), mimetype="text/csv", headers={
+    return Response(services.export_roster(current_api_user().id, cohort), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="cohort-{cohort.id}-roster.csv"'})
 
 

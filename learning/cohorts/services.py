@@ -358,3 +358,13 @@ def close_cohort(actor: User, cohort: Cohort) -> CloseResult:
         Enrolment.cohort_id == cohort.id, Enrolment.status == "active"))
     audit(actor.id, "cohort.closed", "cohort", cohort.id, signed_off=len(ids), still_active=still_active)
     return CloseResult(len(ids), still_active)
+
+
+def export_roster(actor_id: int, cohort: Cohort) -> str:
+    """The cohort's roster as CSV, recorded in the audit log like every export of personal data."""
+    from learning.cohorts.roster import export_rows
+
+    members, _total = members_of(cohort)
+    audit(actor_id, "cohort.roster_exported", "cohort", cohort.id, members=len(members))
+    db.session.commit()
+    return export_rows(members)

@@ -21,7 +21,7 @@ from learning.cohorts.forms import (
     SessionForm,
     SettingsForm,
 )
-from learning.cohorts.roster import RosterFileInvalid, RosterTooLarge, RowError, export_rows
+from learning.cohorts.roster import RosterFileInvalid, RosterTooLarge, RowError
 from learning.errors import DomainError
 from learning.extensions import db
 from learning.i18n import current_language
@@ -229,6 +229,5 @@ def attendance(cohort_id: int, session_id: int):
 @bp.get("/<int:cohort_id>/roster.csv")
 def export(cohort_id: int):
     cohort = services.get_cohort_for(current_user, cohort_id)
-    members, _total = services.members_of(cohort)
-    return Response("\ufeff" + export_rows(members), mimetype="text/csv", headers={
+    return Response("\ufeff" + services.export_roster(current_user.id, cohort), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="cohort-{cohort.id}-roster.csv"'})
