@@ -1,6 +1,7 @@
 """Benchmark: issue 2,000 certificates (PDF included) with a real Celery worker on Redis.
 
     .venv/bin/python bench/certificates.py [--count 2000] [--concurrency 2]
+    .venv/bin/python bench/certificates.py --profile 300   # in one process, under cProfile
 
 Uses PostgreSQL database ``learning_certificates_bench`` (created and reset)
 and Redis db 3 unless ``BENCH_DATABASE_URL`` / ``BENCH_BROKER_URL`` say
@@ -9,6 +10,11 @@ written first (as a cohort's close writes them); then a worker process is
 started, every event is published, and the clock runs until the last
 certificate is committed. Prints certificates per second, overall and per
 worker process, and writes ``bench/results/certificates.json``.
+
+``--profile N`` seeds N completions the same way, then runs the worker's task
+body (``outbox.process`` in an app context) for each event in this process
+under cProfile, and prints where the time goes; nothing is written to
+``bench/results``.
 """
 
 from __future__ import annotations
@@ -32,7 +38,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes (prefork pool)")
+    parser.add_argument("--profile", type=int, metavar="N",
+                        help="issue N certificates in this process under cProfile instead of timing a worker")
+    parser.add_argument("--sort", default="cumulative", help="cProfile sort key with --profile")
     args = parser.parse_args()
+    if args.profile:
+        args.count = args.profile
 
     instance = tempfile.mkdtemp(prefix="bench-certificates-")
     env = {
@@ -99,6 +110,10 @@ def main() -> None:
 
         active_key()  # the first key exists before the clock starts, as in production
 
+    if args.profile:
+        _profile(app, list(event_ids), args.sort)
+        return
+
     log_path = Path(instance) / "worker.log"
     with open(log_path, "wb") as log:
         worker = subprocess.Popen(
@@ -151,6 +166,32 @@ def main() -> None:
     print(f"{args.count} certificates (PDF included) in {elapsed:.1f}s: {rate:.1f} per second, "
           f"{rate / args.concurrency:.1f} per second per worker process ({args.concurrency} processes)")
     print(f"written to {out.relative_to(ROOT)}")
+
+
+def _profile(app, event_ids: list[int], sort: str) -> None:
+    """Run the worker's task body for every event in this process, under cProfile."""
+    import cProfile
+    import pstats
+
+    from learning.outbox.services import process
+
+    def run(ids: list[int]) -> None:
+        for event_id in ids:
+            with app.app_context():  # as the worker's FlaskTask does for each task
+                assert process(event_id) == "done"
+
+    warm, rest = event_ids[:5], event_ids[5:]
+    run(warm)  # fonts, translations and the first connection before the clock starts
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    run(rest)
+    profiler.disable()
+    elapsed = time.perf_counter() - started
+    stats = pstats.Stats(profiler)
+    stats.sort_stats(sort).print_stats(45)
+    print(f"{len(rest)} certificates in one process under cProfile: {elapsed:.2f}s, "
+          f"{1000 * elapsed / len(rest):.1f} ms each (load average {os.getloadavg()[0]:.2f})")
 
 
 def _ensure_database(url: str) -> None:

@@ -9,7 +9,7 @@ drawn as vector squares, so it stays sharp at any print size.
 from __future__ import annotations
 
 import copy
-import io
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,9 +20,14 @@ import segno
 from babel.dates import format_date
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from fontTools import subset, ttLib
 from fpdf import FPDF
+from fpdf.fonts import SubsetMap, TTFFont
+from fpdf.output import CIDSystemInfo, OutputProducer, PDFFont, PDFFontStream
+from fpdf.syntax import Name, PDFArray, PDFContentStream
 
+from learning.certificates.fontprogram import font_program
+
+log = logging.getLogger(__name__)
 FONT_DIR = Path(__file__).resolve().parent.parent.parent / "static" / "fonts"
 _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
 PAGE_W, PAGE_H = 297.0, 210.0
@@ -72,71 +77,124 @@ def _is_rtl(language: str) -> bool:
 
 
 @cache
-def _parsed_font(family: str, style: str, file_name: str):
-    """A font parsed once per process (parsing is most of the cost of a certificate)."""
+def _parsed_font(family: str, style: str, file_name: str) -> TTFFont:
+    """A font parsed by fpdf2 once per process (parsing is most of the cost of adding a font)."""
     scratch = FPDF()
     scratch.add_font(family, style, str(FONT_DIR / file_name))
     return scratch.fonts[f"{family.lower()}{style}"]
 
 
-# The characters most certificates are written with. Embedding starts from a copy of the font
-# cut down to these (and the glyphs HarfBuzz may substitute for them); a certificate that
-# uses any other glyph is embedded from the whole font instead.
-CORE_REPERTOIRE = {
-    "NotoSans": [(0x20, 0x7E), (0xA0, 0x17F), (0x218, 0x21B), (0x300, 0x30F), (0x400, 0x45F),
-                 (0x2010, 0x2027), (0x2030, 0x203A), (0x20AC, 0x20AC)],
-    "NotoSansArabic": [(0x20, 0x40), (0x600, 0x6FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)],
-}
-_EMBEDDING_DROPS = ("GSUB", "GPOS", "GDEF", "hdmx", "FFTM", "meta")
-
-
-def _saved(font: ttLib.TTFont) -> bytes:
-    for table in _EMBEDDING_DROPS:
-        if table in font:
-            del font[table]
-    out = io.BytesIO()
-    font.save(out)
-    return out.getvalue()
-
-
-@cache
-def _whole_font_for_embedding(file_name: str) -> bytes:
-    """The font without the layout tables fpdf2 drops when embedding anyway (HarfBuzz has
-    shaped the text already, on the full font)."""
-    return _saved(ttLib.TTFont(str(FONT_DIR / file_name), recalcTimestamp=False))
-
-
-@cache
-def _core_font_for_embedding(file_name: str) -> tuple[bytes, frozenset[str]]:
-    """The font cut down to the core repertoire (glyph names kept), and the names it holds."""
-    family = file_name.split("-")[0]
-    font = ttLib.TTFont(str(FONT_DIR / file_name), recalcTimestamp=False)
-    options = subset.Options(layout_features=["*"], glyph_names=True, notdef_outline=True,
-                             recommended_glyphs=True, name_IDs=["*"], name_languages=["*"])
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes=[u for low, high in CORE_REPERTOIRE[family] for u in range(low, high + 1)])
-    subsetter.subset(font)
-    names = frozenset(font.getGlyphOrder())
-    return _saved(font), names
-
-
 def _add_font(pdf: FPDF, family: str, style: str, file_name: str) -> None:
-    # fpdf2's own copy of a parsed font (as its recorder makes): the glyph map and widths are
-    # copied, the parsed tables shared for layout; the file is re-read before output, where
-    # fpdf2 subsets the font in place.
-    font = copy.deepcopy(_parsed_font(family, style, file_name))
+    """Add the process's parsed font to ``pdf``: the metrics, glyph maps and HarfBuzz font are
+    shared (read only while rendering); what a document changes is its own (the glyphs it
+    uses, the glyphs found missing, its font descriptor object)."""
+    parsed = _parsed_font(family, style, file_name)
+    font = TTFFont.__new__(TTFFont)
+    for slot in TTFFont.__slots__:
+        if hasattr(parsed, slot):
+            setattr(font, slot, getattr(parsed, slot))
     font.i = len(pdf.fonts) + 1
+    font.desc = copy.copy(parsed.desc)
+    font.missing_glyphs = []
+    font.biggest_size_pt = 0
+    font.subset = SubsetMap(font)
     pdf.fonts[font.fontkey] = font
 
 
-def _fresh_tables_for_output(pdf: FPDF) -> None:
-    """Give fpdf2 a fresh, small copy of each font to subset and embed (it subsets in place)."""
-    for font in pdf.fonts.values():
-        file_name = Path(str(font.ttffile)).name
-        data, names = _core_font_for_embedding(file_name)
-        if not set(font.subset.get_all_glyph_names()) <= names:
-            data = _whole_font_for_embedding(file_name)
-        font.ttfont = ttLib.TTFont(io.BytesIO(data), recalcTimestamp=False, lazy=True)
+class _CertificateOutput(OutputProducer):
+    """fpdf2's PDF writer, embedding each font as a subset cut by :mod:`fontprogram`.
+
+    The PDF objects are those fpdf2 writes for a TrueType font (Type0 font, CIDFontType2
+    with widths, ToUnicode map, CIDToGIDMap, descriptor, font file); only the font file
+    differs: the used glyphs keep their glyph numbers instead of being renumbered by
+    fontTools, so the CIDToGIDMap maps each code to the glyph's number in the font file.
+    """
+
+    def _add_fonts(self, *args, **kwargs):
+        fonts = self.fpdf.fonts.values()
+        if not all(isinstance(font, TTFFont) and not font.color_font and not font.is_cff for font in fonts):
+            raise RuntimeError("certificate PDFs embed TrueType (glyf) fonts only")
+        font_objs_per_index = {}
+        for font in sorted(fonts, key=lambda font: font.i):
+            program = font_program(str(font.ttffile))
+            if font.missing_glyphs:
+                log.warning("certificate PDF: font %s has no glyph for %s", font.name,
+                            ", ".join(f"U+{u:04X}" for u in font.missing_glyphs[:10]))
+            fontname = f"{_subset_tag(font.i)}+{font.name}"
+            code_to_glyph = {code: program.glyph_ids.get(glyph.glyph_name, 0)
+                             for glyph, code in font.subset.items() if glyph is not None}
+            composite = PDFFont(subtype="Type0", base_font=fontname, encoding="Identity-H")
+            self._add_pdf_obj(composite, "fonts")
+            font_objs_per_index[font.i] = composite
+            cid_font = PDFFont(subtype="CIDFontType2", base_font=fontname, d_w=font.desc.missing_width,
+                               w=_widths(font))
+            self._add_pdf_obj(cid_font, "fonts")
+            composite.descendant_fonts = PDFArray([cid_font])
+
+            to_unicode = PDFContentStream(_to_unicode_cmap(font).encode("latin-1"), compress=True)
+            self._add_pdf_obj(to_unicode, "fonts")
+            composite.to_unicode = to_unicode
+
+            system_info = CIDSystemInfo()
+            self._add_pdf_obj(system_info, "fonts")
+            cid_font.c_i_d_system_info = system_info
+
+            descriptor = font.desc
+            descriptor.font_name = Name(fontname)
+            self._add_pdf_obj(descriptor, "fonts")
+            cid_font.font_descriptor = descriptor
+
+            cid_to_gid = bytearray(2 * (max(code_to_glyph, default=0) + 1))
+            for code, glyph in code_to_glyph.items():
+                cid_to_gid[2 * code:2 * code + 2] = glyph.to_bytes(2, "big")
+            cid_to_gid_map = PDFContentStream(bytes(cid_to_gid), compress=True)
+            self._add_pdf_obj(cid_to_gid_map, "fonts")
+            cid_font.c_i_d_to_g_i_d_map = cid_to_gid_map
+
+            font_file = PDFFontStream(program.subset(glyph.glyph_name for glyph, _code in font.subset.items()
+                                                     if glyph is not None))
+            self._add_pdf_obj(font_file, "fonts")
+            descriptor.font_file2 = font_file
+        # fpdf2's glyph caches are kept per function, not per document: empty them as it does.
+        SubsetMap.pick.cache_clear()
+        SubsetMap.get_glyph.cache_clear()
+        return font_objs_per_index
+
+
+def _subset_tag(index: int) -> str:
+    """Six capital letters naming a font subset, distinct for each font of a document."""
+    return "CERT" + chr(ord("A") + (index // 26) % 26) + chr(ord("A") + index % 26)
+
+
+def _widths(font: TTFFont) -> str:
+    """The CIDFont's W array: the width of each code, one bracket per run of consecutive codes."""
+    widths = sorted((code, glyph.glyph_width) for glyph, code in font.subset.items() if glyph is not None)
+    runs: list[tuple[int, list[int]]] = []
+    for code, width in widths:
+        if runs and runs[-1][0] + len(runs[-1][1]) == code:
+            runs[-1][1].append(width)
+        else:
+            runs.append((code, [width]))
+    return "[" + " ".join(f"{start} [{' '.join(map(str, run))}]" for start, run in runs) + "]"
+
+
+def _to_unicode_cmap(font: TTFFont) -> str:
+    """The ToUnicode map: which text each code stands for (search, copy and extraction)."""
+    entries = []
+    for glyph, code in font.subset.items():
+        if glyph is None or not isinstance(glyph.unicode, tuple) or not glyph.unicode:
+            continue
+        text = "".join(chr(u) for u in glyph.unicode).encode("utf-16-be").hex().upper()
+        entries.append(f"<{code:04X}> <{text}>\n")
+    # At most 100 mappings per block (Adobe Technical Note #5014).
+    blocks = "".join(f"{len(entries[i:i + 100])} beginbfchar\n{''.join(entries[i:i + 100])}endbfchar\n"
+                     for i in range(0, len(entries), 100))
+    return ("/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
+            "/CIDSystemInfo\n<</Registry (Adobe)\n/Ordering (UCS)\n/Supplement 0\n>> def\n"
+            "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+            "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
+            f"{blocks}"
+            "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend")
 
 
 def _add_fonts(pdf: FPDF, texts: list[str]) -> None:
@@ -256,5 +314,4 @@ def render_pdf(face: CertificateFace) -> bytes:
         pdf.set_xy(details_x, y)
         pdf.cell(150, 8, texts[key], align=align)
         y += 10
-    _fresh_tables_for_output(pdf)
-    return bytes(pdf.output())
+    return bytes(pdf.output(output_producer_class=_CertificateOutput))
