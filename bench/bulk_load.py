@@ -1,0 +1,146 @@
+"""Bulk loading on PostgreSQL: load tables bare, then put back every index and constraint.
+
+Maintaining seven B-trees and five foreign-key checks row by row is most of the
+cost of a COPY into an indexed table; building each index once from the loaded
+rows (a sort) and validating each foreign key once (one anti-join) is several
+times cheaper. ``strip()`` records the definitions the migrations created and
+drops them, ``restore()`` recreates them from that record on two connections at
+once, and ``schema_snapshot()`` lets the caller check that the result is
+identical to the migrated schema.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+import psycopg
+
+# Session settings for the connections that load and rebuild: index builds sort in memory, and the
+# foreign-key check query runs with maintenance_work_mem (PostgreSQL raises work_mem to it).
+SESSION = ("SET synchronous_commit = off", "SET maintenance_work_mem = '512MB'",
+           "SET max_parallel_maintenance_workers = 0")  # the two connections already use both cores
+
+
+@dataclass
+class Stripped:
+    """What ``strip()`` dropped, in the order ``restore()`` puts it back."""
+
+    indexes: list[tuple[str, str]] = field(default_factory=list)  # (table, CREATE INDEX ...)
+    keys: list[tuple[str, str, str, str]] = field(default_factory=list)  # (table, name, PRIMARY KEY|UNIQUE, index)
+    foreign_keys: list[tuple[str, str, str]] = field(default_factory=list)  # (table, name, definition)
+
+
+def schema_snapshot(conn: psycopg.Connection) -> dict[str, set[tuple]]:
+    """Every index and constraint of the public schema, as definitions that can be compared."""
+    indexes = conn.execute(
+        "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'").fetchall()
+    constraints = conn.execute(
+        "SELECT conrelid::regclass::text, conname, contype, pg_get_constraintdef(oid), convalidated, "
+        "condeferrable, condeferred FROM pg_constraint WHERE connamespace = 'public'::regnamespace").fetchall()
+    return {"indexes": set(indexes), "constraints": set(constraints)}
+
+
+def strip(conn: psycopg.Connection, tables: list[str]) -> Stripped:
+    """Drop the indexes and keys of ``tables`` and every foreign key from or to them."""
+    stripped = Stripped()
+    stripped.foreign_keys = conn.execute(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE contype = 'f' AND (conrelid::regclass::text = ANY(%(t)s) OR confrelid::regclass::text = ANY(%(t)s)) "
+        "ORDER BY 1, 2", {"t": tables}).fetchall()
+    stripped.keys = conn.execute(
+        "SELECT conrelid::regclass::text, conname, CASE contype WHEN 'p' THEN 'PRIMARY KEY' ELSE 'UNIQUE' END, "
+        "conindid::regclass::text FROM pg_constraint "
+        "WHERE contype IN ('p', 'u') AND conrelid::regclass::text = ANY(%(t)s) ORDER BY 1, 2", {"t": tables}).fetchall()
+    unexpected = conn.execute(
+        "SELECT conname FROM pg_constraint WHERE contype NOT IN ('p', 'u', 'f', 'c', 'n') "
+        "AND conrelid::regclass::text = ANY(%(t)s)", {"t": tables}).fetchall()
+    if unexpected:  # exclusion constraints and the like would need their own rebuild
+        raise RuntimeError(f"strip() does not know how to rebuild {unexpected}")
+    stripped.indexes = conn.execute(
+        "SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY(%(t)s) "
+        "ORDER BY 1, indexname", {"t": tables}).fetchall()
+    with conn.transaction():
+        for table, name, _definition in stripped.foreign_keys:
+            conn.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
+        for table, name, _kind, _index in stripped.keys:
+            conn.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')  # drops its index too
+        backing = {index for *_rest, index in stripped.keys}
+        for _table, definition in stripped.indexes:
+            name = definition.split(" INDEX ", 1)[1].split(" ON ", 1)[0]
+            if name not in backing:
+                conn.execute(f'DROP INDEX "{name}"')
+    return stripped
+
+
+def restore(url: str, stripped: Stripped, sizes: dict[str, int]) -> dict:
+    """Recreate what ``strip()`` dropped, on two connections; returns the seconds of each phase."""
+    timings: dict = {}
+    started = time.perf_counter()
+    # Largest tables first, so that the two connections finish at about the same time.
+    builds = sorted(stripped.indexes, key=lambda item: -sizes.get(item[0], 0))
+    durations = run_parallel(url, [definition for _table, definition in builds])
+    timings["create_indexes_s"] = time.perf_counter() - started
+    timings["slowest_index_builds_s"] = {
+        statement.split(" INDEX ", 1)[1].split(" ON ", 1)[0]: round(seconds, 2)
+        for statement, seconds in sorted(durations.items(), key=lambda item: -item[1])[:8]}
+
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in SESSION:
+            conn.execute(statement)
+        with conn.transaction():
+            # The unique indexes exist already: the keys only adopt them, instantly.
+            for table, name, kind, index in stripped.keys:
+                conn.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {kind} USING INDEX "{index}"')
+            # Added NOT VALID (no scan), then validated below: validation takes only a SHARE UPDATE
+            # EXCLUSIVE lock on the referencing table, so two tables can be checked at the same time.
+            for table, name, definition in stripped.foreign_keys:
+                conn.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition} NOT VALID')
+    by_table: dict[str, list[str]] = {}
+    for table, name, _definition in stripped.foreign_keys:
+        by_table.setdefault(table, []).append(f'ALTER TABLE "{table}" VALIDATE CONSTRAINT "{name}"')
+    groups = sorted(by_table.values(), key=lambda group: -sizes.get(group[0].split('"')[1], 0))
+    run_parallel(url, groups)
+    timings["add_keys_and_validate_foreign_keys_s"] = time.perf_counter() - started
+    return timings
+
+
+def run_parallel(url: str, jobs: list, connections: int = 2) -> dict[str, float]:
+    """Run the statements (or lists of statements run in order) on ``connections`` connections.
+
+    Returns the seconds each statement took.
+    """
+    durations: dict[str, float] = {}
+    pending: queue.Queue = queue.Queue()
+    for job in jobs:
+        pending.put([job] if isinstance(job, str) else job)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for statement in SESSION:
+                conn.execute(statement)
+            while not errors:
+                try:
+                    statements = pending.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    for statement in statements:
+                        started = time.perf_counter()
+                        conn.execute(statement)
+                        durations[statement] = time.perf_counter() - started
+                except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+                    errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return durations
