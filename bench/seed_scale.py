@@ -154,52 +154,23 @@ def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int
         timings["copy_reference_rows_s"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        counts = courses_per_person(rng, people, enrolments)
-        days, clock, now_text, now_plus_5 = timestamps(now)
-        last_minute = (now.date() - FIRST_DAY).days * 1440 + now.hour * 60 + now.minute
-        course_ids = list(range(1, COURSES + 1))
-        course_cert = [""] + [f"{c}\tCourse {c}\ten" for c in course_ids]
-        sample = rng.sample
-        enrolment_id = certificate_id = 0
+        people_rows = (user_country, user_sector, user_org)
+        blocks = enrolment_blocks(rng, courses_per_person(rng, people, enrolments), people_rows, cohorts_in, now)
+        totals = {"enrolments": 0, "certificates": 0}
         formatting = 0.0
         with copy_into(cur, "enrolments", "id, course_id, cohort_id, status, enrolled_at, completed_at, user_id, "
                                           "country, sector, organisation_id, language") as enrolments_copy, \
                 copy_into(second.cursor(), "certificates", "id, code, enrolment_id, course_id, course_title, "
                                                           "course_language, user_id, holder_name, issued_at") \
                 as certificates_copy:
-            for first in range(1, people + 1, BLOCK):
+            while True:
                 block_started = time.perf_counter()
-                rows, certificates = [], []
-                for user in range(first, min(people, first + BLOCK - 1) + 1):
-                    country = user_country[user]
-                    tail = f"{user}\t{country}\t{user_sector[user]}\t{user_org[user]}\ten\n"
-                    holder = f"{user}\tPerson {user}\t"
-                    in_country = cohorts_in[country]
-                    for course in sample(course_ids, counts[user]):
-                        enrolment_id += 1
-                        minute = int(rand() * DAYS * 1440)  # uniform over the ten years, to the minute
-                        day, time_of_day = divmod(minute, 1440)
-                        enrolled = days[day] + clock[time_of_day]
-                        if rand() < 0.6:
-                            done = minute + (1 + int(rand() * 119)) * 1440  # 1 to 119 days later
-                            if done > last_minute:
-                                completed, issued = now_text, now_plus_5
-                            else:
-                                completed = days[done // 1440] + clock[done % 1440]
-                                issue = done + 5
-                                issued = days[issue // 1440] + clock[issue % 1440]
-                            status = "completed"
-                            certificate_id += 1
-                            certificates.append(f"{certificate_id}\tB{certificate_id:015d}\t{enrolment_id}\t"
-                                                f"{course_cert[course]}\t{holder}{issued}\n")
-                        else:
-                            completed, status = "\\N", "active" if rand() < 0.5 else "withdrawn"
-                        ids = in_country[course]
-                        cohort = ids[int(rand() * len(ids))] if ids and rand() < 0.5 else "\\N"
-                        rows.append(f"{enrolment_id}\t{course}\t{cohort}\t{status}\t{enrolled}\t{completed}\t{tail}")
-                enrolments_text, certificates_text = "".join(rows), "".join(certificates)
+                block = next(blocks, None)
                 formatting += time.perf_counter() - block_started
-                enrolments_copy.write(enrolments_text)
+                if block is None:
+                    break
+                enrolments_text, certificates_text, totals["enrolments"], totals["certificates"] = block
+                enrolments_copy.write(enrolments_text)  # returns at once: a thread sends it
                 certificates_copy.write(certificates_text)
             timings["format_rows_in_python_s"] = formatting
             drain_started = time.perf_counter()
@@ -210,8 +181,7 @@ def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int
         main.commit()
         timings["copy_enrolments_and_certificates_s"] = time.perf_counter() - started
 
-    sizes = {"enrolments": enrolment_id, "certificates": certificate_id, "users": people, "cohorts": COHORTS,
-             "organisations": ORGANISATIONS}
+    sizes = {**totals, "users": people, "cohorts": COHORTS, "organisations": ORGANISATIONS}
     timings.update(restore(url, stripped, sizes))
     with psycopg.connect(url, autocommit=True) as conn:
         started = time.perf_counter()
@@ -219,10 +189,59 @@ def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int
         timings["vacuum_analyze_s"] = time.perf_counter() - started
         restored = schema_snapshot(conn)
     check_schema(migrated, restored)
-    return {"people": people, "enrolments": enrolment_id, "certificates": certificate_id,
+    return {"people": people, **totals,
             "countries": len(codes), "cohorts": COHORTS, "organisations": ORGANISATIONS,
             "indexes_restored": len(stripped.indexes),
             "constraints_restored": len(stripped.keys) + len(stripped.foreign_keys), **timings}
+
+
+def enrolment_blocks(rng: random.Random, counts: list[int], people_rows: tuple[list[str], ...],
+                     cohorts_in: dict[str, list[list[int]]], now: datetime):
+    """COPY text of the enrolments and certificates of ``BLOCK`` people at a time, with the last ids so far.
+
+    Each person takes ``counts[person]`` different courses, enrolled at a uniform minute of the ten
+    years, with a snapshot of their country, sector and organisation; 60 % complete 1 to 119 days
+    later and get their certificate five minutes after; half of the rest are active, half withdrew;
+    half of the enrolments are in a cohort of the course in the person's country, when it has one.
+    Every value is cut from precomputed strings: no datetime objects, no per-row adaptation.
+    """
+    rand, sample = rng.random, rng.sample
+    user_country, user_sector, user_org = people_rows
+    days, clock, now_text, now_plus_5 = timestamps(now)
+    last_minute = (now.date() - FIRST_DAY).days * 1440 + now.hour * 60 + now.minute
+    course_ids = list(range(1, COURSES + 1))
+    course_cert = [""] + [f"{c}\tCourse {c}\ten" for c in course_ids]
+    people = len(counts) - 1
+    enrolment_id = certificate_id = 0
+    for first in range(1, people + 1, BLOCK):
+        rows, certificates = [], []
+        for user in range(first, min(people, first + BLOCK - 1) + 1):
+            country = user_country[user]
+            tail = f"{user}\t{country}\t{user_sector[user]}\t{user_org[user]}\ten\n"
+            holder = f"{user}\tPerson {user}\t"
+            in_country = cohorts_in[country]
+            for course in sample(course_ids, counts[user]):
+                enrolment_id += 1
+                minute = int(rand() * DAYS * 1440)
+                enrolled = days[minute // 1440] + clock[minute % 1440]
+                if rand() < 0.6:
+                    done = minute + (1 + int(rand() * 119)) * 1440
+                    if done > last_minute:
+                        completed, issued = now_text, now_plus_5
+                    else:
+                        completed = days[done // 1440] + clock[done % 1440]
+                        issue = done + 5
+                        issued = days[issue // 1440] + clock[issue % 1440]
+                    status = "completed"
+                    certificate_id += 1
+                    certificates.append(f"{certificate_id}\tB{certificate_id:015d}\t{enrolment_id}\t"
+                                        f"{course_cert[course]}\t{holder}{issued}\n")
+                else:
+                    completed, status = "\\N", "active" if rand() < 0.5 else "withdrawn"
+                ids = in_country[course]
+                cohort = ids[int(rand() * len(ids))] if ids and rand() < 0.5 else "\\N"
+                rows.append(f"{enrolment_id}\t{course}\t{cohort}\t{status}\t{enrolled}\t{completed}\t{tail}")
+        yield "".join(rows), "".join(certificates), enrolment_id, certificate_id
 
 
 def courses_per_person(rng: random.Random, people: int, enrolments: int) -> list[int]:
