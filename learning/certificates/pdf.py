@@ -220,26 +220,29 @@ def _set_font(pdf: FPDF, style: str, size: float) -> None:
 
 
 def _qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
-    """Draw the QR code of ``url`` as filled squares, one rectangle per run of dark modules."""
+    """Draw the QR code of ``url`` on a white square: one filled path, a rectangle per run of dark modules."""
     qr = segno.make(url, error="m", micro=False)
     border = 2
-    rows = [list(row) for row in qr.matrix]
-    count = len(rows) + 2 * border
-    module = size / count
+    module = size / (qr.symbol_size(border=0)[0] + 2 * border)
     pdf.set_fill_color(255, 255, 255)
     pdf.rect(x, y, size, size, style="F")
     pdf.set_fill_color(0, 0, 0)
-    for r, row in enumerate(rows):
-        c = 0
-        while c < len(row):
+    k, page_h = pdf.k, pdf.h
+    runs = []
+    for r, row in enumerate(qr.matrix):
+        top = (page_h - (y + (border + r) * module)) * k
+        c, width = 0, len(row)
+        while c < width:
             if row[c]:
                 start = c
-                while c < len(row) and row[c]:
+                while c < width and row[c]:
                     c += 1
-                pdf.rect(x + (border + start) * module, y + (border + r) * module,
-                         (c - start) * module, module * 1.0, style="F")
+                runs.append(f"{(x + (border + start) * module) * k:.2f} {top:.2f} "
+                            f"{(c - start) * module * k:.2f} {-module * k:.2f} re")
             else:
                 c += 1
+    # The rectangles as one path filled once (fpdf2's rect() writes the same operator per rectangle).
+    pdf._out("\n".join(runs) + " f")
 
 
 def render_pdf(face: CertificateFace) -> bytes:
@@ -280,7 +283,12 @@ def render_pdf(face: CertificateFace) -> bytes:
         pdf.set_text_color(*colour)
         _set_font(pdf, style, size)
         pdf.set_xy(20, y)
-        pdf.multi_cell(PAGE_W - 40, height, text, align="C", max_line_height=height)
+        if pdf.get_string_width(text) <= PAGE_W - 40 - 2 * pdf.c_margin:
+            # One line (the usual case): a cell looks the same as a one-line paragraph, and
+            # spares fpdf2's line breaking, which measures the text a character at a time.
+            pdf.cell(PAGE_W - 40, height, text, align="C")
+        else:
+            pdf.multi_cell(PAGE_W - 40, height, text, align="C", max_line_height=height)
 
     centred(texts["title"], 34, 30, "B", BRAND, 14)
     pdf.set_draw_color(*ACCENT)

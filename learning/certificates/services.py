@@ -71,16 +71,18 @@ def expiry_of(issued_at: datetime, validity_months: int | None) -> datetime | No
     return issued_at.replace(year=year, month=month, day=day)
 
 
-def course_title_in(course: Course, language: str | None) -> tuple[str, str]:
-    """The course title in ``language`` when translated, else in the course's own language."""
-    translations = {t.language: t for t in course.translations}
-    for candidate in (language, (language or "").split("-")[0], course.language):
-        if candidate and candidate in translations:
-            return translations[candidate].title, candidate
-    fallback = db.session.scalar(
-        select(CourseTranslation).where(CourseTranslation.course_id == course.id).limit(1)
-    )
-    return (fallback.title, fallback.language) if fallback else (course.slug, course.language)
+def _title_among(translations: list[tuple[str, str]], course, language: str | None) -> tuple[str, str]:
+    """The course title in ``language`` when translated, else in the course's own language, else
+    in its first translation; ``translations`` are (language, title) pairs in creation order and
+    ``course`` has the course's ``slug`` and ``course_language``."""
+    titles = dict(translations)
+    for candidate in (language, (language or "").split("-")[0], course.course_language):
+        if candidate and candidate in titles:
+            return titles[candidate], candidate
+    if translations:
+        language, title = translations[0]
+        return title, language
+    return course.slug, course.course_language
 
 
 def holder_name_of(certificate: Certificate, user: User | None = None) -> str | None:
@@ -93,9 +95,10 @@ def holder_name_of(certificate: Certificate, user: User | None = None) -> str | 
     return certificate.holder_name
 
 
-def face_of(certificate: Certificate) -> CertificateFace:
+def face_of(certificate: Certificate, holder_name: str | None = None) -> CertificateFace:
+    """What the PDF prints; ``holder_name`` when the caller knows it already (saves reading the holder)."""
     return CertificateFace(
-        holder_name=holder_name_of(certificate) or "",
+        holder_name=(holder_name if holder_name is not None else holder_name_of(certificate)) or "",
         course_title=certificate.course_title,
         language=certificate.course_language,
         issued_at=certificate.issued_at,
@@ -106,10 +109,11 @@ def face_of(certificate: Certificate) -> CertificateFace:
     )
 
 
-def _store_pdf(certificate: Certificate) -> None:
+def _store_pdf(certificate: Certificate, holder_name: str | None = None) -> None:
     key = pdf_key(certificate.code)
-    get_storage().put(key, render_pdf(face_of(certificate)), "application/pdf")
-    certificate.pdf_path = key
+    get_storage().put(key, render_pdf(face_of(certificate, holder_name)), "application/pdf")
+    if certificate.pdf_path != key:
+        certificate.pdf_path = key
 
 
 def _existing(enrolment_id: int) -> Certificate | None:
@@ -124,34 +128,63 @@ def _test_delay() -> None:
         time.sleep(delay)
 
 
+def _issuing_facts(enrolment_id: int) -> tuple | None:
+    """What a certificate snapshots, in one round trip: the enrolment, its holder, its course and
+    the course's translations (one row each), and the id of a certificate already issued for it.
+    Returns the first row and the (language, title) pairs, or None for an unknown enrolment."""
+    rows = db.session.execute(
+        select(Enrolment.id, Enrolment.status, Enrolment.completed_at, Enrolment.language,
+               Enrolment.user_id, Enrolment.course_id, User.full_name, User.erased_at, Course.slug,
+               Course.language.label("course_language"), Course.certificate_validity_months,
+               Certificate.id.label("certificate_id"),
+               CourseTranslation.language.label("translation_language"),
+               CourseTranslation.title.label("translation_title"))
+        .join(User, User.id == Enrolment.user_id)
+        .join(Course, Course.id == Enrolment.course_id)
+        .outerjoin(Certificate, Certificate.enrolment_id == Enrolment.id)
+        .outerjoin(CourseTranslation, CourseTranslation.course_id == Enrolment.course_id)
+        .where(Enrolment.id == enrolment_id)
+        .order_by(CourseTranslation.id)
+    ).all()
+    if not rows:
+        return None
+    translations = [(row.translation_language, row.translation_title)
+                    for row in rows if row.translation_language is not None]
+    return rows[0], translations
+
+
 def issue_certificate(enrolment_id: int) -> Certificate:
     """The certificate of a completed enrolment, issued and committed exactly once however often asked."""
     for _attempt in range(MAX_ATTEMPTS):
-        existing = _existing(enrolment_id)
-        if existing is not None:
+        found = _issuing_facts(enrolment_id)
+        if found is None:
+            raise NotFound("No such enrolment.")
+        facts, translations = found
+        if facts.certificate_id is not None:
+            existing = db.session.get(Certificate, facts.certificate_id)
             if existing.pdf_path is None:  # issued before its PDF could be stored: finish the job
                 _store_pdf(existing)
                 db.session.commit()
             return existing
-        enrolment = db.session.get(Enrolment, enrolment_id)
-        if enrolment is None:
-            raise NotFound("No such enrolment.")
-        if enrolment.status != "completed" or enrolment.completed_at is None:
+        if facts.status != "completed" or facts.completed_at is None:
             raise NotCompleted("Only a completed enrolment earns a certificate.")
-        user = db.session.get(User, enrolment.user_id)
-        title, language = course_title_in(enrolment.course, enrolment.language)
-        issued_at = enrolment.completed_at
+        title, language = _title_among(translations, facts, facts.language)
+        holder_name = None if facts.erased_at is not None else facts.full_name
+        issued_at = facts.completed_at
+        code = new_code()
         certificate = Certificate(
-            code=new_code(),
-            enrolment_id=enrolment.id,
-            user_id=enrolment.user_id,
-            course_id=enrolment.course_id,
-            holder_name=None if user.erased_at is not None else user.full_name,
+            code=code,
+            enrolment_id=facts.id,
+            user_id=facts.user_id,
+            course_id=facts.course_id,
+            holder_name=holder_name,
             course_title=title,
             course_language=language,
             issued_at=issued_at,
-            expires_at=expiry_of(issued_at, enrolment.course.certificate_validity_months),
+            expires_at=expiry_of(issued_at, facts.certificate_validity_months),
             status_list_index=status_list.random_index(),
+            # Where the PDF will be: it is stored before the commit, or the row is not committed.
+            pdf_path=pdf_key(code),
         )
         db.session.add(certificate)
         try:
@@ -159,7 +192,7 @@ def issue_certificate(enrolment_id: int) -> Certificate:
             # enrolment's certificate, or drawn the same code or status position.
             db.session.flush()
             _test_delay()
-            _store_pdf(certificate)
+            _store_pdf(certificate, holder_name or "")
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
