@@ -162,6 +162,28 @@ def test_overlapping_runs_do_not_claim_twice(make, app):
         ReminderSent.digest_id.is_(None))) == 0
 
 
+def test_a_run_gathers_each_learners_claims_into_one_digest_for_their_own_local_day(make):
+    """At 22:00 UTC it is 11:00 tomorrow in Auckland and 17:00 today in Bogotá: one digest each, on their day."""
+    at = NOW.replace(hour=22)
+    course = make.course()
+    kiri = remind.learner(timezone="Pacific/Auckland", language="en")
+    sofia = remind.learner(timezone="America/Bogota", language="es")
+    for person in (kiri, sofia):
+        remind.idle_enrolment(person, idle_since=at - timedelta(days=8), of_course=course)
+        remind.certificate(person, issued_at=at - timedelta(days=1))
+
+    counts = services.plan(at)
+
+    assert (counts["inactivity"], counts["certificate_issued"], counts["digests"]) == (2, 2, 2)
+    digests = {d.user_id: d for d in db.session.scalars(select(ReminderDigest))}
+    assert {user: d.local_date for user, d in digests.items()} == {
+        kiri.id: (at + timedelta(days=1)).date(), sofia.id: at.date()}
+    claims = db.session.scalars(select(ReminderSent)).all()
+    assert len(claims) == 4
+    assert all(c.digest_id == digests[c.user_id].id and c.due_on == digests[c.user_id].local_date for c in claims)
+    assert all(count == 0 for count in services.plan(at + timedelta(minutes=15)).values())
+
+
 def test_due_reminders_can_be_listed_without_claiming_them(make):
     person = remind.learner(timezone="Europe/Madrid")
     enrolment = remind.idle_enrolment(person, idle_since=NOW - timedelta(days=30), of_course=make.course())
