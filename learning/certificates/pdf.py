@@ -11,9 +11,10 @@ from __future__ import annotations
 import copy
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import segno
@@ -58,17 +59,26 @@ def _date(moment: datetime, language: str) -> str:
         return format_date(moment.date(), format="long", locale="en")
 
 
-def _texts(face: CertificateFace, language: str) -> dict[str, str]:
+@cache
+def _labels(language: str) -> dict[str, str]:
+    """The printed words that are the same on every certificate in ``language``."""
     with force_locale(language):
         return {
             "title": _("Certificate of completion"),
             "certifies": _("This certifies that"),
             "completed": _("has successfully completed the course"),
+            "verify": _("Verify this certificate at"),
+        }
+
+
+def _texts(face: CertificateFace, language: str) -> dict[str, str]:
+    with force_locale(language):
+        return {
+            **_labels(language),
             "issued": _("Issued on %(date)s", date=_date(face.issued_at, language)),
             "expires": (_("Valid until %(date)s", date=_date(face.expires_at, language))
                         if face.expires_at else _("Does not expire")),
             "code": _("Certificate code: %(code)s", code=face.code),
-            "verify": _("Verify this certificate at"),
         }
 
 
@@ -197,11 +207,15 @@ def _to_unicode_cmap(font: TTFFont) -> str:
             "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend")
 
 
-def _add_fonts(pdf: FPDF, texts: list[str]) -> None:
+def _needs_arabic(texts) -> bool:
+    return any(_ARABIC.search(text) for text in texts)
+
+
+def _add_fonts(pdf: FPDF, arabic: bool) -> None:
     _add_font(pdf, "NotoSans", "", "NotoSans-Regular.ttf")
     _add_font(pdf, "NotoSans", "B", "NotoSans-Bold.ttf")
     # Only embed the Arabic fonts where Arabic is written: most certificates never need them.
-    if any(_ARABIC.search(text) for text in texts):
+    if arabic:
         _add_font(pdf, "NotoSansArabic", "", "NotoSansArabic-Regular.ttf")
         _add_font(pdf, "NotoSansArabic", "B", "NotoSansArabic-Bold.ttf")
         pdf.set_fallback_fonts(["NotoSansArabic"])
@@ -245,25 +259,40 @@ def _qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
     pdf._out("\n".join(runs) + " f")
 
 
-def render_pdf(face: CertificateFace) -> bytes:
-    """The certificate as PDF bytes, in the course's language where the platform speaks it."""
-    from flask import current_app
+QR_SIZE = 42.0
+QR_Y = PAGE_H - 20 - QR_SIZE - 10
 
-    languages = current_app.config.get("LANGUAGES", ["en"])
-    language = face.language.split("-")[0].lower()
-    language = language if language in languages else "en"
-    texts = _texts(face, language)
-    rtl = _is_rtl(language)
 
+def _qr_x(rtl: bool) -> float:
+    # Details on one side, the QR code on the other (mirrored for right-to-left languages).
+    return 20.0 if rtl else PAGE_W - 20 - QR_SIZE
+
+
+def _new_document(language: str, arabic: bool) -> FPDF:
     pdf = FPDF(orientation="L", unit="mm", format="A4")
     pdf.set_auto_page_break(False)
-    pdf.set_title(f"{texts['title']} {face.code}")
-    pdf.set_author(face.issuer_name)
-    pdf.set_creator(face.issuer_name)
     pdf.set_lang(language)
     pdf.add_page()
-    _add_fonts(pdf, [*texts.values(), face.holder_name, face.course_title, face.issuer_name])
+    _add_fonts(pdf, arabic)
+    return pdf
 
+
+def _centred(pdf: FPDF, text: str, y: float, size: float, style: str, colour, height: float) -> None:
+    pdf.set_text_color(*colour)
+    _set_font(pdf, style, size)
+    pdf.set_xy(20, y)
+    if pdf.get_string_width(text) <= PAGE_W - 40 - 2 * pdf.c_margin:
+        # One line (the usual case): a cell looks the same as a one-line paragraph, and
+        # spares fpdf2's line breaking, which measures the text a character at a time.
+        pdf.cell(PAGE_W - 40, height, text, align="C")
+    else:
+        pdf.multi_cell(PAGE_W - 40, height, text, align="C", max_line_height=height)
+
+
+def _draw_background(pdf: FPDF, language: str, issuer_name: str) -> Iterator[None]:
+    """Draw what every certificate in ``language`` from this issuer shows (frame, issuer,
+    labels) in three parts, pausing after each, so that the page's text comes in reading order."""
+    labels = _labels(language)
     # Frame: a brand band at the top and a double border.
     pdf.set_fill_color(*BRAND)
     pdf.rect(0, 0, PAGE_W, 14, style="F")
@@ -277,49 +306,133 @@ def render_pdf(face: CertificateFace) -> bytes:
     pdf.set_text_color(255, 255, 255)
     _set_font(pdf, "B", 11)
     pdf.set_xy(0, 3.5)
-    pdf.cell(PAGE_W, 7, face.issuer_name.upper(), align="C")
+    pdf.cell(PAGE_W, 7, issuer_name.upper(), align="C")
 
-    def centred(text: str, y: float, size: float, style: str = "", colour=INK, height: float = 10) -> None:
-        pdf.set_text_color(*colour)
-        _set_font(pdf, style, size)
-        pdf.set_xy(20, y)
-        if pdf.get_string_width(text) <= PAGE_W - 40 - 2 * pdf.c_margin:
-            # One line (the usual case): a cell looks the same as a one-line paragraph, and
-            # spares fpdf2's line breaking, which measures the text a character at a time.
-            pdf.cell(PAGE_W - 40, height, text, align="C")
-        else:
-            pdf.multi_cell(PAGE_W - 40, height, text, align="C", max_line_height=height)
-
-    centred(texts["title"], 34, 30, "B", BRAND, 14)
+    _centred(pdf, labels["title"], 34, 30, "B", BRAND, 14)
     pdf.set_draw_color(*ACCENT)
     pdf.set_line_width(0.8)
     pdf.line(PAGE_W / 2 - 30, 52, PAGE_W / 2 + 30, 52)
-    centred(texts["certifies"], 58, 13, "", MUTED, 8)
-    centred(face.holder_name, 68, 28, "B", INK, 13)
-    centred(texts["completed"], 86, 13, "", MUTED, 8)
-    centred(face.course_title, 96, 20, "B", BRAND, 10)
-
-    # Details on one side, the QR code on the other (mirrored for right-to-left languages).
-    qr_size = 42.0
-    qr_x = 20.0 if rtl else PAGE_W - 20 - qr_size
-    qr_y = PAGE_H - 20 - qr_size - 10
-    _qr(pdf, face.verify_url, qr_x, qr_y, qr_size)
+    _centred(pdf, labels["certifies"], 58, 13, "", MUTED, 8)
+    yield  # the holder's name
+    _centred(pdf, labels["completed"], 86, 13, "", MUTED, 8)
+    yield  # the course title and the QR code
     pdf.set_text_color(*MUTED)
-    # Two cells rather than one paragraph: the URL stays left-to-right under a right-to-left label.
-    # The font is set again for each (after a fallback font wrote Arabic, fpdf2 would otherwise
-    # shape the next text with the fallback's glyph numbers).
-    for line, text in enumerate((texts["verify"], face.verify_url)):
-        _set_font(pdf, "", 7)
-        pdf.set_xy(qr_x - 20, qr_y + qr_size + 1 + 3.4 * line)
-        pdf.cell(qr_size + 40, 3.4, text, align="C")
+    _set_font(pdf, "", 7)
+    pdf.set_xy(_qr_x(_is_rtl(language)) - 20, QR_Y + QR_SIZE + 1)
+    pdf.cell(QR_SIZE + 40, 3.4, labels["verify"], align="C")
+    yield  # the URL, dates and code
+
+
+def _draw_certificate(pdf: FPDF, face: CertificateFace, texts: dict[str, str], rtl: bool,
+                      background: Iterator[None]) -> None:
+    """Draw this certificate's own text (holder, course, QR code and URL, dates and code)
+    between the parts of the ``background``."""
+    next(background)
+    _centred(pdf, face.holder_name, 68, 28, "B", INK, 13)
+    next(background)
+    _centred(pdf, face.course_title, 96, 20, "B", BRAND, 10)
+    qr_x = _qr_x(rtl)
+    _qr(pdf, face.verify_url, qr_x, QR_Y, QR_SIZE)
+    next(background)
+    # The URL in a cell of its own under the label: it stays left to right under a right-to-left
+    # label. (_set_font writes the font even when fpdf2 believes it current: after a fallback
+    # font wrote Arabic, fpdf2 would otherwise shape the next text with the fallback's glyphs.)
+    pdf.set_text_color(*MUTED)
+    _set_font(pdf, "", 7)
+    pdf.set_xy(qr_x - 20, QR_Y + QR_SIZE + 1 + 3.4)
+    pdf.cell(QR_SIZE + 40, 3.4, face.verify_url, align="C")
 
     details_x = PAGE_W - 20 - 150 if rtl else 24.0
     align = "R" if rtl else "L"
     pdf.set_text_color(*INK)
-    y = qr_y + 6
+    y = QR_Y + 6
     for key, size, style in (("issued", 12, ""), ("expires", 12, ""), ("code", 12, "B")):
         _set_font(pdf, style, size)
         pdf.set_xy(details_x, y)
         pdf.cell(150, 8, texts[key], align=align)
         y += 10
+
+
+@dataclass(frozen=True)
+class _Background:
+    """The background of a page, drawn once: the content-stream operators of each part and,
+    for each font, the glyphs it uses in the order they were given codes (a document that
+    takes the same glyphs in the same order gives them the same codes)."""
+
+    parts: tuple[bytes, ...]
+    glyphs: tuple[tuple, ...]
+    codes: tuple[dict, ...]
+
+
+@lru_cache(maxsize=64)
+def _background(language: str, issuer_name: str, arabic: bool) -> _Background:
+    pdf = _new_document(language, arabic)
+    contents = pdf.pages[pdf.page].contents
+    parts = []
+    drawing = _draw_background(pdf, language, issuer_name)
+    while True:
+        start = len(contents)
+        # Each part within q ... Q: after it the page is back in the state fpdf2 believes it is in.
+        pdf._out("q")
+        finished = next(drawing, True)
+        pdf._out("Q")
+        if finished:
+            break
+        parts.append(bytes(contents[start:]))
+    fonts = sorted(pdf.fonts.values(), key=lambda font: font.i)
+    return _Background(
+        parts=tuple(parts),
+        glyphs=tuple(tuple(glyph for glyph, _code in font.subset.items()) for font in fonts),
+        codes=tuple(dict(font.subset.items()) for font in fonts),
+    )
+
+
+def _copied_background(pdf: FPDF, background: _Background) -> Iterator[None] | None:
+    """The background's parts, written into ``pdf`` one at a time; None (and nothing written)
+    if fpdf2 would not give the background's glyphs the same codes in this document."""
+    fonts = sorted(pdf.fonts.values(), key=lambda font: font.i)
+    if len(fonts) != len(background.glyphs):
+        return None
+    for font, glyphs in zip(fonts, background.glyphs, strict=True):
+        for glyph in glyphs:
+            font.subset.pick_glyph(glyph)
+    if any(dict(font.subset.items()) != codes for font, codes in zip(fonts, background.codes, strict=True)):
+        return None
+    # Selecting each font writes it to the page's resources (as drawing text with it would).
+    for font in fonts:
+        pdf.set_font(font.fontkey.removesuffix("B"), "B" if font.fontkey.endswith("B") else "", 10)
+
+    def parts() -> Iterator[None]:
+        for part in background.parts:
+            pdf._out(part)
+            yield
+
+    return parts()
+
+
+def render_pdf(face: CertificateFace) -> bytes:
+    """The certificate as PDF bytes, in the course's language where the platform speaks it.
+
+    The background (frame, issuer, labels) is drawn once per language and issuer and copied
+    into each document; fonts are embedded by :class:`_CertificateOutput`.
+    """
+    from flask import current_app
+
+    languages = current_app.config.get("LANGUAGES", ["en"])
+    language = face.language.split("-")[0].lower()
+    language = language if language in languages else "en"
+    texts = _texts(face, language)
+    rtl = _is_rtl(language)
+    arabic = _needs_arabic([*texts.values(), face.holder_name, face.course_title, face.issuer_name])
+
+    pdf = _new_document(language, arabic)
+    background = _copied_background(pdf, _background(language, face.issuer_name, arabic))
+    if background is None:
+        log.warning("certificate PDF: the cached page background did not fit; drawing it afresh")
+        pdf = _new_document(language, arabic)
+        background = _draw_background(pdf, language, face.issuer_name)
+    pdf.set_title(f"{texts['title']} {face.code}")
+    pdf.set_author(face.issuer_name)
+    pdf.set_creator(face.issuer_name)
+    _draw_certificate(pdf, face, texts, rtl, background)
     return bytes(pdf.output(output_producer_class=_CertificateOutput))
