@@ -202,8 +202,9 @@ def claim_into_digests(now: datetime) -> dict[str, int]:
 
     Each rule's select already leaves out learners with a digest that day (or one still
     waiting) and occasions already in the sent-log, so under the run lock neither
-    conflict clause fires; they remain the guarantee. Each claim row is written once,
-    with its digest, instead of being inserted and then updated.
+    conflict clause fires; they remain the guarantee. (Were every claim of a new digest
+    to conflict, the digest would stay empty and delivery would cancel it.) Each claim
+    row is written once, with its digest, instead of being inserted and then updated.
     """
     rules = enabled_rules()
     counts = dict.fromkeys((rule.name for rule in rules), 0)
