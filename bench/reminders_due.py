@@ -26,6 +26,7 @@ The database is wiped first; its name must contain "bench".
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import sys
@@ -78,7 +79,11 @@ def migrated_app(url: str):
         with db.engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
-        upgrade(directory=str(ROOT / "migrations"), revision="heads")
+        logging.disable(logging.INFO)  # the migrations' progress lines
+        try:
+            upgrade(directory=str(ROOT / "migrations"), revision="heads")
+        finally:
+            logging.disable(logging.NOTSET)
         db.session.remove()
         db.engine.dispose()
     return app
