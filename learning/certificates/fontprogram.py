@@ -22,6 +22,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 from functools import cache
+from itertools import accumulate
 from pathlib import Path
 
 from fontTools import ttLib
@@ -57,6 +58,7 @@ def components_of(outline: bytes) -> tuple[int, ...]:
 
 
 def _checksum(data: bytes) -> int:
+    """The OpenType table checksum: the sum of the (zero-padded) big-endian 32-bit words."""
     data += b"\0" * (-len(data) % 4)
     return sum(struct.unpack(f">{len(data) // 4}I", data)) & 0xFFFFFFFF
 
@@ -80,11 +82,14 @@ class FontProgram:
         self.hhea: bytes = font.reader["hhea"]
         self.maxp: bytes = font.reader["maxp"]
         post = font.reader["post"]
-        self.post: bytes = struct.pack(">I", 0x00030000) + post[4:32]
+        post = struct.pack(">I", 0x00030000) + post[4:32]  # version 3: no glyph names
         name = font["name"]
         name.names = [record for record in name.names if record.nameID <= 6]
-        self.tables: dict[str, bytes] = {tag: font.reader[tag] for tag in _COPIED_TABLES if tag in font.reader}
-        self.tables["name"] = name.compile(font)
+        tables = {tag: font.reader[tag] for tag in _COPIED_TABLES if tag in font.reader}
+        tables["name"] = name.compile(font)
+        tables["post"] = post
+        # The tables every subset shares, with their checksums.
+        self.tables: dict[str, tuple[bytes, int]] = {tag: (data, _checksum(data)) for tag, data in tables.items()}
         font.close()
 
     def glyph_closure(self, names: Iterable[str]) -> set[int]:
@@ -102,30 +107,27 @@ class FontProgram:
         """A TrueType font holding the glyphs ``names`` at their own glyph numbers."""
         wanted = self.glyph_closure(names)
         count = max(wanted) + 1
-        outlines = []
-        loca = [0] * (count + 1)
-        position = 0
-        for glyph in range(count):
-            if glyph in wanted:
-                outline = self.outlines[glyph]
-                outlines.append(outline)
-                position += len(outline)
-            loca[glyph + 1] = position
+        sizes = [0] * count
+        for glyph in wanted:
+            sizes[glyph] = len(self.outlines[glyph])
         hmetrics = min(count, self.number_of_h_metrics)
         tables = dict(self.tables)
-        tables["glyf"] = b"".join(outlines)
-        tables["loca"] = struct.pack(f">{count + 1}I", *loca)
-        tables["hmtx"] = (self.hmtx[:4 * hmetrics]
-                          + self.hmtx[4 * self.number_of_h_metrics:][:2 * (count - hmetrics)])
-        tables["hhea"] = self.hhea[:34] + struct.pack(">H", hmetrics) + self.hhea[36:]
-        tables["maxp"] = self.maxp[:4] + struct.pack(">H", count) + self.maxp[6:]
-        # checkSumAdjustment zero until the whole font is summed; long (32-bit) loca offsets.
-        tables["head"] = self.head[:8] + b"\0\0\0\0" + self.head[12:50] + struct.pack(">h", 1) + self.head[52:]
-        tables["post"] = self.post
+        for tag, data in (
+            ("glyf", b"".join(self.outlines[glyph] for glyph in sorted(wanted))),
+            ("loca", struct.pack(f">{count + 1}I", *accumulate(sizes, initial=0))),
+            ("hmtx", self.hmtx[:4 * hmetrics] + self.hmtx[4 * self.number_of_h_metrics:][:2 * (count - hmetrics)]),
+            ("hhea", self.hhea[:34] + struct.pack(">H", hmetrics) + self.hhea[36:]),
+            ("maxp", self.maxp[:4] + struct.pack(">H", count) + self.maxp[6:]),
+            # checkSumAdjustment zero until the whole font is summed; long (32-bit) loca offsets.
+            ("head", self.head[:8] + b"\0\0\0\0" + self.head[12:50] + struct.pack(">h", 1) + self.head[52:]),
+        ):
+            tables[tag] = (data, _checksum(data))
         return _assemble(tables)
 
 
-def _assemble(tables: dict[str, bytes]) -> bytes:
+def _assemble(tables: dict[str, tuple[bytes, int]]) -> bytes:
+    """The font file: the table directory, then the tables (each padded to 4 bytes), with the
+    ``head`` table's checkSumAdjustment set so that the whole file sums to 0xB1B0AFBA."""
     tags = sorted(tables)
     count = len(tags)
     power = 1 << (count.bit_length() - 1)
@@ -134,16 +136,19 @@ def _assemble(tables: dict[str, bytes]) -> bytes:
     body = []
     offset = 12 + 16 * count
     head_offset = 0
+    total = 0
     for tag in tags:
-        data = tables[tag]
+        data, checksum = tables[tag]
         if tag == "head":
             head_offset = offset
-        directory.append(struct.pack(">4sIII", tag.encode("latin-1"), _checksum(data), offset, len(data)))
-        padded = data + b"\0" * (-len(data) % 4)
-        body.append(padded)
-        offset += len(padded)
-    font = bytearray(header + b"".join(directory) + b"".join(body))
-    adjustment = (0xB1B0AFBA - _checksum(bytes(font))) & 0xFFFFFFFF
+        directory.append(struct.pack(">4sIII", tag.encode("latin-1"), checksum, offset, len(data)))
+        body.append(data + b"\0" * (-len(data) % 4))
+        offset += len(body[-1])
+        total += checksum
+    start = header + b"".join(directory)
+    # The file's sum is the sum of its words: the header and directory's, and each table's checksum.
+    adjustment = (0xB1B0AFBA - _checksum(start) - total) & 0xFFFFFFFF
+    font = bytearray(start + b"".join(body))
     font[head_offset + 8:head_offset + 12] = struct.pack(">I", adjustment)
     return bytes(font)
 
