@@ -1,7 +1,7 @@
 """Benchmark: issue 2,000 certificates (PDF included) with a real Celery worker on Redis.
 
     .venv/bin/python bench/certificates.py [--count 2000] [--concurrency 2]
-    .venv/bin/python bench/certificates.py --profile 300   # in one process, under cProfile
+    .venv/bin/python bench/certificates.py --profile 300 [--cprofile]   # in one process
 
 Uses PostgreSQL database ``learning_certificates_bench`` (created and reset)
 and Redis db 3 unless ``BENCH_DATABASE_URL`` / ``BENCH_BROKER_URL`` say
@@ -12,8 +12,12 @@ certificate is committed. Prints certificates per second, overall and per
 worker process, and writes ``bench/results/certificates.json``.
 
 ``--profile N`` seeds N completions the same way, then runs the worker's task
-body (``outbox.process`` in an app context) for each event in this process
-under cProfile, and prints where the time goes; nothing is written to
+body (``outbox.process`` in an app context) for each event in this process,
+without Celery, and prints where the time goes: PDF rendering, the issuing
+query, the status-list count, storage, the reporting rollup that runs at
+commit, and the rest (outbox rows, ORM, flush, commit), with the number of SQL
+statements per certificate. With ``--cprofile`` the same run is made under
+cProfile instead and its listing printed. Nothing is written to
 ``bench/results``.
 """
 
@@ -39,8 +43,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes (prefork pool)")
     parser.add_argument("--profile", type=int, metavar="N",
-                        help="issue N certificates in this process under cProfile instead of timing a worker")
-    parser.add_argument("--sort", default="cumulative", help="cProfile sort key with --profile")
+                        help="issue N certificates in this process (no worker) and say where the time goes")
+    parser.add_argument("--cprofile", action="store_true", help="with --profile: run under cProfile")
+    parser.add_argument("--sort", default="cumulative", help="cProfile sort key with --cprofile")
     args = parser.parse_args()
     if args.profile:
         args.count = args.profile
@@ -111,7 +116,7 @@ def main() -> None:
         active_key()  # the first key exists before the clock starts, as in production
 
     if args.profile:
-        _profile(app, list(event_ids), args.sort)
+        _profile(app, list(event_ids), args.sort if args.cprofile else None)
         return
 
     log_path = Path(instance) / "worker.log"
@@ -168,11 +173,19 @@ def main() -> None:
     print(f"written to {out.relative_to(ROOT)}")
 
 
-def _profile(app, event_ids: list[int], sort: str) -> None:
-    """Run the worker's task body for every event in this process, under cProfile."""
+def _profile(app, event_ids: list[int], sort: str | None) -> None:
+    """Run the worker's task body for every event in this process: timed by part, or under cProfile."""
     import cProfile
     import pstats
+    from collections import Counter
 
+    from sqlalchemy import event
+
+    import learning.certificates.services as services
+    import learning.reporting.rollup as rollup
+    from learning.certificates import status_list
+    from learning.certificates.storage import FileSystemStorage
+    from learning.extensions import db
     from learning.outbox.services import process
 
     def run(ids: list[int]) -> None:
@@ -182,16 +195,52 @@ def _profile(app, event_ids: list[int], sort: str) -> None:
 
     warm, rest = event_ids[:5], event_ids[5:]
     run(warm)  # fonts, translations and the first connection before the clock starts
-    profiler = cProfile.Profile()
+    load_before = os.getloadavg()[0]
+    if sort:
+        profiler = cProfile.Profile()
+        started = time.perf_counter()
+        profiler.enable()
+        run(rest)
+        profiler.disable()
+        elapsed = time.perf_counter() - started
+        pstats.Stats(profiler).sort_stats(sort).print_stats(45)
+        print(f"{len(rest)} certificates in one process under cProfile: {1000 * elapsed / len(rest):.1f} ms each "
+              f"(load average {load_before:.2f} -> {os.getloadavg()[0]:.2f})")
+        return
+
+    spent: Counter[str] = Counter()
+
+    def timed(owner, name: str, label: str) -> None:
+        inner = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - started
+
+        setattr(owner, name, wrapper)
+
+    timed(services, "render_pdf", "PDF (render_pdf)")
+    timed(services, "_issuing_facts", "issuing query (enrolment, holder, course, translations)")
+    timed(status_list, "random_index", "status-list position (counts certificates)")
+    timed(FileSystemStorage, "put", "storage (file written)")
+    timed(rollup, "refresh_people", "reporting rollup at commit (learning/reporting)")
+    statements = Counter()
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", lambda *_args: statements.update(["sql"]))
     started = time.perf_counter()
-    profiler.enable()
     run(rest)
-    profiler.disable()
     elapsed = time.perf_counter() - started
-    stats = pstats.Stats(profiler)
-    stats.sort_stats(sort).print_stats(45)
-    print(f"{len(rest)} certificates in one process under cProfile: {elapsed:.2f}s, "
-          f"{1000 * elapsed / len(rest):.1f} ms each (load average {os.getloadavg()[0]:.2f})")
+    count = len(rest)
+    print(f"{count} certificates in one process, no Celery: {1000 * elapsed / count:.1f} ms each, "
+          f"{count / elapsed:.1f} per second, {statements['sql'] / count:.1f} SQL statements each "
+          f"(load average {load_before:.2f} -> {os.getloadavg()[0]:.2f})")
+    for label, seconds in spent.most_common():
+        print(f"  {label:58s} {1000 * seconds / count:6.2f} ms")
+    rest_ms = 1000 * (elapsed - sum(spent.values())) / count
+    print(f"  {'the rest (outbox rows, ORM, insert, commit)':58s} {rest_ms:6.2f} ms")
 
 
 def _ensure_database(url: str) -> None:
