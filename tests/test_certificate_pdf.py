@@ -149,13 +149,29 @@ def test_each_language_gets_its_own_labels_whatever_was_rendered_before(app_cont
     assert "نشهد" in arabic and "الزهراء" in arabic
 
 
-def test_a_background_that_does_not_fit_is_drawn_afresh_with_the_same_result(app_context, monkeypatch):
-    face = _face(holder_name="Nguyễn Thị Lan")
+def _pixels(data: bytes, tmp_path, name: str) -> bytes:
+    if not shutil.which("pdftoppm"):
+        pytest.fail("Rendering a PDF needs pdftoppm (poppler-utils).")
+    (tmp_path / f"{name}.pdf").write_bytes(data)
+    subprocess.run(["pdftoppm", "-r", "60", "-singlefile", str(tmp_path / f"{name}.pdf"), str(tmp_path / name)],
+                   check=True)
+    return (tmp_path / f"{name}.ppm").read_bytes()
+
+
+@pytest.mark.parametrize("fields", [
+    {"holder_name": "Nguyễn Thị Lan"},
+    {"holder_name": "Олена Коваленко", "course_title": "حماية الطفل"},  # Arabic only in the cached part
+    {"holder_name": "فاطمة الزهراء", "course_title": "Безопасность детей в сети", "language": "ar"},
+])
+def test_the_cached_background_looks_exactly_as_drawing_it_afresh(app_context, monkeypatch, tmp_path, fields):
+    face = _face(**fields)
     cached = certificate_pdf.render_pdf(face)
     monkeypatch.setattr(certificate_pdf, "_copied_background", lambda pdf, background: None)
     drawn = certificate_pdf.render_pdf(face)
     assert _text(drawn) == _text(cached)
-    assert drawn.count(b"/FontFile2") == cached.count(b"/FontFile2") == 2
+    assert _pixels(drawn, tmp_path, "drawn") == _pixels(cached, tmp_path, "cached")
+    fonts = 4 if "course_title" in fields else 2
+    assert drawn.count(b"/FontFile2") == cached.count(b"/FontFile2") == fonts
 
 
 def test_a_name_longer_than_a_line_wraps_onto_the_next(app_context):

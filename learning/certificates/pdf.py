@@ -22,6 +22,7 @@ from babel.dates import format_date
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from fpdf import FPDF
+from fpdf.enums import PDFResourceType
 from fpdf.fonts import SubsetMap, TTFFont
 from fpdf.output import CIDSystemInfo, OutputProducer, PDFFont, PDFFontStream
 from fpdf.syntax import Name, PDFArray, PDFContentStream
@@ -302,9 +303,10 @@ def _centred(pdf: FPDF, text: str, y: float, size: float, style: str, colour, he
         pdf.multi_cell(PAGE_W - 40, height, text, align="C", max_line_height=height)
 
 
-def _draw_background(pdf: FPDF, language: str, issuer_name: str) -> Iterator[None]:
-    """Draw what every certificate in ``language`` from this issuer shows (frame, issuer,
-    labels) in three parts, pausing after each, so that the page's text comes in reading order."""
+def _draw_background(pdf: FPDF, language: str, issuer_name: str, course_title: str) -> Iterator[None]:
+    """Draw what every certificate of a course in ``language`` from this issuer shows (frame,
+    issuer, labels, course title) in three parts, pausing after each, so that the page's text
+    comes in reading order."""
     labels = _labels(language)
     # Frame: a brand band at the top and a double border.
     pdf.set_fill_color(*BRAND)
@@ -328,7 +330,8 @@ def _draw_background(pdf: FPDF, language: str, issuer_name: str) -> Iterator[Non
     _centred(pdf, labels["certifies"], 58, 13, "", MUTED, 8)
     yield  # the holder's name
     _centred(pdf, labels["completed"], 86, 13, "", MUTED, 8)
-    yield  # the course title and the QR code
+    _centred(pdf, course_title, 96, 20, "B", BRAND, 10)
+    yield  # the QR code
     pdf.set_text_color(*MUTED)
     _set_font(pdf, "", 7)
     pdf.set_xy(_qr_x(_is_rtl(language)) - 20, QR_Y + QR_SIZE + 1)
@@ -338,32 +341,41 @@ def _draw_background(pdf: FPDF, language: str, issuer_name: str) -> Iterator[Non
 
 def _draw_certificate(pdf: FPDF, face: CertificateFace, texts: dict[str, str], rtl: bool,
                       background: Iterator[None]) -> None:
-    """Draw this certificate's own text (holder, course, QR code and URL, dates and code)
-    between the parts of the ``background``."""
-    next(background)
-    _centred(pdf, face.holder_name, 68, 28, "B", INK, 13)
-    next(background)
-    _centred(pdf, face.course_title, 96, 20, "B", BRAND, 10)
-    qr_x = _qr_x(rtl)
-    _qr(pdf, face.verify_url, qr_x, QR_Y, QR_SIZE)
-    next(background)
-    # The URL in a cell of its own under the label: it stays left to right under a right-to-left
-    # label. (_set_font writes the font even when fpdf2 believes it current: after a fallback
-    # font wrote Arabic, fpdf2 would otherwise shape the next text with the fallback's glyphs.)
-    pdf.set_text_color(*MUTED)
-    _set_font(pdf, "", 7)
-    pdf.set_xy(qr_x - 20, QR_Y + QR_SIZE + 1 + 3.4)
-    pdf.cell(QR_SIZE + 40, 3.4, face.verify_url, align="C")
+    """Draw this certificate's own text (holder, QR code and URL, dates and code) between the
+    parts of the ``background``.
 
-    details_x = PAGE_W - 20 - 150 if rtl else 24.0
-    align = "R" if rtl else "L"
-    pdf.set_text_color(*INK)
-    y = QR_Y + 6
-    for key, size, style in (("issued", 12, ""), ("expires", 12, ""), ("code", 12, "B")):
-        _set_font(pdf, style, size)
-        pdf.set_xy(details_x, y)
-        pdf.cell(150, 8, texts[key], align=align)
-        y += 10
+    Each part of the background and each of these sections is drawn in a local graphics state
+    (q ... Q, and fpdf2's own idea of colours, line width and font restored after it), so every
+    part starts from the page's initial state whatever came before it: a part copied from a
+    cached background draws exactly as when it was recorded.
+    """
+    next(background)
+    with pdf.local_context():
+        _centred(pdf, face.holder_name, 68, 28, "B", INK, 13)
+    next(background)
+    qr_x = _qr_x(rtl)
+    with pdf.local_context():
+        _qr(pdf, face.verify_url, qr_x, QR_Y, QR_SIZE)
+    next(background)
+    with pdf.local_context():
+        # The URL in a cell of its own under the label: it stays left to right under a
+        # right-to-left label. (_set_font writes the font even when fpdf2 believes it current:
+        # after a fallback font wrote Arabic, fpdf2 would otherwise shape the next text with
+        # the fallback's glyphs.)
+        pdf.set_text_color(*MUTED)
+        _set_font(pdf, "", 7)
+        pdf.set_xy(qr_x - 20, QR_Y + QR_SIZE + 1 + 3.4)
+        pdf.cell(QR_SIZE + 40, 3.4, face.verify_url, align="C")
+
+        details_x = PAGE_W - 20 - 150 if rtl else 24.0
+        align = "R" if rtl else "L"
+        pdf.set_text_color(*INK)
+        y = QR_Y + 6
+        for key, size, style in (("issued", 12, ""), ("expires", 12, ""), ("code", 12, "B")):
+            _set_font(pdf, style, size)
+            pdf.set_xy(details_x, y)
+            pdf.cell(150, 8, texts[key], align=align)
+            y += 10
 
 
 @dataclass(frozen=True)
@@ -377,18 +389,18 @@ class _Background:
     codes: tuple[dict, ...]
 
 
-@lru_cache(maxsize=64)
-def _background(language: str, issuer_name: str, arabic: bool) -> _Background:
+@lru_cache(maxsize=256)
+def _background(language: str, issuer_name: str, course_title: str, arabic: bool) -> _Background:
     pdf = _new_document(language, arabic)
     contents = pdf.pages[pdf.page].contents
     parts = []
-    drawing = _draw_background(pdf, language, issuer_name)
+    drawing = _draw_background(pdf, language, issuer_name, course_title)
     while True:
         start = len(contents)
-        # Each part within q ... Q: after it the page is back in the state fpdf2 believes it is in.
-        pdf._out("q")
-        finished = next(drawing, True)
-        pdf._out("Q")
+        # Each part in a local graphics state, as render_pdf draws the certificate's own sections:
+        # each starts from the page's initial state, in the stream and in fpdf2's mind.
+        with pdf.local_context():
+            finished = next(drawing, True)
         if finished:
             break
         parts.append(bytes(contents[start:]))
@@ -411,9 +423,10 @@ def _copied_background(pdf: FPDF, background: _Background) -> Iterator[None] | N
             font.subset.pick_glyph(glyph)
     if any(dict(font.subset.items()) != codes for font, codes in zip(fonts, background.codes, strict=True)):
         return None
-    # Selecting each font writes it to the page's resources (as drawing text with it would).
+    # The page's resources name every font the background draws with (what fpdf2 records when
+    # it writes a font selection to the page).
     for font in fonts:
-        pdf.set_font(font.fontkey.removesuffix("B"), "B" if font.fontkey.endswith("B") else "", 10)
+        pdf._resource_catalog.add(PDFResourceType.FONT, font.i, pdf.page)
 
     def parts() -> Iterator[None]:
         for part in background.parts:
@@ -426,8 +439,8 @@ def _copied_background(pdf: FPDF, background: _Background) -> Iterator[None] | N
 def render_pdf(face: CertificateFace) -> bytes:
     """The certificate as PDF bytes, in the course's language where the platform speaks it.
 
-    The background (frame, issuer, labels) is drawn once per language and issuer and copied
-    into each document; fonts are embedded by :class:`_CertificateOutput`.
+    The background (frame, issuer, labels, course title) is drawn once per language, issuer
+    and course and copied into each document; fonts are embedded by :class:`_CertificateOutput`.
     """
     from flask import current_app
 
@@ -439,11 +452,11 @@ def render_pdf(face: CertificateFace) -> bytes:
     arabic = _needs_arabic([*texts.values(), face.holder_name, face.course_title, face.issuer_name])
 
     pdf = _new_document(language, arabic)
-    background = _copied_background(pdf, _background(language, face.issuer_name, arabic))
+    background = _copied_background(pdf, _background(language, face.issuer_name, face.course_title, arabic))
     if background is None:
         log.warning("certificate PDF: the cached page background did not fit; drawing it afresh")
         pdf = _new_document(language, arabic)
-        background = _draw_background(pdf, language, face.issuer_name)
+        background = _draw_background(pdf, language, face.issuer_name, face.course_title)
     pdf.set_title(f"{texts['title']} {face.code}")
     pdf.set_author(face.issuer_name)
     pdf.set_creator(face.issuer_name)
