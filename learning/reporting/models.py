@@ -9,8 +9,9 @@ past figures, DESIGN.md rule 3):
   exact, de-duplicated history of one person, rebuilt whenever that person's
   enrolments or certificates change.
 * ``ReportCell``: for every period (all time, a year, a month) and every
-  combination of at most two dimensions, the number of distinct people (or of
-  certificates). Kept exact by applying the difference between a person's old
+  combination of at most two of country, sector and course, and for each
+  cohort and organisation by all time and year (``rollup.CELL_FAMILIES``), the
+  number of distinct people (or of certificates). Kept exact by applying the difference between a person's old
   and new facts, so a summary reads a few hundred rows instead of counting
   distinct people over a million enrolments.
 """
@@ -36,6 +37,11 @@ class ReportFact(db.Model):
     __table_args__ = (
         Index("ix_report_facts_kind_day", "kind", "day"),
         Index("ix_report_facts_country_day", "country", "day"),
+        # Reports on one course, cohort or organisation combined with another dimension (or by month,
+        # for cohorts and organisations) have no cells: they count these facts through these indexes.
+        Index("ix_report_facts_course_day", "course_id", "day"),
+        Index("ix_report_facts_cohort_day", "cohort_id", "day"),
+        Index("ix_report_facts_organisation_day", "organisation_id", "day"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -22,7 +22,7 @@ from sqlalchemy import and_, func, select, true
 
 from learning.extensions import db
 from learning.reporting.models import ReportCell, ReportFact
-from learning.reporting.rollup import DIMENSIONS, dims_name
+from learning.reporting.rollup import DIMENSIONS, MONTH, YEAR, dims_name, grain_of, has_cells
 
 KINDS = ("reached", "trained", "certified")
 TIME_GROUPS = ("year", "month")
@@ -89,17 +89,17 @@ def _cell_plan(report: ReportFilter, group: tuple[str, ...]):
     period = aligned_period(report.date_from, report.date_to)
     if period is None:
         return None
+    dims = dims_name(subset)
     time_group = next((g for g in group if g in TIME_GROUPS), None)
+    grain = {None: grain_of(period), "year": YEAR, "month": MONTH}[time_group]
+    if not has_cells(dims, grain) or (time_group == "year" and grain_of(period) == MONTH):
+        return None
     column = ReportCell.period
     if time_group is None:
         condition, key = column == period, None
     elif time_group == "year":
-        if period == 0:
-            condition, key = column.between(1, 9999), column
-        elif period < 10000:
-            condition, key = column == period, column
-        else:
-            return None
+        condition = column.between(1, 9999) if period == 0 else column == period
+        key = column
     else:
         if period == 0:
             condition = column >= 100000
@@ -108,7 +108,7 @@ def _cell_plan(report: ReportFilter, group: tuple[str, ...]):
         else:
             condition = column == period
         key = column
-    return dims_name(subset), condition, key
+    return dims, condition, key
 
 
 def _group_columns(model, group: tuple[str, ...], time_key=None) -> list:

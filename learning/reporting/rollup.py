@@ -19,17 +19,23 @@ from datetime import date
 from sqlalchemy import (
     Date,
     Integer,
+    any_,
+    case,
     cast,
     delete,
     event,
+    except_,
     func,
     insert,
     literal,
     literal_column,
     select,
+    text,
+    true,
     union_all,
 )
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -47,11 +53,26 @@ DIMENSIONS: dict[str, str] = {
     "organisation": "organisation_id",
 }
 NEUTRAL = {"country": "", "sector": "", "course_id": 0, "cohort_id": 0, "organisation_id": 0}
-# Every combination of at most two dimensions gets cells: enough for any one
-# filter combined with any one breakdown, or any two-way export.
-SUBSETS: tuple[tuple[str, ...], ...] = tuple(
-    combo for size in (0, 1, 2) for combo in itertools.combinations(DIMENSIONS, size)
+# The grains of a cell's period.
+ALL_TIME, YEAR, MONTH = "all", "year", "month"
+GRAINS = (ALL_TIME, YEAR, MONTH)
+# The dimensions with few values (about 200 countries, a dozen sectors, tens of courses) get cells for
+# every combination of at most two of them and every grain: any one filter with any one breakdown, by
+# all time, year or month, reads a few hundred cells. Cohorts and organisations number in thousands and
+# each holds few people: a cell per cohort (or organisation) for all time and each year answers the
+# dashboard's breakdowns; combinations with them, and their months, are counted from the facts through
+# an index (a cohort's or an organisation's facts are few), which keeps the rollup about the size of
+# the facts instead of ten times it.
+COARSE = ("country", "sector", "course")
+FINE = ("cohort", "organisation")
+CELL_FAMILIES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    *((combo, GRAINS) for size in (0, 1, 2) for combo in itertools.combinations(COARSE, size)),
+    *(((name,), (ALL_TIME, YEAR)) for name in FINE),
 )
+_GRAINS_BY_DIMS = {"+".join(dims): grains for dims, grains in CELL_FAMILIES}
+# Below this many people, a refresh is computed in Python (fewer round trips); from it, in one
+# set-based statement (a roster import, a cohort's close).
+SET_BASED_FROM = 200
 DISTINCT_KINDS = ("reached", "trained")
 # Enrolment columns whose change can change a person's facts.
 WATCHED_ENROLMENT = ("user_id", "course_id", "cohort_id", "enrolled_at", "completed_at", "country",
@@ -67,6 +88,16 @@ def dims_name(subset: Iterable[str]) -> str:
     """The ``dims`` value of the cells keyed by these dimensions (canonical order)."""
     wanted = set(subset)
     return "+".join(name for name in DIMENSIONS if name in wanted)
+
+
+def has_cells(dims: str, grain: str) -> bool:
+    """Whether the rollup keeps cells for this combination of dimensions at this grain."""
+    return grain in _GRAINS_BY_DIMS.get(dims, ())
+
+
+def grain_of(period: int) -> str:
+    """The grain of a cell period: 0 is all time, YYYY a year, YYYYMM a month."""
+    return ALL_TIME if period == 0 else YEAR if period < 10000 else MONTH
 
 
 # --- SQL for the facts -----------------------------------------------------------------
@@ -89,6 +120,13 @@ def _month(day, dialect: str):
     return cast(func.strftime("%Y%m", day), Integer)
 
 
+def _among(column, user_ids: Sequence[int], dialect: str):
+    """``column`` is one of these people: one array parameter on PostgreSQL, an IN list elsewhere."""
+    if dialect == "postgresql":
+        return column == any_(literal(list(user_ids), ARRAY(Integer)))
+    return column.in_(list(user_ids))
+
+
 def facts_query(dialect: str, user_ids: Sequence[int] | None = None):
     """Every fact of these people (or everyone), computed from enrolments and certificates."""
 
@@ -109,7 +147,7 @@ def facts_query(dialect: str, user_ids: Sequence[int] | None = None):
             func.count().label("weight"),
         )
         if user_ids is not None:
-            query = query.where(Enrolment.user_id.in_(user_ids))
+            query = query.where(_among(Enrolment.user_id, user_ids, dialect))
         return query.group_by(*grouping)
 
     reached = grouped("reached", _utc_day(Enrolment.enrolled_at, dialect), select().select_from(Enrolment))
@@ -122,18 +160,23 @@ def facts_query(dialect: str, user_ids: Sequence[int] | None = None):
 
 # --- cells of a set of facts -------------------------------------------------------------
 
+def _period(day: date, grain: str) -> int:
+    return 0 if grain == ALL_TIME else day.year if grain == YEAR else day.year * 100 + day.month
+
+
 def cells_of(facts: Iterable[FactKey], weights: Iterable[int]) -> Counter:
     """The cells these facts contribute to: 1 per person and cell, or the certificates' count."""
     result: Counter = Counter()
     seen: set[tuple] = set()
     for fact, weight in zip(facts, weights, strict=True):
         user_id, kind, day, *values = fact
-        row = dict(zip(("country", "sector", "course_id", "cohort_id", "organisation_id"), values, strict=True))
-        for period in (0, day.year, day.year * 100 + day.month):
-            for subset in SUBSETS:
-                columns = [DIMENSIONS[name] for name in subset]
-                key = (kind, dims_name(subset), period,
-                       *(row[c] if c in columns else NEUTRAL[c] for c in NEUTRAL))
+        row = dict(zip(NEUTRAL, values, strict=True))
+        for subset, grains in CELL_FAMILIES:
+            columns = {DIMENSIONS[name] for name in subset}
+            dims = dims_name(subset)
+            values_in_cell = tuple(row[c] if c in columns else NEUTRAL[c] for c in NEUTRAL)
+            for grain in grains:
+                key = (kind, dims, _period(day, grain), *values_in_cell)
                 if kind == "certified":
                     result[key] += weight
                 elif (user_id, key) not in seen:
@@ -153,6 +196,11 @@ def _fact_key(row) -> FactKey:
 
 # --- incremental maintenance ----------------------------------------------------------------
 
+FACT_COLUMNS = ("user_id", "kind", "day", "country", "sector", "course_id", "cohort_id", "organisation_id",
+                "weight")
+CELL_COLUMNS = ("kind", "dims", "period", "country", "sector", "course_id", "cohort_id", "organisation_id")
+
+
 def refresh_people(session: Session, user_ids: Iterable[int]) -> int:
     """Bring these people's facts and every cell they touch up to date; returns how many changed."""
     ids = sorted({int(i) for i in user_ids if i is not None})
@@ -160,11 +208,11 @@ def refresh_people(session: Session, user_ids: Iterable[int]) -> int:
         return 0
     dialect = session.get_bind().dialect.name
     # One refresh per person at a time: concurrent transactions queue on the user row.
-    session.execute(select(User.id).where(User.id.in_(ids)).order_by(User.id).with_for_update())
+    session.execute(select(User.id).where(_among(User.id, ids, dialect)).order_by(User.id).with_for_update())
+    if len(ids) >= SET_BASED_FROM:
+        return _refresh_set_based(session, dialect, ids)
     old = _group_by_user(session.execute(
-        select(ReportFact.user_id, ReportFact.kind, ReportFact.day, ReportFact.country, ReportFact.sector,
-               ReportFact.course_id, ReportFact.cohort_id, ReportFact.organisation_id, ReportFact.weight)
-        .where(ReportFact.user_id.in_(ids))
+        select(*(getattr(ReportFact, c) for c in FACT_COLUMNS)).where(ReportFact.user_id.in_(ids))
     ))
     new_query = facts_query(dialect, ids)
     new = _group_by_user(session.execute(select(new_query)))
@@ -201,71 +249,177 @@ def _fact_row(key: FactKey, weight: int) -> dict:
             "organisation_id": organisation_id, "weight": weight}
 
 
-def _chunks(items: list, size: int):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-CELL_COLUMNS = ("kind", "dims", "period", "country", "sector", "course_id", "cohort_id", "organisation_id")
-
-
-def _apply_cell_delta(session: Session, dialect: str, delta: dict[CellKey, int]) -> None:
-    """Add ``delta`` to the cells, creating missing ones; keys in a fixed order so upserts never deadlock."""
+def _upsert(dialect: str):
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as upsert
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert
-    rows = [dict(zip(CELL_COLUMNS, key, strict=True), n=n) for key, n in sorted(delta.items())]
-    if not rows:
-        return
-    statement = upsert(ReportCell.__table__)
-    statement = statement.on_conflict_do_update(
+    return upsert(ReportCell.__table__)
+
+
+def _adding_to_cells(statement):
+    return statement.on_conflict_do_update(
         index_elements=list(CELL_COLUMNS), set_={"n": ReportCell.__table__.c.n + statement.excluded.n}
     )
-    session.execute(statement, rows)  # one statement compiled once, executed for every row
+
+
+def _apply_cell_delta(session: Session, dialect: str, delta: dict[CellKey, int]) -> None:
+    """Add ``delta`` to the cells, creating missing ones; keys in a fixed order so upserts never deadlock."""
+    rows = [dict(zip(CELL_COLUMNS, key, strict=True), n=n) for key, n in sorted(delta.items())]
+    if rows:  # one statement compiled once, executed for every row
+        session.execute(_adding_to_cells(_upsert(dialect)), rows)
+
+
+# --- set-based maintenance (many people at once) --------------------------------------------
+
+def _refresh_set_based(session: Session, dialect: str, ids: list[int]) -> int:
+    """The same refresh as above in four statements, whatever the number of people.
+
+    Which people changed is an ``EXCEPT`` between their stored and recomputed facts; the cells'
+    difference is computed by expanding both sets of facts into the cells they fall in (a join with
+    the 25 cell families), counting distinct people per cell on each side and subtracting; the
+    upsert then adds it in key order.
+    """
+    stored = select(*(getattr(ReportFact, c) for c in FACT_COLUMNS)).where(_among(ReportFact.user_id, ids, dialect))
+    recomputed = facts_query(dialect, ids)
+    fresh = select(*(recomputed.c[c] for c in FACT_COLUMNS))
+    differences = union_all(
+        select(except_(fresh, stored).subquery().c.user_id),
+        select(except_(stored, fresh).subquery().c.user_id),
+    ).subquery("differences")
+    changed = sorted(session.scalars(select(differences.c.user_id).distinct()))
+    if not changed:
+        return 0
+    session.execute(_adding_to_cells(_upsert(dialect)).from_select(
+        [*CELL_COLUMNS, "n"], _cell_delta_select(dialect, changed)))
+    session.execute(delete(ReportFact).where(_among(ReportFact.user_id, changed, dialect)))
+    session.execute(insert(ReportFact).from_select(FACT_INSERT_COLUMNS, _fact_rows_select(dialect, changed)))
+    return len(changed)
+
+
+FACT_INSERT_COLUMNS = ["user_id", "kind", "day", "year", "month", "country", "sector", "course_id", "cohort_id",
+                       "organisation_id", "weight"]
+
+
+def _fact_rows_select(dialect: str, user_ids: Sequence[int] | None = None):
+    facts = facts_query(dialect, user_ids)
+    day = facts.c.day
+    return select(facts.c.user_id, facts.c.kind, facts.c.day, _year(day, dialect), _month(day, dialect),
+                  facts.c.country, facts.c.sector, facts.c.course_id, facts.c.cohort_id,
+                  facts.c.organisation_id, facts.c.weight)
+
+
+def _families():
+    """The cell families as a small table: dims, grain, and which dimensions the cells keep."""
+    rows = [
+        select(literal(dims_name(subset)).label("dims"), literal(grain).label("grain"),
+               *(literal(int(name in subset)).label(f"keeps_{name}") for name in DIMENSIONS))
+        for subset, grains in CELL_FAMILIES for grain in grains
+    ]
+    return union_all(*rows).subquery("families")
+
+
+def _cell_delta_select(dialect: str, user_ids: list[int]):
+    """Per cell, the new minus the old number of these people in it (or of their certificates)."""
+    old = select(literal(-1).label("sign"), ReportFact.user_id, ReportFact.kind, ReportFact.year,
+                 ReportFact.month, *(getattr(ReportFact, c) for c in NEUTRAL), ReportFact.weight,
+                 ).where(_among(ReportFact.user_id, user_ids, dialect))
+    recomputed = facts_query(dialect, user_ids)
+    day = recomputed.c.day
+    new = select(literal(1).label("sign"), recomputed.c.user_id, recomputed.c.kind,
+                 _year(day, dialect).label("year"), _month(day, dialect).label("month"),
+                 *(recomputed.c[c] for c in NEUTRAL), recomputed.c.weight)
+    both = union_all(old, new).subquery("both")
+    families = _families()
+    period = case((families.c.grain == ALL_TIME, 0), (families.c.grain == YEAR, both.c.year), else_=both.c.month)
+    kept = [case((families.c[f"keeps_{name}"] == 1, both.c[column]), else_=literal(NEUTRAL[column]))
+            .label(column) for name, column in DIMENSIONS.items()]
+    expanded = (
+        select(both.c.sign, both.c.user_id, both.c.kind, families.c.dims, period.label("period"), *kept,
+               both.c.weight)
+        .select_from(both.join(families, true()))
+        .subquery("expanded")
+    )
+    cell = [expanded.c[c] for c in CELL_COLUMNS]
+    people = (select(expanded.c.sign, expanded.c.user_id, *cell).where(expanded.c.kind != "certified")
+              .distinct().subquery("people"))
+    people_cell = [people.c[c] for c in CELL_COLUMNS]
+    delta = union_all(
+        select(*people_cell, func.sum(people.c.sign).label("n")).group_by(*people_cell)
+        .having(func.sum(people.c.sign) != 0),
+        select(*cell, func.sum(expanded.c.sign * expanded.c.weight).label("n"))
+        .where(expanded.c.kind == "certified").group_by(*cell)
+        .having(func.sum(expanded.c.sign * expanded.c.weight) != 0),
+    ).subquery("delta")
+    # WHERE true: SQLite needs it between an INSERT's SELECT and its ON CONFLICT clause.
+    return select(*delta.c).where(true()).order_by(*(delta.c[c] for c in CELL_COLUMNS))
 
 
 # --- full rebuild ---------------------------------------------------------------------------
 
 def rebuild(connection: Connection) -> dict[str, int]:
-    """Recompute every fact and cell from the source tables, in the caller's transaction."""
+    """Recompute every fact and cell from the source tables, in the caller's transaction.
+
+    On PostgreSQL the two tables are emptied with TRUNCATE and their indexes are dropped while rows
+    go in and built again afterwards (one sort each instead of maintaining them row by row), with
+    the memory for sorting raised for this transaction. Other transactions that write enrolments
+    wait for it, as the tables are locked until it commits.
+    """
     dialect = connection.dialect.name
+    tables = (ReportFact.__table__.name, ReportCell.__table__.name)
     if dialect == "postgresql":
         connection.exec_driver_sql("SET LOCAL work_mem = '256MB'")
-    connection.execute(delete(ReportCell))
-    connection.execute(delete(ReportFact))
-    facts = facts_query(dialect)
-    day = facts.c.day
-    connection.execute(insert(ReportFact).from_select(
-        ["user_id", "kind", "day", "year", "month", "country", "sector", "course_id", "cohort_id",
-         "organisation_id", "weight"],
-        select(facts.c.user_id, facts.c.kind, facts.c.day, _year(day, dialect), _month(day, dialect),
-               facts.c.country, facts.c.sector, facts.c.course_id, facts.c.cohort_id,
-               facts.c.organisation_id, facts.c.weight),
-    ))
+        connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
+        connection.exec_driver_sql(f"TRUNCATE {', '.join(tables)}")
+        indexes = _drop_indexes(connection, tables)
+    else:
+        connection.execute(delete(ReportCell))
+        connection.execute(delete(ReportFact))
+    connection.execute(insert(ReportFact).from_select(FACT_INSERT_COLUMNS, _fact_rows_select(dialect)))
     if dialect == "postgresql":
         connection.exec_driver_sql("ANALYZE report_facts")
-    for subset in SUBSETS:
-        for period in (ALL_TIME, ReportFact.year, ReportFact.month):
+    for subset, grains in CELL_FAMILIES:
+        for grain in grains:
             connection.execute(insert(ReportCell).from_select(list(CELL_COLUMNS) + ["n"],
-                                                              _cells_select(subset, period)))
+                                                              _cells_select(subset, grain)))
+    if dialect == "postgresql":
+        for statement in indexes:
+            connection.exec_driver_sql(statement)
     counts = {
         "facts": connection.scalar(select(func.count()).select_from(ReportFact)),
         "cells": connection.scalar(select(func.count()).select_from(ReportCell)),
     }
     if dialect == "postgresql":
         connection.exec_driver_sql("ANALYZE report_cells")
+        connection.exec_driver_sql("ANALYZE report_facts")
     return counts
 
 
-ALL_TIME = literal_column("0")
+def _drop_indexes(connection: Connection, tables: tuple[str, ...]) -> list[str]:
+    """Drop the tables' indexes and primary keys; returns the statements that make them again."""
+    again: list[str] = []
+    for table in tables:
+        for name, definition in connection.execute(text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = CAST(:table AS regclass) AND contype IN ('p', 'u') ORDER BY conname"
+        ), {"table": table}):
+            connection.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            again.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        for name, definition in connection.execute(text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = :table ORDER BY indexname"
+        ), {"table": table}):
+            connection.exec_driver_sql(f'DROP INDEX "{name}"')
+            again.append(definition)
+    return again
 
 
-def _cells_select(subset: tuple[str, ...], period):
+def _cells_select(subset: tuple[str, ...], grain: str):
     """Distinct people per cell as DISTINCT then COUNT (hash aggregation, unlike COUNT(DISTINCT)),
-    plus certificates per cell; a constant period (all time) is never grouped by."""
+    plus certificates per cell; the all-time period is a constant, never grouped by."""
     columns = [c for c in NEUTRAL if c in {DIMENSIONS[name] for name in subset}]
-    constant = period is ALL_TIME
+    constant = grain == ALL_TIME
+    period = None if constant else (ReportFact.year if grain == YEAR else ReportFact.month)
     people = (
         select(ReportFact.kind, *([] if constant else [period.label("period")]),
                *[getattr(ReportFact, c) for c in columns], ReportFact.user_id)
@@ -274,11 +428,12 @@ def _cells_select(subset: tuple[str, ...], period):
         .subquery("people")
     )
 
-    def cell(source, value, period_column):
+    def cell(source, value):
         values = [source.c[c] if c in columns else literal(NEUTRAL[c]) for c in NEUTRAL]
+        period_column = literal_column("0") if constant else source.c.period
         grouping = [source.c.kind, *([] if constant else [period_column]), *[source.c[c] for c in columns]]
-        return (select(source.c.kind, literal(dims_name(subset)), ALL_TIME if constant else period_column,
-                       *values, value).group_by(*grouping))
+        return (select(source.c.kind, literal(dims_name(subset)), period_column, *values, value)
+                .group_by(*grouping))
 
     certified = (
         select(ReportFact.kind, *([] if constant else [period.label("period")]),
@@ -286,10 +441,7 @@ def _cells_select(subset: tuple[str, ...], period):
         .where(ReportFact.kind == "certified")
         .subquery("certified")
     )
-    return union_all(
-        cell(people, func.count(), None if constant else people.c.period),
-        cell(certified, func.sum(certified.c.weight), None if constant else certified.c.period),
-    )
+    return union_all(cell(people, func.count()), cell(certified, func.sum(certified.c.weight)))
 
 
 # --- noticing changes --------------------------------------------------------------------------
