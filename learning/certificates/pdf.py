@@ -4,6 +4,17 @@ Text goes through HarfBuzz (fpdf2's text shaping), so Arabic is joined and
 laid out right to left, and accents and Cyrillic come from Noto Sans; the
 fonts are shipped in ``static/fonts`` (SIL Open Font License). The QR code is
 drawn as vector squares, so it stays sharp at any print size.
+
+Rendering takes a few milliseconds (docs/PERFORMANCE.md, "Certificates"):
+
+* fonts are parsed once per process and shared by every document, and each
+  document's font subset is cut from raw glyph bytes by :mod:`fontprogram`
+  (fpdf2 would have fontTools decompile, subset and recompile the font);
+* what every certificate of a course shows (frame, issuer, labels, course
+  title) is drawn once per language, issuer and course, and its content-stream
+  operators are copied into each document, in three parts between which the
+  certificate's own text is drawn, so the text stays in reading order;
+* the QR code has a fixed mask pattern and is one filled path.
 """
 
 from __future__ import annotations
