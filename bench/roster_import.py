@@ -110,6 +110,7 @@ def main() -> None:
         parse_seconds, seconds, commit_seconds, report = timed_import(measured, data, trainer.id)
         _parse, again_seconds, _commit, again = timed_import(measured, data, trainer.id)
         dialect = db.engine.dialect.name
+        exact = rollup_equals_rebuild()
 
     figures = {
         "database": dialect, "rows": args.rows, "file_bytes": len(data), "existing_accounts": len(existing),
@@ -118,13 +119,37 @@ def main() -> None:
         "parse_and_validate_seconds": round(parse_seconds, 3), "commit_seconds": round(commit_seconds, 3),
         "reimport_seconds": round(again_seconds, 3), "reimport_already_enrolled": again.already_enrolled,
         "import_without_commit_seconds": round(seconds - commit_seconds, 3),
-        "load_average_1min": round(os.getloadavg()[0], 2),
+        "load_average_1min": round(os.getloadavg()[0], 2), "rollup_equals_a_full_rebuild": exact,
     }
     path = write_result("roster_import", figures)
     print(f"Roster import on {dialect}: {args.rows} rows in {seconds:.2f} s = {figures['rows_per_second']} rows/s "
           f"({report.created} accounts created, {report.enrolled} enrolled; reading and checking the file "
           f"{parse_seconds:.2f} s, the commit {commit_seconds:.2f} s; importing the same file again {again_seconds:.2f} s)")
+    print(f"The statistics rollup the imports left equals a full rebuild: {exact}")
     print(f"Written to {path.relative_to(path.parents[2])}")
+    if not exact:
+        raise SystemExit("the rollup maintained by the imports differs from a full rebuild")
+
+
+def rollup_equals_rebuild() -> bool:
+    """Whether the cells and facts the imports maintained are exactly what a rebuild computes."""
+    from sqlalchemy import text
+
+    from learning.extensions import db
+    from learning.reporting.rollup import rebuild
+
+    queries = ("SELECT kind, dims, period, country, sector, course_id, cohort_id, organisation_id, n "
+               "FROM report_cells WHERE n <> 0",
+               "SELECT user_id, kind, day, country, sector, course_id, cohort_id, organisation_id, weight "
+               "FROM report_facts")
+    db.session.commit()
+    with db.engine.connect() as connection:
+        before = [sorted(connection.execute(text(q)).all()) for q in queries]
+    with db.engine.begin() as connection:
+        rebuild(connection)
+    with db.engine.connect() as connection:
+        after = [sorted(connection.execute(text(q)).all()) for q in queries]
+    return before == after
 
 
 if __name__ == "__main__":
