@@ -11,15 +11,18 @@ from scratch (after a bulk load, or to check the incremental path).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import (
     Date,
     Integer,
     any_,
+    bindparam,
     case,
     cast,
     delete,
@@ -38,6 +41,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from learning.accounts.models import User
 from learning.certificates.models import Certificate
@@ -120,15 +124,17 @@ def _month(day, dialect: str):
     return cast(func.strftime("%Y%m", day), Integer)
 
 
-def _among(column, user_ids: Sequence[int], dialect: str):
-    """``column`` is one of these people: one array parameter on PostgreSQL, an IN list elsewhere."""
+def _among(column, dialect: str):
+    """``column`` is one of the people passed as the ``people`` parameter: one array on PostgreSQL,
+    an expanding IN list elsewhere; statements built with it are built once and reused."""
     if dialect == "postgresql":
-        return column == any_(literal(list(user_ids), ARRAY(Integer)))
-    return column.in_(list(user_ids))
+        return column == any_(bindparam("people", type_=ARRAY(Integer)))
+    return column.in_(bindparam("people", expanding=True))
 
 
-def facts_query(dialect: str, user_ids: Sequence[int] | None = None):
-    """Every fact of these people (or everyone), computed from enrolments and certificates."""
+def facts_query(dialect: str, of_people: bool = False):
+    """Every fact (or, with ``of_people``, those of the ``people`` parameter), computed from
+    enrolments and certificates."""
 
     dimension_columns = (
         func.coalesce(Enrolment.country, ""),
@@ -146,8 +152,8 @@ def facts_query(dialect: str, user_ids: Sequence[int] | None = None):
             *(column.label(name) for column, name in zip(dimension_columns, names, strict=True)),
             func.count().label("weight"),
         )
-        if user_ids is not None:
-            query = query.where(_among(Enrolment.user_id, user_ids, dialect))
+        if of_people:
+            query = query.where(_among(Enrolment.user_id, dialect))
         return query.group_by(*grouping)
 
     reached = grouped("reached", _utc_day(Enrolment.enrolled_at, dialect), select().select_from(Enrolment))
@@ -207,15 +213,14 @@ def refresh_people(session: Session, user_ids: Iterable[int]) -> int:
     if not ids:
         return 0
     dialect = session.get_bind().dialect.name
+    statements = _statements(dialect)
+    people = {"people": ids}
     # One refresh per person at a time: concurrent transactions queue on the user row.
-    session.execute(select(User.id).where(_among(User.id, ids, dialect)).order_by(User.id).with_for_update())
+    session.execute(statements.lock, people)
     if len(ids) >= SET_BASED_FROM:
-        return _refresh_set_based(session, dialect, ids)
-    old = _group_by_user(session.execute(
-        select(*(getattr(ReportFact, c) for c in FACT_COLUMNS)).where(ReportFact.user_id.in_(ids))
-    ))
-    new_query = facts_query(dialect, ids)
-    new = _group_by_user(session.execute(select(new_query)))
+        return _refresh_set_based(session, statements, ids)
+    old = _group_by_user(session.execute(statements.stored, people))
+    new = _group_by_user(session.execute(statements.fresh, people))
     delta: Counter = Counter()
     changed = [uid for uid in ids if old.get(uid, {}) != new.get(uid, {})]
     if not changed:
@@ -224,7 +229,7 @@ def refresh_people(session: Session, user_ids: Iterable[int]) -> int:
         before, after = old.get(uid, {}), new.get(uid, {})
         delta.update(cells_of(after.keys(), after.values()))
         delta.subtract(cells_of(before.keys(), before.values()))
-    session.execute(delete(ReportFact).where(ReportFact.user_id.in_(changed)))
+    session.execute(statements.delete, {"people": changed})
     rows = [
         _fact_row(key, weight) for uid in changed for key, weight in sorted(new.get(uid, {}).items())
     ]
@@ -265,14 +270,32 @@ def _adding_to_cells(statement):
 
 def _apply_cell_delta(session: Session, dialect: str, delta: dict[CellKey, int]) -> None:
     """Add ``delta`` to the cells, creating missing ones; keys in a fixed order so upserts never deadlock."""
-    rows = [dict(zip(CELL_COLUMNS, key, strict=True), n=n) for key, n in sorted(delta.items())]
-    if rows:  # one statement compiled once, executed for every row
-        session.execute(_adding_to_cells(_upsert(dialect)), rows)
+    if not delta:
+        return
+    keys = sorted(delta)
+    if dialect == "postgresql":  # one statement, one round trip: the rows as arrays
+        columns = list(zip(*keys, strict=True))
+        session.execute(_UPSERT_ARRAYS, {**{name: list(values) for name, values in zip(CELL_COLUMNS, columns,
+                                                                                       strict=True)},
+                                         "n": [delta[key] for key in keys]})
+        return
+    rows = [dict(zip(CELL_COLUMNS, key, strict=True), n=delta[key]) for key in keys]
+    session.execute(_adding_to_cells(_upsert(dialect)), rows)  # compiled once, executed for every row
+
+
+_UPSERT_ARRAYS = text(
+    "INSERT INTO report_cells (kind, dims, period, country, sector, course_id, cohort_id, organisation_id, n) "
+    "SELECT * FROM unnest(CAST(:kind AS varchar[]), CAST(:dims AS varchar[]), CAST(:period AS integer[]), "
+    "CAST(:country AS varchar[]), CAST(:sector AS varchar[]), CAST(:course_id AS integer[]), "
+    "CAST(:cohort_id AS integer[]), CAST(:organisation_id AS integer[]), CAST(:n AS bigint[])) "
+    "ON CONFLICT (kind, dims, period, country, sector, course_id, cohort_id, organisation_id) "
+    "DO UPDATE SET n = report_cells.n + excluded.n"
+)
 
 
 # --- set-based maintenance (many people at once) --------------------------------------------
 
-def _refresh_set_based(session: Session, dialect: str, ids: list[int]) -> int:
+def _refresh_set_based(session: Session, statements: Statements, ids: list[int]) -> int:
     """The same refresh as above in four statements, whatever the number of people.
 
     Which people changed is an ``EXCEPT`` between their stored and recomputed facts; the cells'
@@ -280,29 +303,58 @@ def _refresh_set_based(session: Session, dialect: str, ids: list[int]) -> int:
     the 25 cell families), counting distinct people per cell on each side and subtracting; the
     upsert then adds it in key order.
     """
-    stored = select(*(getattr(ReportFact, c) for c in FACT_COLUMNS)).where(_among(ReportFact.user_id, ids, dialect))
-    recomputed = facts_query(dialect, ids)
+    changed = sorted(session.scalars(statements.changed, {"people": ids}))
+    if not changed:
+        return 0
+    people = {"people": changed}
+    session.execute(statements.add_cell_delta, people)
+    session.execute(statements.delete, people)
+    session.execute(statements.insert_facts, people)
+    return len(changed)
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The refresh's statements for one dialect, built once (their SQL is then cached by SQLAlchemy)."""
+
+    lock: Executable
+    stored: Executable
+    fresh: Executable
+    delete: Executable
+    changed: Executable
+    add_cell_delta: Executable
+    insert_facts: Executable
+
+
+@functools.cache
+def _statements(dialect: str) -> Statements:
+    stored = select(*(getattr(ReportFact, c) for c in FACT_COLUMNS)).where(_among(ReportFact.user_id, dialect))
+    recomputed = facts_query(dialect, of_people=True)
     fresh = select(*(recomputed.c[c] for c in FACT_COLUMNS))
     differences = union_all(
         select(except_(fresh, stored).subquery().c.user_id),
         select(except_(stored, fresh).subquery().c.user_id),
     ).subquery("differences")
-    changed = sorted(session.scalars(select(differences.c.user_id).distinct()))
-    if not changed:
-        return 0
-    session.execute(_adding_to_cells(_upsert(dialect)).from_select(
-        [*CELL_COLUMNS, "n"], _cell_delta_select(dialect, changed)))
-    session.execute(delete(ReportFact).where(_among(ReportFact.user_id, changed, dialect)))
-    session.execute(insert(ReportFact).from_select(FACT_INSERT_COLUMNS, _fact_rows_select(dialect, changed)))
-    return len(changed)
+    return Statements(
+        lock=select(User.id).where(_among(User.id, dialect)).order_by(User.id).with_for_update(),
+        stored=stored,
+        fresh=select(recomputed),
+        # Core tables, not the mapped classes: an ORM INSERT or DELETE given parameters is a bulk one.
+        delete=delete(ReportFact.__table__).where(_among(ReportFact.__table__.c.user_id, dialect)),
+        changed=select(differences.c.user_id).distinct(),
+        add_cell_delta=_adding_to_cells(_upsert(dialect)).from_select([*CELL_COLUMNS, "n"],
+                                                                       _cell_delta_select(dialect)),
+        insert_facts=insert(ReportFact.__table__).from_select(FACT_INSERT_COLUMNS,
+                                                    _fact_rows_select(dialect, of_people=True)),
+    )
 
 
 FACT_INSERT_COLUMNS = ["user_id", "kind", "day", "year", "month", "country", "sector", "course_id", "cohort_id",
                        "organisation_id", "weight"]
 
 
-def _fact_rows_select(dialect: str, user_ids: Sequence[int] | None = None):
-    facts = facts_query(dialect, user_ids)
+def _fact_rows_select(dialect: str, of_people: bool = False):
+    facts = facts_query(dialect, of_people)
     day = facts.c.day
     return select(facts.c.user_id, facts.c.kind, facts.c.day, _year(day, dialect), _month(day, dialect),
                   facts.c.country, facts.c.sector, facts.c.course_id, facts.c.cohort_id,
@@ -319,12 +371,12 @@ def _families():
     return union_all(*rows).subquery("families")
 
 
-def _cell_delta_select(dialect: str, user_ids: list[int]):
+def _cell_delta_select(dialect: str):
     """Per cell, the new minus the old number of these people in it (or of their certificates)."""
     old = select(literal(-1).label("sign"), ReportFact.user_id, ReportFact.kind, ReportFact.year,
                  ReportFact.month, *(getattr(ReportFact, c) for c in NEUTRAL), ReportFact.weight,
-                 ).where(_among(ReportFact.user_id, user_ids, dialect))
-    recomputed = facts_query(dialect, user_ids)
+                 ).where(_among(ReportFact.user_id, dialect))
+    recomputed = facts_query(dialect, of_people=True)
     day = recomputed.c.day
     new = select(literal(1).label("sign"), recomputed.c.user_id, recomputed.c.kind,
                  _year(day, dialect).label("year"), _month(day, dialect).label("month"),
