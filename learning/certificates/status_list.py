@@ -26,7 +26,9 @@ MAX_FILL = 4
 
 def random_index() -> int:
     """A random free-looking position; the unique constraint decides if it is really free."""
-    issued = db.session.scalar(select(func.count(Certificate.id))) or 0
+    # The highest id bounds the number issued (certificates are never deleted) and, unlike COUNT(*),
+    # is read from the primary key's index in constant time however many there are.
+    issued = db.session.scalar(select(func.max(Certificate.id))) or 0
     lists = max(1, (issued * MAX_FILL) // LIST_SIZE + 1)
     return secrets.randbelow(lists * LIST_SIZE)
 

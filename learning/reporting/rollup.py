@@ -205,6 +205,8 @@ def _fact_key(row) -> FactKey:
 FACT_COLUMNS = ("user_id", "kind", "day", "country", "sector", "course_id", "cohort_id", "organisation_id",
                 "weight")
 CELL_COLUMNS = ("kind", "dims", "period", "country", "sector", "course_id", "cohort_id", "organisation_id")
+FACT_INSERT_COLUMNS = ["user_id", "kind", "day", "year", "month", "country", "sector", "course_id", "cohort_id",
+                       "organisation_id", "weight"]
 
 
 def refresh_people(session: Session, user_ids: Iterable[int]) -> int:
@@ -219,8 +221,7 @@ def refresh_people(session: Session, user_ids: Iterable[int]) -> int:
     session.execute(statements.lock, people)
     if len(ids) >= SET_BASED_FROM:
         return _refresh_set_based(session, statements, ids)
-    old = _group_by_user(session.execute(statements.stored, people))
-    new = _group_by_user(session.execute(statements.fresh, people))
+    old, new = _stored_and_fresh(session.execute(statements.stored_and_fresh, people))
     delta: Counter = Counter()
     changed = [uid for uid in ids if old.get(uid, {}) != new.get(uid, {})]
     if not changed:
@@ -229,22 +230,44 @@ def refresh_people(session: Session, user_ids: Iterable[int]) -> int:
         before, after = old.get(uid, {}), new.get(uid, {})
         delta.update(cells_of(after.keys(), after.values()))
         delta.subtract(cells_of(before.keys(), before.values()))
-    session.execute(statements.delete, {"people": changed})
     rows = [
         _fact_row(key, weight) for uid in changed for key, weight in sorted(new.get(uid, {}).items())
     ]
+    delta = {key: n for key, n in delta.items() if n}
+    if dialect == "postgresql":
+        _write_in_one_statement(session, changed, rows, delta)
+        return len(changed)
+    session.execute(statements.delete, {"people": changed})
     if rows:
         session.execute(insert(ReportFact.__table__), rows)
-    _apply_cell_delta(session, dialect, {k: v for k, v in delta.items() if v})
+    _apply_cell_delta(session, dialect, delta)
     return len(changed)
 
 
-def _group_by_user(result) -> dict[int, dict[FactKey, int]]:
-    people: dict[int, dict[FactKey, int]] = {}
+def _stored_and_fresh(result) -> tuple[dict[int, dict[FactKey, int]], dict[int, dict[FactKey, int]]]:
+    """The stored and the recomputed facts, each by person, from one result marked by ``side``."""
+    sides: dict[str, dict[int, dict[FactKey, int]]] = {"stored": {}, "fresh": {}}
     for row in result:
+        people = sides[row.side]
         key = _fact_key(row)
         people.setdefault(row.user_id, {})[key] = people.get(row.user_id, {}).get(key, 0) + int(row.weight)
-    return people
+    return sides["stored"], sides["fresh"]
+
+
+def _write_in_one_statement(session: Session, changed: list[int], rows: list[dict], delta: dict) -> None:
+    """PostgreSQL: replace the facts and add the cells' difference in one statement (one round trip).
+
+    Every part of a statement sees the same snapshot, so the DELETE removes only the old facts.
+    """
+    keys = sorted(delta)
+    cells = dict(zip(CELL_COLUMNS, ([list(values) for values in zip(*keys, strict=True)] if keys
+                                    else [[] for _ in CELL_COLUMNS]), strict=True))
+    session.execute(_WRITE_PG, {
+        "changed": changed,
+        **{f"f_{name}": [row[name] for row in rows] for name in FACT_INSERT_COLUMNS},
+        **{f"c_{name}": values for name, values in cells.items()},
+        "c_n": [delta[key] for key in keys],
+    })
 
 
 def _fact_row(key: FactKey, weight: int) -> dict:
@@ -270,27 +293,24 @@ def _adding_to_cells(statement):
 
 def _apply_cell_delta(session: Session, dialect: str, delta: dict[CellKey, int]) -> None:
     """Add ``delta`` to the cells, creating missing ones; keys in a fixed order so upserts never deadlock."""
-    if not delta:
-        return
-    keys = sorted(delta)
-    if dialect == "postgresql":  # one statement, one round trip: the rows as arrays
-        columns = list(zip(*keys, strict=True))
-        session.execute(_UPSERT_ARRAYS, {**{name: list(values) for name, values in zip(CELL_COLUMNS, columns,
-                                                                                       strict=True)},
-                                         "n": [delta[key] for key in keys]})
-        return
-    rows = [dict(zip(CELL_COLUMNS, key, strict=True), n=delta[key]) for key in keys]
-    session.execute(_adding_to_cells(_upsert(dialect)), rows)  # compiled once, executed for every row
+    rows = [dict(zip(CELL_COLUMNS, key, strict=True), n=delta[key]) for key in sorted(delta)]
+    if rows:
+        session.execute(_adding_to_cells(_upsert(dialect)), rows)  # compiled once, executed for every row
 
 
-_UPSERT_ARRAYS = text(
-    "INSERT INTO report_cells (kind, dims, period, country, sector, course_id, cohort_id, organisation_id, n) "
-    "SELECT * FROM unnest(CAST(:kind AS varchar[]), CAST(:dims AS varchar[]), CAST(:period AS integer[]), "
-    "CAST(:country AS varchar[]), CAST(:sector AS varchar[]), CAST(:course_id AS integer[]), "
-    "CAST(:cohort_id AS integer[]), CAST(:organisation_id AS integer[]), CAST(:n AS bigint[])) "
-    "ON CONFLICT (kind, dims, period, country, sector, course_id, cohort_id, organisation_id) "
-    "DO UPDATE SET n = report_cells.n + excluded.n"
-)
+_FACT_TYPES = {"user_id": "integer", "kind": "varchar", "day": "date", "year": "integer", "month": "integer",
+               "country": "varchar", "sector": "varchar", "course_id": "integer", "cohort_id": "integer",
+               "organisation_id": "integer", "weight": "integer"}
+_CELL_TYPES = {"kind": "varchar", "dims": "varchar", "period": "integer", "country": "varchar", "sector": "varchar",
+               "course_id": "integer", "cohort_id": "integer", "organisation_id": "integer", "n": "bigint"}
+_WRITE_PG = text(
+    "WITH gone AS (DELETE FROM report_facts WHERE user_id = ANY(CAST(:changed AS integer[]))), "
+    f"added AS (INSERT INTO report_facts ({', '.join(FACT_INSERT_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:f_{name} AS {_FACT_TYPES[name]}[])" for name in FACT_INSERT_COLUMNS) + ")) "
+    f"INSERT INTO report_cells ({', '.join(CELL_COLUMNS)}, n) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:c_{name} AS {kind}[])" for name, kind in _CELL_TYPES.items()) + ") "
+    f"ON CONFLICT ({', '.join(CELL_COLUMNS)}) DO UPDATE SET n = report_cells.n + excluded.n"
+)  # the cells arrive sorted by key, so two transactions' upserts never deadlock
 
 
 # --- set-based maintenance (many people at once) --------------------------------------------
@@ -318,8 +338,7 @@ class Statements:
     """The refresh's statements for one dialect, built once (their SQL is then cached by SQLAlchemy)."""
 
     lock: Executable
-    stored: Executable
-    fresh: Executable
+    stored_and_fresh: Executable
     delete: Executable
     changed: Executable
     add_cell_delta: Executable
@@ -337,8 +356,11 @@ def _statements(dialect: str) -> Statements:
     ).subquery("differences")
     return Statements(
         lock=select(User.id).where(_among(User.id, dialect)).order_by(User.id).with_for_update(),
-        stored=stored,
-        fresh=select(recomputed),
+        stored_and_fresh=union_all(
+            select(literal("stored").label("side"), *(getattr(ReportFact, c) for c in FACT_COLUMNS))
+            .where(_among(ReportFact.user_id, dialect)),
+            select(literal("fresh").label("side"), *(recomputed.c[c] for c in FACT_COLUMNS)),
+        ),
         # Core tables, not the mapped classes: an ORM INSERT or DELETE given parameters is a bulk one.
         delete=delete(ReportFact.__table__).where(_among(ReportFact.__table__.c.user_id, dialect)),
         changed=select(differences.c.user_id).distinct(),
@@ -349,8 +371,6 @@ def _statements(dialect: str) -> Statements:
     )
 
 
-FACT_INSERT_COLUMNS = ["user_id", "kind", "day", "year", "month", "country", "sector", "course_id", "cohort_id",
-                       "organisation_id", "weight"]
 
 
 def _fact_rows_select(dialect: str, of_people: bool = False):
