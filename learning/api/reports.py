@@ -8,6 +8,7 @@ import tempfile
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import DateTime, Dict, Integer, List, Nested, Raw, String
 from flask import Response, request, send_file, stream_with_context, url_for
+from flask_babel import gettext as _
 
 from learning.api.auth import auth, current_api_user
 from learning.errors import NotFound
@@ -237,7 +238,7 @@ def export_job(export_id: int):
 def export_download(export_id: int):
     job = exports.get_export(export_id)
     if job.status != "ready" or not job.file_path or not os.path.exists(job.file_path):
-        raise NotFound("This export is not ready.")
+        raise NotFound(_("This export is not ready."))
     from learning.audit.services import record
 
     record(current_api_user().id, "report.export_downloaded", "report_export", job.id)
@@ -256,5 +257,5 @@ def export_download(export_id: int):
         responses={404: "No such year"})
 def impact(year: int):
     if not 1900 <= year <= 9999:
-        raise NotFound("No figures for that year.")
+        raise NotFound(_("No figures for that year."))
     return services.impact(year)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import secrets
 
+from flask_babel import gettext as _
+
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 RANDOM_SYMBOLS = 12
 GROUP = 4
@@ -42,7 +44,7 @@ def format_code(symbols: str) -> str:
 
 def new_code() -> str:
     """A fresh random code, formatted, with its check symbol."""
-    body = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_SYMBOLS))
+    body = "".join(secrets.choice(ALPHABET) for _position in range(RANDOM_SYMBOLS))
     return format_code(body + check_symbol(body))
 
 
@@ -50,9 +52,9 @@ def normalise_code(text: str) -> str:
     """The canonical form of a typed code, or ``InvalidCode`` saying what is wrong."""
     cleaned = "".join(ch for ch in (text or "").upper() if ch not in " -_.\t").translate(_LOOK_ALIKES)
     if len(cleaned) != RANDOM_SYMBOLS + 1:
-        raise InvalidCode(f"A certificate code has {RANDOM_SYMBOLS + 1} characters.")
+        raise InvalidCode(_("A certificate code has %(count)d characters.", count=RANDOM_SYMBOLS + 1))
     if any(ch not in _VALUE for ch in cleaned):
-        raise InvalidCode("A certificate code uses only digits and the letters A-Z without I, L, O and U.")
+        raise InvalidCode(_("A certificate code uses only digits and the letters A-Z without I, L, O and U."))
     if check_symbol(cleaned[:-1]) != cleaned[-1]:
-        raise InvalidCode("This code has a typo: its last character does not match the others.")
+        raise InvalidCode(_("This code has a typo: its last character does not match the others."))
     return format_code(cleaned)
