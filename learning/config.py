@@ -149,6 +149,8 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "SMALL_CELL_THRESHOLD": _int(env, "SMALL_CELL_THRESHOLD", 5),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 16 * 1024 * 1024),
         "OUTBOX_MAX_ATTEMPTS": _int(env, "OUTBOX_MAX_ATTEMPTS", 10),
+        # Events of a type with a batch handler committed together are handled this many per task.
+        "OUTBOX_BATCH_SIZE": _int(env, "OUTBOX_BATCH_SIZE", 50),
         # Publish outbox events to the broker right after commit (the sweep publishes the rest).
         "OUTBOX_PUBLISH": _bool(env.get("OUTBOX_PUBLISH"), True),
         "BABEL_DEFAULT_LOCALE": "en",

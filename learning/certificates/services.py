@@ -132,6 +132,11 @@ def _issuing_facts(enrolment_id: int) -> tuple | None:
     """What a certificate snapshots, in one round trip: the enrolment, its holder, its course and
     the course's translations (one row each), and the id of a certificate already issued for it.
     Returns the first row and the (language, title) pairs, or None for an unknown enrolment."""
+    return _issuing_facts_of([enrolment_id]).get(enrolment_id)
+
+
+def _issuing_facts_of(enrolment_ids: list[int]) -> dict[int, tuple]:
+    """``_issuing_facts`` of many enrolments in one round trip, by enrolment id (unknown ones absent)."""
     rows = db.session.execute(
         select(Enrolment.id, Enrolment.status, Enrolment.completed_at, Enrolment.language,
                Enrolment.user_id, Enrolment.course_id, User.full_name, User.erased_at, Course.slug,
@@ -143,14 +148,42 @@ def _issuing_facts(enrolment_id: int) -> tuple | None:
         .join(Course, Course.id == Enrolment.course_id)
         .outerjoin(Certificate, Certificate.enrolment_id == Enrolment.id)
         .outerjoin(CourseTranslation, CourseTranslation.course_id == Enrolment.course_id)
-        .where(Enrolment.id == enrolment_id)
-        .order_by(CourseTranslation.id)
+        .where(Enrolment.id.in_(enrolment_ids))
+        .order_by(Enrolment.id, CourseTranslation.id)
     ).all()
-    if not rows:
-        return None
-    translations = [(row.translation_language, row.translation_title)
-                    for row in rows if row.translation_language is not None]
-    return rows[0], translations
+    found: dict[int, tuple] = {}
+    for row in rows:
+        _first, translations = found.setdefault(row.id, (row, []))
+        if row.translation_language is not None:
+            translations.append((row.translation_language, row.translation_title))
+    return found
+
+
+def _new_certificate(facts, translations: list[tuple[str, str]], index: int) -> tuple[Certificate, str]:
+    """A certificate of a completed enrolment (not added to the session) and its holder's name."""
+    title, language = _title_among(translations, facts, facts.language)
+    holder_name = None if facts.erased_at is not None else facts.full_name
+    issued_at = facts.completed_at
+    code = new_code()
+    certificate = Certificate(
+        code=code,
+        enrolment_id=facts.id,
+        user_id=facts.user_id,
+        course_id=facts.course_id,
+        holder_name=holder_name,
+        course_title=title,
+        course_language=language,
+        issued_at=issued_at,
+        expires_at=expiry_of(issued_at, facts.certificate_validity_months),
+        status_list_index=index,
+        # Where the PDF will be: it is stored before the commit, or the row is not committed.
+        pdf_path=pdf_key(code),
+    )
+    return certificate, holder_name or ""
+
+
+def _completed(facts) -> bool:
+    return facts.status == "completed" and facts.completed_at is not None
 
 
 def issue_certificate(enrolment_id: int) -> Certificate:
@@ -166,39 +199,59 @@ def issue_certificate(enrolment_id: int) -> Certificate:
                 _store_pdf(existing)
                 db.session.commit()
             return existing
-        if facts.status != "completed" or facts.completed_at is None:
+        if not _completed(facts):
             raise NotCompleted("Only a completed enrolment earns a certificate.")
-        title, language = _title_among(translations, facts, facts.language)
-        holder_name = None if facts.erased_at is not None else facts.full_name
-        issued_at = facts.completed_at
-        code = new_code()
-        certificate = Certificate(
-            code=code,
-            enrolment_id=facts.id,
-            user_id=facts.user_id,
-            course_id=facts.course_id,
-            holder_name=holder_name,
-            course_title=title,
-            course_language=language,
-            issued_at=issued_at,
-            expires_at=expiry_of(issued_at, facts.certificate_validity_months),
-            status_list_index=status_list.random_index(),
-            # Where the PDF will be: it is stored before the commit, or the row is not committed.
-            pdf_path=pdf_key(code),
-        )
+        certificate, holder_name = _new_certificate(facts, translations, status_list.random_index())
         db.session.add(certificate)
         try:
             # The unique constraints decide here: another worker may have issued this
             # enrolment's certificate, or drawn the same code or status position.
             db.session.flush()
             _test_delay()
-            _store_pdf(certificate, holder_name or "")
+            _store_pdf(certificate, holder_name)
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
             continue
         return certificate
     raise RuntimeError(f"could not issue a certificate for enrolment {enrolment_id}")
+
+
+def issue_certificates(enrolment_ids: list[int]) -> list[Certificate]:
+    """The certificates of many completed enrolments, issued in the current transaction, not committed.
+
+    The batch form of ``issue_certificate`` for the outbox's batch handler, which commits (or rolls
+    back) the certificates with the events' done-marks. An enrolment named twice gets one
+    certificate; one already issued is left as it is (its PDF stored if it was missing). If any
+    enrolment is unknown or not completed, or a unique constraint refuses a row (another worker
+    issued the same enrolment, or a drawn code or status position is taken), this raises and the
+    caller rolls back: the outbox then issues each on its own, which retries or records the failure.
+    """
+    ids = sorted(set(enrolment_ids))
+    found = _issuing_facts_of(ids)
+    missing = [enrolment_id for enrolment_id in ids if enrolment_id not in found]
+    if missing:
+        raise NotFound(f"No such enrolment: {missing}.")
+    issued = [facts.certificate_id for facts, _translations in found.values() if facts.certificate_id is not None]
+    existing = list(db.session.scalars(select(Certificate).where(Certificate.id.in_(issued)))) if issued else []
+    to_issue = [found[enrolment_id] for enrolment_id in ids if found[enrolment_id][0].certificate_id is None]
+    not_completed = [facts.id for facts, _translations in to_issue if not _completed(facts)]
+    if not_completed:
+        raise NotCompleted(f"Only a completed enrolment earns a certificate (not {not_completed}).")
+    indices = status_list.random_indices(len(to_issue))
+    new = [_new_certificate(facts, translations, index)
+           for (facts, translations), index in zip(to_issue, indices, strict=True)]
+    db.session.add_all(certificate for certificate, _holder_name in new)
+    # The unique constraints decide here (rows inserted in enrolment order, so that two workers
+    # meeting on the same enrolments wait for each other rather than deadlock).
+    db.session.flush()
+    _test_delay()
+    for certificate in existing:
+        if certificate.pdf_path is None:  # issued before its PDF could be stored: finish the job
+            _store_pdf(certificate)
+    for certificate, holder_name in new:
+        _store_pdf(certificate, holder_name)
+    return [certificate for certificate, _holder_name in new] + existing
 
 
 def find_by_code(text: str) -> Certificate:

@@ -33,6 +33,15 @@ def random_index() -> int:
     return secrets.randbelow(lists * LIST_SIZE)
 
 
+def random_indices(count: int) -> list[int]:
+    """``count`` random positions for certificates issued together (the highest id read once)."""
+    if count <= 0:
+        return []
+    issued = (db.session.scalar(select(func.max(Certificate.id))) or 0) + count
+    lists = max(1, (issued * MAX_FILL) // LIST_SIZE + 1)
+    return [secrets.randbelow(lists * LIST_SIZE) for _ in range(count)]
+
+
 def list_number_of(index: int) -> int:
     return index // LIST_SIZE
 

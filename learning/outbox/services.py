@@ -4,12 +4,19 @@
 events are published to Celery. If the broker is down the request still
 succeeds: the events stay ``pending`` and the beat task ``outbox.sweep``
 publishes them later. Handlers must be idempotent; an event may run twice.
+
+An event type may also have a *batch handler* (``handles_batch``): events of
+that type committed together are published in chunks of ``OUTBOX_BATCH_SIZE``
+as one ``outbox.process_batch`` task, which handles the whole chunk in one
+transaction together with the events' done-marks. If the batch handler fails,
+that transaction is rolled back and each event is processed on its own, so a
+bad event fails (and is retried) alone.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from flask import current_app
@@ -23,7 +30,9 @@ from learning.outbox.models import OutboxEvent
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict], None]
+BatchHandler = Callable[[list[dict]], None]
 _handlers: dict[str, Handler] = {}
+_batch_handlers: dict[str, BatchHandler] = {}
 
 SESSION_KEY = "outbox_pending_ids"
 
@@ -42,6 +51,26 @@ def handler_for(event_type: str) -> Handler | None:
     return _handlers.get(event_type)
 
 
+def handles_batch(event_type: str) -> Callable[[BatchHandler], BatchHandler]:
+    """Register the function that handles many events of one type at once.
+
+    It receives the payloads and does its work in the current session without
+    committing: the outbox commits the work with the events' done-marks, or
+    rolls both back. It must be idempotent, as a single handler is, and the
+    type must have a single handler too (the fallback when a batch fails).
+    """
+
+    def register(func: BatchHandler) -> BatchHandler:
+        _batch_handlers[event_type] = func
+        return func
+
+    return register
+
+
+def batch_handler_for(event_type: str) -> BatchHandler | None:
+    return _batch_handlers.get(event_type)
+
+
 def emit(event_type: str, payload: dict) -> OutboxEvent:
     """Record an event in the current transaction; it is published once that commits."""
     outbox_event = OutboxEvent(event_type=event_type, payload=payload)
@@ -54,16 +83,16 @@ def emit(event_type: str, payload: dict) -> OutboxEvent:
 def _remember_ids(session: Session, flush_context) -> None:
     events = session.info.get("outbox_new_events")
     if events:
-        ids = session.info.setdefault(SESSION_KEY, set())
-        ids.update(e.id for e in events if e.id is not None)
+        types = session.info.setdefault(SESSION_KEY, {})
+        types.update((e.id, e.event_type) for e in events if e.id is not None)
 
 
 @event.listens_for(Session, "after_commit")
 def _publish_after_commit(session: Session) -> None:
-    ids = session.info.pop(SESSION_KEY, None)
+    types = session.info.pop(SESSION_KEY, None)
     session.info.pop("outbox_new_events", None)
-    if ids:
-        publish(sorted(ids))
+    if types:
+        publish(sorted(types), types)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -72,19 +101,43 @@ def _forget_after_rollback(session: Session) -> None:
     session.info.pop("outbox_new_events", None)
 
 
-def publish(event_ids: list[int]) -> int:
-    """Send events to the broker; a broker failure is logged and left to the sweep."""
+def publish(event_ids: list[int], event_types: Mapping[int, str] | None = None) -> int:
+    """Send events to the broker; a broker failure is logged and left to the sweep. Returns how many
+    events were sent.
+
+    Events of a type with a batch handler go in chunks of ``OUTBOX_BATCH_SIZE`` as
+    ``outbox.process_batch``; the others (and a chunk of one) one by one as ``outbox.process``, so
+    that they still spread over the workers. Without ``event_types`` every event is taken as
+    batchable: ``outbox.process_batch`` runs the ones without a batch handler one by one itself.
+    """
     if current_app.config.get("OUTBOX_PUBLISH", True) is False:
         return 0
     # This app's own Celery app (its broker and queue), whichever app was created last.
     celery_app = current_app.extensions["celery"]
-    sent = 0
+    size = max(1, int(current_app.config.get("OUTBOX_BATCH_SIZE") or 1))
+    batchable: list[int] = []
+    single: list[int] = []
     for event_id in event_ids:
+        event_type = event_types.get(event_id) if event_types is not None else None
+        if size > 1 and (event_types is None or batch_handler_for(event_type or "") is not None):
+            batchable.append(event_id)
+        else:
+            single.append(event_id)
+    chunks = [batchable[i:i + size] for i in range(0, len(batchable), size)]
+    messages = [chunk for chunk in chunks if len(chunk) > 1]
+    messages += [[event_id] for chunk in chunks if len(chunk) == 1 for event_id in chunk]
+    messages += [[event_id] for event_id in single]
+    sent = 0
+    for ids in messages:
         try:
-            celery_app.send_task("outbox.process", args=[event_id], retry=False)
-            sent += 1
-        except Exception as exc:  # broker down: the sweep will publish it later
-            log.warning("outbox: could not publish event %s now (%s); the sweep will retry", event_id, exc)
+            if len(ids) == 1:
+                celery_app.send_task("outbox.process", args=[ids[0]], retry=False)
+            else:
+                celery_app.send_task("outbox.process_batch", args=[ids], retry=False)
+            sent += len(ids)
+        except Exception as exc:  # broker down: the sweep will publish them later
+            log.warning("outbox: could not publish events %s now (%s); the sweep will retry",
+                        ids if len(ids) <= 5 else f"{ids[0]}..{ids[-1]}", exc)
             break
     return sent
 
@@ -125,6 +178,67 @@ def process(event_id: int) -> str:
     return "done"
 
 
+def process_batch(event_ids: list[int]) -> dict[str, int]:
+    """Handle many events in one transaction where their type has a batch handler; safe to repeat.
+
+    The still-pending events are locked (``FOR UPDATE SKIP LOCKED``: an event another worker holds is
+    left to it) and grouped by type. A type with a batch handler gets all its payloads at once, and
+    its work and the events' done-marks are committed together, so that either all of it happened
+    or none. If the batch handler (or the commit) fails, everything is rolled back and each event
+    goes through ``process`` alone, which records its own failure and backoff. Events of other types
+    go through ``process`` one by one. Returns how many events ended each way.
+    """
+    outcomes: dict[str, int] = {}
+    ids = sorted(set(event_ids))
+    locked = _lock_pending(ids)
+    outcomes["done-or-busy"] = len(ids) - len(locked)  # done already, or held by another worker
+    by_type: dict[str, list] = {}
+    for row in locked:
+        by_type.setdefault(row.event_type, []).append(row)
+    batched = {event_type: rows for event_type, rows in by_type.items()
+               if batch_handler_for(event_type) is not None and len(rows) > 1}
+    alone = [row.id for event_type, rows in by_type.items() if event_type not in batched for row in rows]
+    if not batched:
+        db.session.rollback()  # release the locks; ``process`` takes each again
+    for number, (event_type, rows) in enumerate(batched.items()):
+        if number:  # the first batch uses the locks taken above; later ones take theirs again
+            rows = _lock_pending([row.id for row in rows])
+            if not rows:
+                db.session.rollback()
+                continue
+        batch_ids = [row.id for row in rows]
+        try:
+            batch_handler_for(event_type)([dict(row.payload or {}) for row in rows])
+            db.session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id.in_(batch_ids))
+                .values(status="done", processed_at=utcnow(), attempts=OutboxEvent.attempts + 1,
+                        last_error=None)
+            )
+            db.session.commit()
+        except Exception as exc:
+            db.session.rollback()
+            log.warning("outbox: batch of %d %r events failed (%s: %s); processing them one by one",
+                        len(batch_ids), event_type, type(exc).__name__, exc)
+            alone.extend(batch_ids)
+        else:
+            outcomes["done"] = outcomes.get("done", 0) + len(batch_ids)
+    for event_id in sorted(alone):
+        outcome = process(event_id)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+def _lock_pending(event_ids: list[int]) -> list:
+    """The (id, type, payload) of those of the events not done yet, locked unless another worker holds them."""
+    return db.session.execute(
+        select(OutboxEvent.id, OutboxEvent.event_type, OutboxEvent.payload)
+        .where(OutboxEvent.id.in_(event_ids), OutboxEvent.status != "done")
+        .order_by(OutboxEvent.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+
+
 def _record_failure(event_id: int, message: str) -> None:
     outbox_event = db.session.get(OutboxEvent, event_id)
     if outbox_event is None:
@@ -139,9 +253,14 @@ def _record_failure(event_id: int, message: str) -> None:
 
 def due_event_ids(limit: int = 500, grace_seconds: int = 15) -> list[int]:
     """Pending events whose next attempt is due (new ones get a grace period first)."""
+    return list(_due_events(limit, grace_seconds))
+
+
+def _due_events(limit: int = 500, grace_seconds: int = 15) -> dict[int, str]:
+    """The id and type of each pending event whose next attempt is due, in id order."""
     now = utcnow()
-    rows = db.session.scalars(
-        select(OutboxEvent.id)
+    rows = db.session.execute(
+        select(OutboxEvent.id, OutboxEvent.event_type)
         .where(
             OutboxEvent.status == "pending",
             OutboxEvent.next_attempt_at <= now,
@@ -150,14 +269,14 @@ def due_event_ids(limit: int = 500, grace_seconds: int = 15) -> list[int]:
         .order_by(OutboxEvent.id)
         .limit(limit)
     ).all()
-    return list(rows)
+    return {row.id: row.event_type for row in rows}
 
 
 def sweep(limit: int = 500) -> int:
-    """Publish every due pending event; called by beat."""
-    ids = due_event_ids(limit)
+    """Publish every due pending event (in batches where the type allows); called by beat."""
+    events = _due_events(limit)
     db.session.rollback()
-    return publish(ids) if ids else 0
+    return publish(list(events), events) if events else 0
 
 
 def retry_failed(event_id: int) -> None:

@@ -13,3 +13,8 @@ def process_event(event_id: int) -> str:
 @shared_task(name="outbox.sweep", acks_late=True)
 def sweep() -> int:
     return services.sweep()
+
+
+@shared_task(name="outbox.process_batch", acks_late=True, reject_on_worker_lost=True)
+def process_batch(event_ids: list[int]) -> dict[str, int]:
+    return services.process_batch(event_ids)
