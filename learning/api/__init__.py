@@ -8,7 +8,7 @@ from flask import Flask
 
 from learning.extensions import csrf
 
-API_MODULES = ("accounts", "catalogue", "enrolment", "cohorts", "certificates", "reports", "audit")
+API_MODULES = ("accounts", "catalogue", "enrolment", "cohorts", "cohort_rosters", "certificates", "reports", "audit")
 
 
 def register_api(app: Flask) -> None:
