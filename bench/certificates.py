@@ -7,13 +7,16 @@ Uses PostgreSQL database ``learning_certificates_bench`` (created and reset)
 and Redis db 3 unless ``BENCH_DATABASE_URL`` / ``BENCH_BROKER_URL`` say
 otherwise. The completions and their ``enrolment.completed`` outbox events are
 written first (as a cohort's close writes them); then a worker process is
-started, every event is published, and the clock runs until the last
+started, every event is published (as after a cohort's close: in batches of
+``OUTBOX_BATCH_SIZE``, each an ``outbox.process_batch`` task issuing its
+certificates in one transaction), and the clock runs until the last
 certificate is committed. Prints certificates per second, overall and per
 worker process, and writes ``bench/results/certificates.json``.
 
 ``--profile N`` seeds N completions the same way, then runs the worker's task
-body (``outbox.process`` in an app context) for each event in this process,
-without Celery, and prints where the time goes: PDF rendering, the issuing
+body (``outbox.process_batch`` in an app context, for each batch of
+``OUTBOX_BATCH_SIZE`` events; with ``--one-by-one``, ``outbox.process`` for
+each event) in this process, without Celery, and prints where the time goes: PDF rendering, the issuing
 query, the status-list count, storage, the reporting rollup that runs at
 commit, and the rest (outbox rows, ORM, flush, commit), with the number of SQL
 statements per certificate. With ``--cprofile`` the same run is made under
@@ -45,6 +48,8 @@ def main() -> None:
     parser.add_argument("--profile", type=int, metavar="N",
                         help="issue N certificates in this process (no worker) and say where the time goes")
     parser.add_argument("--cprofile", action="store_true", help="with --profile: run under cProfile")
+    parser.add_argument("--one-by-one", action="store_true",
+                        help="with --profile: one event per task (outbox.process) instead of batches")
     parser.add_argument("--sort", default="cumulative", help="cProfile sort key with --cprofile")
     args = parser.parse_args()
     if args.profile:
@@ -116,7 +121,7 @@ def main() -> None:
         active_key()  # the first key exists before the clock starts, as in production
 
     if args.profile:
-        _profile(app, list(event_ids), args.sort if args.cprofile else None)
+        _profile(app, list(event_ids), args.sort if args.cprofile else None, args.one_by_one)
         return
 
     log_path = Path(instance) / "worker.log"
@@ -173,7 +178,7 @@ def main() -> None:
     print(f"written to {out.relative_to(ROOT)}")
 
 
-def _profile(app, event_ids: list[int], sort: str | None) -> None:
+def _profile(app, event_ids: list[int], sort: str | None, one_by_one: bool = False) -> None:
     """Run the worker's task body for every event in this process: timed by part, or under cProfile."""
     import cProfile
     import pstats
@@ -186,12 +191,18 @@ def _profile(app, event_ids: list[int], sort: str | None) -> None:
     from learning.certificates import status_list
     from learning.certificates.storage import FileSystemStorage
     from learning.extensions import db
-    from learning.outbox.services import process
+    from learning.outbox.services import process, process_batch
+
+    size = 1 if one_by_one else app.config["OUTBOX_BATCH_SIZE"]
 
     def run(ids: list[int]) -> None:
-        for event_id in ids:
+        for start in range(0, len(ids), size):
+            chunk = ids[start:start + size]
             with app.app_context():  # as the worker's FlaskTask does for each task
-                assert process(event_id) == "done"
+                if len(chunk) == 1:
+                    assert process(chunk[0]) == "done"
+                else:
+                    assert process_batch(chunk) == {"done-or-busy": 0, "batched": len(chunk)}
 
     warm, rest = event_ids[:5], event_ids[5:]
     run(warm)  # fonts, translations and the first connection before the clock starts
@@ -223,8 +234,9 @@ def _profile(app, event_ids: list[int], sort: str | None) -> None:
         setattr(owner, name, wrapper)
 
     timed(services, "render_pdf", "PDF (render_pdf)")
-    timed(services, "_issuing_facts", "issuing query (enrolment, holder, course, translations)")
-    timed(status_list, "random_index", "status-list position (counts certificates)")
+    timed(services, "_issuing_facts_of", "issuing query (enrolment, holder, course, translations)")
+    timed(status_list, "random_index", "status-list position (reads max(id))")
+    timed(status_list, "random_indices", "status-list position (reads max(id))")
     timed(FileSystemStorage, "put", "storage (file written)")
     timed(rollup, "refresh_people", "reporting rollup at commit (learning/reporting)")
     statements = Counter()
@@ -234,13 +246,14 @@ def _profile(app, event_ids: list[int], sort: str | None) -> None:
     run(rest)
     elapsed = time.perf_counter() - started
     count = len(rest)
-    print(f"{count} certificates in one process, no Celery: {1000 * elapsed / count:.1f} ms each, "
+    print(f"{count} certificates in one process, no Celery, {size} per task: {1000 * elapsed / count:.1f} ms each, "
           f"{count / elapsed:.1f} per second, {statements['sql'] / count:.1f} SQL statements each "
           f"(load average {load_before:.2f} -> {os.getloadavg()[0]:.2f})")
     for label, seconds in spent.most_common():
         print(f"  {label:58s} {1000 * seconds / count:6.2f} ms")
     rest_ms = 1000 * (elapsed - sum(spent.values())) / count
     print(f"  {'the rest (outbox rows, ORM, insert, commit)':58s} {rest_ms:6.2f} ms")
+    print(f"  ({len(range(0, count, size))} tasks' worth of transactions; Celery's own cost per task is not included)")
 
 
 def _ensure_database(url: str) -> None:

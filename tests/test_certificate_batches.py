@@ -93,7 +93,7 @@ def test_a_cohort_completed_together_gets_one_certificate_each_in_batches(app, b
     # Handled as batches (5, 5 and 2 events), each event once: not one by one after a failed batch.
     wait_until(lambda: len(batches_done_since(celery_worker.log_path, offset)) == 3, message="three batches")
     assert sorted(batches_done_since(celery_worker.log_path, offset)) == sorted(
-        [b"{'done-or-busy': 0, 'done': 5}"] * 2 + [b"{'done-or-busy': 0, 'done': 2}"])
+        [b"{'done-or-busy': 0, 'batched': 5}"] * 2 + [b"{'done-or-busy': 0, 'batched': 2}"])
     events = events_of(app, ids)
     assert [e.attempts for e in events] == [1] * 12 and all(e.last_error is None for e in events)
     with app.app_context():

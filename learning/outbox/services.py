@@ -186,7 +186,8 @@ def process_batch(event_ids: list[int]) -> dict[str, int]:
     its work and the events' done-marks are committed together, so that either all of it happened
     or none. If the batch handler (or the commit) fails, everything is rolled back and each event
     goes through ``process`` alone, which records its own failure and backoff. Events of other types
-    go through ``process`` one by one. Returns how many events ended each way.
+    go through ``process`` one by one. Returns how many events ended each way: ``batched`` (done in a
+    batch), ``done-or-busy`` (done already or held by another worker), or an outcome of ``process``.
     """
     outcomes: dict[str, int] = {}
     ids = sorted(set(event_ids))
@@ -222,7 +223,7 @@ def process_batch(event_ids: list[int]) -> dict[str, int]:
                         len(batch_ids), event_type, type(exc).__name__, exc)
             alone.extend(batch_ids)
         else:
-            outcomes["done"] = outcomes.get("done", 0) + len(batch_ids)
+            outcomes["batched"] = outcomes.get("batched", 0) + len(batch_ids)
     for event_id in sorted(alone):
         outcome = process(event_id)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
