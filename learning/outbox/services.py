@@ -181,7 +181,7 @@ def process(event_id: int) -> str:
 def process_batch(event_ids: list[int]) -> dict[str, int]:
     """Handle many events in one transaction where their type has a batch handler; safe to repeat.
 
-    The still-pending events are locked (``FOR UPDATE SKIP LOCKED``: an event another worker holds is
+    The events not done yet are locked (``FOR UPDATE SKIP LOCKED``: an event another worker holds is
     left to it) and grouped by type. A type with a batch handler gets all its payloads at once, and
     its work and the events' done-marks are committed together, so that either all of it happened
     or none. If the batch handler (or the commit) fails, everything is rolled back and each event
@@ -220,7 +220,7 @@ def process_batch(event_ids: list[int]) -> dict[str, int]:
         except Exception as exc:
             db.session.rollback()
             log.warning("outbox: batch of %d %r events failed (%s: %s); processing them one by one",
-                        len(batch_ids), event_type, type(exc).__name__, exc)
+                        len(batch_ids), event_type, type(exc).__name__, str(exc)[:500])
             alone.extend(batch_ids)
         else:
             outcomes["batched"] = outcomes.get("batched", 0) + len(batch_ids)
