@@ -106,8 +106,9 @@ def _answer(enrolment: Enrolment) -> dict:
 def enrol(slug: str):
     user = current_api_user()
     enrolment = services.enrol(user, visible_course(slug, user))
+    body = _answer(enrolment)  # built before commit, which would expire what it reads
     db.session.commit()
-    return _answer(enrolment)
+    return body
 
 
 @bp.get("/me/enrolments")
@@ -138,8 +139,8 @@ def get_enrolment(enrolment_id: int):
         responses={**SIGNED_IN, 404: "No such enrolment, or the lesson is not in its course",
                    409: "The enrolment is completed or withdrawn"})
 def complete_lesson(enrolment_id: int, lesson_id: int):
-    enrolment = services.get_own_enrolment(current_api_user(), enrolment_id)
-    services.complete_lesson(enrolment, lesson_id)
+    enrolment = services.get_own_enrolment(current_api_user(), enrolment_id, for_update=True)
+    services.complete_lesson(enrolment, lesson_id, locked=True)
     body = _answer(enrolment)  # built before commit, which would expire what it reads
     db.session.commit()
     return body

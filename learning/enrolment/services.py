@@ -99,9 +99,19 @@ def get_enrolment(enrolment_id: int) -> Enrolment:
     return enrolment
 
 
-def get_own_enrolment(user: User, enrolment_id: int) -> Enrolment:
-    """The caller's own enrolment; someone else's answers 404 so ids reveal nothing."""
-    enrolment = db.session.get(Enrolment, enrolment_id)
+def get_own_enrolment(user: User, enrolment_id: int, *, for_update: bool = False) -> Enrolment:
+    """The caller's own enrolment; someone else's answers 404 so ids reveal nothing.
+
+    With ``for_update`` it is read and locked in one statement (see ``_lock``), for a change that
+    follows at once; only the caller's own row is ever locked.
+    """
+    if for_update:
+        enrolment = db.session.execute(
+            select(Enrolment).where(Enrolment.id == enrolment_id, Enrolment.user_id == user.id)
+            .with_for_update(of=Enrolment).execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+    else:
+        enrolment = db.session.get(Enrolment, enrolment_id)
     if enrolment is None or enrolment.user_id != user.id:
         raise NotFound(_("No such enrolment."))
     return enrolment
@@ -145,6 +155,7 @@ class CourseOutline:
 
 
 _OUTLINES = "course_outlines"
+_DONE = "completed_lessons"  # lessons done per enrolment, as written in this transaction
 
 
 def course_outline(course_id: int) -> CourseOutline:
@@ -164,6 +175,7 @@ def course_outline(course_id: int) -> CourseOutline:
 @event.listens_for(Session, "after_rollback")
 def _forget_outlines(session: Session, *_args) -> None:
     session.info.pop(_OUTLINES, None)  # a course edited later must be read afresh
+    session.info.pop(_DONE, None)
 
 
 def completed_lesson_ids(enrolment: Enrolment) -> set[int]:
@@ -172,9 +184,13 @@ def completed_lesson_ids(enrolment: Enrolment) -> set[int]:
     ))
 
 
-def complete_lesson(enrolment: Enrolment, lesson_id: int) -> Enrolment:
-    """Mark a lesson done (repeating it changes nothing) and complete the course if that was all."""
-    _lock(enrolment)
+def complete_lesson(enrolment: Enrolment, lesson_id: int, *, locked: bool = False) -> Enrolment:
+    """Mark a lesson done (repeating it changes nothing) and complete the course if that was all.
+
+    ``locked``: the caller read the enrolment with ``get_own_enrolment(..., for_update=True)``.
+    """
+    if not locked:
+        _lock(enrolment)
     _require_active(enrolment)
     if lesson_id not in course_outline(enrolment.course_id).lesson_ids:
         raise NotFound(_("This lesson is not part of the course."))
@@ -188,6 +204,7 @@ def complete_lesson(enrolment: Enrolment, lesson_id: int) -> Enrolment:
             .on_conflict_do_nothing()
         )
         done.add(lesson_id)
+    db.session.info.setdefault(_DONE, {})[enrolment.id] = frozenset(done)  # for the answer's progress
     enrolment.last_activity_at = utcnow()
     check_completion(enrolment, done)
     return enrolment
@@ -306,7 +323,9 @@ class Progress:
 def progress_of(enrolment: Enrolment) -> Progress:
     """How far the learner is: lessons done of all, the next lesson, and the quiz."""
     outline = course_outline(enrolment.course_id)
-    done = completed_lesson_ids(enrolment)
+    done = db.session.info.get(_DONE, {}).get(enrolment.id)
+    if done is None:
+        done = completed_lesson_ids(enrolment)
     return Progress(
         completed_lessons=sum(1 for lesson_id in outline.lesson_ids if lesson_id in done),
         total_lessons=len(outline.lesson_ids),
