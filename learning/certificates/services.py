@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -191,7 +192,7 @@ def issue_certificate(enrolment_id: int) -> Certificate:
     for _attempt in range(MAX_ATTEMPTS):
         found = _issuing_facts(enrolment_id)
         if found is None:
-            raise NotFound("No such enrolment.")
+            raise NotFound(_("No such enrolment."))
         facts, translations = found
         if facts.certificate_id is not None:
             existing = db.session.get(Certificate, facts.certificate_id)
@@ -200,7 +201,7 @@ def issue_certificate(enrolment_id: int) -> Certificate:
                 db.session.commit()
             return existing
         if not _completed(facts):
-            raise NotCompleted("Only a completed enrolment earns a certificate.")
+            raise NotCompleted(_("Only a completed enrolment earns a certificate."))
         certificate, holder_name = _new_certificate(facts, translations, status_list.random_index())
         db.session.add(certificate)
         try:
@@ -262,7 +263,7 @@ def find_by_code(text: str) -> Certificate:
         raise UnknownCertificate(str(exc)) from exc
     certificate = db.session.scalar(select(Certificate).where(Certificate.code == code))
     if certificate is None:
-        raise UnknownCertificate("No certificate has this code.")
+        raise UnknownCertificate(_("No certificate has this code."))
     return certificate
 
 
@@ -339,10 +340,10 @@ def revoke(actor: User, text: str, reason: str | None) -> Certificate:
     """Revoke a certificate, recording who, when and why (and in the audit log); it is never deleted."""
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed("Say why the certificate is revoked.", {"reason": ["A reason is required."]})
+        raise ValidationFailed(_("Say why the certificate is revoked."), {"reason": [_("A reason is required.")]})
     if len(reason) > REASON_MAX:
-        raise ValidationFailed("The reason is too long.",
-                               {"reason": [f"At most {REASON_MAX} characters."]})
+        raise ValidationFailed(_("The reason is too long."),
+                               {"reason": [_("At most %(count)d characters.", count=REASON_MAX)]})
     certificate = find_by_code(text)
     now = utcnow()
     # A conditional update, so that two admins revoking at once record one revocation.
@@ -352,7 +353,7 @@ def revoke(actor: User, text: str, reason: str | None) -> Certificate:
         .values(revoked_at=now, revoked_by_id=actor.id, revocation_reason=reason)
     ).rowcount
     if not changed:
-        raise AlreadyRevoked("This certificate is already revoked.")
+        raise AlreadyRevoked(_("This certificate is already revoked."))
     db.session.refresh(certificate)
     record(actor.id, "certificate.revoked", "certificate", certificate.code, reason=reason)
     return certificate
