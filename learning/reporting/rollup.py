@@ -424,7 +424,16 @@ def _cell_delta_select(dialect: str):
         .having(func.sum(expanded.c.sign * expanded.c.weight) != 0),
     ).subquery("delta")
     # WHERE true: SQLite needs it between an INSERT's SELECT and its ON CONFLICT clause.
-    return select(*delta.c).where(true()).order_by(*(delta.c[c] for c in CELL_COLUMNS))
+    # Key order by code point, as Python sorts the per-person path's keys, whatever the database's
+    # collation: every transaction upserts cells in the same order, so none can deadlock another.
+    def key(name: str):
+        column = delta.c[name]
+        return column.collate("C") if dialect == "postgresql" and name in _TEXT_KEYS else column
+
+    return select(*delta.c).where(true()).order_by(*(key(c) for c in CELL_COLUMNS))
+
+
+_TEXT_KEYS = {"kind", "dims", "country", "sector"}
 
 
 # --- full rebuild ---------------------------------------------------------------------------
