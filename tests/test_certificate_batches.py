@@ -5,7 +5,6 @@ happens to the batch, its events, the worker or the other enrolments in it."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -20,6 +19,7 @@ from tests.test_certificate_worker import (  # noqa: F401 (an autouse fixture)
     SlowWorker,
     _restore_celery_app,
     one_lesson_course,
+    restart_and_sweep,
     use_celery_of,
 )
 
@@ -157,19 +157,7 @@ def test_a_worker_killed_mid_batch_commits_nothing_and_the_batch_is_issued_after
     assert certificate_counts(app, ids) == {enrolment_id: 0 for enrolment_id in ids}
     assert [(e.status, e.attempts) for e in events_of(app, ids)] == [("pending", 0)] * 5
 
-    restarted = SlowWorker(config, tmp_path / "restarted.log", delay=0)
-    restarted.start()
-    try:
-        with publisher.app_context():
-            # The message died with the worker; the beat's sweep publishes the pending events again.
-            db.session.query(OutboxEvent).update({"created_at": utcnow() - timedelta(minutes=1)})
-            db.session.commit()
-            from learning.outbox.services import sweep
-
-            assert sweep() == 5
-            db.session.remove()
-        wait_until(lambda: all_done(app, ids), timeout=90, message="the events handled after restart")
-    finally:
-        restarted.stop()
+    restarted = restart_and_sweep(config, publisher, tmp_path / "restarted.log", published=5,
+                                  handled=lambda: all_done(app, ids), timeout=90)
     assert certificate_counts(app, ids) == {enrolment_id: 1 for enrolment_id in ids}
     assert b"outbox.process_batch" in restarted.log_path.read_bytes()

@@ -152,21 +152,28 @@ def test_a_worker_killed_mid_issue_gives_exactly_one_certificate_after_restart(a
     assert certificates_of(app, ids[0]) == []
     assert event_status(app) == ["pending"]
 
-    restarted = SlowWorker(config, tmp_path / "restarted.log", delay=0)
+    restart_and_sweep(config, publisher, tmp_path / "restarted.log", published=1,
+                      handled=lambda: event_status(app) == ["done"])
+    assert len(certificates_of(app, ids[0])) == 1
+
+
+def restart_and_sweep(config, publisher, log_path, published: int, handled, timeout: float = 60) -> SlowWorker:
+    """After a worker was killed: start another, let the beat's sweep publish the pending events again
+    (their messages died with the killed worker; ``published`` of them) and wait until ``handled()``."""
+    restarted = SlowWorker(config, log_path, delay=0)
     restarted.start()
     try:
         with publisher.app_context():
-            # The message died with the worker; the beat's sweep publishes the pending event again.
             db.session.query(OutboxEvent).update({"created_at": utcnow() - timedelta(minutes=1)})
             db.session.commit()
             from learning.outbox.services import sweep
 
-            assert sweep() == 1
+            assert sweep() == published
             db.session.remove()
-        wait_until(lambda: event_status(app) == ["done"], timeout=60, message="the event handled after restart")
+        wait_until(handled, timeout=timeout, message="the events handled after restart")
     finally:
         restarted.stop()
-    assert len(certificates_of(app, ids[0])) == 1
+    return restarted
 
 
 def test_with_the_broker_down_the_completion_succeeds_and_the_certificate_follows(
