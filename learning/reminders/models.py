@@ -34,7 +34,8 @@ class ReminderDigest(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # Looked up through the unique (user_id, local_date) index; no index of its own.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     local_date: Mapped[date] = mapped_column(Date)  # the learner's day it was made for
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
