@@ -136,7 +136,7 @@ def rollup_equals_rebuild() -> bool:
     from sqlalchemy import text
 
     from learning.extensions import db
-    from learning.reporting.rollup import rebuild
+    from learning.reporting.rebuild import rebuild
 
     queries = ("SELECT kind, dims, period, country, sector, course_id, cohort_id, organisation_id, n "
                "FROM report_cells WHERE n <> 0",

@@ -289,7 +289,7 @@ def main() -> None:
 
     from learning.accounts.passwords import hash_password
     from learning.extensions import db
-    from learning.reporting.rollup import rebuild
+    from learning.reporting.rebuild import rebuild
 
     with app.app_context():
         from learning.accounts.models import User, UserRole

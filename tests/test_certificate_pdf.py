@@ -19,6 +19,7 @@ from learning.certificates import services
 from learning.certificates.codes import new_code
 from learning.certificates.fontprogram import FontProgram, _checksum, components_of
 from learning.certificates.models import Certificate
+from learning.certificates.pdf_fonts import FONT_DIR
 from learning.certificates.storage import get_storage
 from learning.extensions import db
 from tests import factories_certificates as certs
@@ -53,7 +54,7 @@ def _face(**fields) -> certificate_pdf.CertificateFace:
 
 @pytest.mark.parametrize("file_name", FONTS)
 def test_composite_glyphs_name_the_same_components_as_fonttools_reads(file_name):
-    path = certificate_pdf.FONT_DIR / file_name
+    path = FONT_DIR / file_name
     program = FontProgram(path)
     font = ttLib.TTFont(str(path))
     glyf = font["glyf"]
@@ -68,7 +69,7 @@ def test_composite_glyphs_name_the_same_components_as_fonttools_reads(file_name)
 
 @pytest.mark.parametrize("file_name", FONTS)
 def test_a_subset_keeps_the_glyph_numbers_outlines_and_widths_and_sums_correctly(file_name):
-    path = certificate_pdf.FONT_DIR / file_name
+    path = FONT_DIR / file_name
     original = ttLib.TTFont(str(path))
     cmap = original.getBestCmap()
     wanted = [cmap[ord(c)] for c in "Zoë Ñúñez-Nguyễn Олена Ковалéнко فاطمة الزهراء 2024" if ord(c) in cmap]

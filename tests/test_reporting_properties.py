@@ -19,7 +19,7 @@ from learning.extensions import db
 from learning.reporting import queries, rollup, services
 from learning.reporting.models import ReportCell, ReportFact
 from learning.reporting.queries import ReportFilter
-from learning.reporting.rollup import rebuild
+from learning.reporting.rebuild import rebuild
 from tests import factories_reporting as rf
 
 COUNTRIES = ["CO", "KE", "FR", None]

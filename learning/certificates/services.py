@@ -117,10 +117,6 @@ def _store_pdf(certificate: Certificate, holder_name: str | None = None) -> None
         certificate.pdf_path = key
 
 
-def _existing(enrolment_id: int) -> Certificate | None:
-    return db.session.scalar(select(Certificate).where(Certificate.enrolment_id == enrolment_id))
-
-
 def _test_delay() -> None:
     # Lets the crash test kill a worker while the issuing transaction is open.
     delay = float(current_app.config.get("CERTIFICATE_TEST_DELAY_SECONDS") or 0)

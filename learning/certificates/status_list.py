@@ -24,13 +24,17 @@ LIST_SIZE = 131_072
 MAX_FILL = 4
 
 
-def random_index() -> int:
-    """A random free-looking position; the unique constraint decides if it is really free."""
+def _positions(upcoming: int) -> int:
+    """How many positions to draw from, with ``upcoming`` more certificates about to be issued."""
     # The highest id bounds the number issued (certificates are never deleted) and, unlike COUNT(*),
     # is read from the primary key's index in constant time however many there are.
-    issued = db.session.scalar(select(func.max(Certificate.id))) or 0
-    lists = max(1, (issued * MAX_FILL) // LIST_SIZE + 1)
-    return secrets.randbelow(lists * LIST_SIZE)
+    issued = (db.session.scalar(select(func.max(Certificate.id))) or 0) + upcoming
+    return max(1, (issued * MAX_FILL) // LIST_SIZE + 1) * LIST_SIZE
+
+
+def random_index() -> int:
+    """A random free-looking position; the unique constraint decides if it is really free."""
+    return secrets.randbelow(_positions(0))
 
 
 def random_indices(count: int) -> list[int]:
@@ -43,13 +47,12 @@ def random_indices(count: int) -> list[int]:
     """
     if count <= 0:
         return []
-    issued = (db.session.scalar(select(func.max(Certificate.id))) or 0) + count
-    lists = max(1, (issued * MAX_FILL) // LIST_SIZE + 1)
+    positions = _positions(count)
     chosen: set[int] = set()
     for _round in range(10):
         drawn = set()
         while len(drawn) < count - len(chosen):
-            index = secrets.randbelow(lists * LIST_SIZE)
+            index = secrets.randbelow(positions)
             if index not in chosen:
                 drawn.add(index)
         taken = set(db.session.scalars(
@@ -58,7 +61,7 @@ def random_indices(count: int) -> list[int]:
         if len(chosen) == count:
             break
     while len(chosen) < count:  # (never in practice) the unique constraint decides, as for one
-        chosen.add(secrets.randbelow(lists * LIST_SIZE))
+        chosen.add(secrets.randbelow(positions))
     indices = list(chosen)
     secrets.SystemRandom().shuffle(indices)  # not in numeric order: positions say nothing of the order of issue
     return indices

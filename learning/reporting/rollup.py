@@ -6,7 +6,7 @@ from the source rows just before the commit and applies the difference to the
 cells, in the same transaction. A person counts once in a cell however many
 of their facts fall into it, so the difference of the two sets of cells is
 the exact change of every distinct count. ``rebuild`` recomputes everything
-from scratch (after a bulk load, or to check the incremental path).
+from scratch (after a bulk load, or to check the incremental path): ``rebuild.py``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    literal_column,
     select,
     text,
     true,
@@ -39,7 +38,8 @@ from sqlalchemy import (
 )
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine import Connection
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
@@ -77,7 +77,6 @@ _GRAINS_BY_DIMS = {"+".join(dims): grains for dims, grains in CELL_FAMILIES}
 # Below this many people, a refresh is computed in Python (fewer round trips); from it, in one
 # set-based statement (a roster import, a cohort's close).
 SET_BASED_FROM = 200
-DISTINCT_KINDS = ("reached", "trained")
 # Enrolment columns whose change can change a person's facts.
 WATCHED_ENROLMENT = ("user_id", "course_id", "cohort_id", "enrolled_at", "completed_at", "country",
                      "sector", "organisation_id")
@@ -278,11 +277,7 @@ def _fact_row(key: FactKey, weight: int) -> dict:
 
 
 def _upsert(dialect: str):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    return upsert(ReportCell.__table__)
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(ReportCell.__table__)
 
 
 def _adding_to_cells(statement):
@@ -367,13 +362,13 @@ def _statements(dialect: str) -> Statements:
         add_cell_delta=_adding_to_cells(_upsert(dialect)).from_select([*CELL_COLUMNS, "n"],
                                                                        _cell_delta_select(dialect)),
         insert_facts=insert(ReportFact.__table__).from_select(FACT_INSERT_COLUMNS,
-                                                    _fact_rows_select(dialect, of_people=True)),
+                                                    fact_rows_select(dialect, of_people=True)),
     )
 
 
 
 
-def _fact_rows_select(dialect: str, of_people: bool = False):
+def fact_rows_select(dialect: str, of_people: bool = False):
     facts = facts_query(dialect, of_people)
     day = facts.c.day
     return select(facts.c.user_id, facts.c.kind, facts.c.day, _year(day, dialect), _month(day, dialect),
@@ -434,95 +429,6 @@ def _cell_delta_select(dialect: str):
 
 
 _TEXT_KEYS = {"kind", "dims", "country", "sector"}
-
-
-# --- full rebuild ---------------------------------------------------------------------------
-
-def rebuild(connection: Connection) -> dict[str, int]:
-    """Recompute every fact and cell from the source tables, in the caller's transaction.
-
-    On PostgreSQL the two tables are emptied with TRUNCATE and their indexes are dropped while rows
-    go in and built again afterwards (one sort each instead of maintaining them row by row), with
-    the memory for sorting raised for this transaction. Other transactions that write enrolments
-    wait for it, as the tables are locked until it commits.
-    """
-    dialect = connection.dialect.name
-    tables = (ReportFact.__table__.name, ReportCell.__table__.name)
-    if dialect == "postgresql":
-        connection.exec_driver_sql("SET LOCAL work_mem = '256MB'")
-        connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
-        connection.exec_driver_sql(f"TRUNCATE {', '.join(tables)}")
-        indexes = _drop_indexes(connection, tables)
-    else:
-        connection.execute(delete(ReportCell))
-        connection.execute(delete(ReportFact))
-    connection.execute(insert(ReportFact).from_select(FACT_INSERT_COLUMNS, _fact_rows_select(dialect)))
-    if dialect == "postgresql":
-        connection.exec_driver_sql("ANALYZE report_facts")
-    for subset, grains in CELL_FAMILIES:
-        for grain in grains:
-            connection.execute(insert(ReportCell).from_select(list(CELL_COLUMNS) + ["n"],
-                                                              _cells_select(subset, grain)))
-    if dialect == "postgresql":
-        for statement in indexes:
-            connection.exec_driver_sql(statement)
-    counts = {
-        "facts": connection.scalar(select(func.count()).select_from(ReportFact)),
-        "cells": connection.scalar(select(func.count()).select_from(ReportCell)),
-    }
-    if dialect == "postgresql":
-        connection.exec_driver_sql("ANALYZE report_cells")
-        connection.exec_driver_sql("ANALYZE report_facts")
-    return counts
-
-
-def _drop_indexes(connection: Connection, tables: tuple[str, ...]) -> list[str]:
-    """Drop the tables' indexes and primary keys; returns the statements that make them again."""
-    again: list[str] = []
-    for table in tables:
-        for name, definition in connection.execute(text(
-            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE conrelid = CAST(:table AS regclass) AND contype IN ('p', 'u') ORDER BY conname"
-        ), {"table": table}):
-            connection.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-            again.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-        for name, definition in connection.execute(text(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
-            "AND tablename = :table ORDER BY indexname"
-        ), {"table": table}):
-            connection.exec_driver_sql(f'DROP INDEX "{name}"')
-            again.append(definition)
-    return again
-
-
-def _cells_select(subset: tuple[str, ...], grain: str):
-    """Distinct people per cell as DISTINCT then COUNT (hash aggregation, unlike COUNT(DISTINCT)),
-    plus certificates per cell; the all-time period is a constant, never grouped by."""
-    columns = [c for c in NEUTRAL if c in {DIMENSIONS[name] for name in subset}]
-    constant = grain == ALL_TIME
-    period = None if constant else (ReportFact.year if grain == YEAR else ReportFact.month)
-    people = (
-        select(ReportFact.kind, *([] if constant else [period.label("period")]),
-               *[getattr(ReportFact, c) for c in columns], ReportFact.user_id)
-        .where(ReportFact.kind != "certified")
-        .distinct()
-        .subquery("people")
-    )
-
-    def cell(source, value):
-        values = [source.c[c] if c in columns else literal(NEUTRAL[c]) for c in NEUTRAL]
-        period_column = literal_column("0") if constant else source.c.period
-        grouping = [source.c.kind, *([] if constant else [period_column]), *[source.c[c] for c in columns]]
-        return (select(source.c.kind, literal(dims_name(subset)), period_column, *values, value)
-                .group_by(*grouping))
-
-    certified = (
-        select(ReportFact.kind, *([] if constant else [period.label("period")]),
-               *[getattr(ReportFact, c) for c in columns], ReportFact.weight)
-        .where(ReportFact.kind == "certified")
-        .subquery("certified")
-    )
-    return union_all(cell(people, func.count()), cell(certified, func.sum(certified.c.weight)))
 
 
 # --- noticing changes --------------------------------------------------------------------------

@@ -116,7 +116,7 @@ def impact_page(year: int):
 @bp.cli.command("rebuild")
 def rebuild_command():
     """Recompute the statistics rollup from enrolments and certificates (after a bulk load)."""
-    from learning.reporting.rollup import rebuild
+    from learning.reporting.rebuild import rebuild
 
     with db.engine.begin() as connection:
         counts = rebuild(connection)

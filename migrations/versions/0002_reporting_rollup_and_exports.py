@@ -74,7 +74,7 @@ def upgrade():
     # Existing enrolments and certificates: build the rollup from them once.
     bind = op.get_bind()
     if bind.execute(sa.text("SELECT 1 FROM enrolments LIMIT 1")).first() is not None:
-        from learning.reporting.rollup import rebuild
+        from learning.reporting.rebuild import rebuild
 
         rebuild(bind)
 
