@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from learning.extensions import db
 from tests import factories
@@ -120,18 +120,6 @@ def fingerprint() -> tuple:
         tuple(db.session.execute(select(Certificate.code, Certificate.revoked_at).order_by(Certificate.code))),
     )
     return counts, states
-
-
-def empty_tables() -> None:
-    """What the suite's autouse fixture does after each test, for module-scoped worlds."""
-    db.session.remove()
-    tables = [t.name for t in db.metadata.sorted_tables]
-    with db.engine.begin() as conn:
-        if db.engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in reversed(tables):
-                conn.execute(text(f"DELETE FROM {name}"))
 
 
 def start_gunicorn(config: dict, log_path: Path, workers: int = 1, threads: int = 4) -> tuple[subprocess.Popen, str]:

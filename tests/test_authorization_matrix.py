@@ -25,11 +25,11 @@ import pytest
 from learning.extensions import db
 from tests import factories
 from tests import factories_cohorts as cohorts
+from tests.conftest import empty_tables
 from tests.security_fixtures import (
     ROLE_KINDS,
     ROLES,
     build_world,
-    empty_tables,
     fingerprint,
     sign_in,
 )

@@ -26,8 +26,8 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 from learning.extensions import db
 from tests import factories
-from tests.conftest import build_app
-from tests.security_fixtures import build_world, empty_tables
+from tests.conftest import build_app, empty_tables
+from tests.security_fixtures import build_world
 from tests.support import free_port
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
