@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import smtplib
 import uuid
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from sqlalchemy import select
 
 from learning.outbox.services import emit, handles
 
@@ -77,4 +79,76 @@ def deliver(payload: dict) -> None:
 
 @handles("mail.send")
 def _send_queued_mail(payload: dict) -> None:
+    if payload.get("erased"):  # its recipient was erased before it went: nothing to send
+        return
     deliver(payload)
+
+
+ERASED_PAYLOAD = {"erased": True}
+
+
+def _addressed_to(payload: dict, person) -> bool:
+    return str(payload.get("to") or "").strip().lower() == person.email.strip().lower()
+
+
+def _mentions(message: EmailMessage, person) -> bool:
+    """Whether a written message names the person anywhere: its headers or any text part."""
+    texts = [str(value) for value in message.values()]
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            try:
+                texts.append(part.get_content())
+            except (LookupError, ValueError):  # an unreadable part: search its raw bytes
+                texts.append(part.get_payload(decode=True).decode("utf-8", "replace"))
+    return any(person.mentioned_in_text(text) for text in texts)
+
+
+def forget_person(person) -> int:
+    """Erasure (DESIGN.md rule 8): the person's queued and sent mails keep nothing of them.
+
+    A mail addressed to them is dropped whatever its state: its payload (address, name, signed
+    links) is replaced by ``{"erased": true}`` and an unsent one is marked done, so it never goes.
+    A mail to someone else that names them (an invitation naming a trainer) is scrubbed. Mails
+    written as ``.eml`` files (no ``MAIL_SERVER``) that name them are deleted. Returns how many
+    queued mails were dropped.
+    """
+    from learning.extensions import db
+    from learning.models_base import utcnow
+    from learning.outbox.models import OutboxEvent
+    from learning.outbox.services import MAIL_EVENT
+
+    dropped = 0
+    query = select(OutboxEvent).where(
+        OutboxEvent.event_type == MAIL_EVENT,
+        person.mentioned_in_column(OutboxEvent.payload) | person.mentioned_in_column(OutboxEvent.last_error),
+    )
+    for outbox_event in db.session.scalars(query):
+        if _addressed_to(outbox_event.payload or {}, person):
+            outbox_event.payload = dict(ERASED_PAYLOAD)
+            if outbox_event.status != "done":
+                outbox_event.status, outbox_event.processed_at = "done", utcnow()
+                dropped += 1
+        else:
+            outbox_event.payload = person.scrub(outbox_event.payload)
+        outbox_event.last_error = person.scrub_text(outbox_event.last_error)
+    _delete_written_mails(person)
+    return dropped
+
+
+def _delete_written_mails(person) -> None:
+    folder = Path(current_app.config.get("MAIL_OUTBOX_DIR") or "")
+    if not current_app.config.get("MAIL_OUTBOX_DIR") or not folder.is_dir():
+        return
+    for path in folder.glob("*.eml"):
+        try:
+            message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        except OSError:
+            continue
+        if _mentions(message, person):
+            path.unlink(missing_ok=True)
+
+
+def connect_erasure() -> None:
+    from learning.signals import user_erased
+
+    user_erased.connect(forget_person)

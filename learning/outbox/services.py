@@ -288,3 +288,27 @@ def retry_failed(event_id: int) -> None:
         .values(status="pending", next_attempt_at=utcnow(), attempts=0)
     )
     db.session.commit()
+
+
+MAIL_EVENT = "mail.send"  # its payloads are erased by their owner, learning/mail/services.py
+
+
+def _forget_person(person) -> None:
+    """Erasure (DESIGN.md rule 8): no event, queued or done, keeps the person's address or name.
+
+    Payloads and error texts that mention them are scrubbed in place; the ids they carry stay,
+    so the work still happens (or is recorded as done) for the anonymous facts.
+    """
+    query = select(OutboxEvent).where(
+        OutboxEvent.event_type != MAIL_EVENT,
+        person.mentioned_in_column(OutboxEvent.payload) | person.mentioned_in_column(OutboxEvent.last_error),
+    )
+    for outbox_event in db.session.scalars(query):
+        outbox_event.payload = person.scrub(outbox_event.payload)
+        outbox_event.last_error = person.scrub_text(outbox_event.last_error)
+
+
+def connect_erasure() -> None:
+    from learning.signals import user_erased
+
+    user_erased.connect(_forget_person)
