@@ -2,7 +2,7 @@
 
 The certificate row stays (it is a fact that counts in past statistics and that
 anyone holding the code may check), its ``holder_name`` is blanked, and the
-stored PDF is rendered again in place with "Name withheld at the holder's
+stored PDF is rendered again in place (same key, so the old file is replaced) with "Name withheld at the holder's
 request" where the name was, so neither the storage nor
 ``GET /certificates/<code>.pdf`` prints the name any more. The verification
 page, the API and the signed credential read the blanked row, so they withhold
@@ -20,13 +20,15 @@ from learning.signals import ErasedPerson, user_erased
 
 
 def forget_holder(person: ErasedPerson) -> int:
-    """Blank the name on the person's certificates and overwrite their PDFs; returns how many."""
+    """Blank the name on the person's certificates (and in a revocation reason that quotes it) and
+    overwrite their PDFs; returns how many."""
     withhold_holder_name(person.user_id)
     certificates = list(db.session.scalars(
         select(Certificate).where(Certificate.user_id == person.user_id).order_by(Certificate.id)
     ))
     for certificate in certificates:
         db.session.refresh(certificate)  # the bulk update above is not in the identity map
+        certificate.revocation_reason = person.scrub_text(certificate.revocation_reason)
         store_pdf(certificate)
     return len(certificates)
 
