@@ -302,3 +302,20 @@ def test_every_erasure_path_reaches_the_certificate_and_the_mails(erasing_app, p
     pdf = PdfReader(io.BytesIO(client.get(f"/certificates/{certificate.code}.pdf").data)).pages[0].extract_text()
     assert not mentions(pdf)
     assert where_mentioned(database_dump()) == {}
+
+
+def test_a_sent_mail_keeps_only_its_message_id(erasing_app):
+    """A copy not kept is a copy erasure need not find: once sent, no address, text or signed link stays."""
+    factories.user(email=EMAIL, full_name=NAME)
+    accounts.request_password_reset(EMAIL)
+    db.session.commit()
+    event = db.session.scalars(select(OutboxEvent).where(OutboxEvent.event_type == "mail.send")).one()
+    message_id = event.payload["message_id"]
+    assert "/account/reset/" in event.payload["text"]
+
+    assert outbox.process(event.id) == "done"
+
+    db.session.refresh(event)
+    assert event.payload == {"message_id": message_id}
+    [written] = Path(erasing_app.config["MAIL_OUTBOX_DIR"]).glob("*.eml")
+    assert message_id in written.read_text()

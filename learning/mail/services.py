@@ -123,7 +123,8 @@ def deliver(payload: dict) -> None:
         smtp.send_message(msg)
 
 
-@handles("mail.send")
+# Once sent, only the Message-ID is kept: the address, the text and its signed links go.
+@handles("mail.send", keep_when_done=("message_id",))
 def _send_queued_mail(payload: dict) -> None:
     if payload.get("erased"):  # its recipient was erased before it went: nothing to send
         return
@@ -152,28 +153,29 @@ def _mentions(message: EmailMessage, person) -> bool:
 def forget_person(person) -> int:
     """Erasure (DESIGN.md rule 8): the person's queued and sent mails keep nothing of them.
 
-    A mail addressed to them is dropped whatever its state: its payload (address, name, signed
-    links) is replaced by ``{"erased": true}`` and an unsent one is marked done, so it never goes.
-    A mail to someone else that names them (an invitation naming a trainer) is scrubbed. Mails
-    written as ``.eml`` files (no ``MAIL_SERVER``) that name them are deleted. Returns how many
-    queued mails were dropped.
+    Sent mails keep only their Message-ID (``keep_when_done``), so only mails not sent yet (pending,
+    or failed and kept for an admin) are searched. One addressed to them is dropped: its payload
+    (address, name, signed links) is replaced by ``{"erased": true}`` and it is marked done, so it
+    never goes. One to someone else that names them (an invitation naming a trainer) is scrubbed.
+    Mails written as ``.eml`` files (no ``MAIL_SERVER``) that name them are deleted. Returns how
+    many queued mails were dropped.
     """
     from learning.extensions import db
     from learning.models_base import utcnow
     from learning.outbox.models import OutboxEvent
-    from learning.outbox.services import MAIL_EVENT
+    from learning.outbox.services import MAIL_EVENT, OPEN_STATUSES
 
     dropped = 0
     query = select(OutboxEvent).where(
         OutboxEvent.event_type == MAIL_EVENT,
+        OutboxEvent.status.in_(OPEN_STATUSES),
         person.mentioned_in_column(OutboxEvent.payload) | person.mentioned_in_column(OutboxEvent.last_error),
     )
     for outbox_event in db.session.scalars(query):
         if _addressed_to(outbox_event.payload or {}, person):
             outbox_event.payload = dict(ERASED_PAYLOAD)
-            if outbox_event.status != "done":
-                outbox_event.status, outbox_event.processed_at = "done", utcnow()
-                dropped += 1
+            outbox_event.status, outbox_event.processed_at = "done", utcnow()
+            dropped += 1
         else:
             outbox_event.payload = person.scrub(outbox_event.payload)
         outbox_event.last_error = person.scrub_text(outbox_event.last_error)
