@@ -33,7 +33,9 @@ from learning.outbox import services as outbox
 from learning.outbox.models import OutboxEvent
 from learning.reminders import services as reminders
 from learning.reminders.models import ReminderDigest
+from learning.reporting import exports
 from learning.reporting.models import ReportCell, ReportFact
+from learning.reporting.queries import ReportFilter
 from tests import factories
 from tests import factories_cohorts as cohorts
 from tests.conftest import build_app
@@ -151,6 +153,8 @@ def a_person_known_everywhere(client) -> dict:
         HEADER, f"{EMAIL},{NAME},KE,justice,,en", f"{OTHER},Kofi Mensah,GH,education,,en"),
         imports.PARTIAL, trainer.id)
     db.session.commit()
+    # An export of the statistics kept in the storage (by organisation: theirs is in it).
+    exports.request_export(admin.id, ReportFilter(), ("organisation", "country"), "csv", "en")
     # Mails: one already written to the mail folder, two still queued (with signed links).
     accounts.send_verification_email(person)
     db.session.commit()
@@ -191,6 +195,7 @@ def test_after_erasure_the_person_is_nowhere_in_the_database_or_the_storage(eras
         assert table in before, f"the set-up should have put the person in {table}"
     files = where_mentioned(storage_dump(erasing_app))
     assert any(p.endswith(f"{code}.pdf") for p in files) and any(p.endswith(".eml") for p in files)
+    assert any(p.endswith(".csv") and "Kenya Judiciary" in t for p, t in storage_dump(erasing_app).items())
     stats = statistics()
     assert stats[0] and stats[1], "the set-up should have made statistics"
 
