@@ -324,3 +324,29 @@ def test_a_sent_mail_keeps_only_its_message_id(erasing_app):
     assert event.payload == {"message_id": message_id}
     [written] = Path(erasing_app.config["MAIL_OUTBOX_DIR"]).glob("*.eml")
     assert message_id in written.read_text()
+
+
+def test_an_erasure_that_cannot_finish_changes_nothing_and_is_retried(erasing_app, monkeypatch):
+    """If one feature cannot remove its copy (the certificate storage is down), nothing is erased yet:
+    the outbox retries the whole erasure later, rather than leave it half done and recorded as done."""
+    person = factories.user(email=EMAIL, full_name=NAME)
+    certificate = certificates.issue_certificate(factories.completed_enrolment(person).id)
+    ApiClient(erasing_app.test_client(), erasing_app).as_user(person).delete("me")
+    erasure = db.session.scalar(select(OutboxEvent).where(OutboxEvent.event_type == "account.erasure_requested"))
+
+    class StorageDown:
+        def put(self, key, data, content_type):
+            raise ConnectionError("storage unreachable")
+
+    monkeypatch.setattr(certificates, "get_storage", lambda: StorageDown())
+    assert outbox.process(erasure.id) == "failed"
+    db.session.expire_all()
+    assert db.session.get(User, person.id).email == EMAIL  # nothing half done
+    assert db.session.get(User, person.id).is_active is False  # still locked, as requested
+
+    monkeypatch.undo()
+    assert outbox.process(erasure.id) == "done"
+    db.session.expire_all()
+    assert where_mentioned(database_dump()) == {}
+    stored = Path(erasing_app.config["STORAGE_DIR"], "certificates", f"{certificate.code}.pdf").read_bytes()
+    assert not mentions(PdfReader(io.BytesIO(stored)).pages[0].extract_text())
