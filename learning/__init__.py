@@ -6,6 +6,7 @@ from apiflask import APIFlask
 from flask import Flask
 
 from learning.config import load_config
+from learning.signals import connect_receivers
 
 FEATURE_MODULES = (
     "learning.accounts",
@@ -36,6 +37,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     register_extensions(app)
     register_models(app)
+    connect_receivers()  # learning/signals.py: each feature's receivers of user_erased
     register_blueprints(app)
     register_errors(app)
     register_security(app)

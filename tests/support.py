@@ -51,11 +51,20 @@ class Mailbox:
     """Messages received by the test SMTP server."""
 
     messages: list[EmailMessage] = field(default_factory=list)
+    # What the server received, unparsed: (envelope recipients, the message's bytes), in order.
+    raw: list[tuple[list[str], bytes]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def clear(self) -> None:
         with self.lock:
             self.messages.clear()
+            self.raw.clear()
+
+    def raw_to(self, address: str) -> list[tuple[list[str], bytes]]:
+        """The envelopes and bytes of the messages whose ``To`` names ``address``."""
+        with self.lock:
+            return [raw for message, raw in zip(self.messages, self.raw, strict=True)
+                    if address.lower() in message["To"].lower()]
 
     def to(self, address: str) -> list[EmailMessage]:
         with self.lock:
@@ -79,6 +88,7 @@ class _Handler:
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.mailbox.lock:
             self.mailbox.messages.append(message)
+            self.mailbox.raw.append((list(envelope.rcpt_tos), bytes(envelope.content)))
         return "250 Message accepted for delivery"
 
 

@@ -1,8 +1,12 @@
 """A learner's data: everything held on them (export), and erasure that keeps the anonymous facts.
 
-Erasure (DESIGN.md rule 3) blanks the person's identifying fields and keeps
-the user row's id, so enrolments, completions and certificates still count in
-past statistics while naming nobody. It runs as a task through the outbox.
+Erasure (DESIGN.md rules 3 and 8) blanks the person's identifying fields and
+keeps the user row's id, so enrolments, completions and certificates still
+count in past statistics while naming nobody. It runs as a task through the
+outbox. The user row is this module's; every other copy of the person (the
+certificate's name and PDF, queued mails, audit details, roster files...) is
+removed by the feature that wrote it, on the ``user_erased`` signal
+(``learning/signals.py``), in the same transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from learning.extensions import db
 from learning.models_base import utcnow
 from learning.outbox.services import emit
 from learning.reminders.models import ReminderSent
+from learning.signals import ErasedPerson, user_erased
 
 
 def _iso(value):
@@ -109,7 +114,7 @@ def erase_user(user_id: int) -> bool:
     user = db.session.get(User, user_id)
     if user is None or user.erased_at is not None:
         return False
-    old_email = user.email
+    person = ErasedPerson(user_id=user.id, email=user.email, full_name=user.full_name or "")
     user.email = f"erased-{user.id}@erased.invalid"
     user.full_name = ""
     user.password_hash = None
@@ -124,12 +129,21 @@ def erase_user(user_id: int) -> bool:
     user.last_login_at = None
     user.erased_at = utcnow()
     user.role_rows = []
-    db.session.execute(update(Certificate).where(Certificate.user_id == user.id).values(holder_name=None))
-    db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
-    db.session.execute(delete(LoginFailure).where(LoginFailure.email == old_email))
+    db.session.flush()
+    user_erased.send(person)  # every feature removes its own copies, in this transaction
     audit(None, "user.erased", "user", user.id)
     db.session.commit()
     return True
+
+
+def _forget_credentials(person: ErasedPerson) -> None:
+    """Accounts' own copies besides the user row: API tokens, and failed sign-ins naming the address."""
+    db.session.execute(delete(ApiToken).where(ApiToken.user_id == person.user_id))
+    db.session.execute(delete(LoginFailure).where(func.lower(LoginFailure.email) == person.email.lower()))
+
+
+def connect_erasure() -> None:
+    user_erased.connect(_forget_credentials)
 
 
 def inactive_account_ids(now: datetime, days: int, limit: int = 500) -> list[int]:

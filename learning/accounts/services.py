@@ -25,6 +25,7 @@ from learning.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from learning.extensions import db
 from learning.i18n import is_country_code, is_sector, is_timezone, normalise_language
 from learning.models_base import utcnow
+from learning.text import single_line
 
 PROFILE_FIELDS = ("full_name", "country", "sector", "language", "organisation", "reminders_enabled", "timezone")
 FAILED_LOGIN_WINDOW = timedelta(minutes=15)
@@ -65,7 +66,7 @@ def validate_profile(data: dict, errors: dict, partial: bool = False) -> dict:
         elif len(name.strip()) > 200:
             errors.setdefault("full_name", []).append(_("Use at most %(n)d characters.", n=200))
         else:
-            clean["full_name"] = " ".join(name.split())
+            clean["full_name"] = single_line(name)
     if present("country"):
         country = data.get("country")
         if not isinstance(country, str) or not is_country_code(country):
@@ -101,7 +102,7 @@ def validate_profile(data: dict, errors: dict, partial: bool = False) -> dict:
         elif not isinstance(org, str) or len(org.strip()) > 200:
             errors.setdefault("organisation", []).append(_("Use a name of at most %(n)d characters.", n=200))
         else:
-            clean["organisation"] = " ".join(org.split())
+            clean["organisation"] = single_line(org)
     return clean
 
 

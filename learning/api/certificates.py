@@ -20,6 +20,8 @@ from learning.errors import NotFound
 from learning.extensions import db, limiter
 from learning.models_base import utcnow
 
+NO_STORE = {"Cache-Control": "no-store"}  # what names a holder is not cached (as the pages: certificates/views.py)
+
 bp = APIBlueprint("api_certificates", __name__, url_prefix="/api/v1", tag="Certificates")
 
 VC_LD = "application/vc+ld+json"
@@ -122,7 +124,7 @@ def my_certificates(query):
 @bp.doc(summary="Verify a certificate (anyone)",
         responses={404: "No certificate has this code (or it has a typo)"})
 def verify_certificate(code: str):
-    return serialise_verification(services.verify(code))
+    return serialise_verification(services.verify(code)), 200, NO_STORE
 
 
 @bp.get("/certificates/<code>/credential")
@@ -147,9 +149,9 @@ def credential(code: str, query):
     if wanted is None and request.accept_mimetypes.best_match([VC_LD, VC_JWT, "application/json"]) == VC_JWT:
         wanted = "jwt"
     if wanted == "jwt":
-        return Response(credentials.credential_jwt(certificate, holder, issuer), mimetype=VC_JWT)
+        return Response(credentials.credential_jwt(certificate, holder, issuer), mimetype=VC_JWT, headers=NO_STORE)
     body = credentials.signed_credential(certificate, holder, issuer)
-    return Response(current_app.json.dumps(body), mimetype=VC_LD)
+    return Response(current_app.json.dumps(body), mimetype=VC_LD, headers=NO_STORE)
 
 
 @bp.post("/certificates/<code>/revoke")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import has_request_context, request
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 
 from learning.audit.models import AuditEntry
 from learning.extensions import db
@@ -51,3 +51,25 @@ def search(actor: str | None = None, action: str | None = None, target_type: str
         query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(per_page).offset((page - 1) * per_page)
     ).all()
     return [(row[0], row[1]) for row in rows], total
+
+
+def _forget_person(person) -> None:
+    """Erasure (DESIGN.md rule 8): the entries stay (who did what, when), naming the person nowhere.
+
+    Details and targets that mention the person's address or name are scrubbed, and the network
+    address of the entries they made themselves is dropped (it is theirs, not the action's).
+    """
+    db.session.execute(
+        update(AuditEntry).where(AuditEntry.actor_id == person.user_id, AuditEntry.ip.is_not(None)).values(ip=None)
+    )
+    query = select(AuditEntry).where(or_(person.mentioned_in_column(AuditEntry.details),
+                                         person.mentioned_in_column(AuditEntry.target_id)))
+    for entry in db.session.scalars(query):
+        entry.details = person.scrub(entry.details)
+        entry.target_id = person.scrub_text(entry.target_id)
+
+
+def connect_erasure() -> None:
+    from learning.signals import user_erased
+
+    user_erased.connect(_forget_person)

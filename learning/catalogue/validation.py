@@ -11,6 +11,7 @@ import re
 from flask_babel import gettext as _
 
 from learning.i18n import is_sector, normalise_language
+from learning.text import single_line
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_TITLE = 300
@@ -26,6 +27,9 @@ class CourseErrors(dict):
 
 
 def _text(errors: CourseErrors, field: str, value, required: bool = True, max_len: int = MAX_TITLE) -> str | None:
+    if isinstance(value, str) and field.rsplit(".", 1)[-1] == "title":
+        # Titles are one line: they head pages, PDFs and e-mail subjects (a CR/LF broke every mail).
+        value = single_line(value)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             errors.add(field, _("This field is required."))

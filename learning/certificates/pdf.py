@@ -75,6 +75,7 @@ def _labels(language: str) -> dict[str, str]:
             "certifies": _("This certifies that"),
             "completed": _("has successfully completed the course"),
             "verify": _("Verify this certificate at"),
+            "withheld": _("Name withheld at the holder's request"),
         }
 
 
@@ -228,7 +229,10 @@ def _draw_certificate(pdf: FPDF, face: CertificateFace, texts: dict[str, str], r
     """
     next(background)
     with pdf.local_context():
-        _centred(pdf, face.holder_name, 68, 28, "B", INK, 13)
+        if face.holder_name:
+            _centred(pdf, face.holder_name, 68, 28, "B", INK, 13)
+        else:  # the holder's data was erased: say so rather than leave a blank that looks like a fault
+            _centred(pdf, texts["withheld"], 68, 16, "", MUTED, 13)
     next(background)
     qr_x = _qr_x(rtl)
     with pdf.local_context():

@@ -110,7 +110,8 @@ def face_of(certificate: Certificate, holder_name: str | None = None) -> Certifi
     )
 
 
-def _store_pdf(certificate: Certificate, holder_name: str | None = None) -> None:
+def store_pdf(certificate: Certificate, holder_name: str | None = None) -> None:
+    """Render the certificate's PDF and store it under its key, replacing what was there."""
     key = pdf_key(certificate.code)
     get_storage().put(key, render_pdf(face_of(certificate, holder_name)), "application/pdf")
     if certificate.pdf_path != key:
@@ -193,7 +194,7 @@ def issue_certificate(enrolment_id: int) -> Certificate:
         if facts.certificate_id is not None:
             existing = db.session.get(Certificate, facts.certificate_id)
             if existing.pdf_path is None:  # issued before its PDF could be stored: finish the job
-                _store_pdf(existing)
+                store_pdf(existing)
                 db.session.commit()
             return existing
         if not _completed(facts):
@@ -205,7 +206,7 @@ def issue_certificate(enrolment_id: int) -> Certificate:
             # enrolment's certificate, or drawn the same code or status position.
             db.session.flush()
             _test_delay()
-            _store_pdf(certificate, holder_name)
+            store_pdf(certificate, holder_name)
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
@@ -245,9 +246,9 @@ def issue_certificates(enrolment_ids: list[int]) -> list[Certificate]:
     _test_delay()
     for certificate in existing:
         if certificate.pdf_path is None:  # issued before its PDF could be stored: finish the job
-            _store_pdf(certificate)
+            store_pdf(certificate)
     for certificate, holder_name in new:
-        _store_pdf(certificate, holder_name)
+        store_pdf(certificate, holder_name)
     return [certificate for certificate, _holder_name in new] + existing
 
 
@@ -358,7 +359,7 @@ def revoke(actor: User, text: str, reason: str | None) -> Certificate:
 def rerender(actor: User, text: str) -> Certificate:
     """Render and store a certificate's PDF again (after a design change or a lost file)."""
     certificate = find_by_code(text)
-    _store_pdf(certificate)
+    store_pdf(certificate)
     record(actor.id, "certificate.rerendered", "certificate", certificate.code)
     return certificate
 
@@ -372,7 +373,7 @@ def pdf_of(text: str) -> tuple[Certificate, bytes]:
             return certificate, storage.get(certificate.pdf_path)
         except StoredFileMissing:
             pass
-    _store_pdf(certificate)
+    store_pdf(certificate)
     db.session.commit()
     return certificate, storage.get(certificate.pdf_path)
 

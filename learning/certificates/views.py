@@ -66,12 +66,18 @@ def mine():
                            verify_url=services.verify_url, credential_url=credentials.credential_url)
 
 
+# What names a holder is not kept by browsers or shared caches: after an erasure no cached copy
+# may still show the name (DESIGN.md rule 8).
+NO_STORE = {"Cache-Control": "no-store"}
+
+
 @bp.get("/certificates/<code>.pdf")
 @limiter.limit(_public_limit)
 def pdf(code: str):
     certificate, data = services.pdf_of(code)
     response = Response(data, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="certificate-{certificate.code}.pdf"'
+    response.headers.update(NO_STORE)
     return response
 
 
@@ -91,7 +97,7 @@ def verify(code: str):
     except NotFound as error:
         return render_template("certificates/verify_unknown.html", code=code, message=error.message), 404
     return render_template("certificates/verify.html", v=verification,
-                           credential_url=credentials.credential_url(verification.code))
+                           credential_url=credentials.credential_url(verification.code)), NO_STORE
 
 
 @bp.get("/.well-known/jwks.json")

@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 
 from learning.errors import DomainError
 from learning.i18n import SECTORS, UI_LANGUAGES, normalise_language, parse_country
+from learning.text import single_line
 
 REQUIRED_COLUMNS = ("email", "full_name", "country", "sector")
 OPTIONAL_COLUMNS = ("organisation", "language")
@@ -243,7 +244,7 @@ def validate_row(number: int, values: dict[str, str], sectors: dict[str, str],
     """One row's canonical values, or the problems of each field."""
     errors: list[RowError] = []
     email = _email(values.get("email", ""), number, errors)
-    full_name = " ".join(values.get("full_name", "").split())
+    full_name = single_line(values.get("full_name", ""))
     if not full_name:
         errors.append(RowError(number, "full_name", _("A full name is required.")))
     elif len(full_name) > 200:
@@ -258,7 +259,7 @@ def validate_row(number: int, values: dict[str, str], sectors: dict[str, str],
     if sector is None:
         errors.append(RowError(number, "sector", _("Unknown sector %(value)s: use one of %(codes)s.",
                                                    value=_quoted(raw_sector), codes=", ".join(SECTORS))))
-    organisation = " ".join(values.get("organisation", "").split()) or None
+    organisation = single_line(values.get("organisation", "")) or None
     if organisation and len(organisation) > 200:
         errors.append(RowError(number, "organisation", _("The organisation is longer than 200 characters.")))
     raw_language = values.get("language", "")

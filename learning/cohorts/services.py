@@ -32,6 +32,7 @@ from learning.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from learning.extensions import db
 from learning.i18n import is_country_code
 from learning.models_base import utcnow
+from learning.text import single_line
 
 
 class CohortClosed(Conflict):
@@ -113,7 +114,7 @@ def validate_cohort(data: dict, partial: bool = False) -> dict:
         else:
             clean["course_id"] = course.id
     if given("name"):
-        name = " ".join(str(data.get("name") or "").split())
+        name = single_line(data.get("name") or "")
         if not name or len(name) > 200:
             errors.setdefault("name", []).append(_("A name of at most 200 characters is required."))
         clean["name"] = name

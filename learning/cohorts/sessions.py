@@ -15,6 +15,7 @@ from learning.enrolment.models import Enrolment
 from learning.errors import NotFound, ValidationFailed
 from learning.extensions import db
 from learning.models_base import utcnow
+from learning.text import single_line
 
 
 def add_session(actor_id: int, cohort: Cohort, data: dict) -> TrainingSession:
@@ -35,7 +36,7 @@ def add_session(actor_id: int, cohort: Cohort, data: dict) -> TrainingSession:
         if not isinstance(value, str) or len(value) > limit:
             errors[name] = [_("Use text of at most %(limit)d characters.", limit=limit)]
         else:
-            texts[name] = value.strip()
+            texts[name] = value.strip() if name == "notes" else single_line(value)  # title and place: one line
     if errors:
         raise ValidationFailed(_("Some fields are invalid."), errors)
     session = TrainingSession(cohort_id=cohort.id, starts_at=starts_at, **texts)

@@ -33,18 +33,31 @@ Handler = Callable[[dict], None]
 BatchHandler = Callable[[list[dict]], None]
 _handlers: dict[str, Handler] = {}
 _batch_handlers: dict[str, BatchHandler] = {}
+_kept_when_done: dict[str, tuple[str, ...]] = {}
 
 SESSION_KEY = "outbox_pending_ids"
 
 
-def handles(event_type: str) -> Callable[[Handler], Handler]:
-    """Register the function that handles one type of event."""
+def handles(event_type: str, keep_when_done: tuple[str, ...] | None = None) -> Callable[[Handler], Handler]:
+    """Register the function that handles one type of event.
+
+    ``keep_when_done`` names the payload keys kept once the event is handled; the rest is dropped
+    in the same update that marks it done (a sent e-mail's address, text and signed links have no
+    use after sending, and a copy not kept is a copy erasure need not find). None keeps it all.
+    """
 
     def register(func: Handler) -> Handler:
         _handlers[event_type] = func
+        if keep_when_done is not None:
+            _kept_when_done[event_type] = tuple(keep_when_done)
         return func
 
     return register
+
+
+def _done_payload(event_type: str, payload: dict) -> dict:
+    """What an event of this type keeps of its payload once handled (``handles(keep_when_done=...)``)."""
+    return {key: payload[key] for key in _kept_when_done[event_type] if key in payload}
 
 
 def handler_for(event_type: str) -> Handler | None:
@@ -156,7 +169,8 @@ def process(event_id: int) -> str:
     if outbox_event.status == "done":
         db.session.rollback()
         return "already-done"
-    handler = handler_for(outbox_event.event_type)
+    event_type = outbox_event.event_type
+    handler = handler_for(event_type)
     payload = dict(outbox_event.payload or {})
     if handler is None:
         _record_failure(event_id, f"no handler for {outbox_event.event_type!r}")
@@ -169,10 +183,11 @@ def process(event_id: int) -> str:
         log.exception("outbox: handler for event %s failed", event_id)
         _record_failure(event_id, f"{type(exc).__name__}: {exc}")
         return "failed"
+    done = {"payload": _done_payload(event_type, payload)} if event_type in _kept_when_done else {}
     db.session.execute(
         update(OutboxEvent)
         .where(OutboxEvent.id == event_id)
-        .values(status="done", processed_at=utcnow(), attempts=OutboxEvent.attempts + 1, last_error=None)
+        .values(status="done", processed_at=utcnow(), attempts=OutboxEvent.attempts + 1, last_error=None, **done)
     )
     db.session.commit()
     return "done"
@@ -216,6 +231,10 @@ def process_batch(event_ids: list[int]) -> dict[str, int]:
                 .values(status="done", processed_at=utcnow(), attempts=OutboxEvent.attempts + 1,
                         last_error=None)
             )
+            if event_type in _kept_when_done:
+                for row in rows:
+                    db.session.execute(update(OutboxEvent).where(OutboxEvent.id == row.id)
+                                       .values(payload=_done_payload(event_type, dict(row.payload or {}))))
             db.session.commit()
         except Exception as exc:
             db.session.rollback()
@@ -288,3 +307,28 @@ def retry_failed(event_id: int) -> None:
         .values(status="pending", next_attempt_at=utcnow(), attempts=0)
     )
     db.session.commit()
+
+
+MAIL_EVENT = "mail.send"  # its payloads are erased by their owner, learning/mail/services.py
+OPEN_STATUSES = ("pending", "failed")  # events whose handler has not succeeded yet
+
+
+def _forget_person(person) -> None:
+    """Erasure (DESIGN.md rule 8): no event, queued or done, keeps the person's address or name.
+
+    Payloads and error texts that mention them are scrubbed in place; the ids they carry stay,
+    so the work still happens (or is recorded as done) for the anonymous facts.
+    """
+    query = select(OutboxEvent).where(
+        OutboxEvent.event_type != MAIL_EVENT,
+        person.mentioned_in_column(OutboxEvent.payload) | person.mentioned_in_column(OutboxEvent.last_error),
+    )
+    for outbox_event in db.session.scalars(query):
+        outbox_event.payload = person.scrub(outbox_event.payload)
+        outbox_event.last_error = person.scrub_text(outbox_event.last_error)
+
+
+def connect_erasure() -> None:
+    from learning.signals import user_erased
+
+    user_erased.connect(_forget_person)

@@ -35,7 +35,7 @@ from learning.accounts.models import User
 from learning.audit.services import record as audit
 from learning.errors import ValidationFailed
 from learning.extensions import db
-from learning.reminders.models import ReminderDigest, ReminderSent
+from learning.reminders.models import OPEN_DIGEST_STATUSES, ReminderDigest, ReminderSent
 from learning.reminders.rules import CLAIM_COLUMNS, Moment, enabled_rules
 
 DEFAULT_SEND_HOURS = (8, 20)  # local time: from 08:00 until 20:00
@@ -326,3 +326,29 @@ def unsubscribe(user: User) -> bool:
     user.reminders_enabled = False
     audit(user.id, "reminders.unsubscribed", "user", user.id)
     return True
+
+
+def _forget_person(person) -> None:
+    """Erasure (DESIGN.md rule 8): no digest goes to the person any more, and no error text keeps them.
+
+    Their open digests and claimed reminders are cancelled (the sent-log keeps only ids, so a
+    reminder is still never sent twice), and SMTP errors recorded on any digest that quote their
+    address are scrubbed.
+    """
+    open_digests = select(ReminderDigest.id).where(ReminderDigest.user_id == person.user_id,
+                                                   ReminderDigest.status.in_(OPEN_DIGEST_STATUSES))
+    db.session.execute(update(ReminderSent).where(ReminderSent.digest_id.in_(open_digests),
+                                                  ReminderSent.status == "claimed").values(status="cancelled"),
+                       execution_options={"synchronize_session": False})
+    db.session.execute(update(ReminderDigest).where(ReminderDigest.id.in_(open_digests))
+                       .values(status="cancelled", lease_until=None),
+                       execution_options={"synchronize_session": False})
+    scrubbed = select(ReminderDigest).where(person.mentioned_in_column(ReminderDigest.last_error))
+    for digest in db.session.scalars(scrubbed):
+        digest.last_error = person.scrub_text(digest.last_error)
+
+
+def connect_erasure() -> None:
+    from learning.signals import user_erased
+
+    user_erased.connect(_forget_person)
