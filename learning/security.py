@@ -1,6 +1,10 @@
-"""Security headers on every response, and URL ids that fit the database."""
+"""Security headers on every response, URL ids that fit the database, and bodies that parse."""
+
+import re
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
@@ -16,6 +20,53 @@ class DatabaseIdConverter(IntegerConverter):
     is in the pattern, not a maximum, so that every method of the address answers 404 alike."""
 
     regex = r"\d{1,9}"
+
+
+# What browsers remove from a URL before reading it (WHATWG URL standard): tabs and newlines
+# anywhere, C0 controls and spaces at either end; and they read "\" as "/" in http(s) URLs. A
+# target is checked as the browser will read it, and sent in the form that was checked.
+_BROWSER_REMOVES = re.compile(r"[\t\r\n]")
+_EDGES = re.compile(r"^[\x00-\x20]+|[\x00-\x20]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_redirect_target(target: str | None, fallback: str) -> str:
+    """``target`` if it names a page of this site (a path, or a URL of this very origin), in the
+    form a browser would read it; ``fallback`` otherwise. Every ``next`` (and referrer) the site
+    redirects to goes through here, so no crafted link sends a signed-in person elsewhere."""
+    if not target:
+        return fallback
+    cleaned = _EDGES.sub("", _BROWSER_REMOVES.sub("", target).replace("\\", "/"))
+    if _CONTROL.search(cleaned):
+        return fallback
+    try:
+        parts = urlsplit(cleaned)
+        here = urlsplit(request.host_url)
+    except ValueError:  # an unbalanced "[" in the host part, for instance
+        return fallback
+    if parts.scheme or parts.netloc:
+        if (parts.scheme.lower(), parts.netloc.lower()) != (here.scheme, here.netloc.lower()):
+            return fallback
+    if not parts.path.startswith("/") or parts.path.startswith("//"):
+        return fallback
+    return urlunsplit(("", "", parts.path, parts.query, parts.fragment))
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, reading request bodies with ``learning.parsing.loads_json`` (a depth limit, no
+    lone surrogates): what it refuses is a ValueError, which Flask answers as a malformed body."""
+
+    def loads(self, s, **kwargs):
+        from learning.parsing import loads_json
+
+        return loads_json(s)
+
+
+def refuse_malformed_json() -> None:
+    """Parse a JSON body once, up front, with the strict parser: too deep, lone surrogates or not
+    JSON at all is a 400 with the error body, before any view or schema reads it."""
+    if request.is_json and request.content_length != 0 and request.get_data(cache=True):
+        request.get_json()  # BadRequest on failure; the parsed value is cached for the view
 
 
 def _has_nul(value) -> bool:
@@ -38,6 +89,8 @@ def refuse_nul_characters() -> None:
 
 
 def register_security_headers(app: Flask) -> None:
+    app.json = StrictJSONProvider(app)
+    app.before_request(refuse_malformed_json)
     app.before_request(refuse_nul_characters)
 
     @app.after_request

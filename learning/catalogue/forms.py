@@ -33,6 +33,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from learning.catalogue.models import Course
 from learning.catalogue.texts import course_text
 from learning.i18n import sector_choices
+from learning.parsing import is_id, parse_id
 
 
 class _TranslatedPart(Form):
@@ -149,7 +150,7 @@ def _load(raw: str | None) -> dict:
 
 
 def _id(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() else None
+    return parse_id(raw) if is_id(raw) else None
 
 
 def course_data_from(form: CourseForm) -> tuple[dict, dict]:

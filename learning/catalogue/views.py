@@ -30,6 +30,8 @@ from learning.catalogue.texts import (
 from learning.errors import DomainError
 from learning.extensions import db
 from learning.i18n import UI_LANGUAGES
+from learning.parsing import page_number
+from learning.security import safe_redirect_target
 
 bp = Blueprint("catalogue", __name__)
 
@@ -66,8 +68,7 @@ def admin_required(view):
 
 
 def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    return max(1, int(raw)) if raw.isdigit() else 1
+    return page_number(request.args)
 
 
 @bp.get("/courses/")
@@ -194,7 +195,7 @@ def _change_state(slug: str, change, message: str):
     change(current_user.id, services.get_course(slug))
     db.session.commit()
     flash(message, "success")
-    return redirect(request.referrer or url_for("catalogue.manage"))
+    return redirect(safe_redirect_target(request.referrer, url_for("catalogue.manage")))
 
 
 @bp.post("/admin/courses/<slug>/publish")

@@ -21,6 +21,7 @@ from learning.cohorts.models import Cohort
 from learning.errors import ValidationFailed
 from learning.extensions import db
 from learning.i18n import country_name, is_country_code, is_sector, sector_label
+from learning.parsing import InvalidInput, is_id, parse_date, parse_id
 from learning.reporting.queries import CountRow, ReportFilter, counts
 
 FILTER_FIELDS = ("from", "to", "country", "sector", "course", "cohort", "organisation")
@@ -40,8 +41,8 @@ def parse_filters(args) -> ReportFilter:
         raw = text(name)
         if raw is not None:
             try:
-                values[attr] = date.fromisoformat(raw)
-            except ValueError:
+                values[attr] = parse_date(raw)
+            except InvalidInput:
                 errors[name] = [_("Not a date: use YYYY-MM-DD.")]
     if values.get("date_from") and values.get("date_to") and values["date_from"] > values["date_to"]:
         errors["to"] = [_("The end of the period is before its start.")]
@@ -67,7 +68,7 @@ def parse_filters(args) -> ReportFilter:
             values["course"], labels["course"] = found.id, found.slug
     cohort = text("cohort")
     if cohort is not None:
-        found = db.session.get(Cohort, int(cohort)) if cohort.isdigit() and len(cohort) < 10 else None
+        found = db.session.get(Cohort, parse_id(cohort)) if is_id(cohort) else None
         if found is None:
             errors["cohort"] = [_("No cohort with the id '%(id)s'.", id=cohort)]
         else:
@@ -86,8 +87,8 @@ def parse_filters(args) -> ReportFilter:
 
 def find_organisation(value: str) -> Organisation | None:
     """An organisation by id (digits) or else by its name, ignoring case."""
-    if value.isdigit() and len(value) < 10:
-        return db.session.get(Organisation, int(value))
+    if is_id(value):
+        return db.session.get(Organisation, parse_id(value))
     return db.session.scalar(select(Organisation).where(func.lower(Organisation.name) == value.lower()))
 
 
