@@ -6,6 +6,7 @@ from urllib.parse import urlsplit, urlunsplit
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 CSP = (
@@ -88,7 +89,18 @@ def refuse_nul_characters() -> None:
         raise BadRequest("Text may not contain NUL characters.")
 
 
+def trust_proxies(app: Flask) -> None:
+    """Believe ``TRUSTED_PROXIES`` proxies about the client's address and scheme (Werkzeug's
+    ``ProxyFix``), so that rate limits, sign-in throttling and audit addresses name the client
+    behind a load balancer rather than the balancer. None by default: a header a client can
+    write itself must not choose its rate-limit bucket or the address in the audit log."""
+    count = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if count > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
+
+
 def register_security_headers(app: Flask) -> None:
+    trust_proxies(app)
     app.json = StrictJSONProvider(app)
     app.before_request(refuse_malformed_json)
     app.before_request(refuse_nul_characters)
