@@ -33,7 +33,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from learning.catalogue.models import Course
 from learning.catalogue.texts import course_text
 from learning.i18n import sector_choices
-from learning.parsing import is_id, parse_id
+from learning.parsing import is_id, loads_json, parse_id
 
 
 class _TranslatedPart(Form):
@@ -143,7 +143,7 @@ def _blank(*values) -> bool:
 
 def _load(raw: str | None) -> dict:
     try:
-        value = json.loads(raw or "{}")
+        value = loads_json(raw or "{}")
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}

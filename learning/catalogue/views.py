@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from functools import wraps
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -30,7 +29,7 @@ from learning.catalogue.texts import (
 from learning.errors import DomainError
 from learning.extensions import db
 from learning.i18n import UI_LANGUAGES
-from learning.parsing import page_number
+from learning.parsing import loads_json, page_number
 from learning.security import safe_redirect_target
 
 bp = Blueprint("catalogue", __name__)
@@ -171,7 +170,7 @@ def import_json():
     problems: dict[str, list[str]] = {}
     if form.validate_on_submit():
         try:
-            definition = json.loads(form.definition.data)
+            definition = loads_json(form.definition.data)
         except ValueError as exc:
             problems = {"_json": [_("This is not valid JSON: %(error)s", error=str(exc))]}
         else:

@@ -27,8 +27,11 @@ from learning.reporting.queries import CountRow, ReportFilter, counts
 FILTER_FIELDS = ("from", "to", "country", "sector", "course", "cohort", "organisation")
 
 
-def parse_filters(args) -> ReportFilter:
-    """Validate report filters from a query string; every bad field is named in one 422."""
+def parse_filters(args, *, blank_is_unset: bool = True) -> ReportFilter:
+    """Validate report filters from a query string; every bad field is named in one 422.
+
+    The dashboard's form sends every field, a blank one meaning "any"; the API documents ``from``
+    and ``to`` as dates, so it passes ``blank_is_unset=False`` and a blank date is refused."""
     errors: dict[str, list[str]] = {}
     values: dict = {}
 
@@ -39,6 +42,8 @@ def parse_filters(args) -> ReportFilter:
 
     for name, attr in (("from", "date_from"), ("to", "date_to")):
         raw = text(name)
+        if raw is None and not blank_is_unset and args.get(name) is not None:
+            errors[name] = [_("Not a date: use YYYY-MM-DD.")]
         if raw is not None:
             try:
                 values[attr] = parse_date(raw)
