@@ -248,3 +248,50 @@ def test_text_with_a_nul_character_is_refused_as_a_bad_request(api, make, method
 def test_an_address_longer_than_any_e_mail_gets_the_usual_wrong_credentials_answer(api):
     response = api.post("/api/v1/auth/tokens", json={"email": "x" * 3000 + "@example.org", "password": "x"})
     assert response.status_code == 401
+
+
+# --- the document says what the server does (found by running every check) --------------------------
+
+def _operation(app, path: str, method: str) -> dict:
+    return app.test_client().get("/api/v1/openapi.json").get_json()["paths"][path][method]
+
+
+@pytest.mark.parametrize(("path", "method"), [("/api/v1/auth/tokens", "post"), ("/api/v1/users", "post"),
+                                              ("/api/v1/certificates/{code}", "get")])
+def test_rate_limited_calls_document_429(app, path, method):
+    assert "429" in _operation(app, path, method)["responses"]
+
+
+def test_an_export_download_is_documented_as_the_csv_or_xlsx_it_is(app):
+    content = _operation(app, "/api/v1/reports/exports/{export_id}/download", "get")["responses"]["200"]["content"]
+    assert set(content) == {"text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def test_free_text_is_documented_without_nul_and_required_bodies_as_required(app):
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    token_request = document["components"]["schemas"]["TokenRequestSchema"]["properties"]
+    assert token_request["email"]["pattern"] == "^[^\\x00]*$"
+    assert _operation(app, "/api/v1/auth/tokens", "post")["requestBody"]["required"] is True
+
+
+@pytest.mark.parametrize("query", ["to=", "from=", "from=2025-01-01&to="])
+def test_a_blank_date_filter_is_refused_by_the_api_as_its_document_says(api, make, query):
+    response = api.as_user(make.admin()).get(f"/api/v1/reports/summary?{query}")
+    assert response.status_code == 422
+    assert {name for name in ("from", "to") if f"{name}=&" in f"{query}&"} <= set(response.get_json()["error"]["fields"])
+
+
+def test_the_dashboard_form_still_treats_blank_dates_as_any(app, client, make):
+    from tests.security_fixtures import sign_in
+
+    sign_in(client, make.admin().email)
+    assert client.get("/reports/?from=&to=&country=").status_code == 200
+
+
+def test_a_nul_character_in_a_key_is_judged_by_the_rules_for_that_key(api, make):
+    """OpenAPI 3.0 cannot forbid NUL in a map's keys, so keys are validated where they are used."""
+    admin = make.admin()
+    response = api.as_user(admin).post("/api/v1/courses", json={**make.course_data(), "translations": {
+        "e\x00s": {"title": "Curso", "summary": ""}}})
+    assert response.status_code == 422
+    assert any(field.startswith("translations.") for field in response.get_json()["error"]["fields"])
