@@ -9,9 +9,14 @@ Production sets ``LEARNING_ENV=production`` and points ``DATABASE_URL``,
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
+# The key earlier versions embedded in this file: public, so it is refused everywhere it could matter.
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+SECRET_KEY_FILE = "secret_key"
+MIN_SECRET_KEY_LENGTH = 32
+MIN_SECRET_KEY_SYMBOLS = 10  # distinct characters: "x" * 64 is long but guessable
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +41,51 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def weak_secret_key(key: str) -> str | None:
+    """Why ``key`` must not sign sessions and e-mailed links in production, or None if it may."""
+    if not key:
+        return "SECRET_KEY is not set"
+    if key == DEV_SECRET_KEY:
+        return "SECRET_KEY is the development key published in the source"
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters"
+    if len(set(key)) < MIN_SECRET_KEY_SYMBOLS:
+        return f"SECRET_KEY must use at least {MIN_SECRET_KEY_SYMBOLS} different characters"
+    return None
+
+
+def instance_secret_key(instance: Path) -> str:
+    """This instance's own random key, made on first start and kept in ``instance/secret_key``
+    (readable by its owner only), so that sessions and e-mailed links survive restarts, the web
+    process and the worker of one instance share it, and no two instances share one.
+
+    Two processes starting at once both write a candidate to a private temporary file and
+    ``link`` it into place, which only one can do; both then read the same winner."""
+    path = instance / SECRET_KEY_FILE
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        key = ""
+    if not key:
+        instance.mkdir(parents=True, exist_ok=True)
+        candidate = instance / f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(candidate, path)
+        except FileExistsError:
+            pass  # another process won the race (or left an empty file, refused below)
+        finally:
+            candidate.unlink()
+        key = path.read_text(encoding="ascii").strip()
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)  # copied with looser permissions: keep it to its owner
+    if weak_secret_key(key):
+        raise ConfigError(f"{path} does not hold a usable key: delete it to have a new one made.")
+    return key
+
+
 def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs given in the common ``postgres://`` forms."""
     for prefix in ("postgres://", "postgresql://"):
@@ -49,14 +99,19 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
     env = dict(os.environ if env is None else env)
     instance = Path(env.get("LEARNING_INSTANCE_PATH") or instance_path or PROJECT_ROOT / "instance")
     environment = env.get("LEARNING_ENV", "development")
-    secret_key = env.get("SECRET_KEY", DEV_SECRET_KEY)
-    if environment == "production" and secret_key == DEV_SECRET_KEY:
-        raise ConfigError(
-            "Refusing to start in production with the development SECRET_KEY: "
-            "set SECRET_KEY to a long random value."
-        )
-    if environment == "production" and len(secret_key) < 32:
-        raise ConfigError("SECRET_KEY must be at least 32 characters in production.")
+    secret_key = env.get("SECRET_KEY", "")
+    if environment == "production":
+        # Every machine of a deployment must sign with the same key: it comes from the
+        # environment, never from a file one machine made for itself.
+        problem = weak_secret_key(secret_key)
+        if problem:
+            raise ConfigError(f"Refusing to start in production: {problem}. "
+                              "Set SECRET_KEY to a long random value, the same on every machine.")
+    elif not secret_key:
+        secret_key = instance_secret_key(instance)
+    elif secret_key == DEV_SECRET_KEY:
+        raise ConfigError("SECRET_KEY is the development key published in the source: unset it "
+                          "(a random key is kept in the instance folder) or set your own.")
 
     database_url = normalise_database_url(
         env.get("DATABASE_URL") or f"sqlite:///{instance / 'learning.sqlite3'}"
@@ -65,6 +120,10 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
     broker_url = env.get("CELERY_BROKER_URL") or "filesystem://"
     production = environment == "production"
     mail_server = env.get("MAIL_SERVER", "")
+
+    trusted_proxies = _int(env, "TRUSTED_PROXIES", 0)
+    if trusted_proxies < 0:
+        raise ConfigError("TRUSTED_PROXIES must be 0 (the default: no proxy is believed) or more.")
 
     engine_options: dict = {"pool_pre_ping": True}
     if database_url.startswith("sqlite"):
@@ -144,6 +203,9 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "LOG_FORMAT": env.get("LOG_FORMAT", ""),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
+        # How many proxies (load balancers) in front of the web processes to believe about the
+        # client's address and scheme (X-Forwarded-For, X-Forwarded-Proto); none by default.
+        "TRUSTED_PROXIES": trusted_proxies,
         "ADMIN_2FA_REQUIRED": _bool(env.get("ADMIN_2FA_REQUIRED"), production),
         "API_TOKEN_LIFETIME_HOURS": _int(env, "API_TOKEN_LIFETIME_HOURS", 24 * 30),
         "SMALL_CELL_THRESHOLD": _int(env, "SMALL_CELL_THRESHOLD", 5),

@@ -126,7 +126,9 @@ def register_error_handlers(app: Flask) -> None:
             return jsonify(body), error.status
         if request.method == "POST" and error.status in (409, 422, 400):
             flash(error.message, "error")
-            return redirect(request.referrer or request.path)
+            from learning.security import safe_redirect_target
+
+            return redirect(safe_redirect_target(request.referrer, request.path))
         return _html_error(error.status, error.message)
 
     def handle_apiflask_error(error: HTTPError):

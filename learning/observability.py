@@ -10,12 +10,13 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import time
 import uuid
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask import Blueprint, Flask, abort, current_app, g, jsonify, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -147,8 +148,14 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics():
+    """Prometheus text. With ``METRICS_TOKEN`` set it needs that bearer token; without one it is
+    served in development only: in production an unguarded endpoint would publish traffic and
+    backlog figures to anyone, so it does not exist (404) until a token is configured."""
     token = current_app.config.get("METRICS_TOKEN")
-    if token and request.headers.get("Authorization") != f"Bearer {token}":
+    if not token and current_app.config.get("ENV_NAME") == "production":
+        abort(404)
+    given = request.headers.get("Authorization", "")
+    if token and not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         return jsonify({"error": {"code": "unauthorized", "message": "Metrics need the METRICS_TOKEN."}}), 401
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

@@ -1,7 +1,12 @@
-"""Security headers on every response, and URL ids that fit the database."""
+"""Security headers on every response, URL ids that fit the database, and bodies that parse."""
+
+import re
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 CSP = (
@@ -18,11 +23,62 @@ class DatabaseIdConverter(IntegerConverter):
     regex = r"\d{1,9}"
 
 
+# What browsers remove from a URL before reading it (WHATWG URL standard): tabs and newlines
+# anywhere, C0 controls and spaces at either end; and they read "\" as "/" in http(s) URLs. A
+# target is checked as the browser will read it, and sent in the form that was checked.
+_BROWSER_REMOVES = re.compile(r"[\t\r\n]")
+_EDGES = re.compile(r"^[\x00-\x20]+|[\x00-\x20]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_redirect_target(target: str | None, fallback: str) -> str:
+    """``target`` if it names a page of this site (a path, or a URL of this very origin), in the
+    form a browser would read it; ``fallback`` otherwise. Every ``next`` (and referrer) the site
+    redirects to goes through here, so no crafted link sends a signed-in person elsewhere."""
+    if not target:
+        return fallback
+    cleaned = _EDGES.sub("", _BROWSER_REMOVES.sub("", target).replace("\\", "/"))
+    if _CONTROL.search(cleaned):
+        return fallback
+    try:
+        parts = urlsplit(cleaned)
+        here = urlsplit(request.host_url)
+    except ValueError:  # an unbalanced "[" in the host part, for instance
+        return fallback
+    if parts.scheme or parts.netloc:
+        if (parts.scheme.lower(), parts.netloc.lower()) != (here.scheme, here.netloc.lower()):
+            return fallback
+    if not parts.path.startswith("/") or parts.path.startswith("//"):
+        return fallback
+    return urlunsplit(("", "", parts.path, parts.query, parts.fragment))
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, reading request bodies with ``learning.parsing.loads_json`` (a depth limit, no
+    lone surrogates): what it refuses is a ValueError, which Flask answers as a malformed body."""
+
+    def loads(self, s, **kwargs):
+        from learning.parsing import loads_json
+
+        return loads_json(s)
+
+
+def refuse_malformed_json() -> None:
+    """Parse a JSON body once, up front, with the strict parser: too deep, lone surrogates or not
+    JSON at all is a 400 with the error body, before any view or schema reads it."""
+    if request.is_json and request.content_length != 0 and request.get_data(cache=True):
+        request.get_json()  # BadRequest on failure; the parsed value is cached for the view
+
+
 def _has_nul(value) -> bool:
+    """Whether a value holds text with a NUL character. The names of parameters, form fields and
+    JSON object keys are not looked at: the platform only ever compares them with names it knows
+    or validates them (language tags, question ids) before use, and OpenAPI 3.0 has no way to
+    say "a key without NUL", so refusing them would refuse requests the document allows."""
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+        return any(_has_nul(item) for item in value.values())
     if isinstance(value, list):
         return any(_has_nul(item) for item in value)
     return False
@@ -37,7 +93,20 @@ def refuse_nul_characters() -> None:
         raise BadRequest("Text may not contain NUL characters.")
 
 
+def trust_proxies(app: Flask) -> None:
+    """Believe ``TRUSTED_PROXIES`` proxies about the client's address and scheme (Werkzeug's
+    ``ProxyFix``), so that rate limits, sign-in throttling and audit addresses name the client
+    behind a load balancer rather than the balancer. None by default: a header a client can
+    write itself must not choose its rate-limit bucket or the address in the audit log."""
+    count = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if count > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
+
+
 def register_security_headers(app: Flask) -> None:
+    trust_proxies(app)
+    app.json = StrictJSONProvider(app)
+    app.before_request(refuse_malformed_json)
     app.before_request(refuse_nul_characters)
 
     @app.after_request

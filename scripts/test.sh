@@ -28,4 +28,5 @@ fi
 
 echo "Database: ${LEARNING_TEST_DATABASE_URL:-SQLite (set LEARNING_TEST_DATABASE_URL for PostgreSQL)}"
 echo "Broker:   ${LEARNING_TEST_BROKER_URL:-filesystem (set LEARNING_TEST_BROKER_URL for Redis)}"
-exec $BIN/pytest -n "${PYTEST_WORKERS:-2}" --dist loadgroup "$@"
+# --every-test-reports: the run fails if any collected test reports no result (tests/every_test_reports.py).
+exec $BIN/pytest -n "${PYTEST_WORKERS:-2}" --dist loadgroup --every-test-reports "$@"

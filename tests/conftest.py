@@ -290,3 +290,17 @@ def page(browser, live_server):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+# --- every collected test reports a result (scripts/test.sh passes --every-test-reports) -------------
+
+def pytest_addoption(parser):
+    from tests.every_test_reports import add_option
+
+    add_option(parser)
+
+
+def pytest_configure(config):
+    from tests.every_test_reports import register
+
+    register(config)

@@ -25,7 +25,7 @@ def test_production_refuses_the_development_secret_key():
 
 
 def test_production_uses_secure_cookies_and_postgres_urls():
-    config = load_config({"LEARNING_ENV": "production", "SECRET_KEY": "x" * 40,
+    config = load_config({"LEARNING_ENV": "production", "SECRET_KEY": "k8Jq2-Zr7vN0pWmXc4Tb9LsYh3GdEa6Fu1",
                           "DATABASE_URL": "postgres://u@db/learning", "CELERY_BROKER_URL": "redis://r:6379/0"})
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/learning"

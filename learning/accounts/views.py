@@ -29,6 +29,7 @@ from learning.accounts.forms import (
 )
 from learning.errors import DomainError
 from learning.extensions import db, limiter
+from learning.security import safe_redirect_target
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
@@ -45,9 +46,7 @@ def _apply_field_errors(form, error: DomainError) -> None:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("home.index")
+    return safe_redirect_target(target, url_for("home.index"))
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -86,7 +85,7 @@ def login():
             db.session.commit()
             if user.totp_secret:
                 session["two_factor_pending"] = {"id": user.get_id(), "remember": bool(form.remember.data)}
-                return redirect(url_for("accounts.login_two_factor", next=request.args.get("next")))
+                return redirect(url_for("accounts.login_two_factor", next=_safe_next(request.args.get("next"))))
             login_user(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("accounts/login.html", form=form)

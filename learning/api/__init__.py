@@ -11,6 +11,51 @@ from learning.extensions import csrf
 API_MODULES = ("accounts", "catalogue", "enrolment", "cohorts", "cohort_rosters", "certificates", "reports", "audit")
 
 
+# Text in a body, a query or a path may not contain NUL (PostgreSQL cannot hold it; see
+# learning.security.refuse_nul_characters): every free-text string the document describes says so.
+NO_NUL_PATTERN = "^[^\\x00]*$"
+
+
+def document_what_input_is_refused(spec: dict) -> None:
+    """Make the document as strict as the server where a schema can say it: free text never holds
+    a NUL character, and a body with required fields is itself required (a request without one is
+    refused, so it is not "valid")."""
+    schemas = spec.get("components", {}).get("schemas", {})
+
+    def no_nul(schema: dict) -> None:
+        if not isinstance(schema, dict):
+            return
+        if schema.get("type") == "string" and not ({"enum", "format", "pattern"} & schema.keys()):
+            schema["pattern"] = NO_NUL_PATTERN
+        for inner in (schema.get("properties") or {}).values():
+            no_nul(inner)
+        for key in ("items", "additionalProperties"):
+            no_nul(schema.get(key))
+        for key in ("allOf", "anyOf", "oneOf"):
+            for inner in schema.get(key) or ():
+                no_nul(inner)
+
+    def resolve(schema: dict) -> dict:
+        ref = schema.get("$ref", "")
+        return schemas.get(ref.rsplit("/", 1)[-1], {}) if ref else schema
+
+    for schema in schemas.values():
+        no_nul(schema)
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters") or ():
+                no_nul(parameter.get("schema"))
+            body = operation.get("requestBody")
+            if body:
+                for media in body.get("content", {}).values():
+                    schema = media.get("schema") or {}
+                    no_nul(schema)
+                    if resolve(schema).get("required"):
+                        body["required"] = True
+
+
 def register_api(app: Flask) -> None:
     from learning.api.schemas import ErrorSchema
 
@@ -31,6 +76,7 @@ def register_api(app: Flask) -> None:
                     operation["responses"].setdefault(
                         "400", {"description": "Malformed request", "content": {"application/json": {"schema": ref}}}
                     )
+        document_what_input_is_refused(spec)
         return spec
 
     for name in API_MODULES:

@@ -95,7 +95,7 @@ def _token_limit() -> str:
 @limiter.limit(_signup_limit)
 @bp.input(SignUpSchema, arg_name="data")
 @bp.output(UserSchema, status_code=201)
-@bp.doc(summary="Create an account", responses={409: "Already registered"})
+@bp.doc(summary="Create an account", responses={409: "Already registered", 429: "Too many sign-ups from this address"})
 def create_user(data):
     user = services.register_user(data)
     db.session.commit()
@@ -106,7 +106,7 @@ def create_user(data):
 @limiter.limit(_token_limit)
 @bp.input(TokenRequestSchema, arg_name="data")
 @bp.output(TokenSchema, status_code=201)
-@bp.doc(summary="Get a bearer token", responses={401: "Bad credentials"})
+@bp.doc(summary="Get a bearer token", responses={401: "Bad credentials", 429: "Too many attempts from this address"})
 def create_token(data):
     user = services.authenticate(data["email"], data["password"], ip=request.remote_addr)
     if user.totp_secret:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Date, DateTime, Dict, Integer, String
+from apiflask.fields import DateTime, Dict, Integer, String
 from apiflask.validators import Range
 
 from learning.api.auth import auth
-from learning.api.schemas import MAX_PAGE, page_of
+from learning.api.schemas import MAX_PAGE, BoundedDate, page_of
 from learning.audit.services import search
 
 bp = APIBlueprint("api_audit", __name__, url_prefix="/api/v1", tag="Audit")
@@ -18,8 +18,8 @@ class AuditQuerySchema(Schema):
     action = String(metadata={"description": "Action, or its prefix (e.g. 'course.')"})
     target_type = String()
     target_id = String()
-    since = Date()
-    until = Date()
+    since = BoundedDate()
+    until = BoundedDate()
     page = Integer(load_default=1, validate=Range(min=1, max=MAX_PAGE))
     per_page = Integer(load_default=50, validate=Range(min=1, max=500))
 

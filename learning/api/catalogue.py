@@ -97,26 +97,26 @@ class LessonInSchema(Schema):
     id = Integer(metadata={"description": "When editing: an existing lesson, so progress on it is kept"})
     title = String(required=True)
     body = String(metadata={"description": "Markdown"})
-    translations = Dict(keys=String(), values=Dict(), metadata={"example": {"es": {"title": "...", "body": "..."}}})
+    translations = Dict(keys=String(), values=Dict(keys=String(), values=String()), metadata={"example": {"es": {"title": "...", "body": "..."}}})
 
 
 class ModuleInSchema(Schema):
     id = Integer(metadata={"description": "When editing: an existing module"})
     title = String(required=True)
     lessons = List(Nested(LessonInSchema), required=True)
-    translations = Dict(keys=String(), values=Dict(), metadata={"example": {"es": {"title": "..."}}})
+    translations = Dict(keys=String(), values=Dict(keys=String(), values=String()), metadata={"example": {"es": {"title": "..."}}})
 
 
 class ChoiceInSchema(Schema):
     text = String(required=True)
     correct = Boolean(load_default=False)
-    translations = Dict(keys=String(), values=Dict())
+    translations = Dict(keys=String(), values=Dict(keys=String(), values=String()))
 
 
 class QuestionInSchema(Schema):
     text = String(required=True)
     choices = List(Nested(ChoiceInSchema), required=True)
-    translations = Dict(keys=String(), values=Dict())
+    translations = Dict(keys=String(), values=Dict(keys=String(), values=String()))
 
 
 class QuizInSchema(Schema):

@@ -122,7 +122,7 @@ def my_certificates(query):
 @limiter.limit(_public_limit)
 @bp.output(VerificationSchema)
 @bp.doc(summary="Verify a certificate (anyone)",
-        responses={404: "No certificate has this code (or it has a typo)"})
+        responses={404: "No certificate has this code (or it has a typo)", 429: "Too many requests from this address"})
 def verify_certificate(code: str):
     return serialise_verification(services.verify(code)), 200, NO_STORE
 
@@ -139,6 +139,7 @@ def verify_certificate(code: str):
         200: {"description": "The signed credential",
               "content": {VC_LD: {"schema": {"type": "object"}}, VC_JWT: {"schema": {"type": "string"}}}},
         404: "No certificate has this code",
+        429: "Too many requests from this address",
     },
 )
 def credential(code: str, query):

@@ -11,7 +11,14 @@ from apiflask.fields import Boolean, Date, DateTime, Integer, List, Nested, Stri
 from apiflask.validators import OneOf, Range
 
 from learning.api.auth import auth, current_api_user
-from learning.api.schemas import DATABASE_INT_MAX, Id, PageQuerySchema, page_of
+from learning.api.schemas import (
+    DATABASE_INT_MAX,
+    BoundedDate,
+    BoundedDateTime,
+    Id,
+    PageQuerySchema,
+    page_of,
+)
 from learning.catalogue.services import course_text
 from learning.cohorts import services, sessions
 from learning.cohorts.models import ATTENDANCE_RULES, DELIVERY_MODES
@@ -27,8 +34,8 @@ class CohortInSchema(Schema):
     name = String(required=True)
     country = String(required=True, metadata={"example": "CO"})
     delivery = String(required=True, validate=OneOf(DELIVERY_MODES))
-    starts_on = Date(required=True)
-    ends_on = Date(required=True)
+    starts_on = BoundedDate(required=True)
+    ends_on = BoundedDate(required=True)
     capacity = Integer(allow_none=True, validate=Range(min=1, max=DATABASE_INT_MAX))
     attendance_rule = String(validate=OneOf(ATTENDANCE_RULES), metadata={
         "description": "none: trainer sign-off only; all_sessions; min_percent (with attendance_min_percent)"})
@@ -39,8 +46,8 @@ class CohortInSchema(Schema):
 class CohortPatchSchema(Schema):
     name = String()
     delivery = String(validate=OneOf(DELIVERY_MODES))
-    starts_on = Date()
-    ends_on = Date()
+    starts_on = BoundedDate()
+    ends_on = BoundedDate()
     capacity = Integer(allow_none=True, validate=Range(min=1, max=DATABASE_INT_MAX))
     attendance_rule = String(validate=OneOf(ATTENDANCE_RULES))
     attendance_min_percent = Integer(allow_none=True, validate=Range(min=1, max=100))
@@ -69,7 +76,7 @@ class MemberSchema(Schema):
 
 
 class SessionInSchema(Schema):
-    starts_at = DateTime(required=True, metadata={"example": "2025-03-31T09:00:00-05:00"})
+    starts_at = BoundedDateTime(required=True, metadata={"example": "2025-03-31T09:00:00-05:00"})
     title = String()
     place = String()
     notes = String()

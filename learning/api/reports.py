@@ -14,6 +14,7 @@ from learning.api.auth import auth, current_api_user
 from learning.errors import NotFound
 from learning.extensions import db
 from learning.i18n import current_language
+from learning.parsing import DATABASE_YEARS_PATTERN
 from learning.reporting import exports, services
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -28,8 +29,9 @@ FILTERS_DOC = (
 
 
 class FilterQuerySchema(Schema):
-    from_ = String(data_key="from", metadata={"format": "date", "example": "2025-01-01"})
-    to = String(metadata={"format": "date", "example": "2025-12-31"})
+    from_ = String(data_key="from", metadata={"format": "date", "pattern": DATABASE_YEARS_PATTERN,
+                                              "example": "2025-01-01"})
+    to = String(metadata={"format": "date", "pattern": DATABASE_YEARS_PATTERN, "example": "2025-12-31"})
     country = String(metadata={"example": "CO"})
     sector = String(metadata={"example": "law_enforcement"})
     course = String(metadata={"description": "A course slug"})
@@ -136,11 +138,11 @@ class ImpactSchema(Schema):
 @bp.doc(summary="Training statistics (admin)", description=FILTERS_DOC,
         responses={401: "Not signed in", 403: "Not an admin", 422: "A filter is invalid"})
 def summary(query):
-    return services.summary(services.parse_filters(request.args))
+    return services.summary(services.parse_filters(request.args, blank_is_unset=False))
 
 
 def _export_args():
-    report = services.parse_filters(request.args)
+    report = services.parse_filters(request.args, blank_is_unset=False)
     group = exports.parse_group_by(request.args.get("group_by"))
     return report, group
 
@@ -215,7 +217,7 @@ def serialise_job(job) -> dict:
         responses={401: "Not signed in", 403: "Not an admin", 422: "A field is invalid"})
 def create_export(data):
     raw = {key: value for key, value in (request.get_json(silent=True) or {}).items() if isinstance(value, str)}
-    report = services.parse_filters(raw)
+    report = services.parse_filters(raw, blank_is_unset=False)
     group = exports.parse_group_by(data.get("group_by"))
     job = exports.request_export(current_api_user().id, report, group, data.get("format", "csv"),
                                  current_language())
@@ -233,8 +235,11 @@ def export_job(export_id: int):
 
 @bp.get("/reports/exports/<int:export_id>/download")
 @bp.auth_required(auth, roles=["admin"])
-@bp.output({}, content_type="application/octet-stream", description="The export's file")
-@bp.doc(summary="Download a finished export (admin)", responses={404: "No such export, or not ready"})
+@bp.doc(summary="Download a finished export (admin)", responses={
+    200: {"description": "The export's file, CSV or XLSX as it was requested",
+          "content": {"text/csv": {"schema": {"type": "string"}},
+                      XLSX: {"schema": {"type": "string", "format": "binary"}}}},
+    404: "No such export, or not ready"})
 def export_download(export_id: int):
     job = exports.get_export(export_id)
     if job.status != "ready" or not job.file_path or not os.path.exists(job.file_path):

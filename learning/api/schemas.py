@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import Dict, Integer, List, Nested, String
+from apiflask.fields import Date, DateTime, Dict, Integer, List, Nested, String
 from apiflask.validators import Range
+from marshmallow import ValidationError
+
+from learning.parsing import DATABASE_YEARS_PATTERN, InvalidInput, check_date, parse_datetime
 
 
 class ErrorDetailSchema(Schema):
@@ -24,6 +27,40 @@ DATABASE_INT_MAX = 2**31 - 1  # the largest id an INTEGER column holds
 def Id(**kwargs) -> Integer:  # noqa: N802 (a field, named like the others)
     """An integer field naming a row: positive, and small enough for the database to look up."""
     return Integer(validate=Range(min=1, max=DATABASE_INT_MAX), **kwargs)
+
+
+class BoundedDate(Date):
+    """A date (``YYYY-MM-DD``) within the years the platform handles (``learning.parsing``); the
+    document says so with a pattern, so that a date the server refuses is not "valid"."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {})
+        kwargs["metadata"] = {"pattern": DATABASE_YEARS_PATTERN, **kwargs["metadata"]}
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        result = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return check_date(result)
+        except InvalidInput as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class BoundedDateTime(DateTime):
+    """A date and time with an offset, returned in UTC, within the platform's years: an offset that
+    would carry it past the calendar's end is a 422, not an overflow."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {})
+        kwargs["metadata"] = {"pattern": DATABASE_YEARS_PATTERN, **kwargs["metadata"]}
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        result = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return parse_datetime(result)
+        except InvalidInput as exc:
+            raise ValidationError(str(exc)) from exc
 
 
 class PageQuerySchema(Schema):

@@ -8,14 +8,16 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
 from learning.audit.services import search
+from learning.parsing import InvalidInput, page_number, parse_date
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 
 
 def _date(value: str | None) -> date | None:
+    """A filter's date; one that is not a date the platform handles filters nothing."""
     try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
+        return parse_date(value) if value else None
+    except InvalidInput:
         return None
 
 
@@ -26,7 +28,7 @@ def index():
         abort(403)
     filters = {key: request.args.get(key, "").strip() for key in ("actor", "action", "target_type", "target_id")}
     since, until = _date(request.args.get("since")), _date(request.args.get("until"))
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_number(request.args)
     entries, total = search(**{k: v or None for k, v in filters.items()}, since=since, until=until,
                             page=page, per_page=50)
     return render_template("audit/index.html", entries=entries, total=total, page=page, per_page=50,

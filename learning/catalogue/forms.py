@@ -33,6 +33,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from learning.catalogue.models import Course
 from learning.catalogue.texts import course_text
 from learning.i18n import sector_choices
+from learning.parsing import is_id, loads_json, parse_id
 
 
 class _TranslatedPart(Form):
@@ -142,14 +143,14 @@ def _blank(*values) -> bool:
 
 def _load(raw: str | None) -> dict:
     try:
-        value = json.loads(raw or "{}")
+        value = loads_json(raw or "{}")
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
 
 
 def _id(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() else None
+    return parse_id(raw) if is_id(raw) else None
 
 
 def course_data_from(form: CourseForm) -> tuple[dict, dict]:

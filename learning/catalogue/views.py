@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from functools import wraps
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -30,6 +29,8 @@ from learning.catalogue.texts import (
 from learning.errors import DomainError
 from learning.extensions import db
 from learning.i18n import UI_LANGUAGES
+from learning.parsing import loads_json, page_number
+from learning.security import safe_redirect_target
 
 bp = Blueprint("catalogue", __name__)
 
@@ -66,8 +67,7 @@ def admin_required(view):
 
 
 def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    return max(1, int(raw)) if raw.isdigit() else 1
+    return page_number(request.args)
 
 
 @bp.get("/courses/")
@@ -170,7 +170,7 @@ def import_json():
     problems: dict[str, list[str]] = {}
     if form.validate_on_submit():
         try:
-            definition = json.loads(form.definition.data)
+            definition = loads_json(form.definition.data)
         except ValueError as exc:
             problems = {"_json": [_("This is not valid JSON: %(error)s", error=str(exc))]}
         else:
@@ -194,7 +194,7 @@ def _change_state(slug: str, change, message: str):
     change(current_user.id, services.get_course(slug))
     db.session.commit()
     flash(message, "success")
-    return redirect(request.referrer or url_for("catalogue.manage"))
+    return redirect(safe_redirect_target(request.referrer, url_for("catalogue.manage")))
 
 
 @bp.post("/admin/courses/<slug>/publish")

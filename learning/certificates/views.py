@@ -26,6 +26,7 @@ from learning.certificates.forms import RenderForm, RevokeForm
 from learning.errors import DomainError, NotFound
 from learning.extensions import db, limiter
 from learning.models_base import utcnow
+from learning.parsing import page_number
 
 bp = Blueprint("certificates", __name__)
 
@@ -48,10 +49,7 @@ def admin_required(view):
 
 
 def _page() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
+    return page_number(request.args)
 
 
 @bp.get("/certificates")

@@ -32,6 +32,7 @@ from learning.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from learning.extensions import db
 from learning.i18n import is_country_code
 from learning.models_base import utcnow
+from learning.parsing import InvalidInput, parse_date
 from learning.text import single_line
 
 
@@ -88,8 +89,8 @@ def _date(value, field: str, errors: dict) -> date | None:
     if isinstance(value, date):
         return value
     try:
-        return date.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
+        return parse_date(value) if isinstance(value, str) else None
+    except InvalidInput:
         pass
     errors.setdefault(field, []).append(_("Use a date such as 2025-03-31."))
     return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, insert, select
@@ -15,6 +14,7 @@ from learning.enrolment.models import Enrolment
 from learning.errors import NotFound, ValidationFailed
 from learning.extensions import db
 from learning.models_base import utcnow
+from learning.parsing import InvalidInput, parse_datetime
 from learning.text import single_line
 
 
@@ -22,13 +22,10 @@ def add_session(actor_id: int, cohort: Cohort, data: dict) -> TrainingSession:
     """Schedule a session; its time must carry a time zone and is stored in UTC."""
     require_open(cohort)
     errors: dict[str, list[str]] = {}
-    starts_at = data.get("starts_at")
-    if isinstance(starts_at, str):
-        try:
-            starts_at = datetime.fromisoformat(starts_at)
-        except ValueError:
-            starts_at = None
-    if not isinstance(starts_at, datetime) or starts_at.tzinfo is None:
+    try:
+        starts_at = parse_datetime(data.get("starts_at"))
+    except InvalidInput:
+        starts_at = None
         errors["starts_at"] = [_("Use a date and time with an offset, such as 2025-03-31T09:00:00-05:00.")]
     texts = {}
     for name, limit in (("title", 200), ("place", 300), ("notes", 5000)):

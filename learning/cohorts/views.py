@@ -25,6 +25,7 @@ from learning.cohorts.roster import RosterFileInvalid, RosterTooLarge, RowError
 from learning.errors import DomainError
 from learning.extensions import db
 from learning.i18n import current_language
+from learning.parsing import is_id, page_number, parse_id
 
 bp = Blueprint("cohorts", __name__, url_prefix="/cohorts")
 ROSTER_PAGE_SIZE = 100
@@ -53,7 +54,7 @@ def _apply_field_errors(form, error: DomainError) -> None:
 
 @bp.get("/")
 def index():
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_number(request.args)
     cohorts, total = services.cohorts_for(current_user, page, 50)
     return render_template("cohorts/index.html", cohorts=cohorts, total=total, page=page, per_page=50,
                            counts=services.member_counts([c.id for c in cohorts]), title=_title)
@@ -90,7 +91,7 @@ def _settings_form(cohort) -> SettingsForm:
 
 def _render_cohort(cohort, status: int = 200, report=None, upload_form=None, session_form=None,
                    settings_form=None):
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_number(request.args)
     members, total = services.members_of(cohort, page=page, per_page=ROSTER_PAGE_SIZE)
     return render_template(
         "cohorts/show.html", cohort=cohort, members=members, total=total, page=page, per_page=ROSTER_PAGE_SIZE,
@@ -153,7 +154,7 @@ def sign_off(cohort_id: int, user_id: int):
         member = services.sign_off(current_user, cohort, user_id)
         db.session.commit()
         flash(_("%(name)s is signed off: the course is completed.", name=member.full_name), "success")
-    return redirect(url_for("cohorts.show", cohort_id=cohort.id, page=request.args.get("page", 1, type=int)))
+    return redirect(url_for("cohorts.show", cohort_id=cohort.id, page=page_number(request.args)))
 
 
 @bp.post("/<int:cohort_id>/close")
@@ -214,7 +215,7 @@ def attendance(cohort_id: int, session_id: int):
     session = sessions.get_session(cohort, session_id)
     form = ActionForm()
     if form.validate_on_submit():
-        present = [int(value) for value in request.form.getlist("present") if value.isdigit()]
+        present = [parse_id(value) for value in request.form.getlist("present") if is_id(value)]
         sheet = sessions.record_attendance(current_user.id, cohort, session, present)
         db.session.commit()
         flash(_("Attendance is saved: %(present)d present, %(absent)d absent.",

@@ -21,13 +21,17 @@ from learning.cohorts.models import Cohort
 from learning.errors import ValidationFailed
 from learning.extensions import db
 from learning.i18n import country_name, is_country_code, is_sector, sector_label
+from learning.parsing import InvalidInput, is_id, parse_date, parse_id
 from learning.reporting.queries import CountRow, ReportFilter, counts
 
 FILTER_FIELDS = ("from", "to", "country", "sector", "course", "cohort", "organisation")
 
 
-def parse_filters(args) -> ReportFilter:
-    """Validate report filters from a query string; every bad field is named in one 422."""
+def parse_filters(args, *, blank_is_unset: bool = True) -> ReportFilter:
+    """Validate report filters from a query string; every bad field is named in one 422.
+
+    The dashboard's form sends every field, a blank one meaning "any"; the API documents ``from``
+    and ``to`` as dates, so it passes ``blank_is_unset=False`` and a blank date is refused."""
     errors: dict[str, list[str]] = {}
     values: dict = {}
 
@@ -38,10 +42,12 @@ def parse_filters(args) -> ReportFilter:
 
     for name, attr in (("from", "date_from"), ("to", "date_to")):
         raw = text(name)
+        if raw is None and not blank_is_unset and args.get(name) is not None:
+            errors[name] = [_("Not a date: use YYYY-MM-DD.")]
         if raw is not None:
             try:
-                values[attr] = date.fromisoformat(raw)
-            except ValueError:
+                values[attr] = parse_date(raw)
+            except InvalidInput:
                 errors[name] = [_("Not a date: use YYYY-MM-DD.")]
     if values.get("date_from") and values.get("date_to") and values["date_from"] > values["date_to"]:
         errors["to"] = [_("The end of the period is before its start.")]
@@ -67,7 +73,7 @@ def parse_filters(args) -> ReportFilter:
             values["course"], labels["course"] = found.id, found.slug
     cohort = text("cohort")
     if cohort is not None:
-        found = db.session.get(Cohort, int(cohort)) if cohort.isdigit() and len(cohort) < 10 else None
+        found = db.session.get(Cohort, parse_id(cohort)) if is_id(cohort) else None
         if found is None:
             errors["cohort"] = [_("No cohort with the id '%(id)s'.", id=cohort)]
         else:
@@ -86,8 +92,8 @@ def parse_filters(args) -> ReportFilter:
 
 def find_organisation(value: str) -> Organisation | None:
     """An organisation by id (digits) or else by its name, ignoring case."""
-    if value.isdigit() and len(value) < 10:
-        return db.session.get(Organisation, int(value))
+    if is_id(value):
+        return db.session.get(Organisation, parse_id(value))
     return db.session.scalar(select(Organisation).where(func.lower(Organisation.name) == value.lower()))
 
 
