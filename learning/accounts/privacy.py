@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
 
-from learning.accounts.models import ApiToken, LoginFailure, User, UserRole
+from learning.accounts.models import ApiToken, LoginFailure, User, UserRole, UserSession
+from learning.accounts.services import end_credentials
 from learning.audit.models import AuditEntry
 from learning.audit.services import record as audit
 from learning.certificates.models import Certificate
@@ -96,9 +97,7 @@ def request_erasure(user: User, actor_id: int | None = None, *, by_system: bool 
     if user.erased_at is not None:
         return
     user.active = False
-    user.session_version += 1  # ends every session and e-mailed link
-    db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-                       .values(revoked_at=utcnow()))
+    end_credentials(user)  # every session, token and e-mailed link ends now
     actor = None if by_system else (actor_id if actor_id is not None else user.id)
     audit(actor, "user.erasure_requested", "user", user.id)
     emit("account.erasure_requested", {"user_id": user.id})
@@ -126,6 +125,7 @@ def erase_user(user_id: int) -> bool:
     user.role_rows = []
     db.session.execute(update(Certificate).where(Certificate.user_id == user.id).values(holder_name=None))
     db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
     db.session.execute(delete(LoginFailure).where(LoginFailure.email == old_email))
     audit(None, "user.erased", "user", user.id)
     db.session.commit()
