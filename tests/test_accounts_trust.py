@@ -499,3 +499,41 @@ def test_wrong_codes_make_the_next_attempt_wait(client, app):
     assert client.post("/account/login/code", data={"code": next_code(secret)}).status_code == 302
     with database(app) as session:
         assert session.scalar(select(User.totp_failures).where(User.email == email)) == 0
+
+
+# --- what the server keeps about sign-ins -------------------------------------------------------------
+
+def test_my_sessions_are_in_my_data_export_without_their_key(client, app):
+    me = person(app)
+    client.environ_base["HTTP_USER_AGENT"] = "Firefox on the office laptop"
+    sign_in(client, me["email"])
+    exported = client.get("/account/data.json").get_json()
+    (only,) = exported["sessions"]
+    assert only["browser"] == "Firefox on the office laptop" and only["ended_at"] is None
+    with database(app) as session:
+        key_hash = session.scalar(select(UserSession.key_hash))
+    assert key_hash not in str(exported)
+    assert "Firefox on the office laptop" in client.get("/account/tokens").get_data(as_text=True)
+
+
+def test_old_failures_and_finished_sessions_are_pruned(client, app):
+    from learning.accounts.sessions import prune_sign_in_records
+
+    me, other = person(app), person(app)
+    sign_in(client, "ghost@example.org", "guess-guess-1")
+    sign_in(client, me["email"])
+    client.post("/account/logout")
+    still = app.test_client()
+    sign_in(still, other["email"])
+    sign_in(still, other["email"], "guess-guess-1")  # a fresh failure: kept
+    with database(app) as session:
+        for row in session.scalars(select(UserSession)):
+            row.created_at -= timedelta(days=2)
+            row.ended_at = row.ended_at and row.ended_at - timedelta(days=2)
+        session.commit()
+        for failure in session.scalars(select(LoginFailure).where(LoginFailure.email == "ghost@example.org")):
+            failure.at -= timedelta(hours=2)
+        session.commit()
+        assert prune_sign_in_records() == 2  # the old failure and the ended session
+        assert session.scalar(select(func.count()).select_from(LoginFailure)) == 1
+    assert is_signed_in(still)

@@ -40,6 +40,8 @@ def export_personal_data(user: User) -> dict:
     ).all() if enrolment_ids else []
     certificates = db.session.scalars(select(Certificate).where(Certificate.user_id == user.id)).all()
     tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)).all()
+    sessions = db.session.scalars(select(UserSession).where(UserSession.user_id == user.id)
+                                  .order_by(UserSession.created_at)).all()
     reminders = db.session.scalars(select(ReminderSent).where(ReminderSent.user_id == user.id)).all()
     actions = db.session.scalars(select(AuditEntry).where(AuditEntry.actor_id == user.id)).all()
     return {
@@ -77,6 +79,11 @@ def export_personal_data(user: User) -> dict:
             {"name": t.name, "created_at": _iso(t.created_at), "expires_at": _iso(t.expires_at),
              "last_used_at": _iso(t.last_used_at), "revoked_at": _iso(t.revoked_at)}
             for t in tokens
+        ],
+        "sessions": [
+            {"created_at": _iso(t.created_at), "last_seen_at": _iso(t.last_seen_at), "expires_at": _iso(t.expires_at),
+             "ended_at": _iso(t.ended_at), "browser": t.user_agent}
+            for t in sessions
         ],
         "reminders_sent": [
             {"rule": r.rule, "occasion": r.occasion, "sent_at": _iso(r.sent_at)} for r in reminders

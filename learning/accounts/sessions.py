@@ -16,10 +16,10 @@ from datetime import timedelta
 
 from flask import current_app, request
 from flask_login import login_user, logout_user
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from werkzeug.local import LocalProxy
 
-from learning.accounts.models import User, UserSession
+from learning.accounts.models import LoginFailure, User, UserSession
 from learning.extensions import db
 from learning.models_base import utcnow
 
@@ -129,3 +129,16 @@ def open_sessions(user: User) -> list[UserSession]:
         select(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None),
                                   UserSession.expires_at > utcnow()).order_by(UserSession.created_at.desc())
     ))
+
+
+def prune_sign_in_records(now=None) -> int:
+    """Delete what no longer protects anyone: failed sign-ins older than the throttling window (they
+    name addresses and IPs) and sessions ended or expired over a day ago. Commits; how many rows went."""
+    from learning.accounts.throttling import WINDOW
+
+    now = now or utcnow()
+    failures = db.session.execute(delete(LoginFailure).where(LoginFailure.at < now - WINDOW)).rowcount
+    finished = db.session.execute(delete(UserSession).where(or_(
+        UserSession.ended_at < now - timedelta(days=1), UserSession.expires_at < now - timedelta(days=1)))).rowcount
+    db.session.commit()
+    return failures + finished

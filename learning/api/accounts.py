@@ -191,7 +191,7 @@ def patch_me(data):
     return serialise_user(user)
 
 
-EXPORT_LISTS = ("enrolments", "lessons_completed", "quiz_attempts", "certificates", "api_tokens",
+EXPORT_LISTS = ("enrolments", "lessons_completed", "quiz_attempts", "certificates", "api_tokens", "sessions",
                 "reminders_sent", "actions_in_audit_log")
 
 
