@@ -19,7 +19,6 @@ from datetime import timedelta
 
 import pyotp
 import pytest
-from flask import g
 from sqlalchemy import func, select
 
 from learning.accounts.models import ApiToken, LoginFailure, User, UserSession
@@ -101,16 +100,39 @@ def count(app, model, *where) -> int:
 
 # --- 1. turning on two-factor sign-in ---------------------------------------------------------------
 
-def test_turning_on_two_factor_keeps_the_user_itself_as_the_requests_user(client, app):
-    """``login_user(current_user)`` stored the proxy as the request's user: it then resolved to itself
-    for ever, which killed the process (a segfault under gunicorn)."""
+def test_turning_on_two_factor_under_gunicorn_keeps_the_worker_alive(app, base_config, tmp_path):
+    """``login_user(current_user)`` stored the proxy as the request's user, which then resolved to itself
+    for ever: the worker died (SIGSEGV) and the browser got no answer. Tested as it was found, under
+    gunicorn with real cookies and CSRF tokens, because in the test process the crash would take
+    pytest down with it."""
+    import requests
+
+    from tests.security_fixtures import start_gunicorn, stop_server
+
     me = person(app)
-    sign_in(client, me["email"])
-    with client:
-        turn_on_two_factor(client)
-        kept = g._login_user
-        assert type(kept) is User  # not werkzeug's LocalProxy
-    assert is_signed_in(client)  # this browser proved the second factor: it stays signed in
+    log = tmp_path / "gunicorn.log"
+    proc, base = start_gunicorn(base_config, log, workers=1, threads=2)
+    try:
+        browser = requests.Session()
+
+        def form_token(path: str) -> str:
+            page = browser.get(base + path, timeout=10).text
+            return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+        signed = browser.post(base + "/account/login", timeout=10, allow_redirects=False, data={
+            "email": me["email"], "password": PASSWORD, "csrf_token": form_token("/account/login")})
+        assert signed.status_code == 302
+        page = browser.get(base + "/account/two-factor", timeout=10).text
+        secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', page).group(1)
+        turned_on = browser.post(base + "/account/two-factor", timeout=10, allow_redirects=False, data={
+            "code": pyotp.TOTP(secret).now(), "csrf_token": form_token("/account/two-factor")})
+        assert turned_on.status_code == 302
+        assert browser.get(base + "/account/profile", timeout=10, allow_redirects=False).status_code == 200
+        assert proc.poll() is None
+    finally:
+        stop_server(proc)
+    output = log.read_text()
+    assert "SIGSEGV" not in output and "was sent" not in output and "Traceback" not in output, output[-3000:]
 
 
 def test_sign_in_refuses_anything_but_a_user(app):
