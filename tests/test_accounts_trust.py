@@ -559,3 +559,19 @@ def test_old_failures_and_finished_sessions_are_pruned(client, app):
         assert prune_sign_in_records() == 2  # the old failure and the ended session
         assert session.scalar(select(func.count()).select_from(LoginFailure)) == 1
     assert is_signed_in(still)
+
+
+def test_an_admin_disables_an_account_through_the_api_and_its_credentials_end(client, app):
+    boss, me = person(app, roles=("admin",)), person(app)
+    browser = app.test_client()
+    sign_in(browser, me["email"])
+    refused = client.patch(f"/api/v1/users/{boss['id']}", json={"active": False}, headers=bearer(boss["token"]))
+    assert refused.status_code == 422 and "active" in refused.get_json()["error"]["fields"]
+    response = client.patch(f"/api/v1/users/{me['id']}", json={"active": False}, headers=bearer(boss["token"]))
+    assert response.status_code == 200 and response.get_json()["active"] is False
+    assert not _token_works(client, me["token"]) and not is_signed_in(browser)
+    assert sign_in(browser, me["email"]).status_code == 200  # a disabled account cannot sign in
+    again = client.patch(f"/api/v1/users/{me['id']}", json={"active": True}, headers=bearer(boss["token"]))
+    assert again.get_json()["active"] is True
+    assert not _token_works(client, me["token"])  # what was ended stays ended
+    assert sign_in(browser, me["email"]).status_code == 302

@@ -29,6 +29,7 @@ class UserSchema(Schema):
     organisation = String(allow_none=True)
     reminders_enabled = Boolean()
     email_verified = Boolean()
+    active = Boolean()
     roles = List(String(), required=True)
 
 
@@ -80,6 +81,8 @@ class ProfilePatchSchema(Schema):
 
 class AdminUserPatchSchema(ProfilePatchSchema):
     roles = List(String(), metadata={"description": f"Any of {', '.join(ROLES)}"})
+    active = Boolean(metadata={"description": "false disables the account (not one's own): its sessions and API "
+                                              "tokens end at once, and stay ended if it is enabled again"})
 
 
 def serialise_user(user) -> dict:
@@ -94,6 +97,7 @@ def serialise_user(user) -> dict:
         "organisation": user.organisation.name if user.organisation else None,
         "reminders_enabled": user.reminders_enabled,
         "email_verified": user.email_verified_at is not None,
+        "active": user.active,
         "roles": user.roles,
     }
 
@@ -257,6 +261,9 @@ def patch_user(user_id: int, data):
         if not isinstance(roles, list):
             raise ValidationFailed(_("The roles must be a list."), {"roles": [_("Must be a list.")]})
         services.set_roles(actor, user, roles)
+    active = data.pop("active", None)
+    if active is not None:
+        services.set_active(actor, user, active)
     services.update_profile(user, data)
     from learning.audit.services import record
 
