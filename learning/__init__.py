@@ -54,7 +54,7 @@ def register_operations(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from learning.accounts.services import load_session_user
+    from learning.accounts.sessions import load_session_user
     from learning.extensions import babel, csrf, db, limiter, login_manager, migrate
     from learning.i18n import register_template_helpers, select_locale, select_timezone
 

@@ -14,6 +14,8 @@ BEAT_SCHEDULE = {
     "reminders-run": {"task": "reminders.run", "schedule": timedelta(minutes=15)},
     # Privacy: erase accounts inactive beyond ACCOUNT_RETENTION_DAYS (off unless configured).
     "accounts-retention": {"task": "accounts.apply_retention", "schedule": timedelta(hours=24)},
+    # Sign-in records: failures older than the throttling hour, sessions ended or expired a day ago.
+    "accounts-prune-sign-ins": {"task": "accounts.prune_sign_in_records", "schedule": timedelta(hours=1)},
 }
 
 

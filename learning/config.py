@@ -137,7 +137,11 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         if env.get(name):
             optional[name] = env[name]
     for name in ("ACCOUNT_RETENTION_DAYS", "RENEWAL_WINDOW_DAYS", "REMINDER_BATCH_SIZE", "ROSTER_MAX_ROWS", "ROSTER_MAX_BYTES",
-                 "ROSTER_BACKGROUND_ROWS"):
+                 "ROSTER_BACKGROUND_ROWS",
+                 # accounts: sessions and throttling (defaults in accounts/sessions.py and accounts/throttling.py)
+                 "SESSION_LIFETIME_HOURS", "REMEMBER_ME_DAYS", "SIGN_IN_FREE_FAILURES",
+                 "SIGN_IN_FREE_FAILURES_PER_ADDRESS", "SIGN_IN_FIRST_DELAY_SECONDS", "SIGN_IN_MAX_DELAY_SECONDS",
+                 "TOTP_FREE_FAILURES"):
         if env.get(name):
             optional[name] = _int(env, name, 0)
 

@@ -123,7 +123,7 @@ def register_error_handlers(app: Flask) -> None:
         if wants_json():
             extra = dict(error.extra)
             body = error_body(extra.pop("code", error.code), error.message, error.fields, **extra)
-            return jsonify(body), error.status
+            return jsonify(body), error.status, getattr(error, "headers", None) or {}
         if request.method == "POST" and error.status in (409, 422, 400):
             flash(error.message, "error")
             from learning.security import safe_redirect_target

@@ -182,6 +182,14 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
     ("/account/two-factor", "GET"): [Call("/account/two-factor", signed_in(200, LOGIN))],
     ("/account/two-factor", "POST"): [Call("/account/two-factor", signed_in(200, LOGIN), data={"code": "000000"})],
     ("/account/data.json", "GET"): [Call("/account/data.json", signed_in(200, LOGIN))],
+    ("/account/password", "GET"): [Call("/account/password", signed_in(200, LOGIN))],
+    ("/account/password", "POST"): [Call("/account/password", signed_in(422, LOGIN),
+                                         data={"current_password": "wrong", "password": "", "confirm": ""})],
+    ("/account/sessions/end-all", "POST"): [Call("/account/sessions/end-all", signed_in(302, LOGIN), actor="fresh",
+                                                 note="ends every session of a person made for the call")],
+    ("/account/tokens", "GET"): [Call("/account/tokens", signed_in(200, LOGIN))],
+    ("/account/tokens/<int:token_id>/revoke", "POST"): [
+        Call("/account/tokens/999999999/revoke", signed_in(404, LOGIN), note="no token of the caller's")],
     ("/account/erase", "GET"): [Call("/account/erase", signed_in(200, LOGIN))],
     ("/account/erase", "POST"): [
         Call("/account/erase", signed_in(200, LOGIN), data={"password": "wrong", "confirm": "y"},
@@ -198,6 +206,9 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
     ("/api/v1/me", "PATCH"): [Call("/api/v1/me", signed_in(200), json={})],
     ("/api/v1/me", "DELETE"): [Call("/api/v1/me", signed_in(202), actor="fresh")],
     ("/api/v1/me/export", "GET"): [Call("/api/v1/me/export", signed_in(200))],
+    ("/api/v1/me/tokens", "GET"): [Call("/api/v1/me/tokens", signed_in(200))],
+    ("/api/v1/me/tokens/<int:token_id>", "DELETE"): [
+        Call("/api/v1/me/tokens/999999999", signed_in(404), note="no token of the caller's")],
     ("/api/v1/users/<int:user_id>", "PATCH"): [Call("/api/v1/users/{learner}", admins(200), json={})],
     ("/api/v1/users/<int:user_id>/erase", "POST"): [Call("/api/v1/users/{new_user}/erase", admins(202),
                                                          fresh=("user",))],

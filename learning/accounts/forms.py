@@ -44,6 +44,14 @@ class ResetPasswordForm(FlaskForm):
     )
 
 
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=10, max=256)])
+    confirm = PasswordField(
+        _l("Repeat the password"), validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))]
+    )
+
+
 class ProfileForm(ProfileFieldsMixin, FlaskForm):
     timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])
     reminders_enabled = BooleanField(_l("Send me reminders by e-mail"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from learning.extensions import db
@@ -47,7 +47,14 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
-    # Bumped on password change or erasure so that old sessions and links die.
+    # The last 30-second step whose code was accepted: a code is good once, never twice (RFC 6238 §5.2).
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # Wrong codes in a row, and when the last one came: each one after a few makes the next wait longer.
+    totp_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    totp_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the owner was last told by e-mail that their account sees many failed sign-ins (once per burst).
+    sign_in_alert_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Bumped whenever credentials change (password, two-factor, erasure) so that e-mailed links die.
     session_version: Mapped[int] = mapped_column(default=1)
 
     organisation: Mapped[Organisation | None] = relationship(lazy="joined")
@@ -76,8 +83,13 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login
         return self.active and self.erased_at is None
 
-    def get_id(self) -> str:  # Flask-Login: a changed version logs old sessions out
-        return f"{self.id}:{self.session_version}"
+    # The server-side session this object was signed in through (set by accounts.sessions, never stored).
+    session_key = None
+
+    def get_id(self) -> str:  # Flask-Login: what the session and remember-me cookies carry
+        if not self.session_key:
+            raise RuntimeError("Sign people in with accounts.sessions.sign_in, which opens a server-side session.")
+        return f"{self.id}:{self.session_key}"
 
 
 class UserRole(db.Model):
@@ -109,13 +121,36 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship()
 
 
+class UserSession(db.Model):
+    """A signed-in browser, known to the server so that it can be ended from anywhere.
+
+    The cookie holds a random key; only its SHA-256 hash is stored. Sign-out, "sign out
+    everywhere", a password change or reset and two-factor changes end rows here, and a cookie
+    whose row has ended (or expired) signs nobody in, however it was kept.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    remember: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+    user: Mapped[User] = relationship()
+
+
 class LoginFailure(db.Model):
-    """A failed sign-in, kept briefly to throttle guessing per account."""
+    """A failed sign-in, kept for an hour to slow guessing per account and per address."""
 
     __tablename__ = "login_failures"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    ip: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64), index=True)
     note: Mapped[str | None] = mapped_column(Text)

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
 
-from learning.accounts.models import ApiToken, LoginFailure, User, UserRole
+from learning.accounts.models import ApiToken, LoginFailure, User, UserRole, UserSession
+from learning.accounts.services import end_credentials
 from learning.audit.models import AuditEntry
 from learning.audit.services import record as audit
 from learning.certificates.models import Certificate
@@ -44,6 +45,8 @@ def export_personal_data(user: User) -> dict:
     ).all() if enrolment_ids else []
     certificates = db.session.scalars(select(Certificate).where(Certificate.user_id == user.id)).all()
     tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)).all()
+    sessions = db.session.scalars(select(UserSession).where(UserSession.user_id == user.id)
+                                  .order_by(UserSession.created_at)).all()
     reminders = db.session.scalars(select(ReminderSent).where(ReminderSent.user_id == user.id)).all()
     actions = db.session.scalars(select(AuditEntry).where(AuditEntry.actor_id == user.id)).all()
     return {
@@ -82,6 +85,11 @@ def export_personal_data(user: User) -> dict:
              "last_used_at": _iso(t.last_used_at), "revoked_at": _iso(t.revoked_at)}
             for t in tokens
         ],
+        "sessions": [
+            {"created_at": _iso(t.created_at), "last_seen_at": _iso(t.last_seen_at), "expires_at": _iso(t.expires_at),
+             "ended_at": _iso(t.ended_at), "browser": t.user_agent}
+            for t in sessions
+        ],
         "reminders_sent": [
             {"rule": r.rule, "occasion": r.occasion, "sent_at": _iso(r.sent_at)} for r in reminders
         ],
@@ -101,9 +109,7 @@ def request_erasure(user: User, actor_id: int | None = None, *, by_system: bool 
     if user.erased_at is not None:
         return
     user.active = False
-    user.session_version += 1  # ends every session and e-mailed link
-    db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-                       .values(revoked_at=utcnow()))
+    end_credentials(user)  # every session, token and e-mailed link ends now
     actor = None if by_system else (actor_id if actor_id is not None else user.id)
     audit(actor, "user.erasure_requested", "user", user.id)
     emit("account.erasure_requested", {"user_id": user.id})
@@ -137,8 +143,9 @@ def erase_user(user_id: int) -> bool:
 
 
 def _forget_credentials(person: ErasedPerson) -> None:
-    """Accounts' own copies besides the user row: API tokens, and failed sign-ins naming the address."""
+    """Accounts' own copies besides the user row: API tokens, sessions, and failed sign-ins naming the address."""
     db.session.execute(delete(ApiToken).where(ApiToken.user_id == person.user_id))
+    db.session.execute(delete(UserSession).where(UserSession.user_id == person.user_id))
     db.session.execute(delete(LoginFailure).where(func.lower(LoginFailure.email) == person.email.lower()))
 
 

@@ -10,10 +10,11 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
-from learning.accounts.models import ROLES, ApiToken, LoginFailure, Organisation, User, UserRole
+from learning.accounts import sessions, throttling
+from learning.accounts.models import ROLES, ApiToken, Organisation, User, UserRole
 from learning.accounts.passwords import (
     hash_password,
     needs_rehash,
@@ -28,8 +29,6 @@ from learning.models_base import utcnow
 from learning.text import single_line
 
 PROFILE_FIELDS = ("full_name", "country", "sector", "language", "organisation", "reminders_enabled", "timezone")
-FAILED_LOGIN_WINDOW = timedelta(minutes=15)
-FAILED_LOGIN_LIMIT = 10
 
 
 class InvalidCredentials(Unauthorized):
@@ -158,43 +157,26 @@ def register_user(data: dict, roles: list[str] | None = None, send_verification:
     return user
 
 
-def authenticate(email: str, password: str, ip: str | None = None) -> User:
-    """The user with these credentials; per-account throttling stops guessing."""
+def authenticate(email: str, password: str, ip: str | None = None, known_device: bool = False) -> User:
+    """The user with these credentials; repeated failures make the next attempt wait (``throttling``).
+
+    ``known_device``: the request carries a device cookie of this account, so failures made by
+    others on the account do not slow its owner down (those of its address still do).
+    """
     if not isinstance(email, str) or not isinstance(password, str) or len(email) > 254:
         # No address is longer than 254 characters (nor fits the throttling table): no account has it.
         raise InvalidCredentials(_("Wrong e-mail address or password."))
     email = normalise_email(email)
-    since = utcnow() - FAILED_LOGIN_WINDOW
-    failures = db.session.scalar(
-        select(func.count()).select_from(LoginFailure).where(LoginFailure.email == email, LoginFailure.at >= since)
-    )
-    if failures >= FAILED_LOGIN_LIMIT:
-        raise Unauthorized(
-            _("Too many failed sign-ins for this account. Try again in %(minutes)d minutes or reset your password.",
-              minutes=int(FAILED_LOGIN_WINDOW.total_seconds() // 60)),
-            code="account_throttled",
-        )
+    throttling.check_sign_in_allowed(email, ip, known_device)
     user = get_user_by_email(email)
     if user is None or not user.is_active or not verify_password(user.password_hash, password):
-        db.session.add(LoginFailure(email=email, ip=ip))
-        db.session.commit()
+        throttling.record_sign_in_failure(email, ip, user)
+        db.session.commit()  # the failure counts even though the request is refused
         raise InvalidCredentials(_("Wrong e-mail address or password."))
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    db.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+    throttling.forget_failures(email)
     user.last_login_at = utcnow()
-    return user
-
-
-def load_session_user(session_id: str) -> User | None:
-    """Flask-Login's loader: ``"<id>:<version>"``; a bumped version ends old sessions."""
-    try:
-        user_id, version = (int(part) for part in session_id.split(":", 1))
-    except (ValueError, AttributeError):
-        return None
-    user = db.session.get(User, user_id)
-    if user is None or user.session_version != version or not user.is_active:
-        return None
     return user
 
 
@@ -202,8 +184,16 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+TOKEN_NAME_MAX = 100
+
+
 def issue_api_token(user: User, name: str | None = None) -> tuple[str, ApiToken]:
     """A new bearer token; the plain token is returned once and only its hash is stored."""
+    if name is not None:
+        if not isinstance(name, str) or len(name) > TOKEN_NAME_MAX:
+            raise ValidationFailed(_("Some fields are invalid."),
+                                   {"name": [_("Use at most %(n)d characters.", n=TOKEN_NAME_MAX)]})
+        name = " ".join(name.split()) or None
     token = "lp_" + secrets.token_urlsafe(32)
     lifetime = timedelta(hours=current_app.config["API_TOKEN_LIFETIME_HOURS"])
     row = ApiToken(user_id=user.id, token_hash=_token_hash(token), name=name, expires_at=utcnow() + lifetime)
@@ -227,6 +217,54 @@ def user_for_token(token: str) -> User | None:
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
         row.last_used_at = now
         db.session.commit()
+    return user
+
+
+def tokens_of(user: User, page: int = 1, per_page: int = 50) -> tuple[list[ApiToken], int]:
+    """The person's tokens that still work, newest first, and how many there are."""
+    live = (ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > utcnow())
+    total = db.session.scalar(select(func.count()).select_from(ApiToken).where(*live))
+    rows = db.session.scalars(
+        select(ApiToken).where(*live).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return list(rows), total
+
+
+def revoke_token(user: User, token_id: int) -> ApiToken:
+    """End one of the person's own tokens (again is harmless); anyone else's is ``NotFound``."""
+    row = db.session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound(_("No such token."))
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        audit(user.id, "user.token_revoked", "api_token", row.id)
+    return row
+
+
+def end_credentials(user: User, keep_current_session: bool = False) -> None:
+    """What was proved with the old credentials stops working: every API token, every session (but
+    this request's, with ``keep_current_session``) and every e-mailed link.
+
+    Called when the password changes or is reset, when two-factor sign-in is turned on or off, and
+    when the account is disabled or erased (API.md: tokens outlive nothing that made them)."""
+    db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                       .values(revoked_at=utcnow()))
+    sessions.end_sessions(user, keep_current=keep_current_session)
+    user.session_version += 1
+
+
+def set_active(actor: User, user: User, active: bool) -> User:
+    """Disable (or re-enable) an account; disabling ends its sessions and tokens at once."""
+    if actor.id == user.id and not active:
+        raise ValidationFailed(_("You cannot disable your own account."), {"active": [_("Not on yourself.")]})
+    if user.erased_at is not None:
+        raise ValidationFailed(_("This account is erased."), {"active": [_("The account is erased.")]})
+    if user.active and not active:
+        end_credentials(user)
+    if user.active != active:
+        user.active = active
+        audit(actor.id, "user.enabled" if active else "user.disabled", "user", user.id)
     return user
 
 
@@ -324,20 +362,24 @@ def reset_password(token: str, new_password: str) -> User:
     if problems:
         raise ValidationFailed(_("The password is not acceptable."), {"password": problems})
     user.password_hash = hash_password(new_password)
-    user.session_version += 1
+    end_credentials(user)
+    throttling.forget_failures(user.email)  # the link proved the owner: no wait left for them
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()  # the link proved the address
+    audit(user.id, "user.password_reset", "user", user.id)
     return user
 
 
 def change_password(user: User, current: str, new_password: str) -> None:
-    if not verify_password(user.password_hash, current):
+    """A new password, given the current one; every other session and every token ends."""
+    if not isinstance(current, str) or not verify_password(user.password_hash, current):
         raise ValidationFailed(_("The current password is wrong."), {"current_password": [_("Wrong password.")]})
     problems = password_problems(new_password, user.email, user.full_name)
     if problems:
         raise ValidationFailed(_("The password is not acceptable."), {"password": problems})
     user.password_hash = hash_password(new_password)
-    user.session_version += 1
+    end_credentials(user, keep_current_session=True)
+    audit(user.id, "user.password_changed", "user", user.id)
 
 
 def token_expiry(row: ApiToken) -> datetime:

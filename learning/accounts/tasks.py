@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from learning.accounts.privacy import apply_retention, erase_user
+from learning.accounts.sessions import prune_sign_in_records
 from learning.outbox.services import handles
 
 
@@ -10,6 +11,12 @@ from learning.outbox.services import handles
 def retention() -> int:
     """Daily: queue the erasure of accounts inactive beyond ACCOUNT_RETENTION_DAYS."""
     return apply_retention()
+
+
+@shared_task(name="accounts.prune_sign_in_records", acks_late=True)
+def prune_sign_ins() -> int:
+    """Hourly: forget old failed sign-ins (with their addresses) and finished sessions."""
+    return prune_sign_in_records()
 
 
 @handles("account.erasure_requested")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     jsonify,
@@ -14,10 +15,11 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
-from learning.accounts import services, twofactor
+from learning.accounts import services, sessions, throttling, twofactor
 from learning.accounts.forms import (
+    ChangePasswordForm,
     DisableTwoFactorForm,
     EraseAccountForm,
     ForgotPasswordForm,
@@ -27,6 +29,7 @@ from learning.accounts.forms import (
     SignUpForm,
     TwoFactorCodeForm,
 )
+from learning.accounts.models import User
 from learning.errors import DomainError
 from learning.extensions import db, limiter
 from learning.security import safe_redirect_target
@@ -64,11 +67,19 @@ def signup():
             db.session.rollback()
             _apply_field_errors(form, error)
         else:
+            sessions.sign_in(user)
             db.session.commit()
-            login_user(user)
             flash(_("Welcome! We sent you an e-mail to confirm your address."), "success")
             return redirect(url_for("home.index"))
     return render_template("accounts/signup.html", form=form), 422 if form.errors else 200
+
+
+def _remember_device(response, user):
+    """After a right password: this browser is the owner's, so others' failures will not slow it."""
+    response.set_cookie(throttling.DEVICE_COOKIE, throttling.device_cookie_for(user),
+                        max_age=throttling.DEVICE_COOKIE_MAX_AGE, path=url_for("accounts.login"),
+                        secure=current_app.config.get("SESSION_COOKIE_SECURE", False), httponly=True, samesite="Lax")
+    return response
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -76,35 +87,56 @@ def signup():
 def login():
     form = LoginForm()
     if form.validate_on_submit():
+        known = throttling.device_knows(request.cookies.get(throttling.DEVICE_COOKIE),
+                                        services.normalise_email(form.email.data))
         try:
-            user = services.authenticate(form.email.data, form.password.data, ip=request.remote_addr)
+            user = services.authenticate(form.email.data, form.password.data, ip=request.remote_addr,
+                                         known_device=known)
         except DomainError as error:
             db.session.rollback()
             flash(error.message, "error")
         else:
-            db.session.commit()
             if user.totp_secret:
-                session["two_factor_pending"] = {"id": user.get_id(), "remember": bool(form.remember.data)}
-                return redirect(url_for("accounts.login_two_factor", next=_safe_next(request.args.get("next"))))
-            login_user(user, remember=form.remember.data)
-            return redirect(_safe_next(request.args.get("next")))
+                db.session.commit()
+                session["two_factor_pending"] = {"user_id": user.id, "version": user.session_version,
+                                                 "remember": bool(form.remember.data)}
+                response = redirect(url_for("accounts.login_two_factor", next=_safe_next(request.args.get("next"))))
+                return _remember_device(response, user)
+            sessions.sign_in(user, remember=form.remember.data)
+            db.session.commit()
+            return _remember_device(redirect(_safe_next(request.args.get("next"))), user)
     return render_template("accounts/login.html", form=form)
+
+
+def _pending_user():
+    """The person who gave the right password in this browser and now owes the code, if any."""
+    pending = session.get("two_factor_pending")
+    if not isinstance(pending, dict) or not isinstance(pending.get("user_id"), int):
+        return None, {}
+    user = db.session.get(User, pending["user_id"])
+    if user is None or not user.is_active or not user.totp_secret or user.session_version != pending.get("version"):
+        return None, {}
+    return user, pending
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def login_two_factor():
-    pending = session.get("two_factor_pending")
-    user = services.load_session_user(pending["id"]) if pending else None
+    user, pending = _pending_user()
     if user is None:
         return redirect(url_for("accounts.login"))
     form = TwoFactorCodeForm()
     if form.validate_on_submit():
-        if twofactor.code_is_valid(user.totp_secret, form.code.data):
+        try:
+            twofactor.check_code(user, form.code.data)
+        except DomainError as error:
+            db.session.rollback()
+            form.code.errors = [error.message]
+        else:
             session.pop("two_factor_pending", None)
-            login_user(user, remember=pending.get("remember", False))
+            sessions.sign_in(user, remember=pending.get("remember", False))
+            db.session.commit()
             return redirect(_safe_next(request.args.get("next")))
-        form.code.errors = [_("That code is not right.")]
     return render_template("accounts/login_code.html", form=form)
 
 
@@ -112,17 +144,18 @@ def login_two_factor():
 @login_required
 def two_factor():
     """Set up (or turn off) two-factor sign-in."""
-    if current_user.totp_secret:
+    user = current_user._get_current_object()  # the User itself: services and Flask-Login keep it
+    if user.totp_secret:
         form = DisableTwoFactorForm()
         if form.validate_on_submit():
             try:
-                twofactor.disable(current_user, form.password.data, form.code.data)
+                twofactor.disable(user, form.password.data, form.code.data)
             except DomainError as error:
                 db.session.rollback()
                 _apply_field_errors(form, error)
             else:
                 db.session.commit()
-                flash(_("Two-factor sign-in is off."), "info")
+                flash(_("Two-factor sign-in is off. Your other sessions and your API tokens have ended."), "info")
                 return redirect(url_for("accounts.profile"))
         return render_template("accounts/two_factor_on.html", form=form)
     form = TwoFactorCodeForm()
@@ -130,17 +163,18 @@ def two_factor():
     session["two_factor_secret"] = secret
     if form.validate_on_submit():
         try:
-            twofactor.enable(current_user, secret, form.code.data)
+            twofactor.enable(user, secret, form.code.data)
         except DomainError as error:
             db.session.rollback()
             _apply_field_errors(form, error)
         else:
-            db.session.commit()
             session.pop("two_factor_secret", None)
-            login_user(current_user)  # keep this session, which proved the second factor
-            flash(_("Two-factor sign-in is on."), "success")
+            # A new session key for the stronger sign-in (no fixation); the User, never the proxy.
+            sessions.renew(user)
+            db.session.commit()
+            flash(_("Two-factor sign-in is on. Your other sessions and your API tokens have ended."), "success")
             return redirect(url_for("accounts.profile"))
-    uri = twofactor.provisioning_uri(current_user, secret)
+    uri = twofactor.provisioning_uri(user, secret)
     return render_template("accounts/two_factor_setup.html", form=form, secret=secret,
                            qr=twofactor.qr_data_uri(uri))
 
@@ -153,6 +187,7 @@ def require_two_factor_for_admins():
     if not current_user.is_authenticated or not current_user.is_admin or current_user.totp_secret:
         return None
     endpoint = request.endpoint or ""
+    # The API refuses such an admin itself, with its JSON error (learning/api/auth.py).
     if endpoint.startswith(("accounts.", "static", "api_", "openapi.")) or endpoint == "home.index":
         return None
     flash(_("Administrators must turn on two-factor sign-in first."), "error")
@@ -161,7 +196,9 @@ def require_two_factor_for_admins():
 
 @bp.post("/logout")
 def logout():
-    logout_user()
+    """Sign out: the session ends on the server, so a copy of its cookie is worth nothing."""
+    sessions.sign_out(current_user._get_current_object() if current_user.is_authenticated else None)
+    db.session.commit()
     flash(_("You are signed out."), "info")
     return redirect(url_for("home.index"))
 
@@ -253,9 +290,62 @@ def erase_account():
         if not verify_password(current_user.password_hash, form.password.data):
             form.password.errors = [_("Wrong password.")]
         else:
-            request_erasure(current_user)
+            request_erasure(current_user._get_current_object())
             db.session.commit()
             logout_user()
             flash(_("Your account is closed and your personal data is being erased."), "info")
             return redirect(url_for("home.index"))
     return render_template("accounts/erase.html", form=form)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Choose a new password; every other session and every API token ends."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user._get_current_object(), form.current_password.data,
+                                     form.password.data)
+        except DomainError as error:
+            db.session.rollback()
+            _apply_field_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Your password is changed. Your other sessions and your API tokens have ended."), "success")
+            return redirect(url_for("accounts.profile"))
+    return render_template("accounts/password.html", form=form), 422 if form.errors else 200
+
+
+@bp.post("/sessions/end-all")
+@login_required
+def end_all_sessions():
+    """Sign out everywhere: every session of this person ends, this one too."""
+    sessions.end_sessions(current_user._get_current_object())
+    db.session.commit()
+    logout_user()
+    flash(_("You are signed out everywhere."), "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.get("/tokens")
+@login_required
+def tokens():
+    """The person's API tokens that still work, each with a button to revoke it."""
+    user = current_user._get_current_object()
+    rows, _total = services.tokens_of(user, 1, 500)
+    return render_template("accounts/tokens.html", tokens=rows, sessions=sessions.open_sessions(user),
+                           current_session_id=sessions.current_session_id(user))
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    try:
+        services.revoke_token(current_user._get_current_object(), token_id)
+    except DomainError:
+        db.session.rollback()
+        abort(404)
+    db.session.commit()
+    flash(_("The token is revoked."), "info")
+    return redirect(url_for("accounts.tokens"))

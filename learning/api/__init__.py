@@ -76,6 +76,11 @@ def register_api(app: Flask) -> None:
                     operation["responses"].setdefault(
                         "400", {"description": "Malformed request", "content": {"application/json": {"schema": ref}}}
                     )
+                if isinstance(operation, dict) and operation.get("security"):
+                    # ADMIN_2FA_REQUIRED: an admin without two-factor sign-in is refused everywhere.
+                    operation["responses"].setdefault("403", {
+                        "description": "Not allowed (`two_factor_required`: an admin must turn on two-factor "
+                                       "sign-in first)", "content": {"application/json": {"schema": ref}}})
         document_what_input_is_refused(spec)
         return spec
 

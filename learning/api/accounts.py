@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, DateTime, Integer, List, String
+from apiflask.validators import Length
 from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 
-from learning.accounts import services
+from learning.accounts import services, twofactor
 from learning.accounts.models import ROLES
-from learning.api.auth import auth, current_api_user
-from learning.errors import Unauthorized, ValidationFailed
+from learning.api.auth import auth, current_api_user, must_set_up_two_factor
+from learning.api.schemas import PageQuerySchema, page_of
+from learning.errors import Forbidden, Unauthorized, ValidationFailed
 from learning.extensions import db, limiter
 
 bp = APIBlueprint("api_accounts", __name__, url_prefix="/api/v1", tag="Accounts")
@@ -27,6 +29,7 @@ class UserSchema(Schema):
     organisation = String(allow_none=True)
     reminders_enabled = Boolean()
     email_verified = Boolean()
+    active = Boolean()
     roles = List(String(), required=True)
 
 
@@ -44,13 +47,26 @@ class SignUpSchema(Schema):
 class TokenRequestSchema(Schema):
     email = String(required=True)
     password = String(required=True)
-    name = String(metadata={"description": "A label for the token"})
-    otp = String(metadata={"description": "The current code from the authenticator app, if two-factor sign-in is on"})
+    name = String(validate=Length(max=services.TOKEN_NAME_MAX),
+                  metadata={"description": "A label for the token, shown in GET /api/v1/me/tokens"})
+    otp = String(metadata={"description": "The current six-digit code from the authenticator app: required when "
+                                          "two-factor sign-in is on. Each code is accepted once."})
 
 
 class TokenSchema(Schema):
     token = String(required=True)
     expires_at = DateTime(required=True)
+
+
+class TokenInfoSchema(Schema):
+    id = Integer(required=True)
+    name = String(required=True, allow_none=True)
+    created_at = DateTime(required=True)
+    last_used_at = DateTime(required=True, allow_none=True)
+    expires_at = DateTime(required=True)
+
+
+TokenPageSchema = page_of(TokenInfoSchema)
 
 
 class ProfilePatchSchema(Schema):
@@ -65,6 +81,8 @@ class ProfilePatchSchema(Schema):
 
 class AdminUserPatchSchema(ProfilePatchSchema):
     roles = List(String(), metadata={"description": f"Any of {', '.join(ROLES)}"})
+    active = Boolean(metadata={"description": "false disables the account (not one's own): its sessions and API "
+                                              "tokens end at once, and stay ended if it is enabled again"})
 
 
 def serialise_user(user) -> dict:
@@ -79,6 +97,7 @@ def serialise_user(user) -> dict:
         "organisation": user.organisation.name if user.organisation else None,
         "reminders_enabled": user.reminders_enabled,
         "email_verified": user.email_verified_at is not None,
+        "active": user.active,
         "roles": user.roles,
     }
 
@@ -106,19 +125,55 @@ def create_user(data):
 @limiter.limit(_token_limit)
 @bp.input(TokenRequestSchema, arg_name="data")
 @bp.output(TokenSchema, status_code=201)
-@bp.doc(summary="Get a bearer token", responses={401: "Bad credentials", 429: "Too many attempts from this address"})
+@bp.doc(summary="Get a bearer token", description=(
+    "With two-factor sign-in on, send the app's current code as `otp` (401 `otp_required` without it, "
+    "401 `otp_invalid` for a wrong or already used code). Where admins must use two-factor sign-in "
+    "(`ADMIN_2FA_REQUIRED`), an admin without it gets 403 `two_factor_required`. Repeated failures "
+    "make the next attempt wait: 429 `too_many_attempts` with `retry_after` seconds and `Retry-After`."),
+    responses={401: "Bad credentials or code", 403: "Two-factor sign-in required first",
+               429: "Too many attempts: wait"})
 def create_token(data):
     user = services.authenticate(data["email"], data["password"], ip=request.remote_addr)
     if user.totp_secret:
-        from learning.accounts.twofactor import code_is_valid
-
-        if not code_is_valid(user.totp_secret, data.get("otp")):
+        if not data.get("otp"):
             db.session.rollback()
             raise Unauthorized(_("This account uses two-factor sign-in: send the current code as 'otp'."),
                                {"otp": [_("A valid code is required.")]}, code="otp_required")
+        try:
+            twofactor.check_code(user, data["otp"])
+        except ValidationFailed as error:
+            db.session.rollback()
+            raise Unauthorized(error.message, {"otp": [error.message]}, code="otp_invalid") from error
+    elif must_set_up_two_factor(user):
+        db.session.rollback()
+        raise Forbidden(_("Administrators must turn on two-factor sign-in first, at /account/two-factor."),
+                        code="two_factor_required")
     token, row = services.issue_api_token(user, data.get("name"))
     db.session.commit()
     return {"token": token, "expires_at": row.expires_at}
+
+
+@bp.get("/me/tokens")
+@bp.auth_required(auth)
+@bp.input(PageQuerySchema, location="query", arg_name="query")
+@bp.output(TokenPageSchema)
+@bp.doc(summary="The caller's API tokens that still work, newest first (never the secret)")
+def my_tokens(query):
+    rows, total = services.tokens_of(current_api_user(), query["page"], query["per_page"])
+    items = [{"id": r.id, "name": r.name, "created_at": r.created_at, "last_used_at": r.last_used_at,
+              "expires_at": r.expires_at} for r in rows]
+    return {"items": items, "page": query["page"], "per_page": query["per_page"], "total": total}
+
+
+@bp.delete("/me/tokens/<int:token_id>")
+@bp.auth_required(auth)
+@bp.output({}, status_code=204)
+@bp.doc(summary="Revoke one of the caller's API tokens (the one in use, too)",
+        responses={404: "No such token of the caller's"})
+def revoke_my_token(token_id: int):
+    services.revoke_token(current_api_user(), token_id)
+    db.session.commit()
+    return ""
 
 
 @bp.get("/me")
@@ -140,7 +195,7 @@ def patch_me(data):
     return serialise_user(user)
 
 
-EXPORT_LISTS = ("enrolments", "lessons_completed", "quiz_attempts", "certificates", "api_tokens",
+EXPORT_LISTS = ("enrolments", "lessons_completed", "quiz_attempts", "certificates", "api_tokens", "sessions",
                 "reminders_sent", "actions_in_audit_log")
 
 
@@ -206,6 +261,9 @@ def patch_user(user_id: int, data):
         if not isinstance(roles, list):
             raise ValidationFailed(_("The roles must be a list."), {"roles": [_("Must be a list.")]})
         services.set_roles(actor, user, roles)
+    active = data.pop("active", None)
+    if active is not None:
+        services.set_active(actor, user, active)
     services.update_profile(user, data)
     from learning.audit.services import record
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apiflask import HTTPTokenAuth
-from flask import g, request
+from flask import current_app, g, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
@@ -24,13 +24,27 @@ auth = BearerOrSessionAuth(scheme="Bearer", security_scheme_name="BearerAuth",
                            description="A token from POST /api/v1/auth/tokens")
 
 
+def must_set_up_two_factor(user) -> bool:
+    """An admin without two-factor sign-in where it is required (``ADMIN_2FA_REQUIRED``)."""
+    return bool(current_app.config.get("ADMIN_2FA_REQUIRED") and user.is_admin and not user.totp_secret)
+
+
+def refuse_without_two_factor(user):
+    """The API's side of ``ADMIN_2FA_REQUIRED``: such an admin can do nothing with a token or a session
+    cookie until two-factor sign-in is on (the pages send them to set it up)."""
+    if user is not None and must_set_up_two_factor(user):
+        raise Forbidden(_("Administrators must turn on two-factor sign-in first, at /account/two-factor."),
+                        code="two_factor_required")
+    return user
+
+
 @auth.verify_token
 def _verify(token: str):
     if token:
         user = user_for_token(token)
         if user is not None:
             g.api_auth = "token"
-        return user
+        return refuse_without_two_factor(user)
     if request.headers.get("Authorization"):
         return None
     if current_user.is_authenticated:
@@ -40,7 +54,7 @@ def _verify(token: str):
             except (ValidationError, CSRFError) as exc:
                 raise Forbidden(_("Missing or invalid CSRF token for a browser-session request.")) from exc
         g.api_auth = "session"
-        return current_user._get_current_object()
+        return refuse_without_two_factor(current_user._get_current_object())
     return None
 
 
@@ -65,7 +79,7 @@ def optional_user():
     """The caller if they sent credentials, else None (for endpoints anyone may call)."""
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
-        return user_for_token(header[7:].strip())
+        return refuse_without_two_factor(user_for_token(header[7:].strip()))
     if current_user.is_authenticated:
-        return current_user._get_current_object()
+        return refuse_without_two_factor(current_user._get_current_object())
     return None

@@ -14,6 +14,7 @@ class ErrorDetailSchema(Schema):
     code = String(required=True, metadata={"example": "validation_error"})
     message = String(required=True)
     fields = Dict(keys=String(), values=List(String()), metadata={"description": "Per-field problems"})
+    retry_after = Integer(metadata={"description": "With 429 `too_many_attempts`: seconds to wait before trying again"})
 
 
 class ErrorSchema(Schema):
