@@ -3,7 +3,6 @@
 from celery import shared_task
 
 from learning.accounts.privacy import apply_retention, erase_user
-from learning.outbox.services import handles
 
 
 @shared_task(name="accounts.apply_retention", acks_late=True)
@@ -12,6 +11,6 @@ def retention() -> int:
     return apply_retention()
 
 
-@handles("account.erasure_requested")
-def _erase(payload: dict) -> None:
+def erase_requested(payload: dict) -> None:
+    """The outbox handler of ``account.erasure_requested`` (registered by ``learning.accounts.init_app``)."""
     erase_user(int(payload["user_id"]))

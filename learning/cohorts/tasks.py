@@ -1,6 +1,6 @@
 """Background work of cohorts, run by the outbox: invitation e-mails and large roster imports.
 
-Both handlers are idempotent: an invitation is queued in the same transaction
+Both handlers (registered by ``learning.cohorts.init_app``) are idempotent: an invitation is queued in the same transaction
 that marks it sent, and an import runs only while its job is still queued.
 """
 
@@ -18,7 +18,6 @@ from learning.cohorts.models import Cohort, CohortInvitation, RosterImport
 from learning.extensions import db
 from learning.mail.services import queue_email
 from learning.models_base import utcnow
-from learning.outbox.services import handles
 
 
 def invitation_link(user: User) -> str:
@@ -26,7 +25,6 @@ def invitation_link(user: User) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}/account/reset/{make_link_token(user, 'reset')}"
 
 
-@handles("cohort.invitations")
 def send_invitations(payload: dict) -> None:
     """Queue the invitation e-mail of each new account in the batch that has not had one."""
     cohort = db.session.get(Cohort, payload["cohort_id"])
@@ -50,7 +48,6 @@ def send_invitations(payload: dict) -> None:
     db.session.commit()
 
 
-@handles("cohort.roster_import")
 def import_in_background(payload: dict) -> None:
     """Run a queued roster import, reporting in the language of the person who uploaded it."""
     job = db.session.get(RosterImport, payload["import_id"])

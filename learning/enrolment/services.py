@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -171,9 +171,8 @@ def course_outline(course_id: int) -> CourseOutline:
     return cache[course_id]
 
 
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _forget_outlines(session: Session, *_args) -> None:
+def forget_transaction_caches(session: Session, *_args) -> None:
+    """After commit or rollback (attached by ``learning.enrolment.init_app``)."""
     session.info.pop(_OUTLINES, None)  # a course edited later must be read afresh
     session.info.pop(_DONE, None)
 

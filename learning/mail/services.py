@@ -15,7 +15,7 @@ from pathlib import Path
 from flask import current_app, render_template
 from flask_babel import force_locale
 
-from learning.outbox.services import emit, handles
+from learning.outbox.services import emit
 
 
 def render_message(template: str, language: str, **context) -> dict:
@@ -75,6 +75,6 @@ def deliver(payload: dict) -> None:
         smtp.send_message(msg)
 
 
-@handles("mail.send")
-def _send_queued_mail(payload: dict) -> None:
+def send_queued_mail(payload: dict) -> None:
+    """The outbox handler of ``mail.send`` (registered by ``learning.mail.init_app``)."""
     deliver(payload)
