@@ -143,6 +143,8 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "TOKEN_RATE_LIMIT": env.get("TOKEN_RATE_LIMIT", "20 per minute"),
         "LOG_FORMAT": env.get("LOG_FORMAT", ""),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        # "fast": minimal Argon2 cost, for the test suite's hundreds of accounts (tests/conftest.py sets it).
+        "ARGON2_PROFILE": env.get("LEARNING_ARGON2_PROFILE", ""),
         "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
         "ADMIN_2FA_REQUIRED": _bool(env.get("ADMIN_2FA_REQUIRED"), production),
         "API_TOKEN_LIFETIME_HOURS": _int(env, "API_TOKEN_LIFETIME_HOURS", 24 * 30),

@@ -4,8 +4,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Erasure requests are handled by the outbox; retention is a beat task."""
-    from learning.accounts import tasks
+    """The password hasher; erasure requests are handled by the outbox; retention is a beat task."""
+    from learning.accounts import passwords, tasks
     from learning.outbox.services import register_handler
+
+    passwords.init_app(app)
 
     register_handler(app, "account.erasure_requested", tasks.erase_requested)
