@@ -57,6 +57,13 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         )
     if environment == "production" and len(secret_key) < 32:
         raise ConfigError("SECRET_KEY must be at least 32 characters in production.")
+    rate_limit_storage = env.get("RATELIMIT_STORAGE_URI", "memory://")
+    if environment == "production" and rate_limit_storage.startswith("memory://"):
+        raise ConfigError(
+            "Refusing to start in production with RATELIMIT_STORAGE_URI=memory://: each web process would "
+            "count requests on its own and the limits would not hold. Set it to a store the processes share, "
+            "e.g. redis://host:6379/1."
+        )
 
     database_url = normalise_database_url(
         env.get("DATABASE_URL") or f"sqlite:///{instance / 'learning.sqlite3'}"
@@ -135,7 +142,7 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_ENABLED": _bool(env.get("WTF_CSRF_ENABLED"), True),
         "WTF_CSRF_TIME_LIMIT": None,
-        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_STORAGE_URI": rate_limit_storage,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
