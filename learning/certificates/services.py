@@ -11,8 +11,6 @@ verifies with the name withheld.
 from __future__ import annotations
 
 import calendar
-import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,8 +32,6 @@ from learning.enrolment.models import Enrolment
 from learning.errors import Conflict, NotFound, ValidationFailed
 from learning.extensions import db
 from learning.models_base import utcnow
-
-log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 REASON_MAX = 2000
@@ -117,14 +113,6 @@ def _store_pdf(certificate: Certificate, holder_name: str | None = None) -> None
         certificate.pdf_path = key
 
 
-def _test_delay() -> None:
-    # Lets the crash test kill a worker while the issuing transaction is open.
-    delay = float(current_app.config.get("CERTIFICATE_TEST_DELAY_SECONDS") or 0)
-    if delay:
-        log.warning("certificate test delay: sleeping %ss inside the issuing transaction", delay)
-        time.sleep(delay)
-
-
 def _issuing_facts(enrolment_id: int) -> tuple | None:
     """What a certificate snapshots, in one round trip: the enrolment, its holder, its course and
     the course's translations (one row each), and the id of a certificate already issued for it.
@@ -204,7 +192,6 @@ def issue_certificate(enrolment_id: int) -> Certificate:
             # The unique constraints decide here: another worker may have issued this
             # enrolment's certificate, or drawn the same code or status position.
             db.session.flush()
-            _test_delay()
             _store_pdf(certificate, holder_name)
             db.session.commit()
         except IntegrityError:
@@ -242,7 +229,6 @@ def issue_certificates(enrolment_ids: list[int]) -> list[Certificate]:
     # The unique constraints decide here (rows inserted in enrolment order, so that two workers
     # meeting on the same enrolments wait for each other rather than deadlock).
     db.session.flush()
-    _test_delay()
     for certificate in existing:
         if certificate.pdf_path is None:  # issued before its PDF could be stored: finish the job
             _store_pdf(certificate)
