@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -327,17 +327,3 @@ def reset_password(token: str, new_password: str) -> User:
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()  # the link proved the address
     return user
-
-
-def change_password(user: User, current: str, new_password: str) -> None:
-    if not verify_password(user.password_hash, current):
-        raise ValidationFailed(_("The current password is wrong."), {"current_password": [_("Wrong password.")]})
-    problems = password_problems(new_password, user.email, user.full_name)
-    if problems:
-        raise ValidationFailed(_("The password is not acceptable."), {"password": problems})
-    user.password_hash = hash_password(new_password)
-    user.session_version += 1
-
-
-def token_expiry(row: ApiToken) -> datetime:
-    return row.expires_at

@@ -114,11 +114,6 @@ def active_key() -> IssuerKey:
     return as_issuer_key(row)
 
 
-def key_by_kid(kid: str) -> IssuerKey | None:
-    row = db.session.scalar(select(SigningKey).where(SigningKey.kid == kid))
-    return as_issuer_key(row) if row else None
-
-
 def rotate_key() -> IssuerKey:
     """Retire every active key and start signing with a new one; old keys stay published."""
     now = utcnow()

@@ -188,7 +188,7 @@ def create_cohort(actor: User, data: dict) -> Cohort:
 
 def update_cohort(actor: User, cohort: Cohort, data: dict) -> Cohort:
     """Change a cohort's details and completion rule; only admins change who runs it."""
-    _require_open(cohort)
+    require_open(cohort)
     if data.get("trainers") is not None and not actor.is_admin:
         raise Forbidden(_("Only admins assign trainers to cohorts."))
     merged = {"attendance_rule": cohort.attendance_rule, "attendance_min_percent": cohort.attendance_min_percent,
@@ -206,14 +206,10 @@ def update_cohort(actor: User, cohort: Cohort, data: dict) -> Cohort:
     return cohort
 
 
-def _require_open(cohort: Cohort) -> None:
-    if cohort.status == "closed":
-        raise CohortClosed(_("This cohort is closed."))
-
-
 def require_open(cohort: Cohort) -> None:
     """Refuse changes to a closed cohort."""
-    _require_open(cohort)
+    if cohort.status == "closed":
+        raise CohortClosed(_("This cohort is closed."))
 
 
 @dataclass(frozen=True)
@@ -306,7 +302,7 @@ def get_member(cohort: Cohort, user_id: int) -> Member:
 
 def sign_off(actor: User, cohort: Cohort, user_id: int) -> Member:
     """The trainer confirms a member met the requirements: the enrolment is completed (and certified)."""
-    _require_open(cohort)
+    require_open(cohort)
     enrolment = db.session.scalar(select(Enrolment).where(
         Enrolment.cohort_id == cohort.id, Enrolment.user_id == user_id, Enrolment.status != "withdrawn"))
     if enrolment is None:
@@ -347,7 +343,7 @@ class CloseResult:
 
 def close_cohort(actor: User, cohort: Cohort) -> CloseResult:
     """Sign off every member who met the attendance rule, then close; certificates follow through the outbox."""
-    _require_open(cohort)
+    require_open(cohort)
     ids = eligible_enrolment_ids(cohort)
     for enrolment in db.session.scalars(select(Enrolment).where(Enrolment.id.in_(ids))) if ids else []:
         mark_completed(enrolment, signed_off_by=actor.id)
