@@ -10,10 +10,10 @@ verifies with the name withheld.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import datetime
 
+from dateutil.relativedelta import relativedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from learning.accounts.models import User
 from learning.audit.services import record
 from learning.catalogue.models import Course, CourseTranslation
+from learning.catalogue.texts import pick_language
 from learning.certificates import status_list
 from learning.certificates.codes import InvalidCode, new_code, normalise_code
 from learning.certificates.credentials import issuer_name
@@ -61,11 +62,8 @@ def expiry_of(issued_at: datetime, validity_months: int | None) -> datetime | No
     """The expiry date of a certificate issued at ``issued_at`` (None: never expires)."""
     if validity_months is None:
         return None
-    months = issued_at.month - 1 + validity_months
-    year, month = issued_at.year + months // 12, months % 12 + 1
     # The same day of the month, or the month's last day (31 January + 1 month = 28/29 February).
-    day = min(issued_at.day, calendar.monthrange(year, month)[1])
-    return issued_at.replace(year=year, month=month, day=day)
+    return issued_at + relativedelta(months=validity_months)
 
 
 def _title_among(translations: list[tuple[str, str]], course, language: str | None) -> tuple[str, str]:
@@ -73,9 +71,9 @@ def _title_among(translations: list[tuple[str, str]], course, language: str | No
     in its first translation; ``translations`` are (language, title) pairs in creation order and
     ``course`` has the course's ``slug`` and ``course_language``."""
     titles = dict(translations)
-    for candidate in (language, (language or "").split("-")[0], course.course_language):
-        if candidate and candidate in titles:
-            return titles[candidate], candidate
+    chosen = pick_language(list(titles), language, course.course_language)
+    if chosen in titles:
+        return titles[chosen], chosen
     if translations:
         language, title = translations[0]
         return title, language

@@ -141,9 +141,12 @@ def publish(event_ids: list[int], event_types: Mapping[int, str] | None = None) 
     return sent
 
 
-def backoff(attempts: int) -> timedelta:
-    """Exponential backoff with a ceiling: 10s, 20s, 40s ... at most an hour."""
-    return timedelta(seconds=min(3600, 10 * 2 ** max(0, attempts - 1)))
+def backoff(attempts: int, first: timedelta = timedelta(seconds=10),
+            ceiling: timedelta = timedelta(hours=1)) -> timedelta:
+    """Exponential backoff with a ceiling: ``first`` (10 s), twice that, four times ... at most ``ceiling``.
+
+    The one back-off rule of the platform: the outbox's events and the reminders' digests use it."""
+    return min(ceiling, first * 2 ** min(max(0, attempts - 1), 32))  # 2**32 * first is past any ceiling
 
 
 def process(event_id: int) -> str:
