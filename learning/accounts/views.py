@@ -29,19 +29,9 @@ from learning.accounts.forms import (
 )
 from learning.errors import DomainError
 from learning.extensions import db, limiter
+from learning.web import apply_field_errors
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
-
-
-def _apply_field_errors(form, error: DomainError) -> None:
-    for name, messages in (error.fields or {}).items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = list(field.errors) + list(messages)
-        else:
-            flash("; ".join(messages), "error")
-    if not error.fields:
-        flash(error.message, "error")
 
 
 def _safe_next(target: str | None) -> str:
@@ -63,7 +53,7 @@ def signup():
             user = services.register_user(form.data)
         except DomainError as error:
             db.session.rollback()
-            _apply_field_errors(form, error)
+            apply_field_errors(form, error)
         else:
             db.session.commit()
             login_user(user)
@@ -120,7 +110,7 @@ def two_factor():
                 twofactor.disable(current_user, form.password.data, form.code.data)
             except DomainError as error:
                 db.session.rollback()
-                _apply_field_errors(form, error)
+                apply_field_errors(form, error)
             else:
                 db.session.commit()
                 flash(_("Two-factor sign-in is off."), "info")
@@ -134,7 +124,7 @@ def two_factor():
             twofactor.enable(current_user, secret, form.code.data)
         except DomainError as error:
             db.session.rollback()
-            _apply_field_errors(form, error)
+            apply_field_errors(form, error)
         else:
             db.session.commit()
             session.pop("two_factor_secret", None)
@@ -200,7 +190,7 @@ def reset_password(token: str):
             services.reset_password(token, form.password.data)
         except DomainError as error:
             db.session.rollback()
-            _apply_field_errors(form, error)
+            apply_field_errors(form, error)
         else:
             db.session.commit()
             flash(_("Your password is set. Sign in with it."), "success")
@@ -219,7 +209,7 @@ def profile():
             services.update_profile(current_user, form.data)
         except DomainError as error:
             db.session.rollback()
-            _apply_field_errors(form, error)
+            apply_field_errors(form, error)
         else:
             db.session.commit()
             flash(_("Your profile is saved."), "success")

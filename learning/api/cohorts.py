@@ -139,19 +139,19 @@ class AttendanceSchema(Schema):
     recorded = Boolean(required=True)
 
 
-def serialise_cohort(cohort, counts: tuple[int, int] | None = None) -> dict:
-    from learning.accounts.models import User
-
+def serialise_cohort(cohort, counts: tuple[int, int] | None = None,
+                     trainers: list[services.Trainer] | None = None) -> dict:
+    """A cohort as the API shows it; a list passes the counts and trainers it read for the whole page."""
     members, completed = counts or services.member_counts([cohort.id]).get(cohort.id, (0, 0))
-    trainer_ids = [t.user_id for t in cohort.trainers]
-    trainers = db.session.query(User).filter(User.id.in_(trainer_ids)).order_by(User.full_name).all() if trainer_ids else []
+    if trainers is None:
+        trainers = services.trainers_of([cohort.id]).get(cohort.id, [])
     return {
         "id": cohort.id, "course": cohort.course.slug, "course_title": course_text(cohort.course, None).title,
         "name": cohort.name, "country": cohort.country, "delivery": cohort.delivery,
         "starts_on": cohort.starts_on, "ends_on": cohort.ends_on, "capacity": cohort.capacity,
         "status": cohort.status, "attendance_rule": cohort.attendance_rule,
         "attendance_min_percent": cohort.attendance_min_percent,
-        "trainers": [{"user_id": u.id, "full_name": u.full_name, "email": u.email} for u in trainers],
+        "trainers": [{"user_id": t.user_id, "full_name": t.full_name, "email": t.email} for t in trainers],
         "member_count": members, "completed_count": completed,
         "created_at": cohort.created_at, "closed_at": cohort.closed_at,
     }
@@ -184,7 +184,8 @@ def _cohort(cohort_id: int):
 def list_cohorts(query):
     cohorts, total = services.cohorts_for(current_api_user(), query["page"], query["per_page"])
     counts = services.member_counts([c.id for c in cohorts])
-    return {"items": [serialise_cohort(c, counts.get(c.id, (0, 0))) for c in cohorts],
+    trainers = services.trainers_of([c.id for c in cohorts])
+    return {"items": [serialise_cohort(c, counts.get(c.id, (0, 0)), trainers.get(c.id, [])) for c in cohorts],
             "page": query["page"], "per_page": query["per_page"], "total": total}
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, render_template, request
-from flask_login import current_user, login_required
+from flask import Blueprint, render_template, request
 
 from learning.audit.services import search
+from learning.web import admin_required
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 
@@ -20,10 +20,8 @@ def _date(value: str | None) -> date | None:
 
 
 @bp.get("/")
-@login_required
+@admin_required
 def index():
-    if not current_user.is_admin:
-        abort(403)
     filters = {key: request.args.get(key, "").strip() for key in ("actor", "action", "target_type", "target_id")}
     since, until = _date(request.args.get("since")), _date(request.args.get("until"))
     page = max(1, request.args.get("page", 1, type=int) or 1)

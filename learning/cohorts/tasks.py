@@ -15,7 +15,9 @@ from learning.accounts.services import make_link_token
 from learning.catalogue.services import course_text
 from learning.cohorts.imports import run_import
 from learning.cohorts.models import Cohort, CohortInvitation, RosterImport
+from learning.cohorts.services import trainers_of
 from learning.extensions import db
+from learning.i18n import interface_language
 from learning.mail.services import queue_email
 from learning.models_base import utcnow
 
@@ -30,8 +32,7 @@ def send_invitations(payload: dict) -> None:
     cohort = db.session.get(Cohort, payload["cohort_id"])
     if cohort is None:
         return
-    trainers = ", ".join(name for name in db.session.scalars(
-        select(User.full_name).where(User.id.in_([t.user_id for t in cohort.trainers]))) if name)
+    trainers = ", ".join(t.full_name for t in trainers_of([cohort.id]).get(cohort.id, []) if t.full_name)
     pending = db.session.execute(
         select(CohortInvitation, User).join(User, User.id == CohortInvitation.user_id)
         .where(CohortInvitation.cohort_id == cohort.id, CohortInvitation.user_id.in_(payload["user_ids"]),
@@ -54,7 +55,7 @@ def import_in_background(payload: dict) -> None:
     if job is None:
         return
     creator = db.session.get(User, job.created_by_id) if job.created_by_id else None
-    language = (creator.language if creator else "en").split("-")[0]
+    language = interface_language(creator.language if creator else "en")
     db.session.rollback()
     with force_locale(language):
         run_import(payload["import_id"])
