@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Date, DateTime, Integer, List, Nested, String
-from apiflask.validators import OneOf, Range
 
 from learning.api.auth import auth, current_api_user
-from learning.api.schemas import DATABASE_INT_MAX, Id, PageQuerySchema, page_of
+from learning.api.schemas import Id, PageQuerySchema, page_of
 from learning.catalogue.services import course_text
 from learning.cohorts import services, sessions
-from learning.cohorts.models import ATTENDANCE_RULES, DELIVERY_MODES
+from learning.cohorts.models import ATTENDANCE_RULES, CAPACITY_MAX, DELIVERY_MODES, NAME_MAX
 from learning.extensions import db
 
 bp = APIBlueprint("api_cohorts", __name__, url_prefix="/api/v1", tag="Cohorts")
@@ -22,28 +21,37 @@ RUNNERS = ["admin", "trainer"]
 ROSTER_PATH = "/api/v1/cohorts/{cohort_id}/roster"
 
 
+# The cohort's fields as the API takes them: types and documentation. The rules on their values are
+# checked once, by ``learning.cohorts.services.validate_cohort`` (the page's forms use it too).
+NAME = {"maxLength": NAME_MAX}
+DELIVERY = {"enum": list(DELIVERY_MODES)}
+CAPACITY = {"minimum": 1, "maximum": CAPACITY_MAX, "description": "Places; null for no limit"}
+RULE = {"enum": list(ATTENDANCE_RULES),
+        "description": "none: trainer sign-off only; all_sessions; min_percent (with attendance_min_percent)"}
+PERCENT = {"minimum": 1, "maximum": 100}
+
+
 class CohortInSchema(Schema):
     course = String(required=True, metadata={"description": "The course's slug"})
-    name = String(required=True)
+    name = String(required=True, metadata=NAME)
     country = String(required=True, metadata={"example": "CO"})
-    delivery = String(required=True, validate=OneOf(DELIVERY_MODES))
+    delivery = String(required=True, metadata=DELIVERY)
     starts_on = Date(required=True)
-    ends_on = Date(required=True)
-    capacity = Integer(allow_none=True, validate=Range(min=1, max=DATABASE_INT_MAX))
-    attendance_rule = String(validate=OneOf(ATTENDANCE_RULES), metadata={
-        "description": "none: trainer sign-off only; all_sessions; min_percent (with attendance_min_percent)"})
-    attendance_min_percent = Integer(allow_none=True, validate=Range(min=1, max=100))
+    ends_on = Date(required=True, metadata={"description": "Not before starts_on"})
+    capacity = Integer(allow_none=True, metadata=CAPACITY)
+    attendance_rule = String(metadata=RULE)
+    attendance_min_percent = Integer(allow_none=True, metadata=PERCENT)
     trainers = List(Id(), metadata={"description": "User ids of trainers (admins only)"})
 
 
 class CohortPatchSchema(Schema):
-    name = String()
-    delivery = String(validate=OneOf(DELIVERY_MODES))
+    name = String(metadata=NAME)
+    delivery = String(metadata=DELIVERY)
     starts_on = Date()
     ends_on = Date()
-    capacity = Integer(allow_none=True, validate=Range(min=1, max=DATABASE_INT_MAX))
-    attendance_rule = String(validate=OneOf(ATTENDANCE_RULES))
-    attendance_min_percent = Integer(allow_none=True, validate=Range(min=1, max=100))
+    capacity = Integer(allow_none=True, metadata=CAPACITY)
+    attendance_rule = String(metadata=RULE)
+    attendance_min_percent = Integer(allow_none=True, metadata=PERCENT)
     trainers = List(Id(), metadata={"description": "Replaces the trainers (admins only)"})
 
 

@@ -27,14 +27,9 @@ FILTERS_DOC = (
 )
 
 
-class FilterQuerySchema(Schema):
-    from_ = String(data_key="from", metadata={"format": "date", "example": "2025-01-01"})
-    to = String(metadata={"format": "date", "example": "2025-12-31"})
-    country = String(metadata={"example": "CO"})
-    sector = String(metadata={"example": "law_enforcement"})
-    course = String(metadata={"description": "A course slug"})
-    cohort = String(metadata={"description": "A cohort id"})
-    organisation = String(metadata={"description": "An organisation id, or its name"})
+# The filters as the service names and checks them (``services.parse_filters``); documented here only.
+FilterQuerySchema = Schema.from_dict({name: String(metadata=meta) for name, meta in services.FILTERS.items()},
+                                     name="FilterQuerySchema")
 
 
 class ExportQuerySchema(FilterQuerySchema):

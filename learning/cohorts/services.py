@@ -20,7 +20,9 @@ from learning.catalogue.models import Course, Lesson, Module
 from learning.catalogue.services import get_course
 from learning.cohorts.models import (
     ATTENDANCE_RULES,
+    CAPACITY_MAX,
     DELIVERY_MODES,
+    NAME_MAX,
     Attendance,
     Cohort,
     CohortTrainer,
@@ -95,7 +97,11 @@ def _date(value, field: str, errors: dict) -> date | None:
 
 
 def validate_cohort(data: dict, partial: bool = False) -> dict:
-    """Clean cohort fields or raise ``ValidationFailed`` naming every bad one."""
+    """Clean cohort fields or raise ``ValidationFailed`` naming every bad one.
+
+    The one place of the cohort's rules: the page's forms and the API's schemas parse their input
+    (presence, types, dates) and document it, and leave every rule on the values to this.
+    """
     errors: dict[str, list[str]] = {}
     clean: dict = {}
 
@@ -114,7 +120,7 @@ def validate_cohort(data: dict, partial: bool = False) -> dict:
             clean["course_id"] = course.id
     if given("name"):
         name = " ".join(str(data.get("name") or "").split())
-        if not name or len(name) > 200:
+        if not name or len(name) > NAME_MAX:
             errors.setdefault("name", []).append(_("A name of at most 200 characters is required."))
         clean["name"] = name
     if given("country"):
@@ -134,7 +140,8 @@ def validate_cohort(data: dict, partial: bool = False) -> dict:
         errors.setdefault("ends_on", []).append(_("The cohort cannot end before it starts."))
     if "capacity" in data:
         capacity = data["capacity"]
-        if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1):
+        if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int)
+                                     or not 1 <= capacity <= CAPACITY_MAX):
             errors.setdefault("capacity", []).append(_("Use a whole number of places, at least 1, or leave it empty."))
         clean["capacity"] = capacity
     if "attendance_rule" in data and data["attendance_rule"] is not None:

@@ -24,7 +24,17 @@ from learning.extensions import db
 from learning.i18n import country_name, is_country_code, is_sector, sector_label
 from learning.reporting.queries import CountRow, ReportFilter, counts
 
-FILTER_FIELDS = ("from", "to", "country", "sector", "course", "cohort", "organisation")
+# The report filters, each named once: as a query string (or an export request's body) gives them,
+# with what they mean. ``parse_filters`` checks them; the API documents them from this table.
+FILTERS: dict[str, dict] = {
+    "from": {"format": "date", "example": "2025-01-01", "description": "First UTC day, inclusive"},
+    "to": {"format": "date", "example": "2025-12-31", "description": "Last UTC day, inclusive"},
+    "country": {"example": "CO", "description": "ISO 3166-1 alpha-2 code"},
+    "sector": {"example": "law_enforcement", "description": "A sector code"},
+    "course": {"description": "A course slug"},
+    "cohort": {"description": "A cohort id"},
+    "organisation": {"description": "An organisation id, or its name (ignoring case)"},
+}
 
 
 def parse_filters(args) -> ReportFilter:
