@@ -74,3 +74,32 @@ def test_note_changed_refreshes_people_a_statement_does_not_name(app, make):
     db.session.commit()
     noted = db.session.scalars(select(ReportFact.user_id)).all()
     assert noted == [people[0].id]  # the other one was not noted: the rollup no longer guesses from bind names
+
+
+def test_the_celery_worker_gets_the_same_registrations(base_config):
+    """``celery_worker`` builds the app with ``create_app``: the worker knows every task and every
+    outbox handler, and its session has the rollup's hooks, with nothing imported for its side effects."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import json, celery_worker as w\n"
+        "from learning.extensions import db\n"
+        "with w.flask_app.app_context():\n"
+        "    hooks = [f.__name__ for f in db.session().dispatch.before_commit]\n"
+        "print(json.dumps({'handlers': sorted(w.flask_app.extensions['outbox'].handlers),\n"
+        "                  'tasks': sorted(t for t in w.celery_app.tasks if not t.startswith('celery.')),\n"
+        "                  'hooks': hooks}))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, env={**os.environ, **base_config},
+                          capture_output=True, text=True, timeout=120, check=True)
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["handlers"] == ["account.erasure_requested", "cohort.invitations", "cohort.roster_import",
+                                 "enrolment.completed", "mail.send", "report.export_requested"]
+    assert found["tasks"] == ["accounts.apply_retention", "outbox.process", "outbox.process_batch", "outbox.sweep",
+                              "reminders.run", "reminders.send_batch"]
+    assert found["hooks"] == ["_refresh_before_commit"]
