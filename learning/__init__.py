@@ -8,16 +8,6 @@ from flask import Flask
 from learning.config import load_config
 from learning.signals import connect_receivers
 
-FEATURE_MODULES = (
-    "learning.accounts",
-    "learning.catalogue",
-    "learning.enrolment",
-    "learning.cohorts",
-    "learning.certificates",
-    "learning.reminders",
-    "learning.reporting",
-)
-
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app from the environment, with ``config`` overriding (tests use it)."""
@@ -43,6 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_security(app)
     register_cli(app)
     register_celery(app)
+    register_features(app)
     register_operations(app)
     return app
 
@@ -72,10 +63,15 @@ def register_extensions(app: Flask) -> None:
 
 def register_models(app: Flask) -> None:
     """Import every model so that metadata (and Alembic) sees the whole schema."""
-    import importlib
-
-    for module in FEATURE_MODULES + ("learning.outbox", "learning.audit"):
-        importlib.import_module(f"{module}.models")
+    import learning.accounts.models
+    import learning.audit.models
+    import learning.catalogue.models
+    import learning.certificates.models
+    import learning.cohorts.models
+    import learning.enrolment.models
+    import learning.outbox.models
+    import learning.reminders.models
+    import learning.reporting.models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
@@ -107,15 +103,33 @@ def register_cli(app: Flask) -> None:
 
 
 def register_celery(app: Flask) -> None:
-    import importlib
-
     from learning.celery_app import celery_init_app
 
     celery_init_app(app)
-    # Importing the task modules registers tasks and outbox handlers.
-    for module in ("learning.outbox.tasks", "learning.mail.services", *[f"{m}.tasks" for m in FEATURE_MODULES]):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+
+
+def register_features(app: Flask) -> None:
+    """Each feature's ``init_app``: its session hooks, outbox handlers and Celery tasks.
+
+    A new feature with background work or session hooks adds its ``init_app`` here. The outbox comes
+    first: the others register their handlers in its registry.
+    """
+    from learning import (
+        accounts,
+        certificates,
+        cohorts,
+        enrolment,
+        mail,
+        outbox,
+        reminders,
+        reporting,
+    )
+
+    outbox.init_app(app)
+    mail.init_app(app)
+    accounts.init_app(app)
+    enrolment.init_app(app)
+    cohorts.init_app(app)
+    certificates.init_app(app)
+    reminders.init_app(app)
+    reporting.init_app(app)

@@ -112,6 +112,13 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
     elif secret_key == DEV_SECRET_KEY:
         raise ConfigError("SECRET_KEY is the development key published in the source: unset it "
                           "(a random key is kept in the instance folder) or set your own.")
+    rate_limit_storage = env.get("RATELIMIT_STORAGE_URI", "memory://")
+    if environment == "production" and rate_limit_storage.startswith("memory://"):
+        raise ConfigError(
+            "Refusing to start in production with RATELIMIT_STORAGE_URI=memory://: each web process would "
+            "count requests on its own and the limits would not hold. Set it to a store the processes share, "
+            "e.g. redis://host:6379/1."
+        )
 
     database_url = normalise_database_url(
         env.get("DATABASE_URL") or f"sqlite:///{instance / 'learning.sqlite3'}"
@@ -198,7 +205,7 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_ENABLED": _bool(env.get("WTF_CSRF_ENABLED"), True),
         "WTF_CSRF_TIME_LIMIT": None,
-        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_STORAGE_URI": rate_limit_storage,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
@@ -206,6 +213,8 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "TOKEN_RATE_LIMIT": env.get("TOKEN_RATE_LIMIT", "20 per minute"),
         "LOG_FORMAT": env.get("LOG_FORMAT", ""),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        # "fast": minimal Argon2 cost, for the test suite's hundreds of accounts (tests/conftest.py sets it).
+        "ARGON2_PROFILE": env.get("LEARNING_ARGON2_PROFILE", ""),
         "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
         # How many proxies (load balancers) in front of the web processes to believe about the
         # client's address and scheme (X-Forwarded-For, X-Forwarded-Proto); none by default.

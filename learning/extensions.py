@@ -24,3 +24,13 @@ login_manager = LoginManager()
 babel = Babel()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
+
+
+def listen_on_session(identifier: str, fn) -> None:
+    """Attach ``fn`` to the app's session events (``db.session``, not every SQLAlchemy session in the
+    process); each feature's ``init_app`` calls it. Attaching the same function again (every app the
+    tests build calls ``create_app``) does nothing."""
+    from sqlalchemy import event
+
+    if not event.contains(db.session, identifier, fn):
+        event.listen(db.session, identifier, fn)

@@ -7,11 +7,12 @@ Countries are ISO 3166-1 alpha-2 codes (pycountry), languages BCP 47 tags
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 from zoneinfo import available_timezones
 
 import pycountry
-from babel import Locale, UnknownLocaleError
+from babel import Locale, UnknownLocaleError, negotiate_locale
 from flask import current_app, has_request_context, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -40,8 +41,8 @@ def select_locale() -> str:
     if not has_request_context():
         return "en"  # tasks choose a language explicitly with force_locale
     if current_user and getattr(current_user, "is_authenticated", False):
-        lang = (current_user.language or "").split("-")[0]
-        if lang in UI_LANGUAGES:
+        lang = negotiate_language(current_user.language, UI_LANGUAGES)
+        if lang is not None:
             return lang
     override = request.args.get("lang")
     if override in UI_LANGUAGES:
@@ -62,8 +63,37 @@ def current_language() -> str:
     return str(locale.language) if locale else "en"
 
 
-def is_rtl() -> bool:
-    return current_language() in RTL_LANGUAGES
+def primary_language(tag: str | None) -> str:
+    """The primary language subtag of a BCP 47 tag, in lower case: ``pt-BR`` gives ``pt``."""
+    return (tag or "").split("-")[0].lower()
+
+
+def negotiate_language(wanted: str | None, available: Iterable[str], fallback: str | None = None) -> str | None:
+    """The one rule for serving a language tag from those ``available`` (interface languages, a
+    course's translations): the tag itself, else its primary language (Babel's ``negotiate_locale``:
+    ``pt-BR`` is served by ``pt``), else the first available tag of the same primary language (``pt``
+    by ``pt-BR``), else ``fallback``. Tags compare without regard to case; the available spelling is
+    returned."""
+    available = [tag for tag in available if tag]
+    if wanted:
+        found = negotiate_locale([wanted], available, sep="-", aliases=None)
+        if found is not None:
+            return next(tag for tag in available if tag.lower() == found.lower())
+        base = primary_language(wanted)
+        for tag in available:
+            if primary_language(tag) == base:
+                return tag
+    return fallback
+
+
+def interface_language(tag: str | None) -> str:
+    """The interface language (``LANGUAGES``) that serves ``tag``: e-mails, PDFs, credentials."""
+    return negotiate_language(tag, current_app.config.get("LANGUAGES", ["en"]), "en")
+
+
+def is_rtl(language: str | None = None) -> bool:
+    """Whether ``language`` (default: the reader's) is written right to left."""
+    return primary_language(language or current_language()) in RTL_LANGUAGES
 
 
 def is_country_code(code: str | None) -> bool:

@@ -238,3 +238,30 @@ def test_the_title_falls_back_to_the_courses_language_then_to_any_translation(ma
     assert (certificate.course_title, certificate.course_language) == ("Proteção infantil", "pt")
     other = certs.certificate(make.user(language="fr"), course)
     assert (other.course_title, other.course_language) == ("Child safeguarding", "en")
+
+
+def test_the_fpdf2_internals_the_font_embedding_replaces_are_still_there():
+    """The guard of the ``fpdf2<2.9`` pin (pyproject.toml): every private piece of fpdf2 that
+    ``pdf_fonts.py`` overrides or copies, and a document that embeds the subset ``fontprogram``
+    cut (a Type0 font whose CIDFontType2 maps CIDs to the font's own glyph numbers)."""
+    from fpdf import FPDF
+    from fpdf.fonts import SubsetMap, TTFFont
+    from fpdf.output import CIDSystemInfo, OutputProducer, PDFFont, PDFFontStream
+
+    from learning.certificates import pdf_fonts
+
+    assert callable(OutputProducer._add_fonts) and callable(OutputProducer._add_pdf_obj)
+    assert {"ttffile", "subset", "desc", "i", "fontkey", "missing_glyphs", "biggest_size_pt"} <= set(TTFFont.__slots__)
+    assert callable(SubsetMap.pick.cache_clear) and callable(SubsetMap.get_glyph.cache_clear)
+    assert all(isinstance(cls, type) for cls in (CIDSystemInfo, PDFFont, PDFFontStream))
+    pdf = FPDF()
+    pdf.add_page()
+    pdf_fonts.add_font(pdf, "Noto", "", "NotoSans-Regular.ttf")
+    pdf.set_font("Noto", size=12)
+    pdf.cell(text="Zoë")
+    data = bytes(pdf.output(output_producer_class=pdf_fonts.CertificateOutput))
+    reader = PdfReader(io.BytesIO(data))
+    font = reader.pages[0]["/Resources"]["/Font"]
+    descendant = next(iter(font.values())).get_object()["/DescendantFonts"][0].get_object()
+    assert descendant["/Subtype"] == "/CIDFontType2" and "/CIDToGIDMap" in descendant
+    assert "Zoë" in reader.pages[0].extract_text()

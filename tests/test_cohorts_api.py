@@ -257,3 +257,32 @@ def test_the_openapi_document_describes_the_cohort_paths(client):
     assert set(roster["requestBody"]["content"]) == {"text/csv", "multipart/form-data"}
     assert {"200", "413", "422"} <= set(roster["responses"])
     assert "members" in spec["components"]["schemas"]["CohortDetailSchema"]["properties"]
+
+
+def test_the_list_reads_every_cohorts_trainers_in_one_query(api, make, app):
+    """A page of cohorts costs one query for all their trainers, however many cohorts it holds."""
+    from sqlalchemy import event
+
+    admin, course = make.admin(), make.course()
+    trainers = [make.trainer(full_name=name) for name in ("Zoe Ortiz", "Ana Diaz")]
+    for number in range(4):
+        response = api.as_user(admin).post("cohorts", json={**NEW_COHORT, "name": f"Cohort {number}",
+                                                             "course": course.slug,
+                                                             "trainers": [t.id for t in trainers]})
+        assert response.status_code == 201
+    statements: list[str] = []
+
+    def remember(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        body = api.as_user(admin).get("cohorts").get_json()
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    assert len(body["items"]) == 4
+    assert all([t["full_name"] for t in item["trainers"]] == ["Ana Diaz", "Zoe Ortiz"] for item in body["items"])
+    trainer_queries = [s for s in statements if "ORDER BY users.full_name" in s]
+    assert len(trainer_queries) == 1, trainer_queries  # not one per cohort

@@ -121,3 +121,24 @@ def test_settings_change_the_completion_rule(make, sign_in):
     assert response.status_code == 302
     db.session.refresh(cohort)
     assert (cohort.attendance_rule, cohort.attendance_min_percent, cohort.capacity) == ("min_percent", 80, 25)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("capacity", 0, "Use a whole number of places, at least 1, or leave it empty."),
+    ("capacity", 2**31, "Use a whole number of places, at least 1, or leave it empty."),
+    ("attendance_min_percent", 101, "Use a percentage from 1 to 100."),
+    ("name", "x" * 201, "A name of at most 200 characters is required."),
+])
+def test_the_page_and_the_api_refuse_a_cohort_by_the_same_rule(make, sign_in, api, field, value, message):
+    """One rule per field (``validate_cohort``), whether the cohort comes from the form or the API."""
+    trainer, course = make.trainer(), make.course()
+    fields = {"course": course.slug, "name": "Nairobi 2025", "country": "KE", "delivery": "blended",
+              "starts_on": "2025-05-01", "ends_on": "2025-05-30", "attendance_rule": "min_percent",
+              "attendance_min_percent": 50, field: value}
+    answer = api.as_user(trainer).post("cohorts", json=fields)
+    assert answer.status_code == 422
+    assert answer.get_json()["error"]["fields"][field] == [message]
+    page = sign_in(trainer).post("/cohorts/new", data={k: str(v) for k, v in fields.items()})
+    assert page.status_code == 422
+    assert message in page.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Cohort.id))) == 0

@@ -24,8 +24,19 @@ def test_production_refuses_the_development_secret_key():
         load_config({"LEARNING_ENV": "production", "SECRET_KEY": "short"})
 
 
+def test_production_refuses_rate_limits_kept_in_each_process_memory():
+    production = {"LEARNING_ENV": "production", "SECRET_KEY": "k8Jq2-Zr7vN0pWmXc4Tb9LsYh3GdEa6Fu1"}
+    for memory in ({}, {"RATELIMIT_STORAGE_URI": "memory://"}):
+        with pytest.raises(ConfigError, match="RATELIMIT_STORAGE_URI=memory://"):
+            load_config({**production, **memory})
+    shared = load_config({**production, "RATELIMIT_STORAGE_URI": "redis://r:6379/1"})
+    assert shared["RATELIMIT_STORAGE_URI"] == "redis://r:6379/1"
+    assert load_config({})["RATELIMIT_STORAGE_URI"] == "memory://"  # fine for one development process
+
+
 def test_production_uses_secure_cookies_and_postgres_urls():
     config = load_config({"LEARNING_ENV": "production", "SECRET_KEY": "k8Jq2-Zr7vN0pWmXc4Tb9LsYh3GdEa6Fu1",
+                          "RATELIMIT_STORAGE_URI": "redis://r:6379/1",
                           "DATABASE_URL": "postgres://u@db/learning", "CELERY_BROKER_URL": "redis://r:6379/0"})
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/learning"

@@ -147,3 +147,25 @@ def test_summary_is_not_audited_but_exports_are(api, make, history):
     api.as_user(admin).get("reports/export.csv?group_by=country").get_data()
     entry = db.session.query(AuditEntry).filter_by(action="report.exported").one()
     assert entry.actor_id == admin.id and entry.details["group_by"] == "country"
+
+
+def test_the_api_documents_exactly_the_filters_the_service_checks(app):
+    """The filters are named once (``reporting.services.FILTERS``): each documented one is checked,
+    and a bad value of each is refused by name."""
+    from learning.errors import ValidationFailed
+    from learning.reporting.services import FILTERS, parse_filters
+
+    with app.test_request_context():
+        spec = app.spec
+        for path in ("/api/v1/reports/summary", "/api/v1/reports/export.csv"):
+            documented = {p["name"] for p in spec["paths"][path]["get"]["parameters"]} - {"group_by"}
+            assert documented == set(FILTERS)
+        bad = {"from": "soon", "to": "later", "country": "XX", "sector": "nope", "course": "none",
+               "cohort": "0", "organisation": "No such organisation"}
+        assert set(bad) == set(FILTERS)
+        try:
+            parse_filters(bad)
+        except ValidationFailed as error:
+            assert set(error.fields) == set(FILTERS)
+        else:
+            raise AssertionError("bad filters were accepted")

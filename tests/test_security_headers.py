@@ -63,7 +63,9 @@ def csrf_app(base_config, app):
 
 @pytest.fixture
 def production_app(base_config, app):
-    return build_app({**base_config, "LEARNING_ENV": "production"}, WTF_CSRF_ENABLED=True, ADMIN_2FA_REQUIRED=False)
+    # Production refuses per-process rate limits; this one process may keep them in memory all the same.
+    return build_app({**base_config, "LEARNING_ENV": "production", "RATELIMIT_STORAGE_URI": "redis://unused:6379/1"},
+                     WTF_CSRF_ENABLED=True, ADMIN_2FA_REQUIRED=False, RATELIMIT_STORAGE_URI="memory://")
 
 
 # --- CSRF ------------------------------------------------------------------------------------------

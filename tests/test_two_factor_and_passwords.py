@@ -91,3 +91,20 @@ def test_downloading_my_data_from_the_page(client, make):
     response = client.get("/account/data.json")
     assert response.headers["Content-Disposition"].startswith("attachment")
     assert response.get_json()["account"]["full_name"] == "Thomas Moreau"
+
+
+def test_the_argon2_cost_comes_from_each_apps_configuration(app, base_config):
+    """``ARGON2_PROFILE`` is read when the app is built, not when the module is imported: an app
+    configured without the test suite's cheap profile hashes at the library's recommended cost."""
+    from argon2 import PasswordHasher, extract_parameters
+
+    from learning.accounts.passwords import hash_password, verify_password
+
+    with app.app_context():
+        cheap = extract_parameters(hash_password("a-Good-password-42"))
+    with build_app(base_config, ARGON2_PROFILE="").app_context():
+        password_hash = hash_password("a-Good-password-42")
+        assert verify_password(password_hash, "a-Good-password-42")
+    recommended = PasswordHasher()
+    assert (cheap.time_cost, cheap.memory_cost) == (1, 1024)
+    assert extract_parameters(password_hash).memory_cost == recommended.memory_cost

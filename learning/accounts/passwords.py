@@ -7,28 +7,34 @@ leaked passwords, names and keyboard patterns).
 
 from __future__ import annotations
 
-import os
-
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask import Flask, current_app
 from flask_babel import gettext as _
 from zxcvbn import zxcvbn
 
 from learning.i18n import current_language
 
 
-def _make_hasher() -> PasswordHasher:
+def make_hasher(profile: str = "") -> PasswordHasher:
     """Argon2id with the library's recommended cost; the test suite asks for a cheap profile.
 
-    ``LEARNING_ARGON2_PROFILE=fast`` (set by tests/conftest.py only) keeps Argon2id but with
-    minimal cost, so that hundreds of test accounts do not take minutes to hash.
+    ``ARGON2_PROFILE = "fast"`` (``LEARNING_ARGON2_PROFILE=fast``, set by tests/conftest.py only)
+    keeps Argon2id but with minimal cost, so that hundreds of test accounts do not take minutes to hash.
     """
-    if os.environ.get("LEARNING_ARGON2_PROFILE") == "fast":
+    if profile == "fast":
         return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     return PasswordHasher()
 
 
-_hasher = _make_hasher()
+def init_app(app: Flask) -> None:
+    """The app's hasher, built once from its configuration (``ARGON2_PROFILE``)."""
+    app.extensions["password_hasher"] = make_hasher(app.config.get("ARGON2_PROFILE", ""))
+
+
+def _hasher() -> PasswordHasher:
+    return current_app.extensions["password_hasher"]
+
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256
@@ -36,20 +42,20 @@ MIN_STRENGTH = 2  # zxcvbn score 0-4: 2 means "somewhat guessable" (about 10^8 g
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     if not password_hash:
         return False
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    return _hasher().check_needs_rehash(password_hash)
 
 
 def password_problems(password: str, email: str = "", name: str = "") -> list[str]:

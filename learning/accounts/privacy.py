@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
 
 from learning.accounts.models import ApiToken, LoginFailure, User, UserRole, UserSession
 from learning.accounts.services import end_credentials

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -380,7 +380,3 @@ def change_password(user: User, current: str, new_password: str) -> None:
     user.password_hash = hash_password(new_password)
     end_credentials(user, keep_current_session=True)
     audit(user.id, "user.password_changed", "user", user.id)
-
-
-def token_expiry(row: ApiToken) -> datetime:
-    return row.expires_at

@@ -4,7 +4,6 @@ from celery import shared_task
 
 from learning.accounts.privacy import apply_retention, erase_user
 from learning.accounts.sessions import prune_sign_in_records
-from learning.outbox.services import handles
 
 
 @shared_task(name="accounts.apply_retention", acks_late=True)
@@ -19,6 +18,6 @@ def prune_sign_ins() -> int:
     return prune_sign_in_records()
 
 
-@handles("account.erasure_requested")
-def _erase(payload: dict) -> None:
+def erase_requested(payload: dict) -> None:
+    """The outbox handler of ``account.erasure_requested`` (registered by ``learning.accounts.init_app``)."""
     erase_user(int(payload["user_id"]))

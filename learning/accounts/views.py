@@ -33,19 +33,9 @@ from learning.accounts.models import User
 from learning.errors import DomainError
 from learning.extensions import db, limiter
 from learning.security import safe_redirect_target
+from learning.web import apply_field_errors
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
-
-
-def _apply_field_errors(form, error: DomainError) -> None:
-    for name, messages in (error.fields or {}).items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = list(field.errors) + list(messages)
-        else:
-            flash("; ".join(messages), "error")
-    if not error.fields:
-        flash(error.message, "error")
 
 
 def _safe_next(target: str | None) -> str:
@@ -65,7 +55,7 @@ def signup():
             user = services.register_user(form.data)
         except DomainError as error:
             db.session.rollback()
-            _apply_field_errors(form, error)
+            apply_field_errors(form, error)
         else:
             sessions.sign_in(user)
             db.session.commit()
@@ -152,7 +142,7 @@ def two_factor():
                 twofactor.disable(user, form.password.data, form.code.data)
             except DomainError as error:
                 db.session.rollback()
-                _apply_field_errors(form, error)
+                apply_field_errors(form, error)
             else:
                 db.session.commit()
                 flash(_("Two-factor sign-in is off. Your other sessions and your API tokens have ended."), "info")
@@ -166,7 +156,7 @@ def two_factor():
             twofactor.enable(user, secret, form.code.data)
         except DomainError as error:
             db.session.rollback()
-            _apply_field_errors(form, error)
+            apply_field_errors(form, error)
         else:
             session.pop("two_factor_secret", None)
             # A new session key for the stronger sign-in (no fixation); the User, never the proxy.
@@ -236,7 +226,7 @@ def reset_password(token: str):
             services.reset_password(token, form.password.data)
         except DomainError as error:
             db.session.rollback()
-            _apply_field_errors(form, error)
+            apply_field_errors(form, error)
         else:
             db.session.commit()
             flash(_("Your password is set. Sign in with it."), "success")
@@ -255,7 +245,7 @@ def profile():
             services.update_profile(current_user, form.data)
         except DomainError as error:
             db.session.rollback()
-            _apply_field_errors(form, error)
+            apply_field_errors(form, error)
         else:
             db.session.commit()
             flash(_("Your profile is saved."), "success")
@@ -309,7 +299,7 @@ def change_password():
                                      form.password.data)
         except DomainError as error:
             db.session.rollback()
-            _apply_field_errors(form, error)
+            apply_field_errors(form, error)
         else:
             db.session.commit()
             flash(_("Your password is changed. Your other sessions and your API tokens have ended."), "success")

@@ -15,6 +15,7 @@ from marshmallow import missing
 from learning.api.auth import auth, current_api_user, optional_user
 from learning.api.schemas import PageQuerySchema, page_of
 from learning.catalogue import services
+from learning.catalogue import validation as rules
 from learning.catalogue.models import Course
 from learning.extensions import db
 
@@ -87,34 +88,39 @@ class CourseQuerySchema(Schema):
 
 
 # --- what the API accepts (documentation; validate_course_data checks it) -------
+# The limits documented here are the validator's own constants, so the two cannot drift apart.
+
+TITLE = {"maxLength": rules.MAX_TITLE}
+SUMMARY = {"maxLength": rules.MAX_SUMMARY}
+
 
 class TextsInSchema(Schema):
-    title = String(required=True)
-    summary = String()
+    title = String(required=True, metadata=TITLE)
+    summary = String(metadata=SUMMARY)
 
 
 class LessonInSchema(Schema):
     id = Integer(metadata={"description": "When editing: an existing lesson, so progress on it is kept"})
-    title = String(required=True)
-    body = String(metadata={"description": "Markdown"})
+    title = String(required=True, metadata=TITLE)
+    body = String(metadata={"description": "Markdown", "maxLength": rules.MAX_BODY})
     translations = Dict(keys=String(), values=Dict(keys=String(), values=String()), metadata={"example": {"es": {"title": "...", "body": "..."}}})
 
 
 class ModuleInSchema(Schema):
     id = Integer(metadata={"description": "When editing: an existing module"})
-    title = String(required=True)
+    title = String(required=True, metadata=TITLE)
     lessons = List(Nested(LessonInSchema), required=True)
     translations = Dict(keys=String(), values=Dict(keys=String(), values=String()), metadata={"example": {"es": {"title": "..."}}})
 
 
 class ChoiceInSchema(Schema):
-    text = String(required=True)
+    text = String(required=True, metadata={"maxLength": rules.MAX_CHOICE})
     correct = Boolean(load_default=False)
     translations = Dict(keys=String(), values=Dict(keys=String(), values=String()))
 
 
 class QuestionInSchema(Schema):
-    text = String(required=True)
+    text = String(required=True, metadata=SUMMARY)
     choices = List(Nested(ChoiceInSchema), required=True)
     translations = Dict(keys=String(), values=Dict(keys=String(), values=String()))
 
@@ -124,22 +130,25 @@ class QuizInSchema(Schema):
 
 
 class CoursePatchSchema(Schema):
-    title = String()
-    summary = String()
+    title = String(metadata=TITLE)
+    summary = String(metadata=SUMMARY)
     language = String(metadata={"description": "BCP 47 tag of the original texts"})
     translations = Dict(keys=String(), values=Nested(TextsInSchema),
                         metadata={"description": "Replaces every translation when given"})
-    pass_mark = Integer(metadata={"description": "0-100"})
-    certificate_validity_months = Integer(allow_none=True, metadata={"description": "1-240, or null: never expires"})
-    estimated_minutes = Integer(allow_none=True)
+    pass_mark = Integer(metadata={"minimum": rules.PASS_MARK[0], "maximum": rules.PASS_MARK[1]})
+    certificate_validity_months = Integer(allow_none=True, metadata={
+        "description": "null: never expires", "minimum": rules.VALIDITY_MONTHS[0], "maximum": rules.VALIDITY_MONTHS[1]})
+    estimated_minutes = Integer(allow_none=True, metadata={
+        "minimum": rules.ESTIMATED_MINUTES[0], "maximum": rules.ESTIMATED_MINUTES[1]})
     sectors = List(String())
     modules = List(Nested(ModuleInSchema), metadata={"description": "Replaces the outline when given"})
     quiz = Nested(QuizInSchema, allow_none=True, metadata={"description": "Replaces the quiz; null removes it"})
 
 
 class CourseInSchema(CoursePatchSchema):
-    slug = String(required=True, metadata={"example": "safeguarding-basics"})
-    title = String(required=True)
+    slug = String(required=True, metadata={"example": "safeguarding-basics", "maxLength": rules.MAX_SLUG,
+                                           "pattern": rules.SLUG_RE.pattern})
+    title = String(required=True, metadata=TITLE)
     language = String(required=True, metadata={"description": "BCP 47 tag of the original texts"})
     modules = List(Nested(ModuleInSchema), required=True)
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Date, DateTime, Integer, List, Nested, String
-from apiflask.validators import OneOf, Range
 
 from learning.api.auth import auth, current_api_user
 from learning.api.schemas import (
-    DATABASE_INT_MAX,
     BoundedDate,
     BoundedDateTime,
     Id,
@@ -21,7 +19,7 @@ from learning.api.schemas import (
 )
 from learning.catalogue.services import course_text
 from learning.cohorts import services, sessions
-from learning.cohorts.models import ATTENDANCE_RULES, DELIVERY_MODES
+from learning.cohorts.models import ATTENDANCE_RULES, CAPACITY_MAX, DELIVERY_MODES, NAME_MAX
 from learning.extensions import db
 
 bp = APIBlueprint("api_cohorts", __name__, url_prefix="/api/v1", tag="Cohorts")
@@ -29,28 +27,37 @@ RUNNERS = ["admin", "trainer"]
 ROSTER_PATH = "/api/v1/cohorts/{cohort_id}/roster"
 
 
+# The cohort's fields as the API takes them: types and documentation. The rules on their values are
+# checked once, by ``learning.cohorts.services.validate_cohort`` (the page's forms use it too).
+NAME = {"maxLength": NAME_MAX}
+DELIVERY = {"enum": list(DELIVERY_MODES)}
+CAPACITY = {"minimum": 1, "maximum": CAPACITY_MAX, "description": "Places; null for no limit"}
+RULE = {"enum": list(ATTENDANCE_RULES),
+        "description": "none: trainer sign-off only; all_sessions; min_percent (with attendance_min_percent)"}
+PERCENT = {"minimum": 1, "maximum": 100}
+
+
 class CohortInSchema(Schema):
     course = String(required=True, metadata={"description": "The course's slug"})
-    name = String(required=True)
+    name = String(required=True, metadata=NAME)
     country = String(required=True, metadata={"example": "CO"})
-    delivery = String(required=True, validate=OneOf(DELIVERY_MODES))
+    delivery = String(required=True, metadata=DELIVERY)
     starts_on = BoundedDate(required=True)
-    ends_on = BoundedDate(required=True)
-    capacity = Integer(allow_none=True, validate=Range(min=1, max=DATABASE_INT_MAX))
-    attendance_rule = String(validate=OneOf(ATTENDANCE_RULES), metadata={
-        "description": "none: trainer sign-off only; all_sessions; min_percent (with attendance_min_percent)"})
-    attendance_min_percent = Integer(allow_none=True, validate=Range(min=1, max=100))
+    ends_on = BoundedDate(required=True, metadata={"description": "Not before starts_on"})
+    capacity = Integer(allow_none=True, metadata=CAPACITY)
+    attendance_rule = String(metadata=RULE)
+    attendance_min_percent = Integer(allow_none=True, metadata=PERCENT)
     trainers = List(Id(), metadata={"description": "User ids of trainers (admins only)"})
 
 
 class CohortPatchSchema(Schema):
-    name = String()
-    delivery = String(validate=OneOf(DELIVERY_MODES))
+    name = String(metadata=NAME)
+    delivery = String(metadata=DELIVERY)
     starts_on = BoundedDate()
     ends_on = BoundedDate()
-    capacity = Integer(allow_none=True, validate=Range(min=1, max=DATABASE_INT_MAX))
-    attendance_rule = String(validate=OneOf(ATTENDANCE_RULES))
-    attendance_min_percent = Integer(allow_none=True, validate=Range(min=1, max=100))
+    capacity = Integer(allow_none=True, metadata=CAPACITY)
+    attendance_rule = String(metadata=RULE)
+    attendance_min_percent = Integer(allow_none=True, metadata=PERCENT)
     trainers = List(Id(), metadata={"description": "Replaces the trainers (admins only)"})
 
 
@@ -146,19 +153,19 @@ class AttendanceSchema(Schema):
     recorded = Boolean(required=True)
 
 
-def serialise_cohort(cohort, counts: tuple[int, int] | None = None) -> dict:
-    from learning.accounts.models import User
-
+def serialise_cohort(cohort, counts: tuple[int, int] | None = None,
+                     trainers: list[services.Trainer] | None = None) -> dict:
+    """A cohort as the API shows it; a list passes the counts and trainers it read for the whole page."""
     members, completed = counts or services.member_counts([cohort.id]).get(cohort.id, (0, 0))
-    trainer_ids = [t.user_id for t in cohort.trainers]
-    trainers = db.session.query(User).filter(User.id.in_(trainer_ids)).order_by(User.full_name).all() if trainer_ids else []
+    if trainers is None:
+        trainers = services.trainers_of([cohort.id]).get(cohort.id, [])
     return {
         "id": cohort.id, "course": cohort.course.slug, "course_title": course_text(cohort.course, None).title,
         "name": cohort.name, "country": cohort.country, "delivery": cohort.delivery,
         "starts_on": cohort.starts_on, "ends_on": cohort.ends_on, "capacity": cohort.capacity,
         "status": cohort.status, "attendance_rule": cohort.attendance_rule,
         "attendance_min_percent": cohort.attendance_min_percent,
-        "trainers": [{"user_id": u.id, "full_name": u.full_name, "email": u.email} for u in trainers],
+        "trainers": [{"user_id": t.user_id, "full_name": t.full_name, "email": t.email} for t in trainers],
         "member_count": members, "completed_count": completed,
         "created_at": cohort.created_at, "closed_at": cohort.closed_at,
     }
@@ -191,7 +198,8 @@ def _cohort(cohort_id: int):
 def list_cohorts(query):
     cohorts, total = services.cohorts_for(current_api_user(), query["page"], query["per_page"])
     counts = services.member_counts([c.id for c in cohorts])
-    return {"items": [serialise_cohort(c, counts.get(c.id, (0, 0))) for c in cohorts],
+    trainers = services.trainers_of([c.id for c in cohorts])
+    return {"items": [serialise_cohort(c, counts.get(c.id, (0, 0)), trainers.get(c.id, [])) for c in cohorts],
             "page": query["page"], "per_page": query["per_page"], "total": total}
 
 

@@ -28,15 +28,12 @@ FILTERS_DOC = (
 )
 
 
-class FilterQuerySchema(Schema):
-    from_ = String(data_key="from", metadata={"format": "date", "pattern": DATABASE_YEARS_PATTERN,
-                                              "example": "2025-01-01"})
-    to = String(metadata={"format": "date", "pattern": DATABASE_YEARS_PATTERN, "example": "2025-12-31"})
-    country = String(metadata={"example": "CO"})
-    sector = String(metadata={"example": "law_enforcement"})
-    course = String(metadata={"description": "A course slug"})
-    cohort = String(metadata={"description": "A cohort id"})
-    organisation = String(metadata={"description": "An organisation id, or its name"})
+# The filters as the service names and checks them (``services.parse_filters``); documented here only.
+# Dates carry the pattern of the years the platform handles, so a date the server refuses is not "valid".
+FilterQuerySchema = Schema.from_dict(
+    {name: String(metadata={**meta, "pattern": DATABASE_YEARS_PATTERN} if meta.get("format") == "date" else meta)
+     for name, meta in services.FILTERS.items()},
+    name="FilterQuerySchema")
 
 
 class ExportQuerySchema(FilterQuerySchema):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, render_template, request
-from flask_login import current_user, login_required
+from flask import Blueprint, render_template, request
 
 from learning.audit.services import search
 from learning.parsing import InvalidInput, page_number, parse_date
+from learning.web import admin_required
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 
@@ -22,10 +22,8 @@ def _date(value: str | None) -> date | None:
 
 
 @bp.get("/")
-@login_required
+@admin_required
 def index():
-    if not current_user.is_admin:
-        abort(403)
     filters = {key: request.args.get(key, "").strip() for key in ("actor", "action", "target_type", "target_id")}
     since, until = _date(request.args.get("since")), _date(request.args.get("until"))
     page = page_number(request.args)

@@ -35,7 +35,7 @@ from learning.catalogue.texts import (  # noqa: F401  (re-exported)
 from learning.catalogue.validation import SLUG_RE, CourseErrors, validate_course_data  # noqa: F401
 from learning.errors import Conflict, NotFound, ValidationFailed
 from learning.extensions import db
-from learning.i18n import is_sector, normalise_language
+from learning.i18n import is_sector, normalise_language, primary_language
 from learning.models_base import utcnow
 
 
@@ -260,7 +260,7 @@ def list_courses(statuses: tuple[str, ...], available_in: str | None = None, sec
     query = select(Course).where(Course.status.in_(statuses))
     if available_in:
         language = normalise_language(available_in)
-        base = language.split("-")[0]
+        base = primary_language(language)
         query = query.where(Course.id.in_(
             select(CourseTranslation.course_id).where(or_(
                 CourseTranslation.language == language,

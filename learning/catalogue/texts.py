@@ -13,6 +13,7 @@ import nh3
 from markupsafe import Markup
 
 from learning.catalogue.models import Course, Lesson
+from learning.i18n import negotiate_language
 
 
 @dataclass(frozen=True)
@@ -23,15 +24,10 @@ class CourseText:
 
 
 def pick_language(available: list[str], wanted: str | None, fallback: str) -> str:
-    """The best of ``available`` for ``wanted``: exact, same base language, else ``fallback``."""
-    if wanted:
-        if wanted in available:
-            return wanted
-        base = wanted.split("-")[0]
-        for language in available:
-            if language.split("-")[0] == base:
-                return language
-    return fallback
+    """The best of ``available`` for ``wanted``: exact, same base language, else ``fallback``
+    (``learning.i18n.negotiate_language``). With ``course_text``'s last resort (the first
+    translation), the one rule for a course's title wherever it is shown or printed."""
+    return negotiate_language(wanted, available, fallback)
 
 
 def course_text(course: Course, wanted: str | None) -> CourseText:

@@ -14,9 +14,14 @@ from learning.i18n import is_sector, normalise_language
 from learning.text import single_line
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_SLUG = 100
 MAX_TITLE = 300
 MAX_SUMMARY = 5000
 MAX_BODY = 200_000
+MAX_CHOICE = 2000
+PASS_MARK = (0, 100)
+VALIDITY_MONTHS = (1, 240)
+ESTIMATED_MINUTES = (1, 100_000)
 
 
 class CourseErrors(dict):
@@ -67,7 +72,7 @@ def validate_course_data(data: dict, partial: bool = False) -> tuple[dict, Cours
         return clean, errors
     if not partial or "slug" in data:
         slug = data.get("slug")
-        if not isinstance(slug, str) or not SLUG_RE.match(slug or "") or len(slug) > 100:
+        if not isinstance(slug, str) or not SLUG_RE.match(slug or "") or len(slug) > MAX_SLUG:
             errors.add("slug", _("Use lower-case letters, digits and hyphens (e.g. 'safeguarding-basics')."))
         else:
             clean["slug"] = slug
@@ -82,19 +87,19 @@ def validate_course_data(data: dict, partial: bool = False) -> tuple[dict, Cours
         clean["language"] = language
     if "pass_mark" in data:
         mark = data["pass_mark"]
-        if not _whole_number(mark, 0, 100):
+        if not _whole_number(mark, *PASS_MARK):
             errors.add("pass_mark", _("Must be a whole number from 0 to 100."))
         else:
             clean["pass_mark"] = mark
     if "certificate_validity_months" in data:
         months = data["certificate_validity_months"]
-        if months is not None and not _whole_number(months, 1, 240):
+        if months is not None and not _whole_number(months, *VALIDITY_MONTHS):
             errors.add("certificate_validity_months", _("Must be a number of months from 1 to 240, or null."))
         else:
             clean["certificate_validity_months"] = months
     if "estimated_minutes" in data:
         minutes = data["estimated_minutes"]
-        if minutes is not None and not _whole_number(minutes, 1, 100000):
+        if minutes is not None and not _whole_number(minutes, *ESTIMATED_MINUTES):
             errors.add("estimated_minutes", _("Must be a positive number of minutes, or null."))
         else:
             clean["estimated_minutes"] = minutes
@@ -221,7 +226,7 @@ def _validate_quiz(errors: CourseErrors, quiz) -> dict | None:
                 if not isinstance(correct, bool):
                     errors.add(f"{cfield}.correct", _("Must be true or false."))
                 clean_choices.append({
-                    "text": _text(errors, f"{cfield}.text", choice.get("text"), max_len=2000),
+                    "text": _text(errors, f"{cfield}.text", choice.get("text"), max_len=MAX_CHOICE),
                     "correct": correct is True,
                     "translations": _validate_item_translations(errors, cfield, choice.get("translations"), {"text": 2000}),
                 })

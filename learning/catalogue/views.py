@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from learning.catalogue import services
 from learning.catalogue.forms import (
@@ -31,6 +29,7 @@ from learning.extensions import db
 from learning.i18n import UI_LANGUAGES
 from learning.parsing import loads_json, page_number
 from learning.security import safe_redirect_target
+from learning.web import admin_required
 
 bp = Blueprint("catalogue", __name__)
 
@@ -53,17 +52,6 @@ def duration_text(minutes: int | None) -> str:
         return ngettext("About %(num)d minute", "About %(num)d minutes", minutes)
     hours = round(minutes / 60)
     return ngettext("About %(num)d hour", "About %(num)d hours", hours)
-
-
-def admin_required(view):
-    @wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if not current_user.is_admin:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
 
 
 def _page_number() -> int:

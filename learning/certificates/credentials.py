@@ -23,6 +23,7 @@ from learning.certificates.jsonld import OB_V3, VC_V2
 from learning.certificates.keys import IssuerKey
 from learning.certificates.models import Certificate
 from learning.certificates.proofs import _iso, add_data_integrity_proof, sign_jwt
+from learning.i18n import interface_language
 from learning.models_base import utcnow
 
 OB_SCHEMA_URL = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
@@ -60,8 +61,7 @@ def _subject_identifier(certificate: Certificate) -> dict:
 
 
 def _language(certificate: Certificate) -> str:
-    language = certificate.course_language.split("-")[0].lower()
-    return language if language in current_app.config.get("LANGUAGES", ["en"]) else "en"
+    return interface_language(certificate.course_language)
 
 
 def build_credential(certificate: Certificate, holder_name: str | None, issuer: IssuerKey) -> dict:

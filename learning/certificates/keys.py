@@ -9,13 +9,13 @@ without the network.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from joserfc.jwk import OKPKey
 from sqlalchemy import select
 
 from learning.certificates.models import SigningKey
@@ -24,10 +24,6 @@ from learning.models_base import utcnow
 
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _ED25519_PUB_MULTICODEC = b"\xed\x01"
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def base58btc(data: bytes) -> str:
@@ -67,13 +63,18 @@ class IssuerKey:
     def sign(self, data: bytes) -> bytes:
         return self.private_key.sign(data)
 
+    @cached_property
+    def jwk(self) -> OKPKey:
+        """The private key as joserfc signs with it."""
+        return OKPKey.import_key(self.private_key)
+
 
 def jwk_of(public_key: Ed25519PublicKey) -> dict:
-    """The public JWK with its RFC 7638 thumbprint as ``kid``."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    jwk = {"crv": "Ed25519", "kty": "OKP", "x": b64url(raw)}  # members in thumbprint order
-    thumbprint = hashlib.sha256(json.dumps(jwk, separators=(",", ":")).encode()).digest()
-    return {**jwk, "kid": b64url(thumbprint), "alg": "EdDSA", "use": "sig"}
+    """The public JWK with its RFC 7638 thumbprint as ``kid`` (both by joserfc)."""
+    key = OKPKey.import_key(public_key)
+    public = key.as_dict(private=False)
+    return {"crv": public["crv"], "kty": public["kty"], "x": public["x"], "kid": key.thumbprint(),
+            "alg": "EdDSA", "use": "sig"}
 
 
 def create_key() -> SigningKey:
@@ -112,11 +113,6 @@ def active_key() -> IssuerKey:
         row = create_key()
         db.session.commit()
     return as_issuer_key(row)
-
-
-def key_by_kid(kid: str) -> IssuerKey | None:
-    row = db.session.scalar(select(SigningKey).where(SigningKey.kid == kid))
-    return as_issuer_key(row) if row else None
 
 
 def rotate_key() -> IssuerKey:

@@ -34,6 +34,7 @@ from fpdf import FPDF
 from fpdf.enums import PDFResourceType
 
 from learning.certificates.pdf_fonts import CertificateOutput, add_font
+from learning.i18n import interface_language, is_rtl
 
 log = logging.getLogger(__name__)
 _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
@@ -88,10 +89,6 @@ def _texts(face: CertificateFace, language: str) -> dict[str, str]:
                         if face.expires_at else _("Does not expire")),
             "code": _("Certificate code: %(code)s", code=face.code),
         }
-
-
-def _is_rtl(language: str) -> bool:
-    return language.split("-")[0].lower() in {"ar", "fa", "he", "ur"}
 
 
 def _needs_arabic(texts) -> bool:
@@ -212,7 +209,7 @@ def _draw_background(pdf: FPDF, language: str, issuer_name: str, course_title: s
     yield  # the QR code
     pdf.set_text_color(*MUTED)
     _set_font(pdf, "", 7)
-    pdf.set_xy(_qr_x(_is_rtl(language)) - 20, QR_Y + QR_SIZE + 1)
+    pdf.set_xy(_qr_x(is_rtl(language)) - 20, QR_Y + QR_SIZE + 1)
     pdf.cell(QR_SIZE + 40, 3.4, labels["verify"], align="C")
     yield  # the URL, dates and code
 
@@ -323,13 +320,9 @@ def render_pdf(face: CertificateFace) -> bytes:
     The background (frame, issuer, labels, course title) is drawn once per language, issuer
     and course and copied into each document; fonts are embedded by :class:`pdf_fonts.CertificateOutput`.
     """
-    from flask import current_app
-
-    languages = current_app.config.get("LANGUAGES", ["en"])
-    language = face.language.split("-")[0].lower()
-    language = language if language in languages else "en"
+    language = interface_language(face.language)
     texts = _texts(face, language)
-    rtl = _is_rtl(language)
+    rtl = is_rtl(language)
     arabic = _needs_arabic([*texts.values(), face.holder_name, face.course_title, face.issuer_name])
 
     pdf = _new_document(language, arabic)

@@ -10,12 +10,10 @@ verifies with the name withheld.
 
 from __future__ import annotations
 
-import calendar
-import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from dateutil.relativedelta import relativedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
@@ -24,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from learning.accounts.models import User
 from learning.audit.services import record
 from learning.catalogue.models import Course, CourseTranslation
+from learning.catalogue.texts import pick_language
 from learning.certificates import status_list
 from learning.certificates.codes import InvalidCode, new_code, normalise_code
 from learning.certificates.credentials import issuer_name
@@ -34,8 +33,6 @@ from learning.enrolment.models import Enrolment
 from learning.errors import Conflict, NotFound, ValidationFailed
 from learning.extensions import db
 from learning.models_base import utcnow
-
-log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 REASON_MAX = 2000
@@ -65,11 +62,8 @@ def expiry_of(issued_at: datetime, validity_months: int | None) -> datetime | No
     """The expiry date of a certificate issued at ``issued_at`` (None: never expires)."""
     if validity_months is None:
         return None
-    months = issued_at.month - 1 + validity_months
-    year, month = issued_at.year + months // 12, months % 12 + 1
     # The same day of the month, or the month's last day (31 January + 1 month = 28/29 February).
-    day = min(issued_at.day, calendar.monthrange(year, month)[1])
-    return issued_at.replace(year=year, month=month, day=day)
+    return issued_at + relativedelta(months=validity_months)
 
 
 def _title_among(translations: list[tuple[str, str]], course, language: str | None) -> tuple[str, str]:
@@ -77,9 +71,9 @@ def _title_among(translations: list[tuple[str, str]], course, language: str | No
     in its first translation; ``translations`` are (language, title) pairs in creation order and
     ``course`` has the course's ``slug`` and ``course_language``."""
     titles = dict(translations)
-    for candidate in (language, (language or "").split("-")[0], course.course_language):
-        if candidate and candidate in titles:
-            return titles[candidate], candidate
+    chosen = pick_language(list(titles), language, course.course_language)
+    if chosen in titles:
+        return titles[chosen], chosen
     if translations:
         language, title = translations[0]
         return title, language
@@ -116,14 +110,6 @@ def store_pdf(certificate: Certificate, holder_name: str | None = None) -> None:
     get_storage().put(key, render_pdf(face_of(certificate, holder_name)), "application/pdf")
     if certificate.pdf_path != key:
         certificate.pdf_path = key
-
-
-def _test_delay() -> None:
-    # Lets the crash test kill a worker while the issuing transaction is open.
-    delay = float(current_app.config.get("CERTIFICATE_TEST_DELAY_SECONDS") or 0)
-    if delay:
-        log.warning("certificate test delay: sleeping %ss inside the issuing transaction", delay)
-        time.sleep(delay)
 
 
 def _issuing_facts(enrolment_id: int) -> tuple | None:
@@ -205,7 +191,6 @@ def issue_certificate(enrolment_id: int) -> Certificate:
             # The unique constraints decide here: another worker may have issued this
             # enrolment's certificate, or drawn the same code or status position.
             db.session.flush()
-            _test_delay()
             store_pdf(certificate, holder_name)
             db.session.commit()
         except IntegrityError:
@@ -243,7 +228,6 @@ def issue_certificates(enrolment_ids: list[int]) -> list[Certificate]:
     # The unique constraints decide here (rows inserted in enrolment order, so that two workers
     # meeting on the same enrolments wait for each other rather than deadlock).
     db.session.flush()
-    _test_delay()
     for certificate in existing:
         if certificate.pdf_path is None:  # issued before its PDF could be stored: finish the job
             store_pdf(certificate)

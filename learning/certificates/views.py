@@ -3,8 +3,6 @@ the issuer's public keys, and the admin's search, revocation and re-render."""
 
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import (
     Blueprint,
     Response,
@@ -27,6 +25,7 @@ from learning.errors import DomainError, NotFound
 from learning.extensions import db, limiter
 from learning.models_base import utcnow
 from learning.parsing import page_number
+from learning.web import admin_required
 
 bp = Blueprint("certificates", __name__)
 
@@ -35,17 +34,6 @@ PER_PAGE = 50
 
 def _public_limit() -> str:
     return current_app.config.get("CERTIFICATE_VERIFY_RATE_LIMIT", "120 per minute")
-
-
-def admin_required(view):
-    @wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if not current_user.is_admin:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
 
 
 def _page() -> int:

@@ -1,1 +1,12 @@
 """Cohorts: trainers, rosters, CSV import, sessions, attendance, sign-off."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Invitation e-mails and large roster imports run as outbox handlers."""
+    from learning.cohorts import tasks
+    from learning.outbox.services import register_handler
+
+    register_handler(app, "cohort.invitations", tasks.send_invitations)
+    register_handler(app, "cohort.roster_import", tasks.import_in_background)

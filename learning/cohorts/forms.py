@@ -14,8 +14,9 @@ from wtforms import (
     StringField,
     TimeField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
+from learning.cohorts.models import CAPACITY_MAX, NAME_MAX
 from learning.i18n import country_choices
 
 
@@ -25,11 +26,15 @@ def rule_choices() -> list[tuple[str, str]]:
             ("min_percent", str(_l("Present at a minimum share of sessions")))]
 
 
+# The cohort forms parse what the page sends (presence, numbers, dates) and give the browser its hints;
+# the rules on the values are ``learning.cohorts.services.validate_cohort``'s, whose refusals the views
+# show under the fields.
 class RuleFieldsMixin:
-    capacity = IntegerField(_l("Places (leave empty for no limit)"), validators=[Optional(), NumberRange(min=1)])
+    capacity = IntegerField(_l("Places (leave empty for no limit)"), validators=[Optional()],
+                            render_kw={"min": 1, "max": CAPACITY_MAX})
     attendance_rule = SelectField(_l("Completion rule"), default="none")
-    attendance_min_percent = IntegerField(_l("Minimum share of sessions attended (%)"),
-                                          validators=[Optional(), NumberRange(min=1, max=100)])
+    attendance_min_percent = IntegerField(_l("Minimum share of sessions attended (%)"), validators=[Optional()],
+                                          render_kw={"min": 1, "max": 100})
     trainers = SelectMultipleField(_l("Trainers"), coerce=int, validate_choice=True)
 
     def fill_rule_and_trainers(self, trainers) -> None:
@@ -43,7 +48,7 @@ class RuleFieldsMixin:
 
 class CohortForm(RuleFieldsMixin, FlaskForm):
     course = SelectField(_l("Course"), validators=[DataRequired()])
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Name"), validators=[DataRequired()], render_kw={"maxlength": NAME_MAX})
     country = SelectField(_l("Country"), validators=[DataRequired()])
     delivery = SelectField(_l("Delivery"), validators=[DataRequired()])
     starts_on = DateField(_l("Starts on"), validators=[DataRequired()])

@@ -39,6 +39,7 @@ from learning.errors import Conflict, DomainError, NotFound, ValidationFailed
 from learning.extensions import db
 from learning.models_base import utcnow
 from learning.outbox.services import emit
+from learning.reporting.rollup import note_changed
 
 ALL_OR_NOTHING = "all_or_nothing"
 PARTIAL = "partial"
@@ -252,7 +253,7 @@ def _apply(cohort: Cohort, plan: _Plan) -> None:
         ]
         bulk_insert(Enrolment.__table__, snapshots, constants={
             "course_id": cohort.course_id, "cohort_id": cohort.id, "status": "active", "enrolled_at": now})
-        _note_for_statistics([s["user_id"] for s in snapshots])
+        note_changed(db.session, [s["user_id"] for s in snapshots])  # an INSERT ... SELECT on PostgreSQL
         for chunk in _chunks(plan.to_adopt):
             db.session.execute(update(Enrolment).where(Enrolment.id.in_(chunk), Enrolment.status == "active")
                                .values(cohort_id=cohort.id), execution_options={"synchronize_session": False})
@@ -263,15 +264,6 @@ def _apply(cohort: Cohort, plan: _Plan) -> None:
     ids = sorted(new_ids.values())
     for batch in _chunks(ids, INVITATION_BATCH):
         emit("cohort.invitations", {"cohort_id": cohort.id, "user_ids": batch})
-
-
-def _note_for_statistics(user_ids: list[int]) -> None:
-    """Tell the statistics rollup whose enrolments changed: a set-based insert carries no per-row parameters."""
-    try:
-        from learning.reporting.rollup import PENDING_KEY
-    except ImportError:  # the reporting feature is not installed
-        return
-    db.session.info.setdefault(PENDING_KEY, set()).update(user_ids)
 
 
 def _organisation_ids(rows: list[RosterRow], now) -> dict[str, int]:

@@ -15,6 +15,8 @@ from learning.models_base import UTCDateTime, utcnow
 
 DELIVERY_MODES = ("online", "in_person", "blended")
 ATTENDANCE_RULES = ("none", "all_sessions", "min_percent")
+NAME_MAX = 200
+CAPACITY_MAX = 2**31 - 1  # the most an INTEGER column holds
 
 
 class Cohort(db.Model):

@@ -20,7 +20,9 @@ from learning.catalogue.models import Course, Lesson, Module
 from learning.catalogue.services import get_course
 from learning.cohorts.models import (
     ATTENDANCE_RULES,
+    CAPACITY_MAX,
     DELIVERY_MODES,
+    NAME_MAX,
     Attendance,
     Cohort,
     CohortTrainer,
@@ -97,7 +99,11 @@ def _date(value, field: str, errors: dict) -> date | None:
 
 
 def validate_cohort(data: dict, partial: bool = False) -> dict:
-    """Clean cohort fields or raise ``ValidationFailed`` naming every bad one."""
+    """Clean cohort fields or raise ``ValidationFailed`` naming every bad one.
+
+    The one place of the cohort's rules: the page's forms and the API's schemas parse their input
+    (presence, types, dates) and document it, and leave every rule on the values to this.
+    """
     errors: dict[str, list[str]] = {}
     clean: dict = {}
 
@@ -116,7 +122,7 @@ def validate_cohort(data: dict, partial: bool = False) -> dict:
             clean["course_id"] = course.id
     if given("name"):
         name = single_line(data.get("name") or "")
-        if not name or len(name) > 200:
+        if not name or len(name) > NAME_MAX:
             errors.setdefault("name", []).append(_("A name of at most 200 characters is required."))
         clean["name"] = name
     if given("country"):
@@ -136,7 +142,8 @@ def validate_cohort(data: dict, partial: bool = False) -> dict:
         errors.setdefault("ends_on", []).append(_("The cohort cannot end before it starts."))
     if "capacity" in data:
         capacity = data["capacity"]
-        if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1):
+        if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int)
+                                     or not 1 <= capacity <= CAPACITY_MAX):
             errors.setdefault("capacity", []).append(_("Use a whole number of places, at least 1, or leave it empty."))
         clean["capacity"] = capacity
     if "attendance_rule" in data and data["attendance_rule"] is not None:
@@ -190,7 +197,7 @@ def create_cohort(actor: User, data: dict) -> Cohort:
 
 def update_cohort(actor: User, cohort: Cohort, data: dict) -> Cohort:
     """Change a cohort's details and completion rule; only admins change who runs it."""
-    _require_open(cohort)
+    require_open(cohort)
     if data.get("trainers") is not None and not actor.is_admin:
         raise Forbidden(_("Only admins assign trainers to cohorts."))
     merged = {"attendance_rule": cohort.attendance_rule, "attendance_min_percent": cohort.attendance_min_percent,
@@ -208,14 +215,10 @@ def update_cohort(actor: User, cohort: Cohort, data: dict) -> Cohort:
     return cohort
 
 
-def _require_open(cohort: Cohort) -> None:
-    if cohort.status == "closed":
-        raise CohortClosed(_("This cohort is closed."))
-
-
 def require_open(cohort: Cohort) -> None:
     """Refuse changes to a closed cohort."""
-    _require_open(cohort)
+    if cohort.status == "closed":
+        raise CohortClosed(_("This cohort is closed."))
 
 
 @dataclass(frozen=True)
@@ -299,6 +302,29 @@ def member_counts(cohort_ids: list[int]) -> dict[int, tuple[int, int]]:
     return {cohort_id: (members, int(completed or 0)) for cohort_id, members, completed in rows}
 
 
+@dataclass(frozen=True)
+class Trainer:
+    user_id: int
+    full_name: str
+    email: str
+
+
+def trainers_of(cohort_ids: list[int]) -> dict[int, list[Trainer]]:
+    """The trainers of each cohort, by name, in one query (a page of cohorts is one round trip)."""
+    if not cohort_ids:
+        return {}
+    rows = db.session.execute(
+        select(CohortTrainer.cohort_id, User.id, User.full_name, User.email)
+        .join(User, User.id == CohortTrainer.user_id)
+        .where(CohortTrainer.cohort_id.in_(cohort_ids))
+        .order_by(User.full_name, User.id)
+    )
+    found: dict[int, list[Trainer]] = {}
+    for cohort_id, user_id, full_name, email in rows:
+        found.setdefault(cohort_id, []).append(Trainer(user_id, full_name, email))
+    return found
+
+
 def get_member(cohort: Cohort, user_id: int) -> Member:
     members, _total = members_of(cohort, user_id=user_id)
     if not members:
@@ -308,7 +334,7 @@ def get_member(cohort: Cohort, user_id: int) -> Member:
 
 def sign_off(actor: User, cohort: Cohort, user_id: int) -> Member:
     """The trainer confirms a member met the requirements: the enrolment is completed (and certified)."""
-    _require_open(cohort)
+    require_open(cohort)
     enrolment = db.session.scalar(select(Enrolment).where(
         Enrolment.cohort_id == cohort.id, Enrolment.user_id == user_id, Enrolment.status != "withdrawn"))
     if enrolment is None:
@@ -349,7 +375,7 @@ class CloseResult:
 
 def close_cohort(actor: User, cohort: Cohort) -> CloseResult:
     """Sign off every member who met the attendance rule, then close; certificates follow through the outbox."""
-    _require_open(cohort)
+    require_open(cohort)
     ids = eligible_enrolment_ids(cohort)
     for enrolment in db.session.scalars(select(Enrolment).where(Enrolment.id.in_(ids))) if ids else []:
         mark_completed(enrolment, signed_off_by=actor.id)

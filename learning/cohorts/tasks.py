@@ -1,6 +1,6 @@
 """Background work of cohorts, run by the outbox: invitation e-mails and large roster imports.
 
-Both handlers are idempotent: an invitation is queued in the same transaction
+Both handlers (registered by ``learning.cohorts.init_app``) are idempotent: an invitation is queued in the same transaction
 that marks it sent, and an import runs only while its job is still queued.
 """
 
@@ -15,10 +15,11 @@ from learning.accounts.services import make_link_token
 from learning.catalogue.services import course_text
 from learning.cohorts.imports import run_import
 from learning.cohorts.models import Cohort, CohortInvitation, RosterImport
+from learning.cohorts.services import trainers_of
 from learning.extensions import db
+from learning.i18n import interface_language
 from learning.mail.services import queue_email
 from learning.models_base import utcnow
-from learning.outbox.services import handles
 
 
 def invitation_link(user: User) -> str:
@@ -26,14 +27,12 @@ def invitation_link(user: User) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}/account/reset/{make_link_token(user, 'reset')}"
 
 
-@handles("cohort.invitations")
 def send_invitations(payload: dict) -> None:
     """Queue the invitation e-mail of each new account in the batch that has not had one."""
     cohort = db.session.get(Cohort, payload["cohort_id"])
     if cohort is None:
         return
-    trainers = ", ".join(name for name in db.session.scalars(
-        select(User.full_name).where(User.id.in_([t.user_id for t in cohort.trainers]))) if name)
+    trainers = ", ".join(t.full_name for t in trainers_of([cohort.id]).get(cohort.id, []) if t.full_name)
     pending = db.session.execute(
         select(CohortInvitation, User).join(User, User.id == CohortInvitation.user_id)
         .where(CohortInvitation.cohort_id == cohort.id, CohortInvitation.user_id.in_(payload["user_ids"]),
@@ -50,14 +49,13 @@ def send_invitations(payload: dict) -> None:
     db.session.commit()
 
 
-@handles("cohort.roster_import")
 def import_in_background(payload: dict) -> None:
     """Run a queued roster import, reporting in the language of the person who uploaded it."""
     job = db.session.get(RosterImport, payload["import_id"])
     if job is None:
         return
     creator = db.session.get(User, job.created_by_id) if job.created_by_id else None
-    language = (creator.language if creator else "en").split("-")[0]
+    language = interface_language(creator.language if creator else "en")
     db.session.rollback()
     with force_locale(language):
         run_import(payload["import_id"])

@@ -26,6 +26,7 @@ from learning.errors import DomainError
 from learning.extensions import db
 from learning.i18n import current_language
 from learning.parsing import is_id, page_number, parse_id
+from learning.web import apply_field_errors
 
 bp = Blueprint("cohorts", __name__, url_prefix="/cohorts")
 ROSTER_PAGE_SIZE = 100
@@ -39,17 +40,6 @@ def _only_trainers_and_admins():
 
 def _title(course) -> str:
     return course_text(course, current_language()).title
-
-
-def _apply_field_errors(form, error: DomainError) -> None:
-    for name, messages in (error.fields or {}).items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = list(field.errors) + list(messages)
-        else:
-            flash("; ".join(messages), "error")
-    if not error.fields:
-        flash(error.message, "error")
 
 
 @bp.get("/")
@@ -73,7 +63,7 @@ def new():
             cohort = services.create_cohort(current_user, data)
         except DomainError as error:
             db.session.rollback()
-            _apply_field_errors(form, error)
+            apply_field_errors(form, error)
         else:
             db.session.commit()
             flash(_("The cohort %(name)s is created. Now upload its roster.", name=cohort.name), "success")
@@ -98,15 +88,8 @@ def _render_cohort(cohort, status: int = 200, report=None, upload_form=None, ses
         sessions=sessions.sessions_of(cohort), report=report, course_title=_title(cohort.course),
         upload_form=upload_form or RosterUploadForm(), session_form=session_form or SessionForm(),
         settings_form=settings_form or _settings_form(cohort), action_form=ActionForm(),
-        trainer_names=_trainer_names(cohort), eligible=len(services.eligible_enrolment_ids(cohort)),
+        trainer_names=[t.full_name for t in services.trainers_of([cohort.id]).get(cohort.id, [])], eligible=len(services.eligible_enrolment_ids(cohort)),
     ), status
-
-
-def _trainer_names(cohort) -> list[str]:
-    from learning.accounts.models import User
-
-    ids = [t.user_id for t in cohort.trainers]
-    return [u.full_name for u in db.session.query(User).filter(User.id.in_(ids)).order_by(User.full_name)] if ids else []
 
 
 @bp.get("/<int:cohort_id>")
@@ -185,7 +168,7 @@ def settings(cohort_id: int):
         services.update_cohort(current_user, cohort, data)
     except DomainError as error:
         db.session.rollback()
-        _apply_field_errors(form, error)
+        apply_field_errors(form, error)
         return _render_cohort(cohort, error.status, settings_form=form)
     db.session.commit()
     flash(_("The cohort's settings are saved."), "success")

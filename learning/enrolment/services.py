@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +21,7 @@ from learning.accounts.models import User
 from learning.catalogue.models import Course, Lesson, Module, Quiz
 from learning.certificates.models import Certificate
 from learning.enrolment.models import Enrolment, LessonProgress, QuizAttempt
-from learning.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from learning.errors import Conflict, NotFound, ValidationFailed
 from learning.extensions import db
 from learning.models_base import utcnow
 from learning.outbox.services import emit
@@ -171,9 +171,8 @@ def course_outline(course_id: int) -> CourseOutline:
     return cache[course_id]
 
 
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _forget_outlines(session: Session, *_args) -> None:
+def forget_transaction_caches(session: Session, *_args) -> None:
+    """After commit or rollback (attached by ``learning.enrolment.init_app``)."""
     session.info.pop(_OUTLINES, None)  # a course edited later must be read afresh
     session.info.pop(_DONE, None)
 
@@ -334,15 +333,3 @@ def progress_of(enrolment: Enrolment) -> Progress:
         quiz_passed=quiz_passed(enrolment) if outline.has_quiz else False,
         done=frozenset(done),
     )
-
-def enrolments_of(user: User) -> list[Enrolment]:
-    """Every enrolment of the learner, newest first."""
-    return list(db.session.scalars(
-        select(Enrolment).where(Enrolment.user_id == user.id).order_by(Enrolment.enrolled_at.desc())
-    ))
-
-
-def require_learner(user: User, enrolment: Enrolment) -> None:
-    """Refuse anyone but the enrolment's learner."""
-    if enrolment.user_id != user.id:
-        raise Forbidden(_("Only the learner can do this."))

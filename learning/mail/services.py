@@ -27,7 +27,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from learning.outbox.services import emit, handles
+from learning.outbox.services import emit
 from learning.text import single_line
 
 
@@ -123,9 +123,8 @@ def deliver(payload: dict) -> None:
         smtp.send_message(msg)
 
 
-# Once sent, only the Message-ID is kept: the address, the text and its signed links go.
-@handles("mail.send", keep_when_done=("message_id",))
-def _send_queued_mail(payload: dict) -> None:
+def send_queued_mail(payload: dict) -> None:
+    """The outbox handler of ``mail.send`` (registered by ``learning.mail.init_app``)."""
     if payload.get("erased"):  # its recipient was erased before it went: nothing to send
         return
     deliver(payload)

@@ -5,7 +5,7 @@ events are published to Celery. If the broker is down the request still
 succeeds: the events stay ``pending`` and the beat task ``outbox.sweep``
 publishes them later. Handlers must be idempotent; an event may run twice.
 
-An event type may also have a *batch handler* (``handles_batch``): events of
+An event type may also have a *batch handler* (``register_handler(..., batch=)``): events of
 that type committed together are published in chunks of ``OUTBOX_BATCH_SIZE``
 as one ``outbox.process_batch`` task, which handles the whole chunk in one
 transaction together with the events' done-marks. If the batch handler fails,
@@ -19,11 +19,11 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
-from flask import current_app
-from sqlalchemy import event, select, update
+from flask import Flask, current_app
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from learning.extensions import db
+from learning.extensions import db, listen_on_session
 from learning.models_base import utcnow
 from learning.outbox.models import OutboxEvent
 
@@ -31,57 +31,64 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[dict], None]
 BatchHandler = Callable[[list[dict]], None]
-_handlers: dict[str, Handler] = {}
-_batch_handlers: dict[str, BatchHandler] = {}
-_kept_when_done: dict[str, tuple[str, ...]] = {}
 
 SESSION_KEY = "outbox_pending_ids"
 
 
-def handles(event_type: str, keep_when_done: tuple[str, ...] | None = None) -> Callable[[Handler], Handler]:
-    """Register the function that handles one type of event.
+class HandlerRegistry:
+    """The handlers of each event type, filled by the features' ``init_app`` as the app is built."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Handler] = {}
+        self.batch_handlers: dict[str, BatchHandler] = {}
+        # The payload keys an event type keeps once handled; the rest is dropped with the done-mark.
+        self.kept_when_done: dict[str, tuple[str, ...]] = {}
+
+
+def install(app: Flask) -> None:
+    """Give the app its (empty) handler registry and attach the outbox's hooks to its session."""
+    app.extensions["outbox"] = HandlerRegistry()
+    listen_on_session("after_flush", _remember_ids)
+    listen_on_session("after_commit", _publish_after_commit)
+    listen_on_session("after_rollback", _forget_after_rollback)
+
+
+def register_handler(app: Flask, event_type: str, handler: Handler, batch: BatchHandler | None = None,
+                     keep_when_done: tuple[str, ...] | None = None) -> None:
+    """Register the function that handles one type of event, and optionally its batch handler.
 
     ``keep_when_done`` names the payload keys kept once the event is handled; the rest is dropped
     in the same update that marks it done (a sent e-mail's address, text and signed links have no
     use after sending, and a copy not kept is a copy erasure need not find). None keeps it all.
+
+    A batch handler receives many payloads of the type at once and does its work in the current
+    session without committing: the outbox commits the work with the events' done-marks, or rolls
+    both back. It must be idempotent, as the single handler is, which stays the fallback when a
+    batch fails.
     """
+    registry: HandlerRegistry = app.extensions["outbox"]
+    registry.handlers[event_type] = handler
+    if batch is not None:
+        registry.batch_handlers[event_type] = batch
+    if keep_when_done is not None:
+        registry.kept_when_done[event_type] = tuple(keep_when_done)
 
-    def register(func: Handler) -> Handler:
-        _handlers[event_type] = func
-        if keep_when_done is not None:
-            _kept_when_done[event_type] = tuple(keep_when_done)
-        return func
 
-    return register
+def _kept_when_done(event_type: str) -> tuple[str, ...] | None:
+    return current_app.extensions["outbox"].kept_when_done.get(event_type)
 
 
 def _done_payload(event_type: str, payload: dict) -> dict:
-    """What an event of this type keeps of its payload once handled (``handles(keep_when_done=...)``)."""
-    return {key: payload[key] for key in _kept_when_done[event_type] if key in payload}
+    """What an event of this type keeps of its payload once handled (``register_handler(keep_when_done=...)``)."""
+    return {key: payload[key] for key in _kept_when_done(event_type) or () if key in payload}
 
 
 def handler_for(event_type: str) -> Handler | None:
-    return _handlers.get(event_type)
-
-
-def handles_batch(event_type: str) -> Callable[[BatchHandler], BatchHandler]:
-    """Register the function that handles many events of one type at once.
-
-    It receives the payloads and does its work in the current session without
-    committing: the outbox commits the work with the events' done-marks, or
-    rolls both back. It must be idempotent, as a single handler is, and the
-    type must have a single handler too (the fallback when a batch fails).
-    """
-
-    def register(func: BatchHandler) -> BatchHandler:
-        _batch_handlers[event_type] = func
-        return func
-
-    return register
+    return current_app.extensions["outbox"].handlers.get(event_type)
 
 
 def batch_handler_for(event_type: str) -> BatchHandler | None:
-    return _batch_handlers.get(event_type)
+    return current_app.extensions["outbox"].batch_handlers.get(event_type)
 
 
 def emit(event_type: str, payload: dict) -> OutboxEvent:
@@ -92,7 +99,6 @@ def emit(event_type: str, payload: dict) -> OutboxEvent:
     return outbox_event
 
 
-@event.listens_for(Session, "after_flush")
 def _remember_ids(session: Session, flush_context) -> None:
     events = session.info.get("outbox_new_events")
     if events:
@@ -100,7 +106,6 @@ def _remember_ids(session: Session, flush_context) -> None:
         types.update((e.id, e.event_type) for e in events if e.id is not None)
 
 
-@event.listens_for(Session, "after_commit")
 def _publish_after_commit(session: Session) -> None:
     types = session.info.pop(SESSION_KEY, None)
     session.info.pop("outbox_new_events", None)
@@ -108,7 +113,6 @@ def _publish_after_commit(session: Session) -> None:
         publish(sorted(types), types)
 
 
-@event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
     session.info.pop(SESSION_KEY, None)
     session.info.pop("outbox_new_events", None)
@@ -155,9 +159,12 @@ def publish(event_ids: list[int], event_types: Mapping[int, str] | None = None) 
     return sent
 
 
-def backoff(attempts: int) -> timedelta:
-    """Exponential backoff with a ceiling: 10s, 20s, 40s ... at most an hour."""
-    return timedelta(seconds=min(3600, 10 * 2 ** max(0, attempts - 1)))
+def backoff(attempts: int, first: timedelta = timedelta(seconds=10),
+            ceiling: timedelta = timedelta(hours=1)) -> timedelta:
+    """Exponential backoff with a ceiling: ``first`` (10 s), twice that, four times ... at most ``ceiling``.
+
+    The one back-off rule of the platform: the outbox's events and the reminders' digests use it."""
+    return min(ceiling, first * 2 ** min(max(0, attempts - 1), 32))  # 2**32 * first is past any ceiling
 
 
 def process(event_id: int) -> str:
@@ -183,7 +190,7 @@ def process(event_id: int) -> str:
         log.exception("outbox: handler for event %s failed", event_id)
         _record_failure(event_id, f"{type(exc).__name__}: {exc}")
         return "failed"
-    done = {"payload": _done_payload(event_type, payload)} if event_type in _kept_when_done else {}
+    done = {"payload": _done_payload(event_type, payload)} if _kept_when_done(event_type) is not None else {}
     db.session.execute(
         update(OutboxEvent)
         .where(OutboxEvent.id == event_id)
@@ -231,7 +238,7 @@ def process_batch(event_ids: list[int]) -> dict[str, int]:
                 .values(status="done", processed_at=utcnow(), attempts=OutboxEvent.attempts + 1,
                         last_error=None)
             )
-            if event_type in _kept_when_done:
+            if _kept_when_done(event_type) is not None:
                 for row in rows:
                     db.session.execute(update(OutboxEvent).where(OutboxEvent.id == row.id)
                                        .values(payload=_done_payload(event_type, dict(row.payload or {}))))

@@ -22,7 +22,9 @@ from sqlalchemy import or_, select, update
 
 from learning.accounts.models import User
 from learning.extensions import db
+from learning.i18n import interface_language
 from learning.mail.services import deliver, render_message
+from learning.outbox.services import backoff as outbox_backoff
 from learning.reminders.content import describe
 from learning.reminders.models import ReminderDigest, ReminderSent
 from learning.reminders.services import (
@@ -43,8 +45,8 @@ class DeliveryFailed(RuntimeError):
 
 
 def backoff(attempts: int) -> timedelta:
-    """30 s, 1 min, 2 min ... at most an hour between attempts."""
-    return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
+    """30 s, 1 min, 2 min ... at most an hour between attempts (the outbox's rule, from 30 s)."""
+    return outbox_backoff(attempts, first=timedelta(seconds=30))
 
 
 def may_receive(user: User | None) -> bool:
@@ -54,8 +56,7 @@ def may_receive(user: User | None) -> bool:
 
 def mail_language(user: User) -> str:
     """The learner's language where the platform speaks it, else English."""
-    base = (user.language or "en").split("-")[0].lower()
-    return base if base in current_app.config.get("LANGUAGES", ["en"]) else "en"
+    return interface_language(user.language)
 
 
 def _lease(digest_id: int, now: datetime) -> bool:

@@ -142,63 +142,73 @@ def _text(value: ColumnElement) -> ColumnElement:
 
 
 class Rule:
-    """A reminder rule: ``due`` selects what to claim; ``describe`` says it, or None if it no longer applies."""
+    """A reminder rule: ``due`` selects what to claim; ``describe`` says it, or None if it no longer applies.
+
+    Every rule's query has one shape: its rows (``source``, with ``joins``) joined to their learner
+    (``learner``) and the learner's local clock, kept where the rule's ``conditions`` hold, the
+    learner may get a digest now, and the occasion is not in the sent-log yet. A rule says only
+    what is its own: the occasion and the conditions (``parts``).
+    """
 
     name: str
+    source: type
+    subject_id: ColumnElement  # the id stored with the claim (what ``describe`` reads)
+    learner: ColumnElement  # the user id of whom the reminder goes to
+    joins: tuple = ()
 
     def __init__(self, settings: dict):
         self.settings = settings
 
-    def due(self, moment: Moment) -> Select:
+    def parts(self, moment: Moment) -> tuple[ColumnElement, list[ColumnElement]]:
+        """The occasion (a text unique per reminder and threshold band) and the conditions."""
         raise NotImplementedError
+
+    def due(self, moment: Moment) -> Select:
+        rule = type(self)  # the columns are read from the class: on an instance they would be descriptors
+        occasion, conditions = self.parts(moment)
+        clock, allowed = recipients(moment)
+        query = select(*_claim_columns(self.name, moment, occasion, rule.subject_id)).select_from(rule.source)
+        for target, on in rule.joins:
+            query = query.join(target, on)
+        return (
+            query.join(User, User.id == rule.learner)
+            .join(clock, clock.c.timezone == User.timezone)
+            .where(*conditions, allowed, _not_logged(self.name, occasion))
+        )
 
 
 class Inactivity(Rule):
     """An active enrolment with no progress for N days."""
 
     name = "inactivity"
+    source, subject_id, learner = Enrolment, Enrolment.id, Enrolment.user_id
 
-    def due(self, moment: Moment) -> Select:
+    def parts(self, moment: Moment) -> tuple[ColumnElement, list[ColumnElement]]:
         days = self.settings["days"]
         last = func.coalesce(Enrolment.last_activity_at, Enrolment.enrolled_at)
         limits = [(literal(moment.now - timedelta(days=d), Enrolment.enrolled_at.type), d) for d in reversed(days)]
         occasion = literal("enrolment:") + _text(Enrolment.id) + literal(":inactive:") + _band(last, limits)
-        clock, allowed = recipients(moment)
-        return (
-            select(*_claim_columns(self.name, moment, occasion, Enrolment.id))
-            .select_from(Enrolment)
-            .join(User, User.id == Enrolment.user_id)
-            .join(clock, clock.c.timezone == User.timezone)
-            .where(Enrolment.status == "active", last <= limits[-1][0], allowed, _not_logged(self.name, occasion))
-        )
+        return occasion, [Enrolment.status == "active", last <= limits[-1][0]]
 
 
 class CohortEnding(Rule):
     """A cohort ending within N days (counted from the UTC date) with the member not yet complete."""
 
     name = "cohort_ending"
+    source, subject_id, learner = Enrolment, Enrolment.id, Enrolment.user_id
+    joins = ((Cohort, Cohort.id == Enrolment.cohort_id),)
 
-    def due(self, moment: Moment) -> Select:
+    def parts(self, moment: Moment) -> tuple[ColumnElement, list[ColumnElement]]:
         days = self.settings["days"]
         limits = [(literal(moment.today + timedelta(days=d), Date), d) for d in days]
         occasion = (literal("cohort:") + _text(Cohort.id) + literal(":enrolment:") + _text(Enrolment.id)
                     + literal(":ending:") + _band(Cohort.ends_on, limits))
-        clock, allowed = recipients(moment)
-        return (
-            select(*_claim_columns(self.name, moment, occasion, Enrolment.id))
-            .select_from(Enrolment)
-            .join(Cohort, Cohort.id == Enrolment.cohort_id)
-            .join(User, User.id == Enrolment.user_id)
-            .join(clock, clock.c.timezone == User.timezone)
-            .where(
-                Enrolment.status == "active",
-                Cohort.status == "open",
-                Cohort.ends_on >= literal(moment.today, Date),
-                Cohort.ends_on <= limits[-1][0],
-                allowed,
-                _not_logged(self.name, occasion),
-            )
-        )
+        return occasion, [
+            Enrolment.status == "active",
+            Cohort.status == "open",
+            Cohort.ends_on >= literal(moment.today, Date),
+            Cohort.ends_on <= limits[-1][0],
+        ]
 
 
 def renewed(certificate) -> ColumnElement:
@@ -217,81 +227,57 @@ class CertificateExpiring(Rule):
     """A certificate in force that expires within 60, 30 or 7 days, not yet renewed."""
 
     name = "certificate_expiring"
+    source, subject_id, learner = Certificate, Certificate.id, Certificate.user_id
 
-    def due(self, moment: Moment) -> Select:
+    def parts(self, moment: Moment) -> tuple[ColumnElement, list[ColumnElement]]:
         days = self.settings["days"]
         limits = [(literal(moment.now + timedelta(days=d), Certificate.expires_at.type), d) for d in days]
         occasion = literal("certificate:") + _text(Certificate.id) + literal(":expiring:") + _band(
             Certificate.expires_at, limits)
-        clock, allowed = recipients(moment)
-        return (
-            select(*_claim_columns(self.name, moment, occasion, Certificate.id))
-            .select_from(Certificate)
-            .join(User, User.id == Certificate.user_id)
-            .join(clock, clock.c.timezone == User.timezone)
-            .where(
-                Certificate.revoked_at.is_(None),
-                Certificate.expires_at > literal(moment.now, Certificate.expires_at.type),
-                Certificate.expires_at <= limits[-1][0],
-                ~renewed(Certificate),
-                allowed,
-                _not_logged(self.name, occasion),
-            )
-        )
+        return occasion, [
+            Certificate.revoked_at.is_(None),
+            Certificate.expires_at > literal(moment.now, Certificate.expires_at.type),
+            Certificate.expires_at <= limits[-1][0],
+            ~renewed(Certificate),
+        ]
 
 
 class CertificateIssued(Rule):
     """A certificate issued recently (within ``within_days``), with its links."""
 
     name = "certificate_issued"
+    source, subject_id, learner = Certificate, Certificate.id, Certificate.user_id
 
-    def due(self, moment: Moment) -> Select:
+    def parts(self, moment: Moment) -> tuple[ColumnElement, list[ColumnElement]]:
         since = moment.now - timedelta(days=self.settings["within_days"])
         occasion = literal("certificate:") + _text(Certificate.id) + literal(":issued")
-        clock, allowed = recipients(moment)
         stamp = Certificate.issued_at.type
-        return (
-            select(*_claim_columns(self.name, moment, occasion, Certificate.id))
-            .select_from(Certificate)
-            .join(User, User.id == Certificate.user_id)
-            .join(clock, clock.c.timezone == User.timezone)
-            .where(
-                Certificate.revoked_at.is_(None),
-                Certificate.issued_at > literal(since, stamp),
-                Certificate.issued_at <= literal(moment.now, stamp),
-                allowed,
-                _not_logged(self.name, occasion),
-            )
-        )
+        return occasion, [
+            Certificate.revoked_at.is_(None),
+            Certificate.issued_at > literal(since, stamp),
+            Certificate.issued_at <= literal(moment.now, stamp),
+        ]
 
 
 class InvitationPending(Rule):
     """Someone invited from a roster N days ago who has still not set a password."""
 
     name = "invitation_pending"
+    source, subject_id, learner = CohortInvitation, CohortInvitation.cohort_id, CohortInvitation.user_id
 
-    def due(self, moment: Moment) -> Select:
+    def parts(self, moment: Moment) -> tuple[ColumnElement, list[ColumnElement]]:
         days = self.settings["days"]
         stamp = CohortInvitation.sent_at.type
         limits = [(literal(moment.now - timedelta(days=d), stamp), d) for d in reversed(days)]
         occasion = literal("cohort:") + _text(CohortInvitation.cohort_id) + literal(":invitation:") + _band(
             CohortInvitation.sent_at, limits)
-        clock, allowed = recipients(moment)
-        return (
-            select(*_claim_columns(self.name, moment, occasion, CohortInvitation.cohort_id))
-            .select_from(CohortInvitation)
-            .join(User, User.id == CohortInvitation.user_id)
-            .join(clock, clock.c.timezone == User.timezone)
-            .where(
-                CohortInvitation.sent_at <= limits[-1][0],
-                User.password_hash.is_(None),
-                User.last_login_at.is_(None),
-                exists().where(Enrolment.user_id == User.id, Enrolment.cohort_id == CohortInvitation.cohort_id,
-                               Enrolment.status == "active"),
-                allowed,
-                _not_logged(self.name, occasion),
-            )
-        )
+        return occasion, [
+            CohortInvitation.sent_at <= limits[-1][0],
+            User.password_hash.is_(None),
+            User.last_login_at.is_(None),
+            exists().where(Enrolment.user_id == User.id, Enrolment.cohort_id == CohortInvitation.cohort_id,
+                           Enrolment.status == "active"),
+        ]
 
 
 RULES: dict[str, type[Rule]] = {

@@ -1,1 +1,13 @@
 """Reporting: statistics queries, the dashboard, exports, the public impact page."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """The rollup's session hooks, which keep the statistics exact in every transaction, and the
+    outbox handler that builds exports."""
+    from learning.outbox.services import register_handler
+    from learning.reporting import rollup, tasks
+
+    rollup.install()
+    register_handler(app, "report.export_requested", tasks.export_requested)

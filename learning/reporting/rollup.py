@@ -26,7 +26,6 @@ from sqlalchemy import (
     case,
     cast,
     delete,
-    event,
     except_,
     func,
     insert,
@@ -46,6 +45,7 @@ from sqlalchemy.sql import Executable
 from learning.accounts.models import User
 from learning.certificates.models import Certificate
 from learning.enrolment.models import Enrolment
+from learning.extensions import listen_on_session
 from learning.reporting.models import ReportCell, ReportFact
 
 # The dimensions an enrolment records, in the canonical order of cell keys.
@@ -433,6 +433,24 @@ _TEXT_KEYS = {"kind", "dims", "country", "sector"}
 
 # --- noticing changes --------------------------------------------------------------------------
 
+def install() -> None:
+    """Attach the hooks that note whose facts a transaction changes and refresh them before it
+    commits, to the app's session (called by ``learning.reporting.init_app``)."""
+    listen_on_session("after_flush", _remember_people)
+    listen_on_session("do_orm_execute", _remember_people_of_bulk_statements)
+    listen_on_session("before_commit", _refresh_before_commit)
+
+
+def note_changed(session: Session, user_ids: Iterable[int]) -> None:
+    """Have these people's facts refreshed before ``session`` commits.
+
+    For writes the hooks cannot see: a set-based INSERT whose rows are not passed as parameters
+    (an ``INSERT ... SELECT``, PostgreSQL's ``unnest`` arrays, a multi-row ``VALUES``). Refreshing
+    someone whose facts did not change costs a query and changes nothing.
+    """
+    session.info.setdefault(PENDING_KEY, set()).update(int(i) for i in user_ids if i is not None)
+
+
 def _changed_people(obj, watched: tuple[str, ...], is_new_or_deleted: bool) -> set[int]:
     state = sa_inspect(obj)
     people = {obj.user_id} if obj.user_id is not None else set()
@@ -448,7 +466,6 @@ def _changed_people(obj, watched: tuple[str, ...], is_new_or_deleted: bool) -> s
     return people if changed else set()
 
 
-@event.listens_for(Session, "after_flush")
 def _remember_people(session: Session, flush_context) -> None:
     pending: set[int] = session.info.setdefault(PENDING_KEY, set())
     for collection, fresh in ((session.new, True), (session.deleted, True), (session.dirty, False)):
@@ -460,14 +477,11 @@ def _remember_people(session: Session, flush_context) -> None:
 
 
 def _user_ids_in_parameters(parameters) -> set[int]:
+    """The ``user_id`` values among a statement's parameters (one dict, or a list for executemany)."""
     if isinstance(parameters, dict):
         parameters = [parameters]
-    found: set[int] = set()
-    for params in parameters or ():
-        for name, value in (params or {}).items():
-            if isinstance(name, str) and (name == "user_id" or name.startswith("user_id_m")) and value is not None:
-                found.add(int(value))
-    return found
+    return {int(params["user_id"]) for params in parameters or ()
+            if isinstance(params, dict) and params.get("user_id") is not None}
 
 
 def _statement_parameters(statement) -> dict:
@@ -477,9 +491,13 @@ def _statement_parameters(statement) -> dict:
         return {}
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _remember_people_of_bulk_statements(state) -> None:
-    """Bulk INSERT/UPDATE/DELETE through the session (roster imports) bypass the flush: note their people."""
+    """Bulk INSERT/UPDATE/DELETE through the session bypass the flush: note their people.
+
+    An INSERT's people are the ``user_id`` of its rows passed as parameters (an executemany, or one
+    row's ``values``); any other INSERT must say whose facts it changed with ``note_changed``. An
+    UPDATE that sets a watched column, and a DELETE, concern the people of the rows they match.
+    """
     if not (state.is_insert or state.is_update or state.is_delete):
         return
     statement = state.statement
@@ -504,7 +522,6 @@ def _remember_people_of_bulk_statements(state) -> None:
     pending |= {uid for uid in state.session.execute(query).scalars() if uid is not None}
 
 
-@event.listens_for(Session, "before_commit")
 def _refresh_before_commit(session: Session) -> None:
     session.flush()
     people = session.info.pop(PENDING_KEY, None)

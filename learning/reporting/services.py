@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from learning.accounts.models import Organisation
 from learning.catalogue.models import Course, CourseTranslation
+from learning.catalogue.texts import pick_language
 from learning.cohorts.models import Cohort
 from learning.errors import ValidationFailed
 from learning.extensions import db
@@ -24,7 +25,17 @@ from learning.i18n import country_name, is_country_code, is_sector, sector_label
 from learning.parsing import InvalidInput, is_id, parse_date, parse_id
 from learning.reporting.queries import CountRow, ReportFilter, counts
 
-FILTER_FIELDS = ("from", "to", "country", "sector", "course", "cohort", "organisation")
+# The report filters, each named once: as a query string (or an export request's body) gives them,
+# with what they mean. ``parse_filters`` checks them; the API documents them from this table.
+FILTERS: dict[str, dict] = {
+    "from": {"format": "date", "example": "2025-01-01", "description": "First UTC day, inclusive"},
+    "to": {"format": "date", "example": "2025-12-31", "description": "Last UTC day, inclusive"},
+    "country": {"example": "CO", "description": "ISO 3166-1 alpha-2 code"},
+    "sector": {"example": "law_enforcement", "description": "A sector code"},
+    "course": {"description": "A course slug"},
+    "cohort": {"description": "A cohort id"},
+    "organisation": {"description": "An organisation id, or its name (ignoring case)"},
+}
 
 
 def parse_filters(args, *, blank_is_unset: bool = True) -> ReportFilter:
@@ -130,7 +141,9 @@ def course_slugs(course_ids) -> dict[int, str]:
 
 
 def course_titles(course_ids, language: str) -> dict[int, tuple[str, str]]:
-    """(slug, title in ``language`` where translated, else in the course's own language) by id."""
+    """(slug, title) by id: the title in ``language`` as a learner reading it would see it
+    (``learning.catalogue.texts.pick_language``: its own or a regional form, else the course's own
+    language, else the first translation)."""
     ids = list(set(course_ids))
     if not ids:
         return {}
@@ -138,6 +151,7 @@ def course_titles(course_ids, language: str) -> dict[int, tuple[str, str]]:
         select(Course.id, Course.slug, Course.language, CourseTranslation.language, CourseTranslation.title)
         .join(CourseTranslation, CourseTranslation.course_id == Course.id)
         .where(Course.id.in_(ids))
+        .order_by(Course.id, CourseTranslation.id)
     )
     texts: dict[int, dict[str, str]] = {}
     own_language: dict[int, tuple[str, str]] = {}
@@ -147,7 +161,8 @@ def course_titles(course_ids, language: str) -> dict[int, tuple[str, str]]:
     result = {}
     for course_id, by_language in texts.items():
         slug, own = own_language[course_id]
-        title = by_language.get(language) or by_language.get(own) or next(iter(by_language.values()))
+        chosen = pick_language(list(by_language), language, own)
+        title = by_language.get(chosen) or next(iter(by_language.values()))
         result[course_id] = (slug, title)
     return result
 

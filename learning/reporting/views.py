@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import format_number
-from flask_login import current_user, login_required
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField
 
@@ -16,6 +16,7 @@ from learning.i18n import country_choices, current_language
 from learning.models_base import utcnow
 from learning.reporting import exports, services
 from learning.reporting.queries import ReportFilter
+from learning.web import admin_required
 
 bp = Blueprint("reporting", __name__, cli_group="reports")
 
@@ -33,15 +34,9 @@ def report_number(value) -> str:
     return format_number(value) if isinstance(value, int) else str(value)
 
 
-def _require_admin() -> None:
-    if not current_user.is_admin:
-        abort(403)
-
-
 @bp.get("/reports/")
-@login_required
+@admin_required
 def dashboard():
-    _require_admin()
     errors: dict[str, list[str]] = {}
     try:
         report = services.parse_filters(request.args)
@@ -78,9 +73,8 @@ def dashboard():
 
 
 @bp.post("/reports/exports")
-@login_required
+@admin_required
 def request_export():
-    _require_admin()
     form = ExportForm()
     if not form.validate_on_submit():
         abort(400)
@@ -92,9 +86,8 @@ def request_export():
 
 
 @bp.get("/reports/exports/<int:export_id>")
-@login_required
+@admin_required
 def export_status(export_id: int):
-    _require_admin()
     return render_template("reporting/export.html", job=exports.get_export(export_id))
 
 

@@ -3,6 +3,8 @@
 Revision ID: 0002_reporting
 Revises: 0001_initial
 """
+import itertools
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -74,9 +76,64 @@ def upgrade():
     # Existing enrolments and certificates: build the rollup from them once.
     bind = op.get_bind()
     if bind.execute(sa.text("SELECT 1 FROM enrolments LIMIT 1")).first() is not None:
-        from learning.reporting.rebuild import rebuild
+        build_rollup(bind)
 
-        rebuild(bind)
+
+# A frozen copy of the rollup as this revision defined it (the application's code moves on; a
+# migration must not): facts per person, kind, UTC day and dimensions, then cells counting distinct
+# people (certificates for "certified") for every combination of at most two dimensions at every
+# grain. 0004 later deletes the cell families the rollup stopped keeping.
+DIMENSIONS = (("country", "country", "''"), ("sector", "sector", "''"), ("course", "course_id", "0"),
+              ("cohort", "cohort_id", "0"), ("organisation", "organisation_id", "0"))
+
+
+def build_rollup(bind) -> None:
+    """Fill report_facts and report_cells from enrolments and certificates (both tables empty)."""
+    if bind.dialect.name == "postgresql":
+        day = "CAST(timezone('UTC', {}) AS date)".format
+        year = "CAST(EXTRACT(year FROM {}) AS integer)".format
+        month = "CAST(EXTRACT(year FROM {0}) * 100 + EXTRACT(month FROM {0}) AS integer)".format
+    else:
+        day = "date({})".format
+        year = "CAST(strftime('%Y', {}) AS integer)".format
+        month = "CAST(strftime('%Y%m', {}) AS integer)".format
+    recorded = ("COALESCE(e.country, '')", "COALESCE(e.sector, '')", "e.course_id", "COALESCE(e.cohort_id, 0)",
+                "COALESCE(e.organisation_id, 0)")
+    columns = [column for _name, column, _neutral in DIMENSIONS]
+
+    def facts(kind: str, when: str, source: str) -> str:
+        named = ", ".join(f"{value} AS {column}" for value, column in zip(recorded, columns))
+        return (f"SELECT e.user_id AS user_id, '{kind}' AS kind, {day(when)} AS day, {named}, count(*) AS weight "
+                f"FROM {source} GROUP BY e.user_id, {day(when)}, {', '.join(recorded)}")
+
+    every_fact = " UNION ALL ".join((
+        facts("reached", "e.enrolled_at", "enrolments e"),
+        facts("trained", "e.completed_at", "enrolments e WHERE e.completed_at IS NOT NULL"),
+        facts("certified", "c.issued_at", "certificates c JOIN enrolments e ON e.id = c.enrolment_id"),
+    ))
+    bind.execute(sa.text(
+        f"INSERT INTO report_facts (user_id, kind, day, year, month, {', '.join(columns)}, weight) "
+        f"SELECT f.user_id, f.kind, f.day, {year('f.day')}, {month('f.day')}, "
+        f"{', '.join('f.' + column for column in columns)}, f.weight FROM ({every_fact}) AS f"
+    ))
+    for size in (0, 1, 2):
+        for subset in itertools.combinations(DIMENSIONS, size):
+            dims = "+".join(name for name, _column, _neutral in subset)
+            kept = [column for _name, column, _neutral in subset]
+            values = ", ".join(column if column in kept else f"{neutral} AS {column}"
+                               for _name, column, neutral in DIMENSIONS)
+            grouping = ", ".join(["kind", "period", *kept])
+            for period in ("0", "year", "month"):
+                people = (f"SELECT DISTINCT kind, {period} AS period, {', '.join(['user_id', *kept])} "
+                          "FROM report_facts WHERE kind <> 'certified'")
+                certified = (f"SELECT kind, {period} AS period, {', '.join([*kept, 'weight'])} "
+                             "FROM report_facts WHERE kind = 'certified'")
+                bind.execute(sa.text(
+                    f"INSERT INTO report_cells (kind, dims, period, {', '.join(columns)}, n) "
+                    f"SELECT kind, '{dims}', period, {values}, count(*) FROM ({people}) AS p GROUP BY {grouping} "
+                    f"UNION ALL SELECT kind, '{dims}', period, {values}, sum(weight) FROM ({certified}) AS c "
+                    f"GROUP BY {grouping}"
+                ))
 
 
 def downgrade():
