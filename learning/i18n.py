@@ -11,7 +11,7 @@ from functools import lru_cache
 from zoneinfo import available_timezones
 
 import pycountry
-from babel import Locale, UnknownLocaleError
+from babel import Locale, UnknownLocaleError, negotiate_locale
 from flask import current_app, has_request_context, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -35,18 +35,58 @@ SECTORS: dict[str, object] = {
 }
 
 
-def select_locale() -> str:
-    """The user's own setting first, then the browser's preference, then English."""
-    if not has_request_context():
-        return "en"  # tasks choose a language explicitly with force_locale
+# The visitor's choice, kept across pages (and after signing out) by the browser.
+LANGUAGE_COOKIE = "lang"
+LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def requested_language() -> str | None:
+    """The interface language asked for in the address (``?lang=es``), if it is one we speak."""
+    code = request.args.get("lang")
+    return code if code in UI_LANGUAGES else None
+
+
+def profile_language() -> str | None:
+    """The signed-in person's language (``pt-BR`` reads as ``pt``), if the interface speaks it."""
     if current_user and getattr(current_user, "is_authenticated", False):
         lang = (current_user.language or "").split("-")[0]
         if lang in UI_LANGUAGES:
             return lang
-    override = request.args.get("lang")
-    if override in UI_LANGUAGES:
-        return override
-    return request.accept_languages.best_match(UI_LANGUAGES) or "en"
+    return None
+
+
+def browser_language() -> str:
+    """The best of the browser's Accept-Language for our languages, by Babel's negotiation."""
+    preferred = [tag for tag, _quality in request.accept_languages]
+    return negotiate_locale(preferred, UI_LANGUAGES, sep="-") or "en"
+
+
+def select_locale() -> str:
+    """``?lang=`` first, then the person's profile, then the visitor's cookie, then the browser."""
+    if not has_request_context():
+        return "en"  # tasks choose a language explicitly with force_locale
+    cookie = request.cookies.get(LANGUAGE_COOKIE)
+    return (requested_language() or profile_language()
+            or (cookie if cookie in UI_LANGUAGES else None) or browser_language())
+
+
+def remember_language(response, code: str):
+    """Keep ``code`` in the visitor's cookie, so the next page (and the next visit) uses it."""
+    response.set_cookie(
+        LANGUAGE_COOKIE, code, max_age=LANGUAGE_COOKIE_MAX_AGE, samesite="Lax", httponly=True,
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+    )
+    return response
+
+
+def address_without_language() -> str:
+    """This page's path and query without ``lang``: where the switcher sends people back."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    if not args:
+        return request.path
+    from urllib.parse import urlencode
+
+    return f"{request.path}?{urlencode(args)}"
 
 
 def select_timezone() -> str:
@@ -187,5 +227,28 @@ def register_template_helpers(app) -> None:
         current_language=current_language,
         ui_languages=UI_LANGUAGES,
         sector_choices=sector_choices,
+        address_without_language=address_without_language,
     )
     app.jinja_env.globals["config_languages"] = lambda: current_app.config["LANGUAGES"]
+
+
+def register_language_choice(app) -> None:
+    """``?lang=`` is honoured and remembered: in the cookie, and in a signed-in person's profile."""
+
+    @app.before_request
+    def save_requested_language():
+        code = requested_language()
+        signed_in = getattr(current_user, "is_authenticated", False)
+        if code and signed_in and profile_language() != code and not request.path.startswith("/api/"):
+            from learning.accounts.services import choose_language
+            from learning.extensions import db
+
+            choose_language(current_user, code)
+            db.session.commit()
+
+    @app.after_request
+    def keep_requested_language(response):
+        code = requested_language()
+        if code and request.cookies.get(LANGUAGE_COOKIE) != code:
+            remember_language(response, code)
+        return response
