@@ -51,7 +51,7 @@ def build_site() -> Site:
     session = factories_cohorts.session(cohort, title="Opening session")
 
     statistics = rf.course("statistics-course", "Investigating online abuse")
-    for i in range(4):
+    for i in range(6):  # above the small-cell threshold, so the impact page shows them
         rf.enrolment(rf.person("CO", "law_enforcement"), statistics, date(YEAR, 2, 1 + i), date(YEAR, 3, 1 + i))
         rf.enrolment(rf.person("JO", "health"), statistics, date(YEAR, 4, 1 + i))
     db.session.commit()
