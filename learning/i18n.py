@@ -16,6 +16,7 @@ from flask import current_app, has_request_context, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 
 UI_LANGUAGES = ("en", "es", "fr", "pt", "ar")
 RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
@@ -218,6 +219,21 @@ def is_timezone(name: str | None) -> bool:
     return bool(name) and name in timezones()
 
 
+def percent(value: float | int | None) -> Markup:
+    """A percentage (0-100) in the reader's format ("80 %" in French), isolated so that in a
+    right-to-left page the sign stays beside its number."""
+    from flask_babel import format_percent
+
+    return Markup("<bdi>%s</bdi>") % format_percent((value or 0) / 100)
+
+
+def number(value: int | float | None) -> Markup:
+    """A number in the reader's format (1,234 / 1.234 / 1 234), isolated from the text around it."""
+    from flask_babel import format_number
+
+    return Markup("<bdi>%s</bdi>") % format_number(value or 0)
+
+
 def register_template_helpers(app) -> None:
     app.jinja_env.globals.update(
         country_name=country_name,
@@ -228,6 +244,8 @@ def register_template_helpers(app) -> None:
         ui_languages=UI_LANGUAGES,
         sector_choices=sector_choices,
         address_without_language=address_without_language,
+        percent=percent,
+        number=number,
     )
     app.jinja_env.globals["config_languages"] = lambda: current_app.config["LANGUAGES"]
 
