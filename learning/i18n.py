@@ -82,12 +82,11 @@ def remember_language(response, code: str):
 
 def address_without_language() -> str:
     """This page's path and query without ``lang``: where the switcher sends people back."""
-    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
-    if not args:
-        return request.path
     from urllib.parse import urlencode
 
-    return f"{request.path}?{urlencode(args)}"
+    path = request.script_root + request.path
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    return f"{path}?{urlencode(args)}" if args else path
 
 
 def select_timezone() -> str:
