@@ -108,3 +108,22 @@ def test_the_keyboard_meets_a_skip_link_first_and_sees_where_it_is(page, live_se
     page.keyboard.press("Tab")  # the brand link in the header
     ring = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert ring != "none"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_forms_showing_their_errors_have_no_serious_violation(browser, live_server, make, lang):
+    site = build_site()
+    with browsing_as(browser, live_server.url, site, "anonymous", lang) as page:
+        visit(page, "/account/signup", lang)
+        page.fill("#email", "not-an-address")
+        page.fill("#password", "short")
+        page.locator("form.stack button[type=submit]").click()
+        page.wait_for_selector(".field-error")
+        assert page.locator("[aria-invalid=true][aria-describedby]").count() >= 2
+        assert blocking_violations(page) == []
+    with browsing_as(browser, live_server.url, site, "learner", lang) as page:
+        visit(page, "/learning/", lang)
+        page.locator(".enrolment .next-step a").first.click()
+        visit(page, page.url.replace(live_server.url, "").rsplit("/lessons/", 1)[0] + "/quiz", lang)
+        page.locator("form.quiz button[type=submit]").click()  # nothing answered: the browser or the server objects
+        assert blocking_violations(page) == []
