@@ -233,6 +233,17 @@ def number(value: int | float | None) -> Markup:
     return Markup("<bdi>%s</bdi>") % format_number(value or 0)
 
 
+def localised_ngettext(singular: str, plural: str, n):
+    """The plural form for ``n`` with ``n`` written in the reader's number format
+    ("1.000.000 de problemas", "1 000 000 de problèmes"), for templates."""
+    from flask_babel import format_number, get_translations
+
+    text = get_translations().ungettext(singular, plural, n)
+    if isinstance(n, int) and not isinstance(n, bool):
+        text = text.replace("%(num)d", format_number(n).replace("%", "%%"))
+    return text
+
+
 def register_template_helpers(app) -> None:
     app.jinja_env.globals.update(
         country_name=country_name,
@@ -247,6 +258,17 @@ def register_template_helpers(app) -> None:
         number=number,
     )
     app.jinja_env.globals["config_languages"] = lambda: current_app.config["LANGUAGES"]
+    from flask_babel import get_translations
+
+    # As Flask-Babel installs them, except that plural messages write their number in the
+    # reader's format.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: get_translations().ugettext(s),
+        ngettext=localised_ngettext,
+        newstyle=True,
+        pgettext=lambda c, s: get_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: get_translations().unpgettext(c, s, p, n),
+    )
 
 
 def register_language_choice(app) -> None:

@@ -88,3 +88,15 @@ def test_arabic_uses_words_for_one_and_two_and_digits_from_three():
             assert str(n) in forms[n], (singular, n)
         # 3-10 take the plural noun, 11-99 the singular: the few and many forms differ.
         assert message.string[3] != message.string[4], singular
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("en", "1,000,000 problems"), ("es", "1.000.000 de problemas"), ("fr", "1\u202f000\u202f000 de problèmes"),
+    ("pt", "1.000.000 de problemas"), ("es", "2 problemas"),
+])
+def test_pages_write_the_number_of_a_plural_message_in_the_readers_format(app, lang, expected):
+    from flask import render_template_string
+
+    count = 2 if expected.startswith("2 ") else 1_000_000
+    with app.test_request_context(f"/?lang={lang}"):
+        assert render_template_string('{{ ngettext("%(num)d problem", "%(num)d problems", n) }}', n=count) == expected
