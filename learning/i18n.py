@@ -218,6 +218,12 @@ def is_timezone(name: str | None) -> bool:
     return bool(name) and name in timezones()
 
 
+def isolate(text: str | None) -> str:
+    """Plain text (a flash message, an e-mail) holding a name or title from people or courses:
+    Unicode's first-strong isolate, the plain-text <bdi>, so "Ana." stays "Ana." in Arabic."""
+    return f"\u2068{text or ''}\u2069"
+
+
 def percent(value: float | int | None) -> Markup:
     """A percentage (0-100) in the reader's format ("80 %" in French), isolated so that in a
     right-to-left page the sign stays beside its number."""

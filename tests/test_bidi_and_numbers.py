@@ -71,3 +71,14 @@ def test_a_trainers_roster_isolates_names_and_addresses(client, make):
     assert "<h1><bdi>Policía Nacional — Bogotá.</bdi>" in html
     assert "<td><bdi>Ana Gómez</bdi></td>" in html
     assert "<bdi>75%</bdi>" in html
+
+
+def test_a_name_inside_a_flash_message_is_isolated(client, make):
+    from tests import factories_cohorts as cohorts
+
+    trainer = make.trainer(language="ar")
+    cohort = cohorts.cohort(trainer, attendance_rule="none")
+    member = cohorts.member(cohort, full_name="Ana G.")
+    client.post("/account/login", data={"email": trainer.email, "password": PASSWORD})
+    html = client.post(f"/cohorts/{cohort.id}/members/{member.user_id}/complete", follow_redirects=True).get_data(as_text=True)
+    assert "\u2068Ana G.\u2069" in html  # Unicode's first-strong isolate: "Ana G." keeps its full stop
