@@ -82,3 +82,12 @@ def test_a_name_inside_a_flash_message_is_isolated(client, make):
     client.post("/account/login", data={"email": trainer.email, "password": PASSWORD})
     html = client.post(f"/cohorts/{cohort.id}/members/{member.user_id}/complete", follow_redirects=True).get_data(as_text=True)
     assert "\u2068Ana G.\u2069" in html  # Unicode's first-strong isolate: "Ana G." keeps its full stop
+
+
+def test_what_people_type_keeps_its_own_direction(client):
+    html = client.get("/account/signup?lang=ar").get_data(as_text=True)
+    def tag(control_id: str) -> str:
+        return re.search(rf'<input[^>]*\bid="{control_id}"[^>]*>', html).group(0)
+
+    assert 'dir="auto"' in tag("full_name") and 'dir="auto"' in tag("organisation")
+    assert 'dir="ltr"' in tag("email")
