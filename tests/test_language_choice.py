@@ -95,3 +95,12 @@ def test_the_switcher_works_without_javascript_for_visitors_and_people(browser, 
         assert db.session.get(User, person.id).language == "ar"
     finally:
         context.close()
+
+
+def test_choosing_the_language_one_already_has_keeps_the_region(client, make):
+    person = make.user(language="pt-BR")
+    client.post("/account/login", data={"email": person.email, "password": PASSWORD})
+    client.post("/account/language", data={"lang": "pt", "next": "/"})
+    db.session.expire_all()
+    assert db.session.get(User, person.id).language == "pt-BR"
+    assert html_lang(client.get("/")) == "pt"

@@ -274,8 +274,8 @@ def choose_language():
     if code not in UI_LANGUAGES:
         flash(_("That language is not offered."), "error")
         return redirect(target)
-    if current_user.is_authenticated:
-        services.choose_language(current_user, code)
+    if current_user.is_authenticated and (current_user.language or "").split("-")[0] != code:
+        services.choose_language(current_user, code)  # pt-BR stays pt-BR when Portuguese is chosen
         db.session.commit()
     with force_locale(code):  # the confirmation speaks the language just chosen
         flash(_("The platform is now in %(language)s.", language=language_name(code, code)), "success")
