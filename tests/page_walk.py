@@ -12,7 +12,11 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import date
 
+from learning.cohorts.imports import RosterReport
+from learning.cohorts.models import RosterImport
+from learning.cohorts.roster import RowError
 from learning.extensions import db
+from learning.reminders.services import unsubscribe_token
 from tests import factories, factories_certificates, factories_cohorts
 from tests import factories_reporting as rf
 from tests.factories import PASSWORD
@@ -49,6 +53,14 @@ def build_site() -> Site:
     factories_cohorts.member(cohort, full_name="Ana Gómez")
     factories_cohorts.member(cohort, full_name="ليلى حداد")
     session = factories_cohorts.session(cohort, title="Opening session")
+    report = RosterReport(created=1, enrolled=1, rows=3, ignored_columns=["Teléfono"], errors=[
+        RowError(2, "email", "“marta.ruiz(at)policia.example.org” is not a valid e-mail address."),
+        RowError(3, "country", "Not a country we know: “Atlantis”.")])
+    roster_import = RosterImport(cohort_id=cohort.id, created_by_id=trainer.id, mode="partial",
+                                 filename="participantes-bogotá.csv", status="done", total_rows=3, processed_rows=3,
+                                 report=report.as_dict())
+    db.session.add(roster_import)
+    db.session.flush()
 
     statistics = rf.course("statistics-course", "Investigating online abuse")
     for i in range(6):  # above the small-cell threshold, so the impact page shows them
@@ -60,14 +72,16 @@ def build_site() -> Site:
               f"/impact/{YEAR}", "/no-such-page"]
     own = ["/learning/", f"/learning/{in_progress.id}/lessons/{lesson.id}", f"/learning/{in_progress.id}/quiz",
            "/certificates", "/account/profile", "/account/two-factor", "/account/erase"]
-    cohorts = ["/cohorts/", "/cohorts/new", f"/cohorts/{cohort.id}", f"/cohorts/{cohort.id}/sessions/{session.id}"]
+    cohorts = ["/cohorts/", "/cohorts/new", f"/cohorts/{cohort.id}", f"/cohorts/{cohort.id}/sessions/{session.id}",
+               f"/cohorts/{cohort.id}/imports/{roster_import.id}"]
     administration = ["/reports/", "/admin/courses/", "/admin/courses/new", f"/admin/courses/{course.slug}/edit",
                       "/admin/courses/import", "/admin/audit/", "/certificates/admin",
                       f"/certificates/admin/{certificate.code}"]
     return Site(
         users={"learner": learner, "trainer": trainer, "admin": admin},
         pages={
-            "anonymous": public + ["/account/login", "/account/signup", "/account/forgot"],
+            "anonymous": public + ["/account/login", "/account/signup", "/account/forgot",
+                                   f"/reminders/unsubscribe/{unsubscribe_token(learner)}"],
             "learner": public + own,
             "trainer": ["/", "/courses/", "/account/profile"] + cohorts,
             "admin": ["/", "/account/profile"] + administration,
