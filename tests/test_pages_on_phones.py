@@ -32,3 +32,21 @@ def test_no_page_is_wider_than_a_phone(browser, live_server, make, role, lang):
                                                 PHONE)
                 too_wide[path].insert(0, width)
     assert not too_wide, too_wide
+
+
+def test_the_trainers_roster_is_one_card_per_person_on_a_phone(browser, live_server, make):
+    site = build_site()
+    with browsing_as(browser, live_server.url, site, "trainer", "en", width=PHONE) as page:
+        visit(page, "/cohorts/", "en")
+        page.locator(".cohort-list a").first.click()
+        rows = page.locator("table.roster tbody tr")
+        assert rows.count() == 2
+        assert page.evaluate("getComputedStyle(document.querySelector('table.roster tbody tr')).display") == "block"
+        first = rows.first.bounding_box()
+        assert first["width"] <= PHONE and first["height"] > 100  # the cells are stacked, not side by side
+        assert "E-mail" in page.evaluate(
+            "getComputedStyle(document.querySelector('table.roster td[data-label]:nth-child(2)'), '::before').content")
+    with browsing_as(browser, live_server.url, site, "trainer", "en", width=1280) as page:
+        visit(page, "/cohorts/", "en")
+        page.locator(".cohort-list a").first.click()
+        assert page.evaluate("getComputedStyle(document.querySelector('table.roster tbody tr')).display") == "table-row"
