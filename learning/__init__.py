@@ -47,7 +47,12 @@ def register_operations(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from learning.accounts.sessions import load_session_user
     from learning.extensions import babel, csrf, db, limiter, login_manager, migrate
-    from learning.i18n import register_template_helpers, select_locale, select_timezone
+    from learning.i18n import (
+        register_language_choice,
+        register_template_helpers,
+        select_locale,
+        select_timezone,
+    )
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
@@ -59,6 +64,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)  # before CSRF, so that floods are limited before any other check
     csrf.init_app(app)
     register_template_helpers(app)
+    register_language_choice(app)
 
 
 def register_models(app: Flask) -> None:

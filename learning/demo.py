@@ -1,5 +1,8 @@
 """Realistic demo data: multilingual courses, professionals in 30+ countries, cohorts, completions.
 
+The courses (learning/demo_content.py) are written in all five interface languages, down to
+each lesson, question and answer.
+
 Built through the same services the site uses, so demo data obeys every rule
 (snapshots at enrolment, completion events in the outbox). Dates are then
 spread over the last three years so that the statistics have a history.
@@ -19,6 +22,7 @@ from learning.accounts.services import find_or_create_organisation
 from learning.catalogue.models import Course
 from learning.catalogue.services import all_lessons, create_course, publish_course
 from learning.cohorts.models import Cohort, CohortTrainer
+from learning.demo_content import course_specs
 from learning.enrolment import services as enrolment
 from learning.extensions import db
 from learning.i18n import SECTORS
@@ -55,90 +59,6 @@ ORGANISATIONS = {
 }
 
 
-def _lessons(topic: str, count: int) -> list[dict]:
-    return [
-        {"title": f"{topic}: part {i + 1}",
-         "body": f"## {topic}, part {i + 1}\n\nKey points for professionals:\n\n"
-                 f"- Recognise the signs\n- Act in the child's best interest\n- Record and refer\n"}
-        for i in range(count)
-    ]
-
-
-COURSES = [
-    {
-        "slug": "recognising-child-exploitation",
-        "title": "Recognising child sexual exploitation",
-        "summary": "The indicators of exploitation and what to do when you see them.",
-        "language": "en",
-        "translations": {
-            "es": {"title": "Reconocer la explotación sexual infantil", "summary": "Los indicadores de explotación y qué hacer al detectarlos."},
-            "fr": {"title": "Reconnaître l'exploitation sexuelle des enfants", "summary": "Les signes de l'exploitation et comment réagir."},
-            "pt": {"title": "Reconhecer a exploração sexual infantil", "summary": "Os indicadores de exploração e o que fazer."},
-            "ar": {"title": "التعرّف على الاستغلال الجنسي للأطفال", "summary": "مؤشرات الاستغلال وما يجب فعله عند ملاحظتها."},
-        },
-        "certificate_validity_months": 24,
-        "estimated_minutes": 90,
-        "modules": [{"title": "Indicators", "lessons": _lessons("Indicators", 2)},
-                    {"title": "Responding", "lessons": _lessons("Responding", 2)}],
-        "quiz": {"questions": [
-            {"text": "A child's sudden possession of expensive gifts can be an indicator.",
-             "choices": [{"text": "True", "correct": True}, {"text": "False", "correct": False}]},
-            {"text": "What comes first when a child discloses abuse?",
-             "choices": [{"text": "Listen and reassure", "correct": True},
-                         {"text": "Confront the suspect", "correct": False},
-                         {"text": "Ask leading questions", "correct": False}]},
-        ]},
-    },
-    {
-        "slug": "online-investigations",
-        "title": "Investigating online child abuse",
-        "summary": "Evidence, platforms and victim identification for investigators.",
-        "language": "en",
-        "translations": {
-            "es": {"title": "Investigación del abuso infantil en línea", "summary": "Pruebas, plataformas e identificación de víctimas."},
-            "fr": {"title": "Enquêter sur les abus en ligne", "summary": "Preuves, plateformes et identification des victimes."},
-        },
-        "sectors": ["law_enforcement", "justice", "technology"],
-        "certificate_validity_months": 36,
-        "estimated_minutes": 240,
-        "modules": [{"title": "Digital evidence", "lessons": _lessons("Digital evidence", 3)}],
-        "quiz": {"questions": [
-            {"text": "Which is the first step with a seized device?",
-             "choices": [{"text": "Preserve it unchanged", "correct": True}, {"text": "Browse its files", "correct": False}]},
-        ]},
-    },
-    {
-        "slug": "proteccion-en-la-escuela",
-        "title": "Protección infantil en la escuela",
-        "summary": "Cómo los docentes detectan y remiten casos de riesgo.",
-        "language": "es",
-        "translations": {"pt": {"title": "Proteção infantil na escola", "summary": "Como os professores identificam e encaminham casos."}},
-        "sectors": ["education", "social_services"],
-        "estimated_minutes": 60,
-        "modules": [{"title": "Detección", "lessons": _lessons("Detección", 2)}],
-    },
-    {
-        "slug": "signalements-financiers",
-        "title": "Signalements financiers et exploitation",
-        "summary": "Repérer les flux financiers liés à l'exploitation des enfants.",
-        "language": "fr",
-        "translations": {"en": {"title": "Financial reporting and exploitation", "summary": "Spotting money flows linked to child exploitation."}},
-        "sectors": ["financial"],
-        "certificate_validity_months": 12,
-        "modules": [{"title": "Typologies", "lessons": _lessons("Typologies", 2)}],
-    },
-    {
-        "slug": "hemaya-atfal",
-        "title": "حماية الأطفال في الخدمات الصحية",
-        "summary": "دور العاملين الصحيين في حماية الأطفال.",
-        "language": "ar",
-        "translations": {"en": {"title": "Child protection in health services", "summary": "The role of health workers in protecting children."}},
-        "sectors": ["health", "social_services"],
-        "modules": [{"title": "المبادئ", "lessons": [{"title": "الدرس الأول", "body": "## المبادئ\n\nالاستماع والطمأنة والإحالة."}]}],
-    },
-]
-
-
 def database_is_empty() -> bool:
     return not db.session.scalar(select(func.count()).select_from(Course))
 
@@ -168,7 +88,7 @@ def seed_demo(learners: int = 400, seed: int = 2026, progress: bool = False) -> 
     ]
     db.session.flush()
     courses = []
-    for spec in COURSES:
+    for spec in course_specs():
         course = create_course(admin.id, spec)
         publish_course(admin.id, course)
         courses.append(course)

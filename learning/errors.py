@@ -111,6 +111,32 @@ def _flatten_fields(messages) -> dict[str, list[str]]:
     return flat
 
 
+def _page_message(error: HTTPException) -> str:
+    """What an HTTP error means, in the reader's language (Werkzeug's texts are English only)."""
+    from flask_wtf.csrf import CSRFError
+
+    if isinstance(error, CSRFError):
+        return _("This form has expired. Reload the page and try again.")
+    messages = {
+        400: _("The request could not be understood. Check what you entered and try again."),
+        401: _("Please sign in to see this page."),
+        403: _("You do not have permission to see this page."),
+        404: _("We could not find that page. It may have moved, or the address may be mistyped."),
+        405: _("This page cannot be used that way. Go back and use the page's own buttons and links."),
+        409: _("This conflicts with a change made meanwhile. Reload the page and try again."),
+        410: _("This page is no longer available."),
+        413: _("What you sent is too large."),
+        415: _("That kind of file is not accepted."),
+        422: _("Some of what you sent is not valid."),
+        429: _("Too many attempts. Please wait a moment and try again."),
+        503: _("The service is briefly unavailable. Nothing was changed; please try again in a moment."),
+    }
+    status = error.code or 500
+    if status >= 500 and status != 503:
+        return _("Something went wrong on our side. It has been logged.")
+    return messages.get(status, _("This request could not be completed."))
+
+
 def _html_error(status: int, message: str):
     return render_template("errors/error.html", status=status, message=message), status
 
@@ -157,7 +183,7 @@ def register_error_handlers(app: Flask) -> None:
                 if key.lower() != "content-type":
                     response.headers[key] = value
             return response
-        return _html_error(status, error.description)
+        return _html_error(status, _page_message(error))
 
     @app.errorhandler(OperationalError)
     def handle_database_unavailable(error: OperationalError):

@@ -17,6 +17,7 @@ from flask import current_app, has_request_context, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 
 UI_LANGUAGES = ("en", "es", "fr", "pt", "ar")
 RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
@@ -36,18 +37,57 @@ SECTORS: dict[str, object] = {
 }
 
 
-def select_locale() -> str:
-    """The user's own setting first, then the browser's preference, then English."""
-    if not has_request_context():
-        return "en"  # tasks choose a language explicitly with force_locale
+# The visitor's choice, kept across pages (and after signing out) by the browser.
+LANGUAGE_COOKIE = "lang"
+LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def requested_language() -> str | None:
+    """The interface language asked for in the address (``?lang=es``), if it is one we speak."""
+    code = request.args.get("lang")
+    return code if code in UI_LANGUAGES else None
+
+
+def profile_language() -> str | None:
+    """The signed-in person's language (``pt-BR`` reads as ``pt``), if the interface speaks it."""
     if current_user and getattr(current_user, "is_authenticated", False):
         lang = negotiate_language(current_user.language, UI_LANGUAGES)
         if lang is not None:
             return lang
-    override = request.args.get("lang")
-    if override in UI_LANGUAGES:
-        return override
-    return request.accept_languages.best_match(UI_LANGUAGES) or "en"
+    return None
+
+
+def browser_language() -> str:
+    """The best of the browser's Accept-Language for our languages, by Babel's negotiation."""
+    preferred = [tag for tag, _quality in request.accept_languages]
+    return negotiate_locale(preferred, UI_LANGUAGES, sep="-") or "en"
+
+
+def select_locale() -> str:
+    """``?lang=`` first, then the person's profile, then the visitor's cookie, then the browser."""
+    if not has_request_context():
+        return "en"  # tasks choose a language explicitly with force_locale
+    cookie = request.cookies.get(LANGUAGE_COOKIE)
+    return (requested_language() or profile_language()
+            or (cookie if cookie in UI_LANGUAGES else None) or browser_language())
+
+
+def remember_language(response, code: str):
+    """Keep ``code`` in the visitor's cookie, so the next page (and the next visit) uses it."""
+    response.set_cookie(
+        LANGUAGE_COOKIE, code, max_age=LANGUAGE_COOKIE_MAX_AGE, samesite="Lax", httponly=True,
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+    )
+    return response
+
+
+def address_without_language() -> str:
+    """This page's path and query without ``lang``: where the switcher sends people back."""
+    from urllib.parse import urlencode
+
+    path = request.script_root + request.path
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    return f"{path}?{urlencode(args)}" if args else path
 
 
 def select_timezone() -> str:
@@ -208,6 +248,38 @@ def is_timezone(name: str | None) -> bool:
     return bool(name) and name in timezones()
 
 
+def isolate(text: str | None) -> str:
+    """Plain text (a flash message, an e-mail) holding a name or title from people or courses:
+    Unicode's first-strong isolate, the plain-text <bdi>, so "Ana." stays "Ana." in Arabic."""
+    return f"\u2068{text or ''}\u2069"
+
+
+def percent(value: float | int | None) -> Markup:
+    """A percentage (0-100) in the reader's format ("80 %" in French), isolated so that in a
+    right-to-left page the sign stays beside its number."""
+    from flask_babel import format_percent
+
+    return Markup("<bdi>%s</bdi>") % format_percent((value or 0) / 100)
+
+
+def number(value: int | float | None) -> Markup:
+    """A number in the reader's format (1,234 / 1.234 / 1 234), isolated from the text around it."""
+    from flask_babel import format_number
+
+    return Markup("<bdi>%s</bdi>") % format_number(value or 0)
+
+
+def localised_ngettext(singular: str, plural: str, n):
+    """The plural form for ``n`` with ``n`` written in the reader's number format
+    ("1.000.000 de problemas", "1 000 000 de problèmes"), for templates."""
+    from flask_babel import format_number, get_translations
+
+    text = get_translations().ungettext(singular, plural, n)
+    if isinstance(n, int) and not isinstance(n, bool):
+        text = text.replace("%(num)d", format_number(n).replace("%", "%%"))
+    return text
+
+
 def register_template_helpers(app) -> None:
     app.jinja_env.globals.update(
         country_name=country_name,
@@ -217,5 +289,41 @@ def register_template_helpers(app) -> None:
         current_language=current_language,
         ui_languages=UI_LANGUAGES,
         sector_choices=sector_choices,
+        address_without_language=address_without_language,
+        percent=percent,
+        number=number,
     )
     app.jinja_env.globals["config_languages"] = lambda: current_app.config["LANGUAGES"]
+    from flask_babel import get_translations
+
+    # As Flask-Babel installs them, except that plural messages write their number in the
+    # reader's format.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: get_translations().ugettext(s),
+        ngettext=localised_ngettext,
+        newstyle=True,
+        pgettext=lambda c, s: get_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: get_translations().unpgettext(c, s, p, n),
+    )
+
+
+def register_language_choice(app) -> None:
+    """``?lang=`` is honoured and remembered: in the cookie, and in a signed-in person's profile."""
+
+    @app.before_request
+    def save_requested_language():
+        code = requested_language()
+        signed_in = getattr(current_user, "is_authenticated", False)
+        if code and signed_in and profile_language() != code and not request.path.startswith("/api/"):
+            from learning.accounts.services import choose_language
+            from learning.extensions import db
+
+            choose_language(current_user, code)
+            db.session.commit()
+
+    @app.after_request
+    def keep_requested_language(response):
+        code = requested_language()
+        if code and request.cookies.get(LANGUAGE_COOKIE) != code:
+            remember_language(response, code)
+        return response

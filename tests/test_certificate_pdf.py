@@ -150,6 +150,26 @@ def test_each_language_gets_its_own_labels_whatever_was_rendered_before(app_cont
     assert "نشهد" in arabic and "الزهراء" in arabic
 
 
+@pytest.mark.parametrize(("language", "band"), [
+    ("es", "FORMACIÓN EN PROTECCIÓN INFANTIL"), ("fr", "FORMATION À LA PROTECTION DE L'ENFANCE"),
+    ("pt", "CAPACITAÇÃO EM PROTEÇÃO INFANTIL"),
+])
+def test_the_platforms_name_in_the_band_is_in_the_certificates_language(app_context, language, band):
+    lines = _text(certificate_pdf.render_pdf(_face(language=language))).splitlines()
+    assert lines[0] == band
+    assert not any("Child Protection" in line or "CHILD PROTECTION" in line for line in lines)
+
+
+def test_arabic_certificates_name_the_platform_in_arabic(app_context):
+    text = _text(certificate_pdf.render_pdf(_face(language="ar", holder_name="فاطمة الزهراء")))
+    assert "CHILD PROTECTION" not in text and "Child Protection" not in text
+
+
+def test_a_configured_issuer_keeps_its_own_name(app_context):
+    lines = _text(certificate_pdf.render_pdf(_face(language="es", issuer_name="Fundación Niñez Segura"))).splitlines()
+    assert lines[0] == "FUNDACIÓN NIÑEZ SEGURA"
+
+
 def _pixels(data: bytes, tmp_path, name: str) -> bytes:
     if not shutil.which("pdftoppm"):
         pytest.fail("Rendering a PDF needs pdftoppm (poppler-utils).")

@@ -283,6 +283,14 @@ def update_profile(user: User, data: dict) -> User:
     return user
 
 
+def choose_language(user: User, code: str) -> User:
+    """Make ``code`` the person's language: the pages, and the e-mails they receive, use it."""
+    if normalise_language(code) is None:
+        raise ValidationFailed(_("Some fields are invalid."), {"language": [_("Not a BCP 47 language tag: %(tag)r", tag=code)]})
+    user.language = code
+    return user
+
+
 def set_roles(actor: User, user: User, roles: list[str]) -> User:
     """Replace a user's roles (admin only); ``learner`` is implicit."""
     unknown = [r for r in roles if r not in ROLES]

@@ -339,3 +339,23 @@ def revoke_token(token_id: int):
     db.session.commit()
     flash(_("The token is revoked."), "info")
     return redirect(url_for("accounts.tokens"))
+
+
+@bp.post("/language")
+def choose_language():
+    """The header's language switcher (a plain form): a cookie for everyone, the profile for people."""
+    from flask_babel import force_locale
+
+    from learning.i18n import UI_LANGUAGES, language_name, remember_language
+
+    code = request.form.get("lang")
+    target = _safe_next(request.form.get("next"))
+    if code not in UI_LANGUAGES:
+        flash(_("That language is not offered."), "error")
+        return redirect(target)
+    if current_user.is_authenticated and (current_user.language or "").split("-")[0] != code:
+        services.choose_language(current_user, code)  # pt-BR stays pt-BR when Portuguese is chosen
+        db.session.commit()
+    with force_locale(code):  # the confirmation speaks the language just chosen
+        flash(_("The platform is now in %(language)s.", language=language_name(code, code)), "success")
+    return remember_language(redirect(target), code)

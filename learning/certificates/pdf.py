@@ -91,6 +91,16 @@ def _texts(face: CertificateFace, language: str) -> dict[str, str]:
         }
 
 
+def _issuer_label(issuer_name: str, language: str) -> str:
+    """The band's issuer name: the platform's own name is translated; a configured one is a proper name."""
+    from learning.certificates.credentials import DEFAULT_ISSUER_NAME
+
+    if issuer_name != DEFAULT_ISSUER_NAME:
+        return issuer_name
+    with force_locale(language):
+        return _("Child Protection Learning")
+
+
 def _needs_arabic(texts) -> bool:
     return any(_ARABIC.search(text) for text in texts)
 
@@ -323,16 +333,17 @@ def render_pdf(face: CertificateFace) -> bytes:
     language = interface_language(face.language)
     texts = _texts(face, language)
     rtl = is_rtl(language)
-    arabic = _needs_arabic([*texts.values(), face.holder_name, face.course_title, face.issuer_name])
+    issuer = _issuer_label(face.issuer_name, language)
+    arabic = _needs_arabic([*texts.values(), face.holder_name, face.course_title, issuer])
 
     pdf = _new_document(language, arabic)
-    background = _copied_background(pdf, _background(language, face.issuer_name, face.course_title, arabic))
+    background = _copied_background(pdf, _background(language, issuer, face.course_title, arabic))
     if background is None:
         log.warning("certificate PDF: the cached page background did not fit; drawing it afresh")
         pdf = _new_document(language, arabic)
-        background = _draw_background(pdf, language, face.issuer_name, face.course_title)
+        background = _draw_background(pdf, language, issuer, face.course_title)
     pdf.set_title(f"{texts['title']} {face.code}")
-    pdf.set_author(face.issuer_name)
-    pdf.set_creator(face.issuer_name)
+    pdf.set_author(issuer)
+    pdf.set_creator(issuer)
     _draw_certificate(pdf, face, texts, rtl, background)
     return bytes(pdf.output(output_producer_class=CertificateOutput))

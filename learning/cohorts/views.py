@@ -24,7 +24,7 @@ from learning.cohorts.forms import (
 from learning.cohorts.roster import RosterFileInvalid, RosterTooLarge, RowError
 from learning.errors import DomainError
 from learning.extensions import db
-from learning.i18n import current_language
+from learning.i18n import current_language, isolate
 from learning.parsing import is_id, page_number, parse_id
 from learning.web import apply_field_errors
 
@@ -66,7 +66,7 @@ def new():
             apply_field_errors(form, error)
         else:
             db.session.commit()
-            flash(_("The cohort %(name)s is created. Now upload its roster.", name=cohort.name), "success")
+            flash(_("The cohort %(name)s is created. Now upload its roster.", name=isolate(cohort.name)), "success")
             return redirect(url_for("cohorts.show", cohort_id=cohort.id))
     return render_template("cohorts/new.html", form=form), 422 if form.errors else 200
 
@@ -136,7 +136,7 @@ def sign_off(cohort_id: int, user_id: int):
     if ActionForm().validate_on_submit():
         member = services.sign_off(current_user, cohort, user_id)
         db.session.commit()
-        flash(_("%(name)s is signed off: the course is completed.", name=member.full_name), "success")
+        flash(_("%(name)s is signed off: the course is completed.", name=isolate(member.full_name)), "success")
     return redirect(url_for("cohorts.show", cohort_id=cohort.id, page=page_number(request.args)))
 
 

@@ -35,6 +35,7 @@
       type: "bar",
       data: { labels: rows.map(function (r) { return r.label; }), datasets: datasets(rows, kinds) },
       options: {
+        locale: document.documentElement.lang,  // numbers in the page's language
         indexAxis: horizontal ? "y" : "x", maintainAspectRatio: false, responsive: true, maxBarThickness: 28,
         plugins: { legend: { position: "bottom", rtl: rtl } },
         scales: { x: { reverse: rtl && !horizontal, beginAtZero: true, ticks: { precision: 0 } },
@@ -65,7 +66,7 @@
         data: { labels: data.time.points.map(function (p) { return p.label; }),
                 datasets: datasets(data.time.points, ["reached", "trained"]).map(function (d) {
                   d.tension = 0; d.fill = false; d.pointRadius = 2; return d; }) },
-        options: { maintainAspectRatio: false, responsive: true,
+        options: { maintainAspectRatio: false, responsive: true, locale: document.documentElement.lang,
                    plugins: { legend: { position: "bottom", rtl: rtl } },
                    scales: { x: { reverse: rtl }, y: { beginAtZero: true, ticks: { precision: 0 } } } }
       });
