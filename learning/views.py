@@ -5,11 +5,13 @@ from __future__ import annotations
 import importlib
 
 from flask import Blueprint, Flask, render_template
+from flask_babel import gettext as _
 
 from learning.models_base import utcnow
 
 FEATURE_VIEWS = (
     "learning.accounts.views",
+    "learning.accounts.admin_views",
     "learning.catalogue.views",
     "learning.enrolment.views",
     "learning.cohorts.views",
@@ -27,6 +29,13 @@ def index():
     return render_template("home.html")
 
 
+def admin_nav() -> list[tuple[str, str]]:
+    """The admins' pages, in the order of the administration menu (each shown if its feature is installed)."""
+    return [("catalogue.manage", _("Manage courses")), ("certificates.admin", _("Certificates")),
+            ("admin_users.index", _("People")), ("reporting.dashboard", _("Statistics")),
+            ("audit.index", _("Audit log"))]
+
+
 def register_views(app: Flask) -> None:
     home_bp.enable_openapi = False
     app.register_blueprint(home_bp)
@@ -34,7 +43,7 @@ def register_views(app: Flask) -> None:
     @app.context_processor
     def navigation_helpers():
         # Lets the layout link only to features that are installed.
-        return {"url_rules": app.view_functions, "now_year": lambda: utcnow().year}
+        return {"url_rules": app.view_functions, "now_year": lambda: utcnow().year, "admin_nav": admin_nav}
 
     for name in FEATURE_VIEWS:
         try:

@@ -176,6 +176,9 @@ def authenticate(email: str, password: str, ip: str | None = None) -> User:
     user = get_user_by_email(email)
     if user is None or not user.is_active or not verify_password(user.password_hash, password):
         db.session.add(LoginFailure(email=email, ip=ip))
+        # An unknown address is kept in the details (no account to erase it with); a known one by its id.
+        audit(None, "user.sign_in_failed", "user" if user else None, user.id if user else None,
+              **({} if user else {"email": email}))
         db.session.commit()
         raise InvalidCredentials(_("Wrong e-mail address or password."))
     if needs_rehash(user.password_hash):
@@ -183,6 +186,11 @@ def authenticate(email: str, password: str, ip: str | None = None) -> User:
     db.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
     user.last_login_at = utcnow()
     return user
+
+
+def record_sign_in(user: User, method: str) -> None:
+    """Write a completed sign-in to the audit log (``method``: ``password``, ``two_factor``, ``api_token``)."""
+    audit(user.id, "user.signed_in", "user", user.id, method=method)
 
 
 def load_session_user(session_id: str) -> User | None:
@@ -312,6 +320,13 @@ def request_password_reset(email: str) -> None:
     user = get_user_by_email(email) if isinstance(email, str) else None
     if user is None or not user.is_active:
         return
+    queue_password_reset(user)
+
+
+def queue_password_reset(user: User) -> None:
+    """Queue the e-mail with a link to choose a new password."""
+    from learning.mail.services import queue_email
+
     link = f"{current_app.config['PUBLIC_BASE_URL']}/account/reset/{make_link_token(user, 'reset')}"
     queue_email(user.email, "reset_password", user.language, user_name=user.full_name, link=link)
 

@@ -83,10 +83,12 @@ def login():
             db.session.rollback()
             flash(error.message, "error")
         else:
-            db.session.commit()
             if user.totp_secret:
+                db.session.commit()
                 session["two_factor_pending"] = {"id": user.get_id(), "remember": bool(form.remember.data)}
                 return redirect(url_for("accounts.login_two_factor", next=request.args.get("next")))
+            services.record_sign_in(user, "password")
+            db.session.commit()
             login_user(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("accounts/login.html", form=form)
@@ -103,9 +105,15 @@ def login_two_factor():
     if form.validate_on_submit():
         if twofactor.code_is_valid(user.totp_secret, form.code.data):
             session.pop("two_factor_pending", None)
+            services.record_sign_in(user, "two_factor")
+            db.session.commit()
             login_user(user, remember=pending.get("remember", False))
             return redirect(_safe_next(request.args.get("next")))
         form.code.errors = [_("That code is not right.")]
+        from learning.audit.services import record
+
+        record(None, "user.sign_in_failed", "user", user.id, reason="two_factor_code")
+        db.session.commit()
     return render_template("accounts/login_code.html", form=form)
 
 
