@@ -121,7 +121,8 @@ def _fresh_certificate(world) -> dict:
 
 
 def _fresh_user(world) -> dict:
-    return {"new_user": factories.user().id}
+    person = factories.user()
+    return {"new_user": person.id, "new_user_email": person.email}
 
 
 # A refused call aims at the shared world's own thing instead: it must not change it.
@@ -201,6 +202,26 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
     ("/api/v1/users/<int:user_id>", "PATCH"): [Call("/api/v1/users/{learner}", admins(200), json={})],
     ("/api/v1/users/<int:user_id>/erase", "POST"): [Call("/api/v1/users/{new_user}/erase", admins(202),
                                                          fresh=("user",))],
+
+    ("/api/v1/users", "GET"): [Call("/api/v1/users?q=person&role=learner&status=active", admins(200))],
+
+    # Accounts: the admins' pages for people
+    ("/admin/users/", "GET"): [Call("/admin/users/?q=a&role=trainer&status=active", admins(200, LOGIN))],
+    ("/admin/users/<int:user_id>", "GET"): [Call("/admin/users/{learner}", admins(200, LOGIN))],
+    ("/admin/users/<int:user_id>/roles", "POST"): [
+        Call("/admin/users/{new_user}/roles", admins(302, LOGIN), data={"roles": ["trainer"]}, fresh=("user",))],
+    ("/admin/users/<int:user_id>/disable", "POST"): [
+        Call("/admin/users/{new_user}/disable", admins(302, LOGIN), data={}, fresh=("user",))],
+    ("/admin/users/<int:user_id>/enable", "POST"): [
+        Call("/admin/users/{new_user}/enable", admins(302, LOGIN), data={}, fresh=("user",))],
+    ("/admin/users/<int:user_id>/password-reset", "POST"): [
+        Call("/admin/users/{new_user}/password-reset", admins(302, LOGIN), data={}, fresh=("user",))],
+    ("/admin/users/<int:user_id>/erase", "GET"): [Call("/admin/users/{learner}/erase", admins(200, LOGIN))],
+    ("/admin/users/<int:user_id>/erase", "POST"): [
+        Call("/admin/users/{learner}/erase", admins(422, LOGIN), data={"email": "not-them@example.org"},
+             note="a wrong confirmation erases nothing"),
+        Call("/admin/users/{new_user}/erase", admins(302, LOGIN), data={"email": "{new_user_email}"},
+             fresh=("user",))],
 
     # Audit
     ("/admin/audit/", "GET"): [Call("/admin/audit/", admins(200, LOGIN))],
@@ -455,6 +476,7 @@ def prepare(app, world, call: Call, role: str) -> tuple[dict, str | None, str | 
     """The ids to fill the call with, and who makes it (e-mail, token), making fresh things first."""
     ids = {**world.ids, **{f"{who}_email": email for who, email in world.emails.items()}}
     ids.update({name: world.ids[stand_in] for name, stand_in in STAND_INS.items()})
+    ids["new_user_email"] = ids["learner_email"]
     with app.app_context():
         for name in call.fresh if not refused(call.expect[role]) else ():
             ids.update(FRESH[name](world))
