@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from flask import Blueprint, Flask, render_template
+from flask import Blueprint, Flask, current_app, render_template, send_from_directory
 from flask_babel import gettext as _
 
 from learning.models_base import utcnow
@@ -27,6 +27,12 @@ home_bp = Blueprint("home", __name__)
 @home_bp.get("/")
 def index():
     return render_template("home.html")
+
+
+@home_bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for it at the root whatever the page says."""
+    return send_from_directory(current_app.static_folder, "favicon.ico", max_age=7 * 24 * 3600)
 
 
 def admin_nav() -> list[tuple[str, str]]:

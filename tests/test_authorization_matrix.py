@@ -223,6 +223,12 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
         Call("/admin/users/{new_user}/erase", admins(302, LOGIN), data={"email": "{new_user_email}"},
              fresh=("user",))],
 
+    # The favicon, the API docs' own copy of Swagger UI, and a learner's certificate being prepared
+    ("/favicon.ico", "GET"): [Call("/favicon.ico", everyone(200))],
+    ("/api/v1/docs/assets/<name>", "GET"): [Call("/api/v1/docs/assets/swagger-ui.css", everyone(200))],
+    ("/certificates/enrolments/<int:enrolment_id>.json", "GET"): [
+        Call("/certificates/enrolments/{enrolment}.json", owner(200, LOGIN))],
+
     # Audit
     ("/admin/audit/", "GET"): [Call("/admin/audit/", admins(200, LOGIN))],
     ("/api/v1/audit", "GET"): [Call("/api/v1/audit", admins(200))],

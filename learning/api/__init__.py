@@ -33,6 +33,9 @@ def register_api(app: Flask) -> None:
                     )
         return spec
 
+    from learning.api.docs import register_docs
+
+    register_docs(app)
     for name in API_MODULES:
         try:
             module = importlib.import_module(f"learning.api.{name}")
