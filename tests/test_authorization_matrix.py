@@ -317,6 +317,7 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
         Call("/cohorts/{cohort_b}/members/{learner}/complete", by_role(LOGIN, 403, 403, 404, 404, 404), data={},
              note="a learner is signed off only in their own cohort"),
     ],
+    ("/cohorts/<int:cohort_id>/close", "GET"): [Call("/cohorts/{cohort_a}/close", runners(200, LOGIN))],
     ("/cohorts/<int:cohort_id>/close", "POST"): [
         Call("/cohorts/{new_cohort}/close", runners(302, LOGIN), data={}, fresh=("cohort",))],
     ("/cohorts/<int:cohort_id>/settings", "POST"): [

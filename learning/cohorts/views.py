@@ -161,9 +161,17 @@ def sign_off(cohort_id: int, user_id: int):
     return redirect(url_for("cohorts.show", cohort_id=cohort.id, page=request.args.get("page", 1, type=int)))
 
 
-@bp.post("/<int:cohort_id>/close")
+@bp.route("/<int:cohort_id>/close", methods=["GET", "POST"])
 def close(cohort_id: int):
+    """Close a cohort after a confirmation page that says who will be signed off (works without JavaScript)."""
     cohort = services.get_cohort_for(current_user, cohort_id)
+    if request.method == "GET":
+        if cohort.status != "open":
+            return redirect(url_for("cohorts.show", cohort_id=cohort.id))
+        _first, total = services.members_of(cohort, page=1, per_page=1)
+        eligible = len(services.eligible_enrolment_ids(cohort))
+        return render_template("cohorts/close.html", cohort=cohort, course_title=_title(cohort.course),
+                               eligible=eligible, total=total, action_form=ActionForm())
     if ActionForm().validate_on_submit():
         result = services.close_cohort(current_user, cohort)
         db.session.commit()
