@@ -14,7 +14,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from learning.accounts import management, services
-from learning.accounts.forms import EraseUserForm, RolesForm, UserActionForm, UserFilterForm, role_choices
+from learning.accounts.forms import (
+    EraseUserForm,
+    RolesForm,
+    UserActionForm,
+    UserFilterForm,
+    role_choices,
+)
 from learning.errors import DomainError
 from learning.extensions import db
 

@@ -10,8 +10,8 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from learning.i18n import country_choices, language_choices, sector_choices
 

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from sqlalchemy import Select, exists, func, or_, select, update
 
-from learning.accounts.models import ROLES, ApiToken, Organisation, OrganisationManager, User, UserRole
+from learning.accounts.models import (
+    ROLES,
+    ApiToken,
+    Organisation,
+    OrganisationManager,
+    User,
+    UserRole,
+)
 from learning.audit.services import record as audit
 from learning.errors import ValidationFailed
 from learning.extensions import db

@@ -315,8 +315,6 @@ def verify_email(token: str) -> User:
 
 def request_password_reset(email: str) -> None:
     """E-mail a reset link if the account exists; say nothing either way."""
-    from learning.mail.services import queue_email
-
     user = get_user_by_email(email) if isinstance(email, str) else None
     if user is None or not user.is_active:
         return

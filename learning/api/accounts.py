@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
-from apiflask.validators import Length, OneOf
 from apiflask.fields import Boolean, DateTime, Integer, List, String
+from apiflask.validators import Length, OneOf
 from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 
 from learning.accounts import management, services
 from learning.accounts.management import STATUSES, UserFilters, status_of
 from learning.accounts.models import ROLES
-from learning.api.schemas import Id, PageQuerySchema, page_of
 from learning.api.auth import auth, current_api_user
+from learning.api.schemas import Id, PageQuerySchema, page_of
 from learning.errors import Unauthorized
 from learning.extensions import db, limiter
 
