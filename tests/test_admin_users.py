@@ -240,3 +240,12 @@ def test_sign_ins_and_failed_sign_ins_are_audited(people, client):
         ("user.signed_in", str(ana.id), ana.id)]
     assert entries[1].details == {"email": "nobody@example.org"}
     assert entries[2].details == {"method": "password"}
+
+
+def test_a_search_matches_percent_and_underscore_as_themselves(make, api):
+    admin = make.admin()
+    make.user(full_name="Ana 100% Gómez")
+    make.user(full_name="Ana 100 Gómez")
+    body = api.as_user(admin).get("/api/v1/users?q=100%25").get_json()
+    assert [u["full_name"] for u in body["items"]] == ["Ana 100% Gómez"]
+    assert api.as_user(admin).get("/api/v1/users?q=_").get_json()["total"] == 0

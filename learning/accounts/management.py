@@ -73,8 +73,9 @@ def search_users(filters: UserFilters, page: int = 1, per_page: int = 50) -> tup
     filters = check_filters(filters)
     query = select(User)
     if filters.q:
-        needle = f"%{filters.q.lower()}%"
-        query = query.where(or_(func.lower(User.full_name).like(needle), User.email.like(needle)))
+        needle = filters.q.lower()  # "%" and "_" are matched as themselves
+        query = query.where(or_(func.lower(User.full_name).contains(needle, autoescape=True),
+                                User.email.contains(needle, autoescape=True)))
     if filters.role == "learner":
         pass  # everyone is a learner
     elif filters.role:
