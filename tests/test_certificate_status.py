@@ -80,3 +80,17 @@ def test_the_pages_update_when_the_certificate_is_ready(page, make):
     issue_certificate(second.id)
     expect(page.locator(".certificate-card.preparing")).to_have_count(0, timeout=15_000)  # reloaded
     expect(page.locator(".certificate-card")).to_have_count(2)
+
+
+def test_a_lesson_read_again_after_completion_links_the_certificate(make, client):
+    from learning.catalogue.services import all_lessons
+
+    learner = make.user()
+    done = make.completed_enrolment(learner)
+    lesson = all_lessons(done.course)[0]
+    _sign_in(client, learner)
+    page = client.get(f"/learning/{done.id}/lessons/{lesson.id}").get_data(as_text=True)
+    assert "Your certificate is being prepared" in page
+    issue_certificate(done.id)
+    page = client.get(f"/learning/{done.id}/lessons/{lesson.id}").get_data(as_text=True)
+    assert "Your certificate is ready." in page
