@@ -4,10 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app learning
 
-.PHONY: help setup run test test-fast lint translations bench clean
+.PHONY: help setup run stop test test-fast lint translations bench clean
 
 help:
-	@echo "make run    - set up and run the platform (SQLite, filesystem broker, worker, beat, demo data)"
+	@echo "make run    - set up and run the platform (SQLite, filesystem broker, worker, beat, demo data); Ctrl-C stops it"
+	@echo "make stop   - stop a platform that 'make run' started (e.g. in the background)"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make lint   - ruff"
 	@echo "make bench  - run the benchmarks in bench/"
@@ -20,8 +21,12 @@ $(BIN)/activate: pyproject.toml
 
 setup: $(BIN)/activate
 
+# exec: the script replaces make's shell, and catches Ctrl-C itself; "-" keeps make quiet when stopped.
 run: setup
-	bash scripts/run.sh
+	-@exec bash scripts/run.sh
+
+stop:
+	@bash scripts/stop.sh
 
 test: setup
 	bash scripts/test.sh

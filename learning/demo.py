@@ -11,7 +11,7 @@ spread over the last three years so that the statistics have a history.
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import click
 from sqlalchemy import func, select
@@ -75,6 +75,26 @@ def _make_user(rng: random.Random, email: str, name: str, country: str, sector: 
     return user
 
 
+def _at(day: date, rng: random.Random) -> datetime:
+    """A time during the working day of ``day`` (UTC)."""
+    return datetime.combine(day, time(rng.randint(8, 17), rng.randint(0, 59)), tzinfo=UTC)
+
+
+def _enrolled_at(rng: random.Random, cohort: Cohort | None) -> datetime:
+    """Members of a cohort enrol in the fortnight before it starts; others any time in the last three years."""
+    if cohort is None:
+        return utcnow() - timedelta(days=rng.randint(5, 1000), hours=rng.randint(0, 23))
+    return min(utcnow(), _at(cohort.starts_on - timedelta(days=rng.randint(0, 14)), rng))
+
+
+def _completed_at(rng: random.Random, cohort: Cohort | None, enrolled_at: datetime) -> datetime:
+    """A cohort's members finish while it runs (or within a week of its end); others within two months."""
+    if cohort is None:
+        return min(utcnow(), enrolled_at + timedelta(days=rng.randint(1, 60)))
+    span = (cohort.ends_on - cohort.starts_on).days + 7
+    return max(enrolled_at, min(utcnow(), _at(cohort.starts_on + timedelta(days=rng.randint(0, span)), rng)))
+
+
 def seed_demo(learners: int = 400, seed: int = 2026, progress: bool = False) -> dict:
     """Create the demo data set and return counts of what was made."""
     rng = random.Random(seed)
@@ -126,7 +146,7 @@ def seed_demo(learners: int = 400, seed: int = 2026, progress: bool = False) -> 
                 cohort = next((c for c in cohorts if c.country == country and c.course_id == course.id), None)
                 item = enrolment.enrol(user, course, cohort_id=cohort.id if cohort else None)
                 made["enrolments"] += 1
-                enrolled_at = utcnow() - timedelta(days=rng.randint(5, 1000), hours=rng.randint(0, 23))
+                enrolled_at = _enrolled_at(rng, cohort)
                 item.enrolled_at = enrolled_at
                 if rng.random() < 0.65:
                     for lesson in all_lessons(course):
@@ -135,7 +155,7 @@ def seed_demo(learners: int = 400, seed: int = 2026, progress: bool = False) -> 
                         answers = {str(q.id): next(c.id for c in q.choices if c.correct) for q in course.quiz.questions}
                         enrolment.submit_quiz(item, answers)
                     if item.status == "completed":
-                        item.completed_at = min(utcnow(), enrolled_at + timedelta(days=rng.randint(1, 60)))
+                        item.completed_at = _completed_at(rng, cohort, enrolled_at)
                         made["completions"] += 1
                 elif rng.random() < 0.3:
                     enrolment.complete_lesson(item, all_lessons(course)[0].id)

@@ -280,7 +280,20 @@ def localised_ngettext(singular: str, plural: str, n):
     return text
 
 
+def format_moment(value) -> str:
+    """A date and time as people read them, without seconds ("3 Mar 2025, 09:30"), in the page's
+    locale and the reader's time zone: the locale's medium date joined to its short time."""
+    from babel.dates import get_datetime_format
+    from flask_babel import format_date, format_time
+
+    if value is None:
+        return ""
+    pattern = get_datetime_format("medium", locale=get_locale())
+    return pattern.replace("{1}", format_date(value, "medium")).replace("{0}", format_time(value, "short"))
+
+
 def register_template_helpers(app) -> None:
+    app.jinja_env.filters["moment"] = format_moment
     app.jinja_env.globals.update(
         country_name=country_name,
         sector_label=sector_label,

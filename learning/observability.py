@@ -69,6 +69,10 @@ def configure_logging(app: Flask) -> None:
     root.handlers = [handler]
     root.setLevel(app.config.get("LOG_LEVEL", "INFO"))
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting is chatty
+    # Kombu warns on every connection to a broker URL without a host (the embedded filesystem://
+    # broker has none to give), which made `make run` print a warning for nothing.
+    logging.getLogger("kombu.connection").addFilter(
+        lambda record: not record.getMessage().startswith("No hostname was supplied."))
     root._learning_configured = fmt
 
 

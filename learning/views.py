@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template
+from flask import Blueprint, Flask, current_app, render_template, send_from_directory
+from flask_babel import gettext as _
 
 from learning.models_base import utcnow
 
@@ -14,15 +15,29 @@ def index():
     return render_template("home.html")
 
 
+@home_bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for it at the root whatever the page says."""
+    return send_from_directory(current_app.static_folder, "favicon.ico", max_age=7 * 24 * 3600)
+
+
+def admin_nav() -> list[tuple[str, str]]:
+    """The admins' pages, in the order of the administration menu (each shown if its feature is installed)."""
+    return [("catalogue.manage", _("Manage courses")), ("certificates.admin", _("Certificates")),
+            ("admin_users.index", _("People")), ("reporting.dashboard", _("Statistics")),
+            ("audit.index", _("Audit log"))]
+
+
 def register_views(app: Flask) -> None:
     home_bp.enable_openapi = False
     app.register_blueprint(home_bp)
 
     @app.context_processor
     def navigation_helpers():
-        # Lets the layout link only to the pages the current app has.
-        return {"url_rules": app.view_functions, "now_year": lambda: utcnow().year}
+        # Lets the layout link only to features that are in the app.
+        return {"url_rules": app.view_functions, "now_year": lambda: utcnow().year, "admin_nav": admin_nav}
 
+    from learning.accounts.admin_views import bp as admin_users
     from learning.accounts.views import bp as accounts
     from learning.audit.views import bp as audit
     from learning.catalogue.views import bp as catalogue
@@ -32,6 +47,6 @@ def register_views(app: Flask) -> None:
     from learning.reminders.views import bp as reminders
     from learning.reporting.views import bp as reporting
 
-    for blueprint in (accounts, catalogue, enrolment, cohorts, certificates, reminders, reporting, audit):
+    for blueprint in (accounts, admin_users, catalogue, enrolment, cohorts, certificates, reminders, reporting, audit):
         blueprint.enable_openapi = False  # HTML pages are not part of the API document
         app.register_blueprint(blueprint)

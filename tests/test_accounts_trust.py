@@ -281,8 +281,8 @@ def test_tokens_and_other_sessions_end_when_two_factor_is_turned_on_and_off(clie
 
 
 def test_tokens_and_sessions_end_when_the_account_is_disabled_or_erased(client, app):
+    from learning.accounts.management import set_active
     from learning.accounts.privacy import request_erasure
-    from learning.accounts.services import set_active
 
     boss, me, gone = person(app, roles=("admin",)), person(app), person(app)
     sign_in(client, me["email"])

@@ -121,7 +121,8 @@ def _fresh_certificate(world) -> dict:
 
 
 def _fresh_user(world) -> dict:
-    return {"new_user": factories.user().id}
+    person = factories.user()
+    return {"new_user": person.id, "new_user_email": person.email}
 
 
 # A refused call aims at the shared world's own thing instead: it must not change it.
@@ -213,6 +214,32 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
     ("/api/v1/users/<int:user_id>/erase", "POST"): [Call("/api/v1/users/{new_user}/erase", admins(202),
                                                          fresh=("user",))],
 
+    ("/api/v1/users", "GET"): [Call("/api/v1/users?q=person&role=learner&status=active", admins(200))],
+
+    # Accounts: the admins' pages for people
+    ("/admin/users/", "GET"): [Call("/admin/users/?q=a&role=trainer&status=active", admins(200, LOGIN))],
+    ("/admin/users/<int:user_id>", "GET"): [Call("/admin/users/{learner}", admins(200, LOGIN))],
+    ("/admin/users/<int:user_id>/roles", "POST"): [
+        Call("/admin/users/{new_user}/roles", admins(302, LOGIN), data={"roles": ["trainer"]}, fresh=("user",))],
+    ("/admin/users/<int:user_id>/disable", "POST"): [
+        Call("/admin/users/{new_user}/disable", admins(302, LOGIN), data={}, fresh=("user",))],
+    ("/admin/users/<int:user_id>/enable", "POST"): [
+        Call("/admin/users/{new_user}/enable", admins(302, LOGIN), data={}, fresh=("user",))],
+    ("/admin/users/<int:user_id>/password-reset", "POST"): [
+        Call("/admin/users/{new_user}/password-reset", admins(302, LOGIN), data={}, fresh=("user",))],
+    ("/admin/users/<int:user_id>/erase", "GET"): [Call("/admin/users/{learner}/erase", admins(200, LOGIN))],
+    ("/admin/users/<int:user_id>/erase", "POST"): [
+        Call("/admin/users/{learner}/erase", admins(422, LOGIN), data={"email": "not-them@example.org"},
+             note="a wrong confirmation erases nothing"),
+        Call("/admin/users/{new_user}/erase", admins(302, LOGIN), data={"email": "{new_user_email}"},
+             fresh=("user",))],
+
+    # The favicon, the API docs' own copy of Swagger UI, and a learner's certificate being prepared
+    ("/favicon.ico", "GET"): [Call("/favicon.ico", everyone(200))],
+    ("/api/v1/docs/assets/<name>", "GET"): [Call("/api/v1/docs/assets/swagger-ui.css", everyone(200))],
+    ("/certificates/enrolments/<int:enrolment_id>.json", "GET"): [
+        Call("/certificates/enrolments/{enrolment}.json", owner(200, LOGIN))],
+
     # Audit
     ("/admin/audit/", "GET"): [Call("/admin/audit/", admins(200, LOGIN))],
     ("/api/v1/audit", "GET"): [Call("/api/v1/audit", admins(200))],
@@ -301,6 +328,7 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
         Call("/cohorts/{cohort_b}/members/{learner}/complete", by_role(LOGIN, 403, 403, 404, 404, 404), data={},
              note="a learner is signed off only in their own cohort"),
     ],
+    ("/cohorts/<int:cohort_id>/close", "GET"): [Call("/cohorts/{cohort_a}/close", runners(200, LOGIN))],
     ("/cohorts/<int:cohort_id>/close", "POST"): [
         Call("/cohorts/{new_cohort}/close", runners(302, LOGIN), data={}, fresh=("cohort",))],
     ("/cohorts/<int:cohort_id>/settings", "POST"): [
@@ -466,6 +494,7 @@ def prepare(app, world, call: Call, role: str) -> tuple[dict, str | None, str | 
     """The ids to fill the call with, and who makes it (e-mail, token), making fresh things first."""
     ids = {**world.ids, **{f"{who}_email": email for who, email in world.emails.items()}}
     ids.update({name: world.ids[stand_in] for name, stand_in in STAND_INS.items()})
+    ids["new_user_email"] = ids["learner_email"]
     with app.app_context():
         for name in call.fresh if not refused(call.expect[role]) else ():
             ids.update(FRESH[name](world))

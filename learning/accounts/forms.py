@@ -2,8 +2,16 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from learning.i18n import country_choices, language_choices, sector_choices
 
@@ -70,3 +78,47 @@ class EraseAccountForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired()])
     confirm = BooleanField(_l("I understand that my account and personal data will be erased."),
                            validators=[DataRequired()])
+
+
+class UserFilterForm(FlaskForm):
+    """The admin's search over people (a GET form: no CSRF token)."""
+
+    q = StringField(_l("Name or e-mail"), validators=[Optional(), Length(max=254)])
+    role = SelectField(_l("Role"), validators=[Optional()])
+    country = SelectField(_l("Country"), validators=[Optional()])
+    organisation = SelectField(_l("Organisation"), validators=[Optional()])
+    status = SelectField(_l("Status"), validators=[Optional()])
+
+    def fill_choices(self, organisations):
+        self.role.choices = [("", _l("Any role"))] + role_choices()
+        self.country.choices = [("", _l("Any country"))] + country_choices()
+        self.organisation.choices = [("", _l("Any organisation"))] + [(str(o.id), o.name) for o in organisations]
+        self.status.choices = [("", _l("Any status")), ("active", _l("Active")), ("disabled", _l("Disabled")),
+                               ("erased", _l("Erased"))]
+        return self
+
+
+def role_choices() -> list[tuple[str, str]]:
+    return [("learner", str(_l("Learner"))), ("trainer", str(_l("Trainer"))),
+            ("org_manager", str(_l("Organisation manager"))), ("admin", str(_l("Administrator")))]
+
+
+class RolesForm(FlaskForm):
+    roles = SelectMultipleField(_l("Roles"), widget=ListWidget(prefix_label=False),
+                                option_widget=CheckboxInput(), validate_choice=True)
+    managed_organisations = SelectMultipleField(_l("Organisations they manage"), coerce=int,
+                                                validate_choice=True)
+
+    def fill_choices(self, organisations):
+        self.roles.choices = [choice for choice in role_choices() if choice[0] != "learner"]
+        self.managed_organisations.choices = [(o.id, o.name) for o in organisations]
+        return self
+
+
+class UserActionForm(FlaskForm):
+    """A button that changes an account: only the CSRF token."""
+
+
+class EraseUserForm(FlaskForm):
+    email = StringField(_l("Type the person's e-mail address to confirm"),
+                        validators=[DataRequired(), Length(max=254)])

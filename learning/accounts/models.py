@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from learning.extensions import db
 from learning.models_base import UTCDateTime, utcnow
 
-ROLES = ("learner", "trainer", "admin")
+ROLES = ("learner", "trainer", "org_manager", "admin")
 
 
 class Organisation(db.Model):
@@ -61,6 +61,10 @@ class User(UserMixin, db.Model):
     role_rows: Mapped[list[UserRole]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", back_populates="user"
     )
+    # The organisations an ``org_manager`` steers; empty for everyone else.
+    managed_organisations: Mapped[list[Organisation]] = relationship(
+        secondary="organisation_managers", lazy="selectin", order_by="Organisation.name"
+    )
 
     @property
     def roles(self) -> list[str]:
@@ -78,6 +82,10 @@ class User(UserMixin, db.Model):
     @property
     def is_trainer(self) -> bool:
         return self.has_role("trainer")
+
+    @property
+    def is_org_manager(self) -> bool:
+        return self.has_role("org_manager")
 
     @property
     def is_active(self) -> bool:  # Flask-Login
@@ -102,6 +110,18 @@ class UserRole(db.Model):
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="role_rows")
+
+
+class OrganisationManager(db.Model):
+    """An ``org_manager``'s scope: one organisation they manage."""
+
+    __tablename__ = "organisation_managers"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ApiToken(db.Model):

@@ -171,6 +171,9 @@ def authenticate(email: str, password: str, ip: str | None = None, known_device:
     user = get_user_by_email(email)
     if user is None or not user.is_active or not verify_password(user.password_hash, password):
         throttling.record_sign_in_failure(email, ip, user)
+        # An unknown address is kept in the details (no account to erase it with); a known one by its id.
+        audit(None, "user.sign_in_failed", "user" if user else None, user.id if user else None,
+              **({} if user else {"email": email}))
         db.session.commit()  # the failure counts even though the request is refused
         raise InvalidCredentials(_("Wrong e-mail address or password."))
     if needs_rehash(user.password_hash):
@@ -178,6 +181,11 @@ def authenticate(email: str, password: str, ip: str | None = None, known_device:
     throttling.forget_failures(email)
     user.last_login_at = utcnow()
     return user
+
+
+def record_sign_in(user: User, method: str) -> None:
+    """Write a completed sign-in to the audit log (``method``: ``password``, ``two_factor``, ``api_token``)."""
+    audit(user.id, "user.signed_in", "user", user.id, method=method)
 
 
 def _token_hash(token: str) -> str:
@@ -252,20 +260,6 @@ def end_credentials(user: User, keep_current_session: bool = False) -> None:
                        .values(revoked_at=utcnow()))
     sessions.end_sessions(user, keep_current=keep_current_session)
     user.session_version += 1
-
-
-def set_active(actor: User, user: User, active: bool) -> User:
-    """Disable (or re-enable) an account; disabling ends its sessions and tokens at once."""
-    if actor.id == user.id and not active:
-        raise ValidationFailed(_("You cannot disable your own account."), {"active": [_("Not on yourself.")]})
-    if user.erased_at is not None:
-        raise ValidationFailed(_("This account is erased."), {"active": [_("The account is erased.")]})
-    if user.active and not active:
-        end_credentials(user)
-    if user.active != active:
-        user.active = active
-        audit(actor.id, "user.enabled" if active else "user.disabled", "user", user.id)
-    return user
 
 
 def update_profile(user: User, data: dict) -> User:
@@ -354,11 +348,16 @@ def verify_email(token: str) -> User:
 
 def request_password_reset(email: str) -> None:
     """E-mail a reset link if the account exists; say nothing either way."""
-    from learning.mail.services import queue_email
-
     user = get_user_by_email(email) if isinstance(email, str) else None
     if user is None or not user.is_active:
         return
+    queue_password_reset(user)
+
+
+def queue_password_reset(user: User) -> None:
+    """Queue the e-mail with a link to choose a new password."""
+    from learning.mail.services import queue_email
+
     link = f"{current_app.config['PUBLIC_BASE_URL']}/account/reset/{make_link_token(user, 'reset')}"
     queue_email(user.email, "reset_password", user.language, user_name=user.full_name, link=link)
 

@@ -30,6 +30,7 @@ from learning.accounts.forms import (
     TwoFactorCodeForm,
 )
 from learning.accounts.models import User
+from learning.audit.services import record as audit_record
 from learning.errors import DomainError
 from learning.extensions import db, limiter
 from learning.security import safe_redirect_target
@@ -92,6 +93,7 @@ def login():
                                                  "remember": bool(form.remember.data)}
                 response = redirect(url_for("accounts.login_two_factor", next=_safe_next(request.args.get("next"))))
                 return _remember_device(response, user)
+            services.record_sign_in(user, "password")
             sessions.sign_in(user, remember=form.remember.data)
             db.session.commit()
             return _remember_device(redirect(_safe_next(request.args.get("next"))), user)
@@ -122,8 +124,11 @@ def login_two_factor():
         except DomainError as error:
             db.session.rollback()
             form.code.errors = [error.message]
+            audit_record(None, "user.sign_in_failed", "user", user.id, reason="two_factor_code")
+            db.session.commit()
         else:
             session.pop("two_factor_pending", None)
+            services.record_sign_in(user, "two_factor")
             sessions.sign_in(user, remember=pending.get("remember", False))
             db.session.commit()
             return redirect(_safe_next(request.args.get("next")))

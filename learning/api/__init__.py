@@ -79,6 +79,9 @@ def register_api(app: Flask) -> None:
         document_what_input_is_refused(spec)
         return spec
 
+    from learning.api.docs import register_docs
+
+    register_docs(app)
     from learning.api import (
         accounts,
         audit,

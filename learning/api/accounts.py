@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, DateTime, Integer, List, String
-from apiflask.validators import Length
+from apiflask.validators import Length, OneOf
 from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 
-from learning.accounts import services, twofactor
+from learning.accounts import management, services, twofactor
+from learning.accounts.management import STATUSES, UserFilters, status_of
 from learning.accounts.models import ROLES
 from learning.api.auth import auth, current_api_user, must_set_up_two_factor
-from learning.api.schemas import PageQuerySchema, page_of
+from learning.api.schemas import Id, PageQuerySchema, page_of
 from learning.errors import Forbidden, Unauthorized, ValidationFailed
 from learning.extensions import db, limiter
 
@@ -31,6 +32,9 @@ class UserSchema(Schema):
     email_verified = Boolean()
     active = Boolean()
     roles = List(String(), required=True)
+    managed_organisations = List(Integer(), metadata={
+        "description": "For an org_manager, the ids of the organisations they manage"})
+    status = String(metadata={"description": "active, disabled or erased"})
 
 
 class SignUpSchema(Schema):
@@ -83,6 +87,16 @@ class AdminUserPatchSchema(ProfilePatchSchema):
     roles = List(String(), metadata={"description": f"Any of {', '.join(ROLES)}"})
     active = Boolean(metadata={"description": "false disables the account (not one's own): its sessions and API "
                                               "tokens end at once, and stay ended if it is enabled again"})
+    managed_organisations = List(Id(), metadata={
+        "description": "Organisation ids an org_manager manages (required with that role the first time)"})
+
+
+class UserQuerySchema(PageQuerySchema):
+    q = String(validate=Length(max=254), metadata={"description": "Part of the name or e-mail address"})
+    role = String(validate=OneOf(ROLES))
+    country = String(validate=Length(max=2), metadata={"description": "ISO 3166-1 alpha-2"})
+    organisation = String(validate=Length(max=200), metadata={"description": "An organisation id, or its name"})
+    status = String(validate=OneOf(STATUSES))
 
 
 def serialise_user(user) -> dict:
@@ -99,6 +113,8 @@ def serialise_user(user) -> dict:
         "email_verified": user.email_verified_at is not None,
         "active": user.active,
         "roles": user.roles,
+        "managed_organisations": [org.id for org in user.managed_organisations],
+        "status": status_of(user),
     }
 
 
@@ -149,6 +165,7 @@ def create_token(data):
         raise Forbidden(_("Administrators must turn on two-factor sign-in first, at /account/two-factor."),
                         code="two_factor_required")
     token, row = services.issue_api_token(user, data.get("name"))
+    services.record_sign_in(user, "api_token")
     db.session.commit()
     return {"token": token, "expires_at": row.expires_at}
 
@@ -248,25 +265,44 @@ def erase_user(user_id: int):
     return {"status": "erasure_scheduled"}
 
 
+@bp.get("/users")
+@bp.auth_required(auth, roles=["admin"])
+@bp.input(UserQuerySchema, location="query", arg_name="query")
+@bp.output(page_of(UserSchema))
+@bp.doc(summary="Find users (admin)", description="Filters combine: `q` (part of the name or e-mail), `role`, "
+        "`country`, `organisation` (id, or else the exact name ignoring case), `status` (active, disabled, "
+        "erased). Ordered by name.")
+def list_users(query):
+    page, per_page = query.pop("page"), query.pop("per_page")
+    users, total = management.search_users(UserFilters(**query), page=page, per_page=per_page)
+    return {"items": [serialise_user(user) for user in users], "page": page, "per_page": per_page, "total": total}
+
+
 @bp.patch("/users/<int:user_id>")
 @bp.auth_required(auth, roles=["admin"])
 @bp.input(AdminUserPatchSchema, arg_name="data")
 @bp.output(UserSchema)
-@bp.doc(summary="Change a user (admin)", responses={404: "No such user"})
+@bp.doc(summary="Change a user (admin)", description="`roles` replaces the roles; an `org_manager` needs "
+        "`managed_organisations` (organisation ids; an unknown id is refused with 422 naming the field). "
+        "Omitting `managed_organisations` keeps the current ones.", responses={404: "No such user"})
 def patch_user(user_id: int, data):
     actor = current_api_user()
     user = services.get_user(user_id)
     roles = data.pop("roles", None)
+    managed = data.pop("managed_organisations", None)
+    if roles is None and managed is not None:
+        roles = user.roles  # a change of organisations alone keeps the roles
     if roles is not None:
         if not isinstance(roles, list):
             raise ValidationFailed(_("The roles must be a list."), {"roles": [_("Must be a list.")]})
-        services.set_roles(actor, user, roles)
+        management.set_roles(actor, user, roles, managed)
     active = data.pop("active", None)
     if active is not None:
-        services.set_active(actor, user, active)
+        management.set_active(actor, user, active)
     services.update_profile(user, data)
-    from learning.audit.services import record
+    if data:
+        from learning.audit.services import record
 
-    record(actor.id, "user.updated", "user", user.id, fields=sorted(data))
+        record(actor.id, "user.updated", "user", user.id, fields=sorted(data))
     db.session.commit()
     return serialise_user(user)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from learning.extensions import db
@@ -13,6 +13,8 @@ from learning.models_base import UTCDateTime, utcnow
 
 class AuditEntry(db.Model):
     __tablename__ = "audit_log"
+    # "Everything that happened to this person / cohort": the admin's person page and the log's filter.
+    __table_args__ = (Index("ix_audit_log_target", "target_type", "target_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -21,6 +21,24 @@ def _date(value: str | None) -> date | None:
         return None
 
 
+@bp.app_template_global("audit_value")
+def audit_value(value) -> str:
+    """One value of an entry's details, as text a person reads: lists joined, mappings as
+    ``key: value``, yes/no for booleans, and numbers in the page's locale."""
+    from flask_babel import format_decimal
+    from flask_babel import gettext as _
+
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, int | float):
+        return format_decimal(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(audit_value(item) for item in value) or "—"
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {audit_value(item)}" for key, item in sorted(value.items()))
+    return "—" if value in (None, "") else str(value)
+
+
 @bp.get("/")
 @admin_required
 def index():

@@ -367,3 +367,24 @@ def withhold_holder_name(user_id: int) -> int:
     return db.session.execute(
         update(Certificate).where(Certificate.user_id == user_id).values(holder_name=None)
     ).rowcount
+
+
+def being_prepared(user: User) -> list[Enrolment]:
+    """The person's completed enrolments whose certificate the worker has not issued yet, newest first."""
+    return list(db.session.scalars(
+        select(Enrolment).outerjoin(Certificate, Certificate.enrolment_id == Enrolment.id)
+        .where(Enrolment.user_id == user.id, Enrolment.status == "completed", Certificate.id.is_(None))
+        .order_by(Enrolment.completed_at.desc(), Enrolment.id.desc())
+    ))
+
+
+def certificate_of_enrolment(user: User, enrolment_id: int) -> tuple[str, Certificate | None]:
+    """Where an enrolment's certificate stands for its learner: ``ready`` (with it), ``preparing``
+    (completed, not issued yet) or ``not_completed``; someone else's enrolment is ``NotFound``."""
+    enrolment = db.session.get(Enrolment, enrolment_id)
+    if enrolment is None or enrolment.user_id != user.id:
+        raise NotFound(_("No such enrolment."))
+    certificate = db.session.scalar(select(Certificate).where(Certificate.enrolment_id == enrolment_id))
+    if certificate is not None:
+        return "ready", certificate
+    return ("preparing" if enrolment.status == "completed" else "not_completed"), None

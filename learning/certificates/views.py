@@ -48,8 +48,30 @@ def mine():
         db.select(Course.id, Course.slug).where(Course.id.in_({c.course_id for c in items}))
     ).all()) if items else {}
     return render_template("certificates/mine.html", certificates=items, total=total, page=_page(),
+                           preparing=services.being_prepared(current_user),
                            per_page=PER_PAGE, now=utcnow(), slugs=slugs,
                            verify_url=services.verify_url, credential_url=credentials.credential_url)
+
+
+@bp.app_template_global("certificate_state")
+def certificate_state(enrolment) -> tuple[str, object]:
+    """For templates: ``("ready", certificate)``, ``("preparing", None)`` or ``("not_completed", None)``."""
+    return services.certificate_of_enrolment(current_user, enrolment.id)
+
+
+@bp.get("/certificates/enrolments/<int:enrolment_id>.json")
+@login_required
+def enrolment_certificate(enrolment_id: int):
+    """What the page's polling script asks: is this enrolment's certificate ready yet?"""
+    state, certificate = services.certificate_of_enrolment(current_user, enrolment_id)
+    body = {"enrolment_id": enrolment_id, "status": state}
+    if certificate is not None:
+        body |= {"code": certificate.code, "pdf_url": url_for("certificates.pdf", code=certificate.code),
+                 "verify_url": url_for("certificates.verify", code=certificate.code),
+                 "certificates_url": url_for("certificates.mine")}
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # What names a holder is not kept by browsers or shared caches: after an erasure no cached copy

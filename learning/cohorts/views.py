@@ -71,10 +71,14 @@ def new():
     return render_template("cohorts/new.html", form=form), 422 if form.errors else 200
 
 
-def _settings_form(cohort) -> SettingsForm:
-    form = SettingsForm(obj=cohort if request.method == "GET" else None)
+def _settings_form(cohort, submitted: bool = False) -> SettingsForm:
+    """The settings form: the posted values when it is the form being saved, else the cohort's own.
+
+    Any other form posted on the page (a roster, a session) must not fill it, or it would show (and the
+    next save would store) an empty capacity and the default rule."""
+    form = SettingsForm() if submitted else SettingsForm(formdata=None, obj=cohort)
     form.fill_rule_and_trainers(services.trainer_choices())
-    if request.method == "GET":
+    if not submitted:
         form.trainers.data = [t.user_id for t in cohort.trainers]
     return form
 
@@ -86,7 +90,8 @@ def _render_cohort(cohort, status: int = 200, report=None, upload_form=None, ses
     return render_template(
         "cohorts/show.html", cohort=cohort, members=members, total=total, page=page, per_page=ROSTER_PAGE_SIZE,
         sessions=sessions.sessions_of(cohort), report=report, course_title=_title(cohort.course),
-        upload_form=upload_form or RosterUploadForm(), session_form=session_form or SessionForm(),
+        upload_form=upload_form or RosterUploadForm(formdata=None),
+        session_form=session_form or SessionForm(formdata=None),
         settings_form=settings_form or _settings_form(cohort), action_form=ActionForm(),
         trainer_names=[t.full_name for t in services.trainers_of([cohort.id]).get(cohort.id, [])], eligible=len(services.eligible_enrolment_ids(cohort)),
     ), status
@@ -140,9 +145,17 @@ def sign_off(cohort_id: int, user_id: int):
     return redirect(url_for("cohorts.show", cohort_id=cohort.id, page=page_number(request.args)))
 
 
-@bp.post("/<int:cohort_id>/close")
+@bp.route("/<int:cohort_id>/close", methods=["GET", "POST"])
 def close(cohort_id: int):
+    """Close a cohort after a confirmation page that says who will be signed off (works without JavaScript)."""
     cohort = services.get_cohort_for(current_user, cohort_id)
+    if request.method == "GET":
+        if cohort.status != "open":
+            return redirect(url_for("cohorts.show", cohort_id=cohort.id))
+        _first, total = services.members_of(cohort, page=1, per_page=1)
+        eligible = len(services.eligible_enrolment_ids(cohort))
+        return render_template("cohorts/close.html", cohort=cohort, course_title=_title(cohort.course),
+                               eligible=eligible, total=total, action_form=ActionForm())
     if ActionForm().validate_on_submit():
         result = services.close_cohort(current_user, cohort)
         db.session.commit()
@@ -158,7 +171,7 @@ def close(cohort_id: int):
 @bp.post("/<int:cohort_id>/settings")
 def settings(cohort_id: int):
     cohort = services.get_cohort_for(current_user, cohort_id)
-    form = _settings_form(cohort)
+    form = _settings_form(cohort, submitted=True)
     if not form.validate_on_submit():
         return _render_cohort(cohort, 422, settings_form=form)
     data = form.rule_data()

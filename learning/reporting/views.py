@@ -9,6 +9,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField
 
+from learning.accounts.models import Organisation
 from learning.catalogue.models import Course
 from learning.errors import ValidationFailed
 from learning.extensions import db
@@ -32,6 +33,23 @@ class ExportForm(FlaskForm):
 def report_number(value) -> str:
     """A count in the reader's number format; a suppressed count ("<5") as it is."""
     return format_number(value) if isinstance(value, int) else str(value)
+
+
+def _course_choices(language: str) -> list[tuple[str, str]]:
+    """(slug, title in the reader's language) of every course, by title: people pick courses by name."""
+    from learning.catalogue.texts import course_text
+
+    courses = db.session.scalars(db.select(Course)).all()
+    return sorted(((c.slug, course_text(c, language).title) for c in courses), key=lambda item: item[1].lower())
+
+
+def _cohort_choices(language: str) -> list[tuple[int, str]]:
+    """(id, "name · course") of every cohort, newest first, for the cohort filter."""
+    from learning.catalogue.texts import course_text
+    from learning.cohorts.models import Cohort
+
+    cohorts = db.session.scalars(db.select(Cohort).order_by(Cohort.starts_on.desc(), Cohort.id.desc())).all()
+    return [(c.id, f"{c.name} · {course_text(c.course, language).title}") for c in cohorts]
 
 
 @bp.get("/reports/")
@@ -67,7 +85,8 @@ def dashboard():
     return render_template(
         "reporting/dashboard.html", figures=figures, chart_data=chart_data, behind=services.behind(report, language),
         report=report, errors=errors, args=request.args, countries=country_choices(language),
-        courses=db.session.execute(db.select(Course.slug).order_by(Course.slug)).scalars().all(),
+        courses=_course_choices(language), cohorts=_cohort_choices(language),
+        organisations=db.session.execute(db.select(Organisation.name).order_by(Organisation.name)).scalars().all(),
         export_form=ExportForm(), filter_args=exports.filters_as_args(report), groups=EXPORT_GROUPS,
     )
 
