@@ -27,7 +27,10 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from learning.outbox.services import emit, handles
+from learning.extensions import db
+from learning.models_base import utcnow
+from learning.outbox.models import OutboxEvent
+from learning.outbox.services import MAIL_EVENT, OPEN_STATUSES, emit, handles
 from learning.text import single_line
 
 
@@ -44,7 +47,7 @@ def queue_email(to: str, template: str, language: str, headers: dict | None = No
     """Render now, deliver later: an outbox event in the caller's transaction."""
     message = render_message(template, language, **context)
     emit(
-        "mail.send",
+        MAIL_EVENT,
         {
             "to": to,
             **message,
@@ -124,7 +127,7 @@ def deliver(payload: dict) -> None:
 
 
 # Once sent, only the Message-ID is kept: the address, the text and its signed links go.
-@handles("mail.send", keep_when_done=("message_id",))
+@handles(MAIL_EVENT, keep_when_done=("message_id",))
 def _send_queued_mail(payload: dict) -> None:
     if payload.get("erased"):  # its recipient was erased before it went: nothing to send
         return
@@ -160,11 +163,6 @@ def forget_person(person) -> int:
     Mails written as ``.eml`` files (no ``MAIL_SERVER``) that name them are deleted. Returns how
     many queued mails were dropped.
     """
-    from learning.extensions import db
-    from learning.models_base import utcnow
-    from learning.outbox.models import OutboxEvent
-    from learning.outbox.services import MAIL_EVENT, OPEN_STATUSES
-
     dropped = 0
     query = select(OutboxEvent).where(
         OutboxEvent.event_type == MAIL_EVENT,
@@ -184,6 +182,7 @@ def forget_person(person) -> int:
 
 
 def _delete_written_mails(person) -> None:
+    """Delete the ``.eml`` files of ``MAIL_OUTBOX_DIR`` (the embedded default) that name the person."""
     folder = Path(current_app.config.get("MAIL_OUTBOX_DIR") or "")
     if not current_app.config.get("MAIL_OUTBOX_DIR") or not folder.is_dir():
         return
