@@ -27,7 +27,10 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from learning.outbox.services import emit
+from learning.extensions import db
+from learning.models_base import utcnow
+from learning.outbox.models import OutboxEvent
+from learning.outbox.services import MAIL_EVENT, OPEN_STATUSES, emit
 from learning.text import single_line
 
 
@@ -44,7 +47,7 @@ def queue_email(to: str, template: str, language: str, headers: dict | None = No
     """Render now, deliver later: an outbox event in the caller's transaction."""
     message = render_message(template, language, **context)
     emit(
-        "mail.send",
+        MAIL_EVENT,
         {
             "to": to,
             **message,
@@ -159,11 +162,6 @@ def forget_person(person) -> int:
     Mails written as ``.eml`` files (no ``MAIL_SERVER``) that name them are deleted. Returns how
     many queued mails were dropped.
     """
-    from learning.extensions import db
-    from learning.models_base import utcnow
-    from learning.outbox.models import OutboxEvent
-    from learning.outbox.services import MAIL_EVENT, OPEN_STATUSES
-
     dropped = 0
     query = select(OutboxEvent).where(
         OutboxEvent.event_type == MAIL_EVENT,
@@ -183,6 +181,7 @@ def forget_person(person) -> int:
 
 
 def _delete_written_mails(person) -> None:
+    """Delete the ``.eml`` files of ``MAIL_OUTBOX_DIR`` (the embedded default) that name the person."""
     folder = Path(current_app.config.get("MAIL_OUTBOX_DIR") or "")
     if not current_app.config.get("MAIL_OUTBOX_DIR") or not folder.is_dir():
         return

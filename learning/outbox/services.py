@@ -33,6 +33,8 @@ Handler = Callable[[dict], None]
 BatchHandler = Callable[[list[dict]], None]
 
 SESSION_KEY = "outbox_pending_ids"
+MAIL_EVENT = "mail.send"  # learning/mail/services.py queues it and erases its payloads itself
+OPEN_STATUSES = ("pending", "failed")  # events whose handler has not succeeded yet
 
 
 class HandlerRegistry:
@@ -314,10 +316,6 @@ def retry_failed(event_id: int) -> None:
         .values(status="pending", next_attempt_at=utcnow(), attempts=0)
     )
     db.session.commit()
-
-
-MAIL_EVENT = "mail.send"  # its payloads are erased by their owner, learning/mail/services.py
-OPEN_STATUSES = ("pending", "failed")  # events whose handler has not succeeded yet
 
 
 def _forget_person(person) -> None:
