@@ -21,9 +21,9 @@ $(BIN)/activate: pyproject.toml
 
 setup: $(BIN)/activate
 
-# exec: the script replaces make's shell, and catches Ctrl-C itself; "-" keeps make quiet when stopped.
+# exec: the script replaces make's shell and catches Ctrl-C itself, stopping everything and exiting 0.
 run: setup
-	-@exec bash scripts/run.sh
+	@exec bash scripts/run.sh
 
 stop:
 	@bash scripts/stop.sh
