@@ -113,21 +113,21 @@ def test_turning_on_two_factor_under_gunicorn_keeps_the_worker_alive(app, base_c
     log = tmp_path / "gunicorn.log"
     proc, base = start_gunicorn(base_config, log, workers=1, threads=2)
     try:
-        browser = requests.Session()
+        browser = requests.Session()  # generous timeouts: the worker may still be starting on a busy machine
 
         def form_token(path: str) -> str:
-            page = browser.get(base + path, timeout=10).text
+            page = browser.get(base + path, timeout=60).text
             return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
-        signed = browser.post(base + "/account/login", timeout=10, allow_redirects=False, data={
+        signed = browser.post(base + "/account/login", timeout=60, allow_redirects=False, data={
             "email": me["email"], "password": PASSWORD, "csrf_token": form_token("/account/login")})
         assert signed.status_code == 302
-        page = browser.get(base + "/account/two-factor", timeout=10).text
+        page = browser.get(base + "/account/two-factor", timeout=60).text
         secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', page).group(1)
-        turned_on = browser.post(base + "/account/two-factor", timeout=10, allow_redirects=False, data={
+        turned_on = browser.post(base + "/account/two-factor", timeout=60, allow_redirects=False, data={
             "code": pyotp.TOTP(secret).now(), "csrf_token": form_token("/account/two-factor")})
         assert turned_on.status_code == 302
-        assert browser.get(base + "/account/profile", timeout=10, allow_redirects=False).status_code == 200
+        assert browser.get(base + "/account/profile", timeout=60, allow_redirects=False).status_code == 200
         assert proc.poll() is None
     finally:
         stop_server(proc)

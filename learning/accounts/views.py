@@ -175,6 +175,14 @@ def two_factor():
 
 
 @bp.before_app_request
+def identify_the_caller():
+    """Load the signed-in person before the view runs. The session loader may record "last seen"
+    and commit; doing it first means it never commits a view's unfinished work."""
+    if request.endpoint != "static":
+        current_user._get_current_object()
+
+
+@bp.before_app_request
 def require_two_factor_for_admins():
     """Where configured (production by default), admins set up two-factor sign-in before anything else."""
     if not current_app.config.get("ADMIN_2FA_REQUIRED"):
