@@ -5,6 +5,7 @@ from __future__ import annotations
 from apiflask import Schema
 from apiflask.fields import Date, DateTime, Dict, Integer, List, Nested, String
 from apiflask.validators import Range
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from learning.parsing import DATABASE_YEARS_PATTERN, InvalidInput, check_date, parse_datetime
@@ -44,7 +45,7 @@ class BoundedDate(Date):
         try:
             return check_date(result)
         except InvalidInput as exc:
-            raise ValidationError(str(exc)) from exc
+            raise ValidationError(_("Use a date such as 2025-03-31.")) from exc
 
 
 class BoundedDateTime(DateTime):
@@ -61,7 +62,7 @@ class BoundedDateTime(DateTime):
         try:
             return parse_datetime(result)
         except InvalidInput as exc:
-            raise ValidationError(str(exc)) from exc
+            raise ValidationError(_("Use a date and time with an offset, such as 2025-03-31T09:00:00-05:00.")) from exc
 
 
 class PageQuerySchema(Schema):
