@@ -9,5 +9,4 @@ def init_app(app: Flask) -> None:
     from learning.outbox.services import register_handler
 
     passwords.init_app(app)
-
     register_handler(app, "account.erasure_requested", tasks.erase_requested)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Date, DateTime, Integer, List, Nested, String
+from marshmallow import ValidationError
 
 from learning.api.auth import auth, current_api_user
 from learning.api.schemas import (
@@ -27,8 +28,22 @@ RUNNERS = ["admin", "trainer"]
 ROSTER_PATH = "/api/v1/cohorts/{cohort_id}/roster"
 
 
-# The cohort's fields as the API takes them: types and documentation. The rules on their values are
-# checked once, by ``learning.cohorts.services.validate_cohort`` (the page's forms use it too).
+# The cohort's fields as the API takes them. The rules on their values are the service's
+# (``learning.cohorts.services``): ``FIELD_RULES`` applied as the body is parsed, so that one answer
+# names every bad field, and ``validate_cohort`` for the rest; the page's forms use the same.
+
+
+def rule_of(field: str):
+    """The service's rule for ``field`` as a marshmallow validator (same message)."""
+    problem_of = services.FIELD_RULES[field]
+
+    def validate(value) -> None:
+        if problem := problem_of(value):
+            raise ValidationError(problem)
+
+    return validate
+
+
 NAME = {"maxLength": NAME_MAX}
 DELIVERY = {"enum": list(DELIVERY_MODES)}
 CAPACITY = {"minimum": 1, "maximum": CAPACITY_MAX, "description": "Places; null for no limit"}
@@ -41,23 +56,23 @@ class CohortInSchema(Schema):
     course = String(required=True, metadata={"description": "The course's slug"})
     name = String(required=True, metadata=NAME)
     country = String(required=True, metadata={"example": "CO"})
-    delivery = String(required=True, metadata=DELIVERY)
+    delivery = String(required=True, validate=rule_of("delivery"), metadata=DELIVERY)
     starts_on = BoundedDate(required=True)
     ends_on = BoundedDate(required=True, metadata={"description": "Not before starts_on"})
-    capacity = Integer(allow_none=True, metadata=CAPACITY)
-    attendance_rule = String(metadata=RULE)
-    attendance_min_percent = Integer(allow_none=True, metadata=PERCENT)
+    capacity = Integer(allow_none=True, validate=rule_of("capacity"), metadata=CAPACITY)
+    attendance_rule = String(validate=rule_of("attendance_rule"), metadata=RULE)
+    attendance_min_percent = Integer(allow_none=True, validate=rule_of("attendance_min_percent"), metadata=PERCENT)
     trainers = List(Id(), metadata={"description": "User ids of trainers (admins only)"})
 
 
 class CohortPatchSchema(Schema):
     name = String(metadata=NAME)
-    delivery = String(metadata=DELIVERY)
+    delivery = String(validate=rule_of("delivery"), metadata=DELIVERY)
     starts_on = BoundedDate()
     ends_on = BoundedDate()
-    capacity = Integer(allow_none=True, metadata=CAPACITY)
-    attendance_rule = String(metadata=RULE)
-    attendance_min_percent = Integer(allow_none=True, metadata=PERCENT)
+    capacity = Integer(allow_none=True, validate=rule_of("capacity"), metadata=CAPACITY)
+    attendance_rule = String(validate=rule_of("attendance_rule"), metadata=RULE)
+    attendance_min_percent = Integer(allow_none=True, validate=rule_of("attendance_min_percent"), metadata=PERCENT)
     trainers = List(Id(), metadata={"description": "Replaces the trainers (admins only)"})
 
 

@@ -98,11 +98,37 @@ def _date(value, field: str, errors: dict) -> date | None:
     return None
 
 
+def _delivery_problem(value) -> str | None:
+    return None if value in DELIVERY_MODES else _("Use one of %(modes)s.", modes=", ".join(DELIVERY_MODES))
+
+
+def _capacity_problem(value) -> str | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= CAPACITY_MAX):
+        return None
+    return _("Use a whole number of places, at least 1, or leave it empty.")
+
+
+def _rule_problem(value) -> str | None:
+    return None if value in ATTENDANCE_RULES else _("Use one of %(rules)s.", rules=", ".join(ATTENDANCE_RULES))
+
+
+def _percent_problem(value) -> str | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100):
+        return None
+    return _("Use a percentage from 1 to 100.")
+
+
+# The rules on single values, which the API's schemas also apply as they parse (so that one answer
+# names every bad field): the message for a bad value, or None.
+FIELD_RULES = {"delivery": _delivery_problem, "capacity": _capacity_problem, "attendance_rule": _rule_problem,
+               "attendance_min_percent": _percent_problem}
+
+
 def validate_cohort(data: dict, partial: bool = False) -> dict:
     """Clean cohort fields or raise ``ValidationFailed`` naming every bad one.
 
-    The one place of the cohort's rules: the page's forms and the API's schemas parse their input
-    (presence, types, dates) and document it, and leave every rule on the values to this.
+    The one place of the cohort's rules: the page's forms parse their input (presence, numbers,
+    dates) and leave every rule on the values to this; the API's schemas apply ``FIELD_RULES``.
     """
     errors: dict[str, list[str]] = {}
     clean: dict = {}
@@ -132,8 +158,8 @@ def validate_cohort(data: dict, partial: bool = False) -> dict:
         else:
             clean["country"] = country.upper()
     if given("delivery"):
-        if data.get("delivery") not in DELIVERY_MODES:
-            errors.setdefault("delivery", []).append(_("Use one of %(modes)s.", modes=", ".join(DELIVERY_MODES)))
+        if problem := _delivery_problem(data.get("delivery")):
+            errors.setdefault("delivery", []).append(problem)
         clean["delivery"] = data.get("delivery")
     for name in ("starts_on", "ends_on"):
         if given(name):
@@ -142,18 +168,17 @@ def validate_cohort(data: dict, partial: bool = False) -> dict:
         errors.setdefault("ends_on", []).append(_("The cohort cannot end before it starts."))
     if "capacity" in data:
         capacity = data["capacity"]
-        if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int)
-                                     or not 1 <= capacity <= CAPACITY_MAX):
-            errors.setdefault("capacity", []).append(_("Use a whole number of places, at least 1, or leave it empty."))
+        if problem := _capacity_problem(capacity):
+            errors.setdefault("capacity", []).append(problem)
         clean["capacity"] = capacity
     if "attendance_rule" in data and data["attendance_rule"] is not None:
-        if data["attendance_rule"] not in ATTENDANCE_RULES:
-            errors.setdefault("attendance_rule", []).append(_("Use one of %(rules)s.", rules=", ".join(ATTENDANCE_RULES)))
+        if problem := _rule_problem(data["attendance_rule"]):
+            errors.setdefault("attendance_rule", []).append(problem)
         clean["attendance_rule"] = data["attendance_rule"]
     if "attendance_min_percent" in data:
         percent = data["attendance_min_percent"]
-        if percent is not None and (isinstance(percent, bool) or not isinstance(percent, int) or not 1 <= percent <= 100):
-            errors.setdefault("attendance_min_percent", []).append(_("Use a percentage from 1 to 100."))
+        if problem := _percent_problem(percent):
+            errors.setdefault("attendance_min_percent", []).append(problem)
         clean["attendance_min_percent"] = percent
     if clean.get("attendance_rule") == "min_percent" and not clean.get("attendance_min_percent"):
         errors.setdefault("attendance_min_percent", []).append(_("Say what share of sessions a member must attend."))
