@@ -326,8 +326,9 @@ def register_language_choice(app) -> None:
     @app.before_request
     def save_requested_language():
         code = requested_language()
-        signed_in = getattr(current_user, "is_authenticated", False)
-        if code and signed_in and profile_language() != code and not request.path.startswith("/api/"):
+        if not code or request.path.startswith("/api/"):
+            return  # and the signed-in person is not even loaded: the view decides when
+        if getattr(current_user, "is_authenticated", False) and profile_language() != code:
             from learning.accounts.services import choose_language
             from learning.extensions import db
 

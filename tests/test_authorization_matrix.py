@@ -171,6 +171,7 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
     ("/account/login/code", "GET"): [Call("/account/login/code", everyone(302), note="no sign-in pending")],
     ("/account/login/code", "POST"): [Call("/account/login/code", everyone(302), data={"code": "123456"})],
     ("/account/logout", "POST"): [Call("/account/logout", everyone(302), actor="fresh_session")],
+    ("/account/language", "POST"): [Call("/account/language", everyone(302), data={"lang": "en", "next": "/"})],
     ("/account/forgot", "GET"): [Call("/account/forgot", everyone(200))],
     ("/account/forgot", "POST"): [Call("/account/forgot", everyone(200), data={"email": ""})],
     ("/account/reset/<token>", "GET"): [Call("/account/reset/forged-token", everyone(200))],
