@@ -71,12 +71,14 @@ def build_site() -> Site:
     public = ["/", "/courses/", f"/courses/{course.slug}", "/verify", f"/verify/{certificate.code}",
               f"/impact/{YEAR}", "/no-such-page"]
     own = ["/learning/", f"/learning/{in_progress.id}/lessons/{lesson.id}", f"/learning/{in_progress.id}/quiz",
-           "/certificates", "/account/profile", "/account/two-factor", "/account/erase"]
+           "/certificates", "/account/profile", "/account/two-factor", "/account/erase",
+           "/account/tokens", "/account/password"]
     cohorts = ["/cohorts/", "/cohorts/new", f"/cohorts/{cohort.id}", f"/cohorts/{cohort.id}/sessions/{session.id}",
                f"/cohorts/{cohort.id}/imports/{roster_import.id}"]
     administration = ["/reports/", "/admin/courses/", "/admin/courses/new", f"/admin/courses/{course.slug}/edit",
                       "/admin/courses/import", "/admin/audit/", "/certificates/admin",
-                      f"/certificates/admin/{certificate.code}"]
+                      f"/certificates/admin/{certificate.code}", "/admin/users/",
+                      f"/admin/users/?q={learner.full_name.split()[0]}", f"/admin/users/{learner.id}"]
     return Site(
         users={"learner": learner, "trainer": trainer, "admin": admin},
         pages={
