@@ -112,38 +112,40 @@ def assert_grid_protected(true: dict, shown: dict, row_totals: dict, column_tota
                 high = min(high, line_high)
         bounds[key] = (low, high)
     unknown = [key for key, (_, published) in cells.items() if not isinstance(published, int)]
-    seen: dict = {key: set() for key in unknown}
 
-    def line_ok(assignment: dict, complete: bool) -> bool:
+    def line_ok(assignment: dict) -> bool:
         for line, (low, high) in zip(lines, line_bounds, strict=True):
             if any(k in unknown and k not in assignment for k in line):
-                partial = sum(assignment.get(k, bounds[k][0]) for k in line)
-                if partial > high:
+                if sum(assignment.get(k, bounds[k][0]) for k in line) > high:
                     return False
                 continue
-            total = sum(assignment.get(k, cells[k][1]) for k in line)
-            if not low <= total <= high:
+            if not low <= sum(assignment.get(k, cells[k][1]) for k in line) <= high:
                 return False
         return True
 
-    def search(index: int, assignment: dict) -> None:
+    def exists(assignment: dict, index: int = 0) -> bool:
+        """Some grid consistent with everything published extends this assignment."""
         if index == len(unknown):
-            for key in unknown:
-                seen[key].add(assignment[key])
-            return
+            return True
         key = unknown[index]
+        if key in assignment:
+            return exists(assignment, index + 1) if line_ok(assignment) else False
         low, high = bounds[key]
         for value in range(low, min(high, cap) + 1):
             assignment[key] = value
-            if line_ok(assignment, index + 1 == len(unknown)):
-                search(index + 1, assignment)
+            if line_ok(assignment) and exists(assignment, index + 1):
+                del assignment[key]
+                return True
         del assignment[key]
+        return False
 
-    search(0, {})
     for key in unknown:
-        assert cells[key][0] in seen[key], (true, shown, row_totals, column_totals, margins_shown, withheld)
-        if 0 < cells[key][0] < threshold:  # a small count; a withheld zero or large count gives nobody away
-            assert len(seen[key]) > 1, f"cell {key}={cells[key][0]} derivable from {shown}"
+        value = cells[key][0]
+        if 0 < value < threshold:  # a small count (a withheld zero or large count gives nobody away)
+            # The values a cell can take form an interval (the constraints are a transportation
+            # polytope), so it is pinned exactly when neither neighbour of the truth is possible.
+            others = [v for v in (value - 1, value + 1) if bounds[key][0] <= v <= bounds[key][1]]
+            assert any(exists({key: v}) for v in others), f"cell {key}={value} derivable from {shown}"
 
 
 # --- the engine, on random tables -----------------------------------------------------------
