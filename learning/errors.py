@@ -43,6 +43,7 @@ class DomainError(Exception):
         self.message = message
         self.fields = fields or None
         self.extra = extra
+        self.headers: dict[str, str] = {}  # e.g. Retry-After on a 429
 
 
 class ValidationFailed(DomainError):
@@ -123,7 +124,7 @@ def register_error_handlers(app: Flask) -> None:
         if wants_json():
             extra = dict(error.extra)
             body = error_body(extra.pop("code", error.code), error.message, error.fields, **extra)
-            return jsonify(body), error.status
+            return jsonify(body), error.status, error.headers
         if request.method == "POST" and error.status in (409, 422, 400):
             flash(error.message, "error")
             return redirect(request.referrer or request.path)
