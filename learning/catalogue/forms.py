@@ -79,7 +79,7 @@ class CourseForm(FlaskForm):
         _l("Quiz attempts allowed"), default=3, validators=[Optional()],
         description=_l("Within the waiting time below; leave empty for no limit."))
     quiz_cooldown_minutes = IntegerField(
-        _l("Waiting time for more quiz attempts (minutes)"), default=60, validators=[InputRequired()],
+        _l("Waiting time for more quiz attempts (minutes)"), default=60, validators=[Optional()],
         description=_l("0: the attempts allowed are for good."))
     estimated_minutes = IntegerField(_l("Estimated duration (minutes)"), validators=[Optional()])
     sectors = SelectMultipleField(_l("Intended sectors (none ticked: everyone)"),
@@ -173,7 +173,7 @@ def course_data_from(form: CourseForm) -> tuple[dict, dict]:
         "pass_mark": form.pass_mark.data,
         "certificate_validity_months": form.certificate_validity_months.data,
         "max_quiz_attempts": form.max_quiz_attempts.data,
-        "quiz_cooldown_minutes": form.quiz_cooldown_minutes.data,
+        "quiz_cooldown_minutes": 60 if form.quiz_cooldown_minutes.data is None else form.quiz_cooldown_minutes.data,
         "estimated_minutes": form.estimated_minutes.data,
         "sectors": list(form.sectors.data or []),
         "translations": {},
