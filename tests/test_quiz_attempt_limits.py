@@ -139,3 +139,19 @@ def test_the_quiz_page_says_when_the_learner_can_try_again(client, make):
     body = text(page)
     assert page.status_code == 200 and 'id="quiz-wait"' in body and "You can try again from" in body
     assert 'id="quiz-form"' not in body
+
+
+def test_admins_set_the_limits_with_the_course_form(client, make):
+    from learning.catalogue.models import Course
+    from tests.test_catalogue_pages import course_form
+
+    sign_in(client, make.admin())
+    assert 'name="max_quiz_attempts"' in text(client.get("/admin/courses/new"))
+    response = client.post("/admin/courses/new", data=course_form(max_quiz_attempts="5", quiz_cooldown_minutes="120"))
+    assert response.status_code == 302
+    course = db.session.scalars(select(Course)).one()
+    assert (course.max_quiz_attempts, course.quiz_cooldown_minutes) == (5, 120)
+    edit = text(client.get(f"/admin/courses/{course.slug}/edit"))
+    assert 'name="max_quiz_attempts"' in edit and 'value="5"' in edit
+    refused = client.post("/admin/courses/new", data=course_form(slug="other", max_quiz_attempts="0"))
+    assert refused.status_code == 422 and "from 1 to 1000" in text(refused)
