@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 from learning.enrolment import services
 from learning.enrolment.models import Enrolment, QuizAttempt
 from learning.extensions import db
-from learning.models_base import utcnow
 from tests import factories_catalogue as fc
 from tests.test_catalogue_pages import sign_in, text
 
