@@ -95,11 +95,11 @@ class Total:
         return self.low == self.high
 
 
-def cell_bounds(cell: Cell, line: list[Cell], threshold: int, ordered: bool = True) -> tuple[float, float]:
-    """What a reader knows of one cell of a line from its published form alone.
+def cell_bounds(cell: Cell, threshold: int, complement_ceiling: float) -> tuple[float, float]:
+    """What a reader knows of one cell from its published form alone.
 
-    ``ordered``: the line is a whole one-way table, whose complements are its
-    smallest figures, so none is above what is still published in it.
+    ``complement_ceiling``: in a whole one-way table the complements are its
+    smallest figures, so none is above the smallest figure still published.
     """
     if cell.mark is None:
         return cell.value, cell.value
@@ -107,15 +107,14 @@ def cell_bounds(cell: Cell, line: list[Cell], threshold: int, ordered: bool = Tr
         return 1, threshold - 1
     if cell.mark == COLUMN:
         return 0, INFINITY
-    if not ordered:
-        return threshold, INFINITY
-    published = [other.value for other in line if other.mark is None and other.value > 0]
-    return threshold, min(published, default=INFINITY)
+    return threshold, complement_ceiling
 
 
 def deducible(line: list[Cell], total: Total, threshold: int, ordered: bool = True) -> list[tuple[float, float]]:
     """For each cell of a line, the range of values a reader can deduce it lies in (the line alone)."""
-    bounds = [cell_bounds(cell, line, threshold, ordered) for cell in line]
+    ceiling = min((cell.value for cell in line if cell.mark is None and cell.value > 0),
+                  default=INFINITY) if ordered else INFINITY
+    bounds = [cell_bounds(cell, threshold, ceiling) for cell in line]
     total_low, total_high = total.low, total.high
     sum_low = sum(low for low, _ in bounds)
     finite_high = sum(high for _, high in bounds if high != INFINITY)

@@ -223,10 +223,12 @@ def impact(year: int) -> dict:
     withheld: dict[str, set[str]] = {}
 
     def published(name: str) -> list[dict]:
-        rows, figures, withheld[name] = disclosure.publish_rows(report, (name,), list(counts(report, (name,))),
-                                                              threshold)
+        # Rows without a country (or sector) are not shown: the table protected is the one readers see,
+        # whose cells add up to the total when each person is in one of them.
+        visible = [row for row in counts(report, (name,)) if row.key[0]]
+        rows, figures, withheld[name] = disclosure.publish_rows(report, (name,), visible, threshold)
         shown = [{name: row.key[0], "reached": cells["reached"], "trained": cells["trained"]}
-                 for row, cells in zip(rows, figures, strict=True) if row.key[0]]
+                 for row, cells in zip(rows, figures, strict=True)]
         # Ordered by what is published only: ordering by the exact figures would place a withheld cell
         # between two published ones and so bound it.
         return sorted(shown, key=lambda r: (*_rank(r["trained"]), *_rank(r["reached"]), str(r[name])))
