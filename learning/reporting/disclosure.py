@@ -73,13 +73,14 @@ class Total:
     high: float
 
     @classmethod
-    def published(cls, shown: int | str, value: int, additive: bool, threshold: int,
+    def published(cls, shown: int | str, value: int, cells_sum: int, threshold: int,
                   whole_column_withheld: bool = False) -> Total:
-        """The reader's bounds from how a line's distinct total is published (``shown``).
+        """The reader's bounds on the cells' sum from how a line's distinct total is published (``shown``).
 
-        When people are counted in several cells of the line (``additive`` is
-        false) the cells add up to more than the total, so only a lower bound
-        is known.
+        When each person is in one cell, the cells add up to the total. When
+        people are in several cells, they add up to more: only a lower bound.
+        When some people are in no cell shown (the impact page leaves out
+        "not recorded"), the total says nothing about the cells.
         """
         if isinstance(shown, int):
             low, high = shown, shown
@@ -89,7 +90,11 @@ class Total:
             low, high = 0, INFINITY
         else:
             low, high = threshold, INFINITY
-        return cls(low, high if additive else INFINITY)
+        if cells_sum > value:
+            return cls(low, INFINITY)
+        if cells_sum < value:
+            return cls(0, INFINITY)
+        return cls(low, high)
 
     def exact(self) -> bool:
         return self.low == self.high
@@ -171,7 +176,7 @@ def protect_one_way(values: list[int], total: int, threshold: int) -> tuple[list
     """A one-way table of one figure: its published cells, and whether the column had to be withheld whole."""
     line = [Cell(value) for value in values]
     mark_small(line, threshold)
-    known = Total.published(publish_count(total, threshold), total, sum(values) == total, threshold)
+    known = Total.published(publish_count(total, threshold), total, sum(values), threshold)
     withheld = not protect_line(line, known, threshold)
     if withheld:
         withhold_all(line)
@@ -200,8 +205,8 @@ def protect_two_way(values: dict[tuple[Hashable, Hashable], int], row_totals: di
         shown, margins_withheld = protect_one_way([margins.get(key, 0) for key in keys], total, threshold)
         for key, margin in zip(keys, shown, strict=True):
             cells = [grid[k] for k in line_of(key)]
-            additive = sum(cell.value for cell in cells) == margins.get(key, 0)
-            lines.append((cells, Total.published(margin, margins.get(key, 0), additive, threshold,
+            lines.append((cells, Total.published(margin, margins.get(key, 0), sum(cell.value for cell in cells),
+                                                 threshold,
                                                  margins_withheld)))
     row_lines = dict(zip(rows, lines[:len(rows)], strict=True))
     column_lines = dict(zip(columns, lines[len(rows):], strict=True))
