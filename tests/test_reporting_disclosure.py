@@ -222,7 +222,7 @@ histories = st.lists(
 )
 START = date(2024, 1, 1)
 PUBLISHED_GROUPINGS = [("country",), ("sector",), ("course",), ("year",), ("month",), ("country", "sector")]
-TABLES = settings(max_examples=20, deadline=None,
+TABLES = settings(max_examples=30, deadline=None,
                   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
