@@ -43,6 +43,7 @@ class DomainError(Exception):
         self.message = message
         self.fields = fields or None
         self.extra = extra
+        self.headers: dict[str, str] = {}  # e.g. Retry-After on a 429
 
 
 class ValidationFailed(DomainError):

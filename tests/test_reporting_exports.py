@@ -42,8 +42,16 @@ def test_csv_by_country_suppresses_small_cells(api, make, data):
     assert "attachment" in response.headers["Content-Disposition"]
     rows = {row["country"]: row for row in read_csv(response)}
     assert rows["CO"]["country_name"] == "Colombia"
-    assert rows["CO"]["professionals_trained"] == "7"
     assert rows["KE"]["professionals_trained"] == "<5"
+    # With 10 people trained in all, publishing Colombia's 7 would give Kenya's 3 away: it is withheld.
+    assert rows["CO"]["professionals_trained"] == "x"
+
+
+def test_export_with_enough_room_publishes_the_large_cells(api, make, data):
+    crowd("PE", "justice", data, 40)
+    db.session.commit()
+    rows = {row["country"]: row for row in read_csv(api.as_user(make.admin()).get("reports/export.csv?group_by=country"))}
+    assert [rows[c]["professionals_trained"] for c in ("KE", "CO", "PE")] == ["<5", "x", "40"]
 
 
 def test_threshold_is_configurable(api, make, data, app):

@@ -80,9 +80,13 @@ def test_a_bar_of_the_country_chart_drills_down(page, live_server, make):
 def test_impact_page_states_the_year_in_the_visitors_language(page, live_server, app):
     with app.app_context():
         seed_year(2024)
+        course = rf.course("investigations")
+        for _ in range(20):
+            rf.enrolment(rf.person("PE", "justice"), course, date(2024, 7, 1), date(2024, 7, 2))
+        db.session.commit()
         db.session.remove()
     page.goto("/impact/2024")
-    assert page.locator("#impact-statement").inner_text() == "10 professionals trained across 2 countries."
+    assert page.locator("#impact-statement").inner_text() == "30 professionals trained across 3 countries."
     page.wait_for_selector("#chart-impact[data-ready=true]")
     countries = page.locator("#impact-countries").inner_text()
     assert "Colombia" in countries and "<5" in countries

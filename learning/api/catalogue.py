@@ -64,6 +64,10 @@ class CourseSummarySchema(Schema):
     sectors = List(String(), required=True, metadata={"description": "Intended sectors; empty means all"})
     pass_mark = Integer(required=True)
     certificate_validity_months = Integer(allow_none=True)
+    max_quiz_attempts = Integer(allow_none=True, metadata={
+        "description": "Quiz attempts a learner may make within quiz_cooldown_minutes; null: no limit"})
+    quiz_cooldown_minutes = Integer(metadata={
+        "description": "The window of max_quiz_attempts, in minutes; 0: the limit is for good"})
     estimated_minutes = Integer(allow_none=True)
     published_at = DateTime(allow_none=True)
 
@@ -138,6 +142,11 @@ class CoursePatchSchema(Schema):
     pass_mark = Integer(metadata={"minimum": rules.PASS_MARK[0], "maximum": rules.PASS_MARK[1]})
     certificate_validity_months = Integer(allow_none=True, metadata={
         "description": "null: never expires", "minimum": rules.VALIDITY_MONTHS[0], "maximum": rules.VALIDITY_MONTHS[1]})
+    max_quiz_attempts = Integer(allow_none=True, metadata={
+        "description": "1-1000 quiz attempts within quiz_cooldown_minutes, or null: no limit (default 3)"})
+    quiz_cooldown_minutes = Integer(metadata={
+        "description": "0-525600: the window of max_quiz_attempts in minutes; 0: the limit is for good "
+                       "(default 60)"})
     estimated_minutes = Integer(allow_none=True, metadata={
         "minimum": rules.ESTIMATED_MINUTES[0], "maximum": rules.ESTIMATED_MINUTES[1]})
     sectors = List(String())
@@ -168,6 +177,8 @@ def course_summary(course: Course, language: str | None) -> dict:
         "sectors": list(course.sectors or []),
         "pass_mark": course.pass_mark,
         "certificate_validity_months": course.certificate_validity_months,
+        "max_quiz_attempts": course.max_quiz_attempts,
+        "quiz_cooldown_minutes": course.quiz_cooldown_minutes,
         "estimated_minutes": course.estimated_minutes,
         "published_at": course.published_at,
     }

@@ -67,7 +67,11 @@ class CredentialQuerySchema(Schema):
 
 
 class RevokeSchema(Schema):
-    reason = String(required=True, validate=Length(min=1, max=services.REASON_MAX))
+    reason = String(required=True, validate=Length(min=1, max=services.REASON_MAX), metadata={
+        "description": "Public: shown to anyone who verifies the certificate"})
+    note = String(allow_none=True, validate=Length(max=services.NOTE_MAX), metadata={
+        "description": "Internal, optional: kept for admins and the audit log, never shown on the verify page "
+                       "or API"})
 
 
 def _absolute(endpoint: str, **values) -> str:
@@ -163,7 +167,7 @@ def credential(code: str, query):
         responses={401: "Not signed in", 403: "Not an admin", 404: "No certificate has this code",
                    409: "Already revoked", 422: "No reason given"})
 def revoke(code: str, data):
-    certificate = services.revoke(current_api_user(), code, data["reason"])
+    certificate = services.revoke(current_api_user(), code, data["reason"], data.get("note"))
     db.session.commit()
     return serialise_verification(services.verify(certificate.code))
 

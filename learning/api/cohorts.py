@@ -262,6 +262,8 @@ def patch_cohort(cohort_id: int, data):
 @bp.auth_required(auth, roles=RUNNERS)
 @bp.output(MemberSchema)
 @bp.doc(summary="Sign a member off: their enrolment is completed and a certificate follows",
+        description="Idempotent: a member already completed is answered as they are (200), and no second "
+                    "completion, certificate event or audit entry is written, however many requests arrive at once.",
         responses={404: "No such cohort or member", 409: "The cohort is closed"})
 def sign_off_member(cohort_id: int, user_id: int):
     member = services.sign_off(current_api_user(), _cohort(cohort_id), user_id)

@@ -151,8 +151,13 @@ def complete_lesson(enrolment_id: int, lesson_id: int):
 @bp.input(QuizAnswersSchema, arg_name="data", validation=False)
 @bp.output(QuizResultSchema, status_code=201)
 @bp.doc(summary="Submit quiz answers (the learner); scored on the server, right answers are not revealed",
+        description="A course allows `max_quiz_attempts` attempts within any `quiz_cooldown_minutes` (0: ever), "
+                    "counted over all the learner's enrolments in it; past that the answer is 429 "
+                    "`too_many_attempts`, with `retry_at` (UTC; null: no more attempts) in the error and a "
+                    "`Retry-After` header.",
         responses={**SIGNED_IN, 404: "No such enrolment, or the course has no quiz",
-                   409: "The enrolment is completed or withdrawn", 422: "Unknown questions or choices"})
+                   409: "The enrolment is completed or withdrawn", 422: "Unknown questions or choices",
+                   429: "Too many attempts for now (see `retry_at`)"})
 def submit_quiz(enrolment_id: int, data):
     enrolment = services.get_own_enrolment(current_api_user(), enrolment_id)
     if data is missing or not isinstance(data, dict) or "answers" not in data:

@@ -103,9 +103,12 @@ class ExportJobSchema(Schema):
 
 
 def published_count() -> Raw:
-    """A count, or a string such as "<5" when it is below the small-cell threshold."""
-    return Raw(required=True, metadata={"description": 'A count, or "<5" when below the threshold',
-                                        "oneOf": [{"type": "integer"}, {"type": "string"}]})
+    """A count, "<5" when it is below the small-cell threshold, or "x" when withheld so that no small
+    count can be worked out from the others (complementary suppression)."""
+    return Raw(required=True, metadata={
+        "description": 'A count; "<5" when below the threshold; "x" when withheld so that no small count '
+                       "can be derived from the total and the other cells",
+        "oneOf": [{"type": "integer"}, {"type": "string"}]})
 
 
 class ImpactRowSchema(Schema):
@@ -120,9 +123,9 @@ class ImpactSchema(Schema):
     professionals_reached = published_count()
     professionals_trained = published_count()
     certificates_issued = published_count()
-    countries_reached = Integer(required=True)
-    countries_trained = Integer(required=True)
-    sectors_trained = Integer(required=True)
+    countries_reached = published_count()
+    countries_trained = published_count()
+    sectors_trained = published_count()
     small_cell_threshold = Integer(required=True)
     by_country = List(Nested(ImpactRowSchema), required=True)
     by_sector = List(Nested(ImpactRowSchema), required=True)
@@ -147,7 +150,8 @@ def _export_args():
 @bp.get("/reports/export.csv")
 @bp.auth_required(auth, roles=["admin"])
 @bp.input(ExportQuerySchema, location="query", arg_name="query")
-@bp.output({}, content_type="text/csv", description="CSV, streamed; counts below the threshold as \"<5\"")
+@bp.output({}, content_type="text/csv",
+           description="CSV, streamed; counts below the threshold as \"<5\", complementary cells as \"x\"")
 @bp.doc(summary="Export statistics as CSV (admin)", description=FILTERS_DOC,
         responses={401: "Not signed in", 403: "Not an admin", 422: "A filter is invalid"})
 def export_csv(query):
@@ -164,7 +168,7 @@ def export_csv(query):
 @bp.auth_required(auth, roles=["admin"])
 @bp.input(ExportQuerySchema, location="query", arg_name="query")
 @bp.output({}, content_type=XLSX,
-           description="An XLSX workbook; counts below the threshold as \"<5\"")
+           description="An XLSX workbook; counts below the threshold as \"<5\", complementary cells as \"x\"")
 @bp.doc(summary="Export statistics as XLSX (admin)", description=FILTERS_DOC,
         responses={401: "Not signed in", 403: "Not an admin", 422: "A filter is invalid"})
 def export_xlsx(query):
@@ -255,7 +259,8 @@ def export_download(export_id: int):
 @bp.output(ImpactSchema)
 @bp.doc(summary="A year's published figures (anyone)",
         description="Distinct professionals reached and trained in the calendar year (UTC), by country and "
-                    "sector; counts below the small-cell threshold are published as \"<5\".",
+                    "sector; counts below the small-cell threshold are published as \"<5\", and the cells "
+                    "withheld so that no small count can be derived by subtraction as \"x\".",
         responses={404: "No such year"})
 def impact(year: int):
     if not 1900 <= year <= 9999:

@@ -76,6 +76,12 @@ class CourseForm(FlaskForm):
     certificate_validity_months = IntegerField(
         _l("Certificate valid for (months)"), validators=[Optional()],
         description=_l("Leave empty if the certificate does not expire."))
+    max_quiz_attempts = IntegerField(
+        _l("Quiz attempts allowed"), default=3, validators=[Optional()],
+        description=_l("Within the waiting time below; leave empty for no limit."))
+    quiz_cooldown_minutes = IntegerField(
+        _l("Waiting time for more quiz attempts (minutes)"), default=60, validators=[Optional()],
+        description=_l("0: the attempts allowed are for good."))
     estimated_minutes = IntegerField(_l("Estimated duration (minutes)"), validators=[Optional()])
     sectors = SelectMultipleField(_l("Intended sectors (none ticked: everyone)"),
                                   widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
@@ -117,6 +123,8 @@ def form_data_of(course: Course) -> dict:
         "language": course.language,
         "pass_mark": course.pass_mark,
         "certificate_validity_months": course.certificate_validity_months,
+        "max_quiz_attempts": course.max_quiz_attempts,
+        "quiz_cooldown_minutes": course.quiz_cooldown_minutes,
         "estimated_minutes": course.estimated_minutes,
         "sectors": list(course.sectors or []),
         "translations": [{"language": t.language, "title": t.title, "summary": t.summary}
@@ -157,7 +165,7 @@ def course_data_from(form: CourseForm) -> tuple[dict, dict]:
     """The API's course dictionary from the form, and which form field each path names."""
     where: dict = {name: getattr(form, name) for name in (
         "slug", "title", "summary", "language", "pass_mark", "certificate_validity_months",
-        "estimated_minutes", "sectors")}
+        "max_quiz_attempts", "quiz_cooldown_minutes", "estimated_minutes", "sectors")}
     data = {
         "slug": (form.slug.data or "").strip(),
         "title": form.title.data,
@@ -165,6 +173,8 @@ def course_data_from(form: CourseForm) -> tuple[dict, dict]:
         "language": (form.language.data or "").strip(),
         "pass_mark": form.pass_mark.data,
         "certificate_validity_months": form.certificate_validity_months.data,
+        "max_quiz_attempts": form.max_quiz_attempts.data,
+        "quiz_cooldown_minutes": 60 if form.quiz_cooldown_minutes.data is None else form.quiz_cooldown_minutes.data,
         "estimated_minutes": form.estimated_minutes.data,
         "sectors": list(form.sectors.data or []),
         "translations": {},

@@ -24,6 +24,10 @@ class Course(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     pass_mark: Mapped[int] = mapped_column(default=80)
     certificate_validity_months: Mapped[int | None] = mapped_column()
+    # At most this many quiz attempts (null: no limit) within quiz_cooldown_minutes (0: ever), so that the
+    # score shown after each attempt cannot be used to find the right answers by trial.
+    max_quiz_attempts: Mapped[int | None] = mapped_column(default=3, server_default="3")
+    quiz_cooldown_minutes: Mapped[int] = mapped_column(default=60, server_default="60")
     estimated_minutes: Mapped[int | None] = mapped_column()
     sectors: Mapped[list] = mapped_column(JSON, default=list)  # intended sectors; empty means all
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,7 +9,7 @@ of a definition live in ``validation.py``, reading in a language in ``texts.py``
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import Text, cast, func, or_, select
+from sqlalchemy import Text, cast, func, null, or_, select
 from sqlalchemy.orm import selectinload
 
 from learning.audit.services import record as audit
@@ -142,6 +142,9 @@ def create_course(actor_id: int | None, data: dict) -> Course:
         language=clean["language"],
         pass_mark=clean.get("pass_mark", 80),
         certificate_validity_months=clean.get("certificate_validity_months"),
+        # null() and not None: None would let the column's default (3) fill it in.
+        max_quiz_attempts=_or_null(clean.get("max_quiz_attempts", 3)),
+        quiz_cooldown_minutes=clean.get("quiz_cooldown_minutes", 60),
         estimated_minutes=clean.get("estimated_minutes"),
         sectors=clean.get("sectors", []),
         created_by_id=actor_id,
@@ -155,7 +158,12 @@ def create_course(actor_id: int | None, data: dict) -> Course:
     return course
 
 
-EDITABLE_SETTINGS = ("pass_mark", "certificate_validity_months", "estimated_minutes", "sectors")
+def _or_null(value):
+    return null() if value is None else value
+
+
+EDITABLE_SETTINGS = ("pass_mark", "certificate_validity_months", "max_quiz_attempts", "quiz_cooldown_minutes",
+                     "estimated_minutes", "sectors")
 
 
 def update_course(actor_id: int | None, course: Course, data: dict) -> Course:

@@ -97,6 +97,18 @@ def validate_course_data(data: dict, partial: bool = False) -> tuple[dict, Cours
             errors.add("certificate_validity_months", _("Must be a number of months from 1 to 240, or null."))
         else:
             clean["certificate_validity_months"] = months
+    if "max_quiz_attempts" in data:
+        attempts = data["max_quiz_attempts"]
+        if attempts is not None and not _whole_number(attempts, 1, 1000):
+            errors.add("max_quiz_attempts", _("Must be a number of attempts from 1 to 1000, or null (no limit)."))
+        else:
+            clean["max_quiz_attempts"] = attempts
+    if "quiz_cooldown_minutes" in data:
+        cooldown = data["quiz_cooldown_minutes"]
+        if not _whole_number(cooldown, 0, 525600):
+            errors.add("quiz_cooldown_minutes", _("Must be a number of minutes from 0 to 525600."))
+        else:
+            clean["quiz_cooldown_minutes"] = cooldown
     if "estimated_minutes" in data:
         minutes = data["estimated_minutes"]
         if minutes is not None and not _whole_number(minutes, *ESTIMATED_MINUTES):

@@ -32,7 +32,8 @@ class Certificate(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    revocation_reason: Mapped[str | None] = mapped_column(Text)
+    revocation_reason: Mapped[str | None] = mapped_column(Text)  # public: shown on the verify page and API
+    revocation_note: Mapped[str | None] = mapped_column(Text)  # internal: admins and the audit log only
     pdf_path: Mapped[str | None] = mapped_column(String(500))
     status_list_index: Mapped[int | None] = mapped_column(unique=True)
 

@@ -36,6 +36,7 @@ from learning.models_base import utcnow
 
 MAX_ATTEMPTS = 8
 REASON_MAX = 2000
+NOTE_MAX = 4000  # the internal note of a revocation, for admins only
 
 
 class NotCompleted(Conflict):
@@ -317,8 +318,16 @@ def search(text: str | None, status: str | None = None, page: int = 1,
     return list(items), total
 
 
-def revoke(actor: User, text: str, reason: str | None) -> Certificate:
-    """Revoke a certificate, recording who, when and why (and in the audit log); it is never deleted."""
+def revoke(actor: User, text: str, reason: str | None, note: str | None = None) -> Certificate:
+    """Revoke a certificate, recording who, when and why (and in the audit log); it is never deleted.
+
+    ``reason`` is public: the verify page and API show it to anyone holding the code. ``note`` is internal
+    (what the admins need to know, e.g. the case behind it): kept for admins and the audit log only.
+    """
+    note = (note or "").strip() or None
+    if note is not None and len(note) > NOTE_MAX:
+        raise ValidationFailed(_("The internal note is too long."),
+                               {"note": [_("At most %(count)d characters.", count=NOTE_MAX)]})
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed(_("Say why the certificate is revoked."), {"reason": [_("A reason is required.")]})
@@ -331,12 +340,13 @@ def revoke(actor: User, text: str, reason: str | None) -> Certificate:
     changed = db.session.execute(
         update(Certificate)
         .where(Certificate.id == certificate.id, Certificate.revoked_at.is_(None))
-        .values(revoked_at=now, revoked_by_id=actor.id, revocation_reason=reason)
+        .values(revoked_at=now, revoked_by_id=actor.id, revocation_reason=reason, revocation_note=note)
     ).rowcount
     if not changed:
         raise AlreadyRevoked(_("This certificate is already revoked."))
     db.session.refresh(certificate)
-    record(actor.id, "certificate.revoked", "certificate", certificate.code, reason=reason)
+    record(actor.id, "certificate.revoked", "certificate", certificate.code, reason=reason,
+           **({"note": note} if note else {}))
     return certificate
 
 

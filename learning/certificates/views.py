@@ -147,7 +147,7 @@ def admin_revoke(code: str):
         flash(_("Say why the certificate is revoked."), "error")
         return redirect(url_for("certificates.admin_detail", code=code))
     try:
-        certificate = services.revoke(current_user, code, form.reason.data)
+        certificate = services.revoke(current_user, code, form.reason.data, form.note.data)
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "error")

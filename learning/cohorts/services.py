@@ -357,11 +357,29 @@ def get_member(cohort: Cohort, user_id: int) -> Member:
     return members[0]
 
 
+def _lock_cohort(cohort: Cohort) -> None:
+    """Serialise the trainers' actions on one cohort (sign-offs, closing): a row lock on PostgreSQL,
+    taken before anything is read, so that a request that waited sees what the one before it committed.
+    SQLite serialises writers anyway."""
+    db.session.execute(
+        select(Cohort).where(Cohort.id == cohort.id).with_for_update(of=Cohort)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
 def sign_off(actor: User, cohort: Cohort, user_id: int) -> Member:
-    """The trainer confirms a member met the requirements: the enrolment is completed (and certified)."""
+    """The trainer confirms a member met the requirements: the enrolment is completed (and certified).
+
+    Idempotent: signing off a member already completed answers the member and writes nothing (no second
+    completion event, no second audit entry), however many requests arrive at once.
+    """
+    _lock_cohort(cohort)
     require_open(cohort)
-    enrolment = db.session.scalar(select(Enrolment).where(
-        Enrolment.cohort_id == cohort.id, Enrolment.user_id == user_id, Enrolment.status != "withdrawn"))
+    # Locked too: the learner may be completing the last lesson at this very moment (that path locks it).
+    enrolment = db.session.scalar(
+        select(Enrolment).where(
+            Enrolment.cohort_id == cohort.id, Enrolment.user_id == user_id, Enrolment.status != "withdrawn")
+        .with_for_update(of=Enrolment).execution_options(populate_existing=True))
     if enrolment is None:
         raise NotFound(_("This person is not a member of the cohort."))
     if enrolment.status == "active":
@@ -399,18 +417,28 @@ class CloseResult:
 
 
 def close_cohort(actor: User, cohort: Cohort) -> CloseResult:
-    """Sign off every member who met the attendance rule, then close; certificates follow through the outbox."""
+    """Sign off every member who met the attendance rule, then close; certificates follow through the outbox.
+
+    Happens once: of several requests at once, the first closes and the others get ``CohortClosed`` (409).
+    """
+    _lock_cohort(cohort)
     require_open(cohort)
     ids = eligible_enrolment_ids(cohort)
-    for enrolment in db.session.scalars(select(Enrolment).where(Enrolment.id.in_(ids))) if ids else []:
-        mark_completed(enrolment, signed_off_by=actor.id)
+    eligible = db.session.scalars(
+        select(Enrolment).where(Enrolment.id.in_(ids)).order_by(Enrolment.id)
+        .with_for_update(of=Enrolment).execution_options(populate_existing=True)) if ids else []
+    signed_off = 0
+    for enrolment in eligible:
+        if enrolment.status == "active":  # the learner may have completed while we waited for the lock
+            mark_completed(enrolment, signed_off_by=actor.id)
+            signed_off += 1
     cohort.status = "closed"
     cohort.closed_at = utcnow()
     db.session.flush()
     still_active = db.session.scalar(select(func.count(Enrolment.id)).where(
         Enrolment.cohort_id == cohort.id, Enrolment.status == "active"))
-    audit(actor.id, "cohort.closed", "cohort", cohort.id, signed_off=len(ids), still_active=still_active)
-    return CloseResult(len(ids), still_active)
+    audit(actor.id, "cohort.closed", "cohort", cohort.id, signed_off=signed_off, still_active=still_active)
+    return CloseResult(signed_off, still_active)
 
 
 def export_roster(actor_id: int, cohort: Cohort) -> str:

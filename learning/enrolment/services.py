@@ -7,9 +7,10 @@ transaction (DESIGN.md rule 1); the certificate follows from it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -21,7 +22,7 @@ from learning.accounts.models import User
 from learning.catalogue.models import Course, Lesson, Module, Quiz
 from learning.certificates.models import Certificate
 from learning.enrolment.models import Enrolment, LessonProgress, QuizAttempt
-from learning.errors import Conflict, NotFound, ValidationFailed
+from learning.errors import Conflict, DomainError, NotFound, ValidationFailed
 from learning.extensions import db
 from learning.models_base import utcnow
 from learning.outbox.services import emit
@@ -209,6 +210,54 @@ def complete_lesson(enrolment: Enrolment, lesson_id: int, *, locked: bool = Fals
     return enrolment
 
 
+class QuizAttemptsExhausted(DomainError):
+    """The course's limit of quiz attempts is reached: 429, with when the learner may try again."""
+
+    status = 429
+    code = "too_many_attempts"
+
+
+@dataclass(frozen=True)
+class QuizWait:
+    """Why the next attempt must wait: until ``retry_at``, or for good when it is None."""
+
+    retry_at: datetime | None
+    allowed: int
+
+    def message(self) -> str:
+        if self.retry_at is None:
+            return _("You have used all the quiz attempts allowed for this course. "
+                     "Ask your trainer or the organisers for help.")
+        return _("You have used the quiz attempts allowed for now. You can try again from %(time)s.",
+                 time=format_datetime(self.retry_at, "short"))
+
+
+def quiz_wait(enrolment: Enrolment) -> QuizWait | None:
+    """Whether the learner must wait before another attempt at this course's quiz, and until when.
+
+    The score shown after each attempt would otherwise let anyone find the right answers by trial:
+    a course allows ``max_quiz_attempts`` within any ``quiz_cooldown_minutes`` (0: ever). Attempts count
+    across all the person's enrolments in the course, so leaving and enrolling again starts nothing afresh.
+    """
+    course = enrolment.course
+    if course.max_quiz_attempts is None:
+        return None
+    statement = (
+        select(QuizAttempt.submitted_at)
+        .join(Enrolment, Enrolment.id == QuizAttempt.enrolment_id)
+        .where(Enrolment.user_id == enrolment.user_id, Enrolment.course_id == enrolment.course_id)
+        .order_by(QuizAttempt.submitted_at.desc()).limit(course.max_quiz_attempts)
+    )
+    window = timedelta(minutes=course.quiz_cooldown_minutes)
+    if course.quiz_cooldown_minutes:
+        statement = statement.where(QuizAttempt.submitted_at > utcnow() - window)
+    recent = list(db.session.scalars(statement))
+    if len(recent) < course.max_quiz_attempts:
+        return None
+    # The oldest of the attempts that fill the window: when it leaves the window, one attempt is free.
+    return QuizWait(recent[-1] + window if course.quiz_cooldown_minutes else None, course.max_quiz_attempts)
+
+
 @dataclass(frozen=True)
 class QuizResult:
     attempt: QuizAttempt
@@ -223,6 +272,13 @@ def submit_quiz(enrolment: Enrolment, answers) -> QuizResult:
     course = enrolment.course
     if course.quiz is None:
         raise NotFound(_("This course has no quiz."))
+    wait = quiz_wait(enrolment)
+    if wait is not None:
+        error = QuizAttemptsExhausted(
+            wait.message(), retry_at=wait.retry_at.isoformat() if wait.retry_at else None, allowed=wait.allowed)
+        if wait.retry_at is not None:
+            error.headers["Retry-After"] = str(max(1, int((wait.retry_at - utcnow()).total_seconds()) + 1))
+        raise error
     if not isinstance(answers, dict):
         raise ValidationFailed(_("The answers must map question ids to choice ids."),
                                {"answers": [_("Must be an object.")]})

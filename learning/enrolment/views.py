@@ -95,14 +95,19 @@ def quiz(enrolment_id: int):
     if course.quiz is None:
         abort(404)
     form = quiz_form(course.quiz, reader_language(), course.language)
-    result = None
+    result, status = None, 200
     if enrolment.status == "active" and form.validate_on_submit():
-        result = services.submit_quiz(enrolment, answers_of(form, course.quiz))
-        db.session.commit()
-        form = quiz_form(course.quiz, reader_language(), course.language, blank=True)  # a retry starts afresh
+        try:
+            result = services.submit_quiz(enrolment, answers_of(form, course.quiz))
+        except services.QuizAttemptsExhausted:
+            status = 429  # the page says until when (``wait`` below)
+        else:
+            db.session.commit()
+            form = quiz_form(course.quiz, reader_language(), course.language, blank=True)  # a retry starts afresh
     attempts = queries.quiz_attempts(enrolment)
-    status = 422 if form.errors else 200
-    return render_template("enrolment/quiz.html", enrolment=enrolment, form=form, result=result,
+    status = 422 if form.errors else status
+    wait = services.quiz_wait(enrolment) if enrolment.status == "active" else None
+    return render_template("enrolment/quiz.html", enrolment=enrolment, form=form, result=result, wait=wait,
                            attempts=attempts, progress=services.progress_of(enrolment),
                            title=course_text(course, reader_language()).title), status
 

@@ -1,8 +1,10 @@
 """Exports of any grouping as CSV or XLSX: streamed, suppressed, safe to open in a spreadsheet.
 
-Rows are produced one at a time from an ordered query and labelled in small
-batches, so memory stays bounded however many groups there are. Counts below
-``SMALL_CELL_THRESHOLD`` are published as ``"<5"`` (DESIGN.md rule 4); text that
+The counts of every group are read first (three integers a group), because
+complementary suppression needs the whole table (``disclosure``); rows are
+then labelled and written in small batches. Counts below
+``SMALL_CELL_THRESHOLD`` are published as ``"<5"`` and the figures withheld
+so that they cannot be derived by subtraction as ``"x"`` (DESIGN.md rule 4); text that
 a spreadsheet would run as a formula is prefixed with an apostrophe. Large
 exports are built by a Celery task (through the outbox) into a file that the
 requesting admin downloads when it is ready.
@@ -29,7 +31,7 @@ from learning.errors import NotFound, ValidationFailed
 from learning.extensions import db
 from learning.models_base import utcnow
 from learning.outbox.services import emit
-from learning.reporting import services
+from learning.reporting import disclosure, services
 from learning.reporting.models import ReportExport
 from learning.reporting.queries import GROUPS, TIME_GROUPS, CountRow, ReportFilter, counts
 
@@ -77,17 +79,17 @@ def header(group: tuple[str, ...]) -> list[str]:
 
 
 def rows(report: ReportFilter, group: tuple[str, ...], language: str) -> Iterator[list]:
-    """Labelled, suppressed rows in key order, labelled a batch at a time."""
+    """Labelled rows in key order, as published (small and complementary cells withheld)."""
     threshold = services.small_cell_threshold()
-    source = counts(report, group)
+    table, figures, _withheld = disclosure.publish_rows(report, group, list(counts(report, group)), threshold)
+    source = iter(zip(table, figures, strict=True))
     while batch := list(itertools.islice(source, LABEL_BATCH)):
-        labels = _labels(group, batch, language)
-        for row in batch:
+        labels = _labels(group, [row for row, _ in batch], language)
+        for row, published in batch:
             cells: list = []
             for position, name in enumerate(group):
                 cells += labels[name](row.key[position])
-            cells += [services.suppress(row.reached, threshold), services.suppress(row.trained, threshold),
-                      services.suppress(row.certified, threshold)]
+            cells += [published["reached"], published["trained"], published["certified"]]
             yield [neutralise(cell) for cell in cells]
 
 

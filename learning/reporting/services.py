@@ -23,6 +23,7 @@ from learning.errors import ValidationFailed
 from learning.extensions import db
 from learning.i18n import country_name, is_country_code, is_sector, sector_label
 from learning.parsing import InvalidInput, is_id, parse_date, parse_id
+from learning.reporting import disclosure
 from learning.reporting.queries import CountRow, ReportFilter, counts
 
 # The report filters, each named once: as a query string (or an export request's body) gives them,
@@ -235,29 +236,52 @@ def suppress(value: int, threshold: int | None = None) -> int | str:
 
 
 def impact(year: int) -> dict:
-    """The figures of one calendar year as published: small cells suppressed."""
+    """The figures of one calendar year as published: small cells suppressed, and complementary
+    cells withheld so that none can be worked out from the exact totals (``disclosure``)."""
     report = ReportFilter(date_from=date(year, 1, 1), date_to=date(year, 12, 31))
-    data = summary(report)
     threshold = small_cell_threshold()
+    total = next(iter(counts(report)), CountRow(()))
+    withheld: dict[str, set[str]] = {}
 
-    def published(rows: list[dict], name: str) -> list[dict]:
-        return [{name: row[name], "reached": suppress(row["reached"], threshold),
-                 "trained": suppress(row["trained"], threshold)}
-                for row in sorted(rows, key=lambda r: (-r["trained"], -r["reached"], str(r[name])))
-                if row[name] is not None]
+    def published(name: str) -> list[dict]:
+        # Rows without a country (or sector) are not shown: the table protected is the one readers see,
+        # whose cells add up to the total when each person is in one of them.
+        visible = [row for row in counts(report, (name,)) if row.key[0]]
+        rows, figures, withheld[name] = disclosure.publish_rows(report, (name,), visible, threshold)
+        shown = [{name: row.key[0], "reached": cells["reached"], "trained": cells["trained"]}
+                 for row, cells in zip(rows, figures, strict=True)]
+        # Ordered by what is published only: ordering by the exact figures would place a withheld cell
+        # between two published ones and so bound it.
+        return sorted(shown, key=lambda r: (*_rank(r["trained"]), *_rank(r["reached"]), str(r[name])))
+
+    by_country, by_sector = published("country"), published("sector")
+
+    def count_of(name: str, figure: str, rows: list[dict]) -> int | str:
+        # How many countries had a figure says how many of its cells are not zero: not published when
+        # the column is withheld whole.
+        if figure in withheld[name]:
+            return disclosure.WITHHELD
+        return sum(1 for row in rows if row[figure] != 0)
 
     return {
         "year": year,
-        "professionals_reached": suppress(data["professionals_reached"], threshold),
-        "professionals_trained": suppress(data["professionals_trained"], threshold),
-        "countries_reached": data["countries_reached"],
-        "countries_trained": data["countries_trained"],
-        "sectors_trained": sum(1 for row in data["by_sector"] if row["sector"] and row["trained"]),
-        "certificates_issued": suppress(data["certificates_issued"], threshold),
+        "professionals_reached": suppress(total.reached, threshold),
+        "professionals_trained": suppress(total.trained, threshold),
+        "countries_reached": count_of("country", "reached", by_country),
+        "countries_trained": count_of("country", "trained", by_country),
+        "sectors_trained": count_of("sector", "trained", by_sector),
+        "certificates_issued": suppress(total.certified, threshold),
         "small_cell_threshold": threshold,
-        "by_country": published(data["by_country"], "country"),
-        "by_sector": published(data["by_sector"], "sector"),
+        "by_country": by_country,
+        "by_sector": by_sector,
     }
+
+
+def _rank(value: int | str) -> tuple[int, int]:
+    """Published numbers first, largest first; then "<5"; then withheld cells."""
+    if isinstance(value, int):
+        return 0, -value
+    return (1, 0) if value.startswith("<") else (2, 0)
 
 
 def label_country(code: str | None, language: str | None = None) -> str:
