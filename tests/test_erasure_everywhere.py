@@ -170,7 +170,8 @@ def a_person_known_everywhere(client) -> dict:
         with pytest.raises(InvalidCredentials):
             accounts.authenticate(EMAIL, "not-the-password", ip="203.0.113.7")
     ApiClient(client, client.application).as_user(admin).patch(f"users/{person.id}", json={"roles": ["trainer"]})
-    certificates.revoke(admin, certificate.code, f"Issued in error to {NAME} ({EMAIL}).")
+    certificates.revoke(admin, certificate.code, f"Issued in error to {NAME} ({EMAIL}).",
+                        note=f"Case 2026-17: {NAME} wrote in from {EMAIL}.")
     db.session.commit()
     # A reminder digest waiting to go, whose last attempt failed quoting their address.
     reminders.plan(datetime.now(UTC) + timedelta(days=30))
