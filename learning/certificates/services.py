@@ -34,6 +34,7 @@ from learning.enrolment.models import Enrolment
 from learning.errors import Conflict, NotFound, ValidationFailed
 from learning.extensions import db
 from learning.models_base import utcnow
+from learning.outbox.services import emit
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,13 @@ def _completed(facts) -> bool:
     return facts.status == "completed" and facts.completed_at is not None
 
 
+def announce(certificate_ids: list[int]) -> None:
+    """In the issuing transaction, the event that tells the holders their certificates are ready
+    (``certificate.issued``, handled by the reminders feature's notifications); none if nothing is new."""
+    if certificate_ids:
+        emit("certificate.issued", {"certificate_ids": sorted(certificate_ids)})
+
+
 def issue_certificate(enrolment_id: int) -> Certificate:
     """The certificate of a completed enrolment, issued and committed exactly once however often asked."""
     for _attempt in range(MAX_ATTEMPTS):
@@ -206,6 +214,7 @@ def issue_certificate(enrolment_id: int) -> Certificate:
             db.session.flush()
             _test_delay()
             _store_pdf(certificate, holder_name)
+            announce([certificate.id])
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
@@ -248,6 +257,7 @@ def issue_certificates(enrolment_ids: list[int]) -> list[Certificate]:
             _store_pdf(certificate)
     for certificate, holder_name in new:
         _store_pdf(certificate, holder_name)
+    announce([certificate.id for certificate, _holder_name in new])
     return [certificate for certificate, _holder_name in new] + existing
 
 

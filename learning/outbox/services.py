@@ -89,6 +89,11 @@ def _remember_ids(session: Session, flush_context) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _publish_after_commit(session: Session) -> None:
+    # SQLAlchemy also fires after_commit when a SAVEPOINT (``begin_nested``) is released: the events
+    # are not committed yet then, so publishing them would let a worker look for rows it cannot see
+    # (and send every event of a long transaction alone instead of in batches).
+    if session.in_nested_transaction():
+        return
     types = session.info.pop(SESSION_KEY, None)
     session.info.pop("outbox_new_events", None)
     if types:

@@ -5,6 +5,9 @@ what is due, gathers it into digests and queues them in batches. Each
 ``reminders.send_batch`` delivers its digests and retries, with backoff, only
 those the SMTP server refused. A digest whose retries run out stays pending in
 the database and the next beat run queues it again: nothing is lost.
+
+``certificate.issued`` (an outbox event written with the certificate) sends the
+"your certificate is ready" notification at once, in daytime (``notifications``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from celery import shared_task
 from celery.exceptions import MaxRetriesExceededError
 
 from learning.models_base import utcnow
-from learning.reminders import delivery, services
+from learning.outbox.services import handles
+from learning.reminders import delivery, notifications, services
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +50,16 @@ def send_batch(self, digest_ids: list[int]) -> int:
         except MaxRetriesExceededError:
             log.warning("reminders: %s digest(s) still refused; the beat run will try them again", len(failed))
     return len(failed)
+
+
+@handles("certificate.issued")
+def on_certificates_issued(payload: dict) -> None:
+    """Announce freshly issued certificates now (daytime holders); SMTP refusals retry like digests."""
+    now = utcnow()
+    digest_ids = notifications.claim_notifications([int(i) for i in payload["certificate_ids"]], now)
+    failed = delivery.send_digests(digest_ids, now)
+    if failed:
+        try:
+            send_batch.apply_async(args=[failed], countdown=delivery.backoff(1).total_seconds())
+        except Exception as exc:  # broker down: they stay pending and the beat run queues them
+            log.warning("reminders: could not queue %s refused notification(s) (%s)", len(failed), exc)
