@@ -128,7 +128,7 @@ def main() -> None:
     with open(log_path, "wb") as log:
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "celery_worker", "worker", "--loglevel=INFO",
-             f"--concurrency={args.concurrency}", "--pool=prefork", "-Q", env["CELERY_QUEUE"],
+             f"--concurrency={args.concurrency}", "--pool=prefork", "-Q", f"{env['CELERY_QUEUE']},{env['CELERY_QUEUE']}.bulk",
              "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{env['CELERY_QUEUE']}@%h"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )

@@ -213,3 +213,28 @@ def test_a_learner_finishing_in_daytime_gets_the_mail_within_a_minute_through_th
         assert db.session.scalar(select(ReminderDigest.kind)) == "notification"
         db.session.remove()
     assert len(smtp.to(email)) == 1
+
+
+def test_the_demo_seed_issues_its_certificates_itself_so_no_backlog_waits_for_the_worker(runner, app_context):
+    from learning.certificates.models import Certificate
+    from learning.enrolment.models import Enrolment
+
+    result = runner.invoke(args=["seed-demo", "--learners", "60"])
+    assert result.exit_code == 0, result.output
+    completed = db.session.scalar(select(func.count()).select_from(Enrolment).where(Enrolment.status == "completed"))
+    assert completed > 10
+    assert db.session.scalar(select(func.count()).select_from(Certificate)) == completed
+    assert db.session.scalar(select(func.count()).select_from(OutboxEvent).where(
+        OutboxEvent.event_type == "enrolment.completed", OutboxEvent.status != "done")) == 0
+
+
+def test_batches_go_to_the_bulk_queue_and_a_single_event_to_the_default_one(app_context, app, monkeypatch):
+    celery_app = app.extensions["celery"]
+    sent = []
+    monkeypatch.setattr(celery_app, "send_task", lambda name, args, retry, queue=None: sent.append((name, queue)))
+    monkeypatch.setitem(app.config, "OUTBOX_PUBLISH", True)
+    types = {1: "enrolment.completed", 2: "enrolment.completed", 3: "enrolment.completed", 4: "mail.send"}
+    outbox.publish([1, 2, 3, 4], types)
+    default = celery_app.conf.task_default_queue
+    assert sent == [("outbox.process_batch", f"{default}.bulk"), ("outbox.process", None)]
+    assert {queue.name for queue in celery_app.conf.task_queues} == {default, f"{default}.bulk"}

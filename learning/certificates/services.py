@@ -111,9 +111,11 @@ def face_of(certificate: Certificate, holder_name: str | None = None) -> Certifi
     )
 
 
-def _store_pdf(certificate: Certificate, holder_name: str | None = None) -> None:
+def _store_pdf(certificate: Certificate, holder_name: str | None = None, pdf: bytes | None = None) -> None:
+    """Store the certificate's PDF (``pdf`` if the caller rendered it already)."""
     key = pdf_key(certificate.code)
-    get_storage().put(key, render_pdf(face_of(certificate, holder_name)), "application/pdf")
+    get_storage().put(key, pdf if pdf is not None else render_pdf(face_of(certificate, holder_name)),
+                      "application/pdf")
     if certificate.pdf_path != key:
         certificate.pdf_path = key
 
@@ -207,13 +209,16 @@ def issue_certificate(enrolment_id: int) -> Certificate:
         if not _completed(facts):
             raise NotCompleted(_("Only a completed enrolment earns a certificate."))
         certificate, holder_name = _new_certificate(facts, translations, status_list.random_index())
+        # Rendered before the first write, so that no lock is held meanwhile (on SQLite, the
+        # database's only write lock: a learner's own certificate would wait for a batch's PDFs).
+        pdf = render_pdf(face_of(certificate, holder_name))
         db.session.add(certificate)
         try:
             # The unique constraints decide here: another worker may have issued this
             # enrolment's certificate, or drawn the same code or status position.
             db.session.flush()
             _test_delay()
-            _store_pdf(certificate, holder_name)
+            _store_pdf(certificate, holder_name, pdf)
             announce([certificate.id])
             db.session.commit()
         except IntegrityError:
@@ -247,6 +252,9 @@ def issue_certificates(enrolment_ids: list[int]) -> list[Certificate]:
     indices = status_list.random_indices(len(to_issue))
     new = [_new_certificate(facts, translations, index)
            for (facts, translations), index in zip(to_issue, indices, strict=True)]
+    # The PDFs are rendered before the first write, so that the batch holds its locks (on SQLite, the
+    # database's only write lock) for milliseconds, not for the rendering of fifty documents.
+    pdfs = [render_pdf(face_of(certificate, holder_name)) for certificate, holder_name in new]
     db.session.add_all(certificate for certificate, _holder_name in new)
     # The unique constraints decide here (rows inserted in enrolment order, so that two workers
     # meeting on the same enrolments wait for each other rather than deadlock).
@@ -255,8 +263,8 @@ def issue_certificates(enrolment_ids: list[int]) -> list[Certificate]:
     for certificate in existing:
         if certificate.pdf_path is None:  # issued before its PDF could be stored: finish the job
             _store_pdf(certificate)
-    for certificate, holder_name in new:
-        _store_pdf(certificate, holder_name)
+    for (certificate, holder_name), pdf in zip(new, pdfs, strict=True):
+        _store_pdf(certificate, holder_name, pdf)
     announce([certificate.id for certificate, _holder_name in new])
     return [certificate for certificate, _holder_name in new] + existing
 

@@ -17,6 +17,7 @@ import logging
 from celery import shared_task
 from celery.exceptions import MaxRetriesExceededError
 
+from learning.celery_app import bulk_queue
 from learning.models_base import utcnow
 from learning.outbox.services import handles
 from learning.reminders import delivery, notifications, services
@@ -32,8 +33,9 @@ def run() -> dict:
     now = utcnow()
     counts = services.plan(now)
     ids = services.take_due_digests(now)
+    bulk = bulk_queue(run.app.conf.task_default_queue)  # behind nobody's own event (celery_app.bulk_queue)
     for batch in services.batches(ids, services.batch_size()):
-        send_batch.apply_async(args=[batch])
+        send_batch.apply_async(args=[batch], queue=bulk)
     counts["queued"] = len(ids)
     return counts
 
