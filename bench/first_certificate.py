@@ -63,12 +63,13 @@ def start_worker(env: dict, log: Path) -> subprocess.Popen:
 
 def newcomer_completes(number: int):
     """A new learner enrols in a demo course and completes it, as the site would; the enrolment's id."""
+    from sqlalchemy import select
+
     from learning.accounts import services as accounts
     from learning.catalogue.models import Course
     from learning.catalogue.services import all_lessons
     from learning.enrolment import services as enrolment
     from learning.extensions import db
-    from sqlalchemy import select
 
     user = accounts.register_user(
         {"email": f"newcomer{number}-{time.time_ns()}@example.org", "full_name": f"Newcomer {number}",
@@ -87,18 +88,20 @@ def newcomer_completes(number: int):
 
 
 def certificate_of(enrolment_id: int) -> bool:
+    from sqlalchemy import select
+
     from learning.certificates.models import Certificate
     from learning.extensions import db
-    from sqlalchemy import select
 
     db.session.rollback()
     return db.session.scalar(select(Certificate.id).where(Certificate.enrolment_id == enrolment_id)) is not None
 
 
 def backlog() -> int:
+    from sqlalchemy import func, select
+
     from learning.extensions import db
     from learning.outbox.models import OutboxEvent
-    from sqlalchemy import func, select
 
     db.session.rollback()
     return db.session.scalar(select(func.count()).select_from(OutboxEvent).where(
