@@ -61,6 +61,20 @@ def start_worker(env: dict, log: Path) -> subprocess.Popen:
     raise RuntimeError("the worker did not start")
 
 
+def beat_rss(env: dict, instance: Path, settle: float = 8.0) -> float | None:
+    """The resident memory of ``celery beat`` on its own (as production runs it), after ``settle`` s."""
+    with open(instance / "beat.log", "wb") as log:
+        beat = subprocess.Popen([sys.executable, "-m", "celery", "-A", "celery_worker", "beat", "--loglevel=INFO",
+                                 "--schedule", str(instance / "beat-schedule")], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        try:
+            time.sleep(settle)
+            return process_tree_rss(beat.pid)["max"]
+        finally:
+            beat.terminate()
+            beat.wait(30)
+
+
 def newcomer_completes(number: int):
     """A new learner enrols in a demo course and completes it, as the site would; the enrolment's id."""
     from sqlalchemy import select
@@ -169,6 +183,7 @@ def main() -> None:
             worker.wait(30)
             if args.keep_log:
                 args.keep_log.write_bytes((instance / "worker.log").read_bytes())
+        figures["rss_mb"]["beat_at_rest"] = beat_rss(env, instance)
     path = write_result("first_certificate" + ("_backlog" if args.leave_events else ""), figures)
     print(f"seed ({figures['seed_mode']}): {figures['backlog_events']} demo events left, drained in {figures['backlog_drained_s']} s "
           f"after the worker was ready (seed {figures['seed_s']} s)")
@@ -179,6 +194,7 @@ def main() -> None:
     rss = figures["rss_mb"]
     print(f"worker RSS (MB): at rest {rss['worker_at_rest']['max']}, after {rss['worker_after']['max']} "
           f"(main {rss['worker_after']['main']}, pool {rss['worker_after']['children']})   aim: < 250 MB")
+    print(f"beat on its own, RSS at rest: {rss['beat_at_rest']} MB")
     print(f"load average {figures['load_before'][0]:.1f} -> {figures['load_after'][0]:.1f}; {path}")
 
 
