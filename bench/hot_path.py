@@ -172,6 +172,12 @@ def main() -> None:
     env = {"DATABASE_URL": url, "OUTBOX_PUBLISH": "false", "LOG_LEVEL": "WARNING",
            "RATELIMIT_ENABLED": "false", "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "memory://")}
     server, base = start_gunicorn("learning:create_app()", env, workers=args.workers)
+    for _ in range(4 * args.workers):  # the workers booted and answering before "at rest" is read
+        probe = http.client.HTTPConnection(urlparse(base).netloc, timeout=60)
+        probe.request("GET", "/healthz")
+        probe.getresponse().read()
+        probe.close()
+    time.sleep(2)
     rss = {"gunicorn_at_rest": process_tree_rss(server.pid)}  # the arbiter and each web worker
     try:
         platform = run_learners(base, slug, lesson_ids, tokens, args.concurrency)
