@@ -185,8 +185,11 @@ def main() -> None:
                 args.keep_log.write_bytes((instance / "worker.log").read_bytes())
         figures["rss_mb"]["beat_at_rest"] = beat_rss(env, instance)
     path = write_result("first_certificate" + ("_backlog" if args.leave_events else ""), figures)
-    print(f"seed ({figures['seed_mode']}): {figures['backlog_events']} demo events left, drained in {figures['backlog_drained_s']} s "
-          f"after the worker was ready (seed {figures['seed_s']} s)")
+    if figures["backlog_events"]:
+        print(f"seed ({figures['seed_mode']}): {figures['backlog_events']} demo events left, drained in "
+              f"{figures['backlog_drained_s']} s after the worker was ready (seed {figures['seed_s']} s)")
+    else:
+        print(f"seed ({figures['seed_mode']}): no demo event left to the worker (seed {figures['seed_s']} s)")
     for number, wait in enumerate(figures["newcomers"], 1):
         print(f"newcomer {number}: certificate {wait['seconds']:.2f} s after the completion's commit "
               f"({wait['backlog_events_when_completed']} completion events waiting, its own included)   aim: < {AIM_SECONDS:.0f} s"
