@@ -1,6 +1,7 @@
 """Where a learner's request spends its time: the hot path's requests in one process, measured by part.
 
     .venv/bin/python -m bench.hot_path_profile --learners 40     # BENCH_DATABASE_URL, default learning_bench_hotpath
+    .venv/bin/python -m bench.hot_path_profile --learners 40 --cprofile 30   # and the 30 costliest functions
 
 The same flow as ``bench.hot_path`` (enrol, then complete each lesson, with a bearer token) through
 the Flask test client, one request at a time, so that no queueing hides the cost: per request type,
@@ -91,6 +92,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=40)
     parser.add_argument("--lessons", type=int, default=4)
+    parser.add_argument("--cprofile", type=int, metavar="N", default=0,
+                        help="also run the requests under cProfile and print the N costliest functions (own time)")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     ensure_postgres_database(url)
@@ -105,6 +108,12 @@ def main() -> None:
     client = app.test_client()
     samples: dict[str, list[dict]] = {"enrol": [], "complete lesson": []}
     load_before = os.getloadavg()
+    profiler = None
+    if args.cprofile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     for token in tokens:
         headers = {"Authorization": f"Bearer {token}"}
         with meter.request() as sample:
@@ -118,6 +127,15 @@ def main() -> None:
                                        headers=headers, json={})
             assert response.status_code == 200, response.get_data(as_text=True)
             samples["complete lesson"].append(dict(sample))
+    if profiler is not None:
+        import io
+        import pstats
+
+        profiler.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out).sort_stats("tottime")
+        stats.print_stats(args.cprofile)
+        print(out.getvalue())
     figures = {name: summarise(values) for name, values in samples.items()}
     figures["units"] = "median per request: statements as a count, everything else in ms"
     figures["load_average"] = {"before": load_before[0], "after": os.getloadavg()[0]}
