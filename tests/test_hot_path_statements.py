@@ -56,3 +56,13 @@ def test_a_revoked_or_expired_token_is_refused_at_once(api, make):
     token.expires_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
     assert client.get("/api/v1/me").status_code == 401
+
+
+def test_enrolling_reads_the_course_once_and_answers_from_it(api, make):
+    slug = make.course().slug
+    client = api.as_user(make.user())
+    with statements() as seen:
+        response = client.post(f"/api/v1/courses/{slug}/enrolments")
+    assert response.status_code == 201
+    assert response.get_json()["course"] == slug and response.get_json()["course_title"]
+    assert sum(1 for s in seen if s.startswith("SELECT courses.")) == 1, "\n".join(s[:120] for s in seen)
