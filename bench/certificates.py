@@ -40,6 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import process_tree_rss  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -128,12 +130,14 @@ def main() -> None:
     with open(log_path, "wb") as log:
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "celery_worker", "worker", "--loglevel=INFO",
-             f"--concurrency={args.concurrency}", "--pool=prefork", "-Q", env["CELERY_QUEUE"],
+             f"--concurrency={args.concurrency}", "--pool=prefork", "-Q", f"{env['CELERY_QUEUE']},{env['CELERY_QUEUE']}.bulk",
              "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{env['CELERY_QUEUE']}@%h"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
             _wait_ready(worker, log_path)
+            rss = {"worker_at_rest": process_tree_rss(worker.pid)}
+            peak = 0.0
             with app.app_context():
                 load_before = os.getloadavg()
                 started = time.perf_counter()
@@ -141,6 +145,7 @@ def main() -> None:
                 done = 0
                 while done < args.count:
                     time.sleep(0.25)
+                    peak = max(peak, process_tree_rss(worker.pid)["max"])  # aim: under 250 MB while issuing
                     done = db.session.scalar(select(func.count(Certificate.id)))
                     db.session.rollback()
                     if worker.poll() is not None:
@@ -148,6 +153,8 @@ def main() -> None:
                 elapsed = time.perf_counter() - started
                 with_pdf = db.session.scalar(select(func.count(Certificate.id)).where(Certificate.pdf_path.is_not(None)))
                 failed = db.session.scalar(select(func.count(OutboxEvent.id)).where(OutboxEvent.last_error.is_not(None)))
+            rss["worker_after"] = process_tree_rss(worker.pid)
+            rss["worker_peak_while_issuing"] = peak
         finally:
             worker.terminate()
             worker.wait(30)
@@ -162,6 +169,7 @@ def main() -> None:
         "seconds": round(elapsed, 2),
         "certificates_per_second": round(rate, 1),
         "certificates_per_second_per_process": round(rate / args.concurrency, 1),
+        "rss_mb": rss,  # resident memory: the worker's main process and each pool process
         "database": "postgresql" if env["DATABASE_URL"].startswith("postgres") else "other",
         "broker": env["CELERY_BROKER_URL"].split(":")[0],
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
@@ -175,6 +183,9 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{args.count} certificates (PDF included) in {elapsed:.1f}s: {rate:.1f} per second, "
           f"{rate / args.concurrency:.1f} per second per worker process ({args.concurrency} processes)")
+    print(f"worker RSS (MB): at rest {rss['worker_at_rest']['max']}, peak while issuing {peak}, after "
+          f"{rss['worker_after']['max']} (main {rss['worker_after']['main']}, pool {rss['worker_after']['children']})"
+          f"   aim: < 250 MB")
     print(f"written to {out.relative_to(ROOT)}")
 
 

@@ -99,3 +99,34 @@ def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+# --- memory: resident set sizes from /proc (Linux), for every benchmark's results ---------------
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def rss_mb(pid: int) -> float | None:
+    """The process's resident memory in MB (VmRSS), or None if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def process_tree_rss(pid: int) -> dict:
+    """RSS of a process and of each of its children (a gunicorn arbiter and its workers, a Celery
+    worker's main process and its pool processes): ``{"main": MB, "children": [MB, ...], "max": MB}``."""
+    children = [value for value in (rss_mb(child) for child in _children(pid)) if value is not None]
+    main = rss_mb(pid)
+    return {"main": main, "children": children, "max": max([main or 0, *children])}

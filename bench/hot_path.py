@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 from bench.common import (
     ensure_postgres_database,
     percentile,
+    process_tree_rss,
     reset_and_migrate,
     start_gunicorn,
     stop,
@@ -171,8 +172,16 @@ def main() -> None:
     env = {"DATABASE_URL": url, "OUTBOX_PUBLISH": "false", "LOG_LEVEL": "WARNING",
            "RATELIMIT_ENABLED": "false", "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "memory://")}
     server, base = start_gunicorn("learning:create_app()", env, workers=args.workers)
+    for _ in range(4 * args.workers):  # the workers booted and answering before "at rest" is read
+        probe = http.client.HTTPConnection(urlparse(base).netloc, timeout=60)
+        probe.request("GET", "/healthz")
+        probe.getresponse().read()
+        probe.close()
+    time.sleep(2)
+    rss = {"gunicorn_at_rest": process_tree_rss(server.pid)}  # the arbiter and each web worker
     try:
         platform = run_learners(base, slug, lesson_ids, tokens, args.concurrency)
+        rss["gunicorn_after"] = process_tree_rss(server.pid)
     finally:
         stop(server)
     checks = count_once(url, args.learners, args.lessons)
@@ -184,13 +193,16 @@ def main() -> None:
     ratio = round(bare["requests_per_second"] / platform["requests_per_second"], 2) if platform["requests_per_second"] else None
     figures = {"learners": args.learners, "lessons": args.lessons, "concurrency": args.concurrency,
                "gunicorn_workers": args.workers, "platform": platform, "bare_flask_one_write": bare,
-               "bare_to_platform_throughput_ratio": ratio, "integrity": checks}
+               "bare_to_platform_throughput_ratio": ratio, "integrity": checks, "rss_mb": rss,
+               "load_average_after": os.getloadavg()}
     path = write_result("hot_path", figures)
     print(f"hot path (enrol + complete lessons): {platform['requests_per_second']} req/s, "
           f"p50 {platform['p50_ms']} ms, p95 {platform['p95_ms']} ms, errors {platform['error_count']}")
     print(f"bare Flask, one DB write:           {bare['requests_per_second']} req/s, "
           f"p50 {bare['p50_ms']} ms, p95 {bare['p95_ms']} ms")
     print(f"ratio bare/platform: {ratio}; every completion counted once: {checks['counted_once']} ({checks})")
+    print(f"web worker RSS (MB): at rest {rss['gunicorn_at_rest']['children']}, "
+          f"after {rss['gunicorn_after']['children']}")
     print(f"written to {path}")
 
 

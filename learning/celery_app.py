@@ -7,6 +7,7 @@ from pathlib import Path
 
 from celery import Celery, Task
 from flask import Flask
+from kombu import Queue
 
 BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "outbox.sweep", "schedule": timedelta(seconds=30)},
@@ -17,6 +18,18 @@ BEAT_SCHEDULE = {
     # Sign-in records: failures older than the throttling hour, sessions ended or expired a day ago.
     "accounts-prune-sign-ins": {"task": "accounts.prune_sign_in_records", "schedule": timedelta(hours=1)},
 }
+
+
+BULK_SUFFIX = ".bulk"
+
+
+def bulk_queue(default_queue: str) -> str:
+    """The queue of work that many people are not each waiting for: the outbox's batches (a cohort's
+    close, a roster, the demo's seed) and the reminders' digest batches. A learner's own event (one
+    completion) goes to the default queue, so it never waits behind a backlog of batches: a worker
+    consumes both (kombu takes from its queues in turn). Workers started with ``-Q`` must name both:
+    ``-Q learning,learning.bulk``."""
+    return default_queue + BULK_SUFFIX
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -33,6 +46,9 @@ def celery_init_app(app: Flask) -> Celery:
             Path(options[key]).mkdir(parents=True, exist_ok=True)
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(app.config["CELERY"])
+    default_queue = celery_app.conf.task_default_queue
+    # A worker started without -Q consumes every queue listed here.
+    celery_app.conf.task_queues = (Queue(default_queue), Queue(bulk_queue(default_queue)))
     schedule = dict(BEAT_SCHEDULE)
     schedule.update(app.config.get("CELERY_BEAT_EXTRA", {}))
     celery_app.conf.beat_schedule = schedule

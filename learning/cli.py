@@ -46,14 +46,16 @@ def create_user_command(email, password, full_name, country, sector, language, o
 @click.option("--learners", default=400, show_default=True, help="How many professionals to create.")
 @click.option("--seed", default=2026, show_default=True, help="Random seed, for repeatable data.")
 @click.option("--if-empty", is_flag=True, help="Do nothing if the database already has courses.")
-def seed_demo_command(learners: int, seed: int, if_empty: bool):
+@click.option("--leave-events", is_flag=True,
+              help="Leave the completions' events to the worker instead of issuing the certificates here.")
+def seed_demo_command(learners: int, seed: int, if_empty: bool, leave_events: bool):
     """Fill the database with realistic demo data."""
     from learning.demo import database_is_empty, seed_demo
 
     if if_empty and not database_is_empty():
         click.echo("The database already has data; nothing seeded.")
         return
-    summary = seed_demo(learners=learners, seed=seed, progress=True)
+    summary = seed_demo(learners=learners, seed=seed, progress=True, certificates=not leave_events)
     click.echo(
         "Seeded {courses} courses, {users} people in {countries} countries, {cohorts} cohorts, "
         "{enrolments} enrolments, {completions} completions.".format(**summary)

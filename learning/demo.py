@@ -14,6 +14,7 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 
 import click
+from flask import current_app
 from sqlalchemy import func, select
 
 from learning.accounts.models import User, UserRole
@@ -95,8 +96,23 @@ def _completed_at(rng: random.Random, cohort: Cohort | None, enrolled_at: dateti
     return max(enrolled_at, min(utcnow(), _at(cohort.starts_on + timedelta(days=rng.randint(0, span)), rng)))
 
 
-def seed_demo(learners: int = 400, seed: int = 2026, progress: bool = False) -> dict:
-    """Create the demo data set and return counts of what was made."""
+def seed_demo(learners: int = 400, seed: int = 2026, progress: bool = False, certificates: bool = True) -> dict:
+    """Create the demo data set and return counts of what was made.
+
+    ``certificates``: issue the demo's certificates here, through the outbox's own batch handling
+    (``issue_demo_certificates``), instead of leaving ~290 completion events for the worker: a newcomer
+    who finishes a course right after ``make run`` then waits for no backlog. Without it the events
+    are published as usual and the worker issues them.
+    """
+    if certificates:
+        publishing = current_app.config.get("OUTBOX_PUBLISH", True)
+        current_app.config["OUTBOX_PUBLISH"] = False  # the events are handled below, not by the worker
+        try:
+            made = seed_demo(learners, seed, progress, certificates=False)
+        finally:
+            current_app.config["OUTBOX_PUBLISH"] = publishing
+        made["certificates"] = issue_demo_certificates(progress)
+        return made
     rng = random.Random(seed)
     admin = _make_user(rng, "admin@demo.learning", "Demo Admin", "GB", "civil_society", "en",
                        ("admin",), "demo-admin-password")
@@ -173,3 +189,27 @@ def seed_demo(learners: int = 400, seed: int = 2026, progress: bool = False) -> 
         "cohorts": len(cohorts),
         **made,
     }
+
+
+def issue_demo_certificates(progress: bool = False) -> int:
+    """Handle the demo's pending completion events here, in batches, as a worker's
+    ``outbox.process_batch`` would (certificates, PDFs, done-marks, one transaction a batch); how many
+    certificates were issued. Their ``certificate.issued`` events are published as usual."""
+    from learning.certificates.models import Certificate
+    from learning.outbox.models import OutboxEvent
+    from learning.outbox.services import process_batch
+
+    ids = list(db.session.scalars(select(OutboxEvent.id).where(
+        OutboxEvent.event_type == "enrolment.completed", OutboxEvent.status == "pending").order_by(OutboxEvent.id)))
+    db.session.rollback()
+    size = max(1, int(current_app.config.get("OUTBOX_BATCH_SIZE") or 50))
+    chunks = [ids[i:i + size] for i in range(0, len(ids), size)]
+    bar = click.progressbar(chunks, label="Issuing the demo's certificates") if progress else None
+    iterator = bar.__enter__() if bar else chunks
+    try:
+        for chunk in iterator:
+            process_batch(chunk)
+    finally:
+        if bar:
+            bar.__exit__(None, None, None)
+    return db.session.scalar(select(func.count()).select_from(Certificate))

@@ -185,7 +185,7 @@ class WorkerProcess:
         queue = self.base_config["CELERY_QUEUE"]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "celery_worker", "worker", "--loglevel=INFO",
-             "--concurrency=2", "--pool=prefork", "-Q", queue, "--without-gossip", "--without-mingle",
+             "--concurrency=2", "--pool=prefork", "-Q", f"{queue},{queue}.bulk", "--without-gossip", "--without-mingle",
              "--without-heartbeat", "-n", f"{queue}@%h"],
             cwd=ROOT, env=_process_env(self.base_config), stdout=self.log, stderr=subprocess.STDOUT,
         )

@@ -124,7 +124,7 @@ class SlowWorker(WorkerProcess):
         env = {**_process_env(self.base_config), "CERTIFICATE_TEST_DELAY_SECONDS": str(self.delay)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "tests.certificate_slow_worker", "worker", "--loglevel=INFO",
-             "--pool=solo", "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "--pool=solo", "-Q", f"{queue},{queue}.bulk", "--without-gossip", "--without-mingle", "--without-heartbeat",
              "-n", f"{queue}-{os.getpid()}-{time.monotonic_ns()}@%h"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )

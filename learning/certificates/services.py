@@ -33,6 +33,7 @@ from learning.enrolment.models import Enrolment
 from learning.errors import Conflict, NotFound, ValidationFailed
 from learning.extensions import db
 from learning.models_base import utcnow
+from learning.outbox.services import emit
 
 MAX_ATTEMPTS = 8
 REASON_MAX = 2000
@@ -105,10 +106,12 @@ def face_of(certificate: Certificate, holder_name: str | None = None) -> Certifi
     )
 
 
-def store_pdf(certificate: Certificate, holder_name: str | None = None) -> None:
-    """Render the certificate's PDF and store it under its key, replacing what was there."""
+def store_pdf(certificate: Certificate, holder_name: str | None = None, pdf: bytes | None = None) -> None:
+    """Render the certificate's PDF (unless the caller rendered it already) and store it under its key,
+    replacing what was there."""
     key = pdf_key(certificate.code)
-    get_storage().put(key, render_pdf(face_of(certificate, holder_name)), "application/pdf")
+    get_storage().put(key, pdf if pdf is not None else render_pdf(face_of(certificate, holder_name)),
+                      "application/pdf")
     if certificate.pdf_path != key:
         certificate.pdf_path = key
 
@@ -171,6 +174,13 @@ def _completed(facts) -> bool:
     return facts.status == "completed" and facts.completed_at is not None
 
 
+def announce(certificate_ids: list[int]) -> None:
+    """In the issuing transaction, the event that tells the holders their certificates are ready
+    (``certificate.issued``, handled by the reminders feature's notifications); none if nothing is new."""
+    if certificate_ids:
+        emit("certificate.issued", {"certificate_ids": sorted(certificate_ids)})
+
+
 def issue_certificate(enrolment_id: int) -> Certificate:
     """The certificate of a completed enrolment, issued and committed exactly once however often asked."""
     for _attempt in range(MAX_ATTEMPTS):
@@ -187,12 +197,16 @@ def issue_certificate(enrolment_id: int) -> Certificate:
         if not _completed(facts):
             raise NotCompleted(_("Only a completed enrolment earns a certificate."))
         certificate, holder_name = _new_certificate(facts, translations, status_list.random_index())
+        # Rendered before the first write, so that no lock is held meanwhile (on SQLite, the
+        # database's only write lock: a learner's own certificate would wait for a batch's PDFs).
+        pdf = render_pdf(face_of(certificate, holder_name))
         db.session.add(certificate)
         try:
             # The unique constraints decide here: another worker may have issued this
             # enrolment's certificate, or drawn the same code or status position.
             db.session.flush()
-            store_pdf(certificate, holder_name)
+            store_pdf(certificate, holder_name, pdf)
+            announce([certificate.id])
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
@@ -225,6 +239,9 @@ def issue_certificates(enrolment_ids: list[int]) -> list[Certificate]:
     indices = status_list.random_indices(len(to_issue))
     new = [_new_certificate(facts, translations, index)
            for (facts, translations), index in zip(to_issue, indices, strict=True)]
+    # The PDFs are rendered before the first write, so that the batch holds its locks (on SQLite, the
+    # database's only write lock) for milliseconds, not for the rendering of fifty documents.
+    pdfs = [render_pdf(face_of(certificate, holder_name)) for certificate, holder_name in new]
     db.session.add_all(certificate for certificate, _holder_name in new)
     # The unique constraints decide here (rows inserted in enrolment order, so that two workers
     # meeting on the same enrolments wait for each other rather than deadlock).
@@ -232,8 +249,9 @@ def issue_certificates(enrolment_ids: list[int]) -> list[Certificate]:
     for certificate in existing:
         if certificate.pdf_path is None:  # issued before its PDF could be stored: finish the job
             store_pdf(certificate)
-    for certificate, holder_name in new:
-        store_pdf(certificate, holder_name)
+    for (certificate, holder_name), pdf in zip(new, pdfs, strict=True):
+        store_pdf(certificate, holder_name, pdf)
+    announce([certificate.id for certificate, _holder_name in new])
     return [certificate for certificate, _holder_name in new] + existing
 
 

@@ -76,6 +76,8 @@ def enrol(user: User, course: Course, cohort_id: int | None = None, by_trainer: 
     enrolment = Enrolment(
         user_id=user.id,
         course_id=course.id,
+        # The object the caller holds: the answer reads it (and its translations) without a round trip.
+        course=course,
         cohort_id=cohort_id,
         status="active",
         enrolled_at=utcnow(),

@@ -23,6 +23,7 @@ from flask import Flask, current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from learning.celery_app import bulk_queue
 from learning.extensions import db, listen_on_session
 from learning.models_base import utcnow
 from learning.outbox.models import OutboxEvent
@@ -109,6 +110,11 @@ def _remember_ids(session: Session, flush_context) -> None:
 
 
 def _publish_after_commit(session: Session) -> None:
+    # SQLAlchemy also fires after_commit when a SAVEPOINT (``begin_nested``) is released: the events
+    # are not committed yet then, so publishing them would let a worker look for rows it cannot see
+    # (and send every event of a long transaction alone instead of in batches).
+    if session.in_nested_transaction():
+        return
     types = session.info.pop(SESSION_KEY, None)
     session.info.pop("outbox_new_events", None)
     if types:
@@ -126,13 +132,16 @@ def publish(event_ids: list[int], event_types: Mapping[int, str] | None = None) 
 
     Events of a type with a batch handler go in chunks of ``OUTBOX_BATCH_SIZE`` as
     ``outbox.process_batch``; the others (and a chunk of one) one by one as ``outbox.process``, so
-    that they still spread over the workers. Without ``event_types`` every event is taken as
+    that they still spread over the workers. Batches go to the bulk queue (``celery_app.bulk_queue``), so
+    that a learner's own event is never queued behind a cohort's. Without ``event_types`` every event is taken as
     batchable: ``outbox.process_batch`` runs the ones without a batch handler one by one itself.
     """
     if current_app.config.get("OUTBOX_PUBLISH", True) is False:
         return 0
     # This app's own Celery app (its broker and queue), whichever app was created last.
     celery_app = current_app.extensions["celery"]
+    # Batches go to the bulk queue: a learner's single event must not wait behind them.
+    bulk = bulk_queue(celery_app.conf.task_default_queue)
     size = max(1, int(current_app.config.get("OUTBOX_BATCH_SIZE") or 1))
     batchable: list[int] = []
     single: list[int] = []
@@ -152,7 +161,7 @@ def publish(event_ids: list[int], event_types: Mapping[int, str] | None = None) 
             if len(ids) == 1:
                 celery_app.send_task("outbox.process", args=[ids[0]], retry=False)
             else:
-                celery_app.send_task("outbox.process_batch", args=[ids], retry=False)
+                celery_app.send_task("outbox.process_batch", args=[ids], retry=False, queue=bulk)
             sent += len(ids)
         except Exception as exc:  # broker down: the sweep will publish them later
             log.warning("outbox: could not publish events %s now (%s); the sweep will retry",

@@ -6,14 +6,17 @@ rule finds it due, joins that learner's digest for the day, and becomes *sent*
 only once the SMTP server has accepted the digest (or *cancelled* when it no
 longer applies by the time it would be sent).
 
-``ReminderDigest`` is one e-mail: at most one per learner per local day.
+``ReminderDigest`` is one e-mail. A *reminders* digest (``kind = "reminders"``) is at most one per
+learner per local day (a partial unique index). A *notification* (``kind = "notification"``) tells
+the learner about something they just did ("your certificate is ready"); it goes out within a
+minute of the event, in daytime, and does not count towards the day's digest (docs/REMINDERS.md).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from learning.extensions import db
@@ -22,6 +25,10 @@ from learning.models_base import UTCDateTime, utcnow
 ITEM_STATUSES = ("claimed", "sent", "cancelled")
 DIGEST_STATUSES = ("pending", "sending", "sent", "cancelled")
 OPEN_DIGEST_STATUSES = ("pending", "sending")
+DIGEST_KINDS = ("reminders", "notification")
+# The predicate of the partial unique index "one reminders digest per learner and local day";
+# an upsert naming (user_id, local_date) as its conflict target must repeat it (``index_where``).
+REMINDERS_PER_DAY = text("kind = 'reminders'")
 
 
 class ReminderDigest(db.Model):
@@ -29,13 +36,15 @@ class ReminderDigest(db.Model):
 
     __tablename__ = "reminder_digests"
     __table_args__ = (
-        UniqueConstraint("user_id", "local_date"),
+        Index("uq_reminder_digests_reminders_per_day", "user_id", "local_date", unique=True,
+              postgresql_where=REMINDERS_PER_DAY, sqlite_where=REMINDERS_PER_DAY),
         Index("ix_reminder_digests_status_next", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Looked up through the unique (user_id, local_date) index; no index of its own.
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16), default="reminders", server_default="reminders")
     local_date: Mapped[date] = mapped_column(Date)  # the learner's day it was made for
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)

@@ -97,8 +97,8 @@ class Moment:
 def recipients(moment: Moment) -> tuple[object, ColumnElement]:
     """The join to the local clock and the condition that a learner may get a digest now.
 
-    Active, not erased, opted in, in daytime where they live, and with no digest
-    yet today nor one still waiting to be delivered.
+    Active, not erased, opted in, in daytime where they live, and with no reminders
+    digest yet today nor one still waiting to be delivered (notifications do not count).
     """
     clock = moment.local_clock
     digest = aliased(ReminderDigest)
@@ -108,6 +108,7 @@ def recipients(moment: Moment) -> tuple[object, ColumnElement]:
         User.reminders_enabled.is_(True),
         ~exists().where(
             digest.user_id == User.id,
+            digest.kind == "reminders",  # a notification does not take the day's digest (docs/REMINDERS.md)
             or_(digest.local_date == clock.c.local_date, digest.sent_on == clock.c.local_date,
                 digest.status.in_(OPEN_DIGEST_STATUSES)),
         ),

@@ -35,7 +35,12 @@ from learning.accounts.models import User
 from learning.audit.services import record as audit
 from learning.errors import ValidationFailed
 from learning.extensions import db
-from learning.reminders.models import OPEN_DIGEST_STATUSES, ReminderDigest, ReminderSent
+from learning.reminders.models import (
+    OPEN_DIGEST_STATUSES,
+    REMINDERS_PER_DAY,
+    ReminderDigest,
+    ReminderSent,
+)
 from learning.reminders.rules import CLAIM_COLUMNS, Moment, enabled_rules
 
 DEFAULT_SEND_HOURS = (8, 20)  # local time: from 08:00 until 20:00
@@ -165,7 +170,7 @@ def gather_digests(now: datetime) -> int:
                    literal(now, ReminderDigest.next_attempt_at.type), literal(now, ReminderDigest.created_at.type))
             .select_from(fresh).where(true()),  # WHERE: SQLite's upsert grammar
         )
-        .on_conflict_do_nothing(index_elements=["user_id", "local_date"])
+        .on_conflict_do_nothing(index_elements=["user_id", "local_date"], index_where=REMINDERS_PER_DAY)
         .returning(ReminderDigest.__table__.c.id)
     ).all()
     db.session.execute(  # UPDATE ... FROM: a join, on PostgreSQL and SQLite alike
@@ -175,6 +180,7 @@ def gather_digests(now: datetime) -> int:
             ReminderSent.digest_id.is_(None),
             ReminderDigest.user_id == ReminderSent.user_id,
             ReminderDigest.local_date == ReminderSent.due_on,
+            ReminderDigest.kind == "reminders",
             ReminderDigest.status == "pending",
         )
         .values(digest_id=ReminderDigest.id),
@@ -222,7 +228,7 @@ def claim_into_digests(now: datetime) -> dict[str, int]:
             select(due.c.user_id, due.c.due_on, literal("pending", String), literal(0),
                    literal(now, digests.c.next_attempt_at.type), literal(now, digests.c.created_at.type)).distinct(),
         )
-        .on_conflict_do_nothing(index_elements=["user_id", "local_date"])
+        .on_conflict_do_nothing(index_elements=["user_id", "local_date"], index_where=REMINDERS_PER_DAY)
         .returning(digests.c.id, digests.c.user_id, digests.c.local_date)
         .cte("new_digests")
     )

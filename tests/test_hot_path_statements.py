@@ -1,0 +1,68 @@
+"""The learner's hot path in round trips: a token check is one statement, and noting a token's use
+does not make the request read the user again (docs/PERFORMANCE.md, "The learner's hot path").
+
+Statement counts, not timings: they are deterministic and are what the load test's figures follow.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import timedelta
+
+from sqlalchemy import event
+
+from learning.accounts.models import ApiToken
+from learning.extensions import db
+from learning.models_base import utcnow
+
+
+@contextmanager
+def statements():
+    seen: list[str] = []
+
+    def log(conn, cursor, statement, parameters, context, executemany):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", log)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", log)
+
+
+def test_a_token_its_user_and_roles_are_read_in_one_statement_and_its_use_noted_aside(api, make):
+    learner = make.user(roles=("trainer",))
+    client = api.as_user(learner)
+    with statements() as first:
+        assert client.get("/api/v1/me").status_code == 200
+    token = db.session.query(ApiToken).one()
+    assert token.last_used_at is not None and utcnow() - token.last_used_at < timedelta(minutes=1)
+    reads_of_roles = [s for s in first if s.startswith("SELECT") and "FROM user_roles" in s]
+    reads_of_user = [s for s in first if s.startswith("SELECT users.") and "api_tokens" not in s]
+    assert reads_of_roles == [] and reads_of_user == []  # joined into the token's statement, not read again
+    assert sum(1 for s in first if s.startswith("UPDATE api_tokens")) == 1
+
+    with statements() as again:  # within five minutes: nothing written
+        response = client.get("/api/v1/me")
+    assert response.status_code == 200 and "trainer" in response.get_json()["roles"]
+    assert not any(s.startswith("UPDATE api_tokens") for s in again)
+    assert sum(1 for s in again if "FROM api_tokens" in s) == 1
+
+
+def test_a_revoked_or_expired_token_is_refused_at_once(api, make):
+    learner = make.user()
+    client = api.as_user(learner)
+    token = db.session.query(ApiToken).one()
+    token.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_enrolling_reads_the_course_once_and_answers_from_it(api, make):
+    slug = make.course().slug
+    client = api.as_user(make.user())
+    with statements() as seen:
+        response = client.post(f"/api/v1/courses/{slug}/enrolments")
+    assert response.status_code == 201
+    assert response.get_json()["course"] == slug and response.get_json()["course_title"]
+    assert sum(1 for s in seen if s.startswith("SELECT courses.")) == 1, "\n".join(s[:120] for s in seen)
