@@ -102,7 +102,7 @@ def build_rollup(bind) -> None:
     columns = [column for _name, column, _neutral in DIMENSIONS]
 
     def facts(kind: str, when: str, source: str) -> str:
-        named = ", ".join(f"{value} AS {column}" for value, column in zip(recorded, columns))
+        named = ", ".join(f"{value} AS {column}" for value, column in zip(recorded, columns, strict=True))
         return (f"SELECT e.user_id AS user_id, '{kind}' AS kind, {day(when)} AS day, {named}, count(*) AS weight "
                 f"FROM {source} GROUP BY e.user_id, {day(when)}, {', '.join(recorded)}")
 
