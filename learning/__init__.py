@@ -6,7 +6,6 @@ from apiflask import APIFlask
 from flask import Flask
 
 from learning.config import load_config
-from learning.signals import connect_receivers
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -27,7 +26,6 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     register_extensions(app)
     register_models(app)
-    connect_receivers()  # learning/signals.py: each feature's receivers of user_erased
     register_blueprints(app)
     register_errors(app)
     register_security(app)
@@ -115,13 +113,14 @@ def register_celery(app: Flask) -> None:
 
 
 def register_features(app: Flask) -> None:
-    """Each feature's ``init_app``: its session hooks, outbox handlers and Celery tasks.
+    """Each feature's ``init_app``: its session hooks, outbox handlers, signal receivers and Celery tasks.
 
     A new feature with background work or session hooks adds its ``init_app`` here. The outbox comes
     first: the others register their handlers in its registry.
     """
     from learning import (
         accounts,
+        audit,
         certificates,
         cohorts,
         enrolment,
@@ -134,6 +133,7 @@ def register_features(app: Flask) -> None:
     outbox.init_app(app)
     mail.init_app(app)
     accounts.init_app(app)
+    audit.init_app(app)
     enrolment.init_app(app)
     cohorts.init_app(app)
     certificates.init_app(app)

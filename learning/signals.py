@@ -7,9 +7,9 @@ own module and removes or scrubs its own copies (DESIGN.md rule 8); a receiver
 changes the session but never commits, and an exception in one rolls the whole
 erasure back so that the outbox retries it.
 
-Receivers are connected explicitly where the app is built
-(``connect_receivers``, called by ``create_app``), not by importing a module
-for its side effects: this list is the one place to read to know who reacts.
+Receivers are connected explicitly by each feature's ``init_app`` (called by
+``create_app``'s ``register_features``), not by importing a module for its side
+effects; connecting the same receiver twice is harmless.
 """
 
 from __future__ import annotations
@@ -93,17 +93,3 @@ class ErasedPerson:
             return false()
         text = func.lower(cast(column, Text))
         return or_(*(text.contains(needle, autoescape=True) for needle in sorted(needles)))
-
-
-def connect_receivers() -> None:
-    """Connect every feature's receivers (connecting the same receiver twice is harmless)."""
-    from learning.accounts.privacy import connect_erasure as accounts
-    from learning.audit.services import connect_erasure as audit
-    from learning.certificates.erasure import connect_erasure as certificates
-    from learning.cohorts.erasure import connect_erasure as cohorts
-    from learning.mail.services import connect_erasure as mail
-    from learning.outbox.services import connect_erasure as outbox
-    from learning.reminders.services import connect_erasure as reminders
-
-    for connect in (accounts, audit, certificates, cohorts, mail, outbox, reminders):
-        connect()

@@ -10,3 +10,6 @@ def init_app(app: Flask) -> None:
 
     passwords.init_app(app)
     register_handler(app, "account.erasure_requested", tasks.erase_requested)
+    from learning.accounts.privacy import connect_erasure
+
+    connect_erasure()  # its own copies (tokens, sessions, failed sign-ins) on ``user_erased``

@@ -9,3 +9,6 @@ def init_app(app: Flask) -> None:
     from learning.outbox.services import register_handler
 
     register_handler(app, "enrolment.completed", tasks.on_enrolment_completed, batch=tasks.on_enrolments_completed)
+    from learning.certificates.erasure import connect_erasure
+
+    connect_erasure()  # the holder's name and PDF on ``user_erased``

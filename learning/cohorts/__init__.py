@@ -10,3 +10,6 @@ def init_app(app: Flask) -> None:
 
     register_handler(app, "cohort.invitations", tasks.send_invitations)
     register_handler(app, "cohort.roster_import", tasks.import_in_background)
+    from learning.cohorts.erasure import connect_erasure
+
+    connect_erasure()  # roster files, reports, session notes, invitations on ``user_erased``

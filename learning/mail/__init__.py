@@ -10,3 +10,6 @@ def init_app(app: Flask) -> None:
 
     # Once sent, only the Message-ID is kept: the address, the text and its signed links go.
     register_handler(app, "mail.send", send_queued_mail, keep_when_done=("message_id",))
+    from learning.mail.services import connect_erasure
+
+    connect_erasure()  # queued mails and written .eml files on ``user_erased``

@@ -8,3 +8,4 @@ def init_app(app: Flask) -> None:
     from learning.outbox import services, tasks  # noqa: F401  (tasks: defines the Celery tasks)
 
     services.install(app)
+    services.connect_erasure()  # other events' payloads and error texts on ``user_erased``

@@ -9,3 +9,6 @@ def init_app(app: Flask) -> None:
     from learning.reminders import tasks
 
     register_handler(app, "certificate.issued", tasks.on_certificates_issued)
+    from learning.reminders.services import connect_erasure
+
+    connect_erasure()  # open digests on ``user_erased``
