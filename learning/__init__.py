@@ -33,7 +33,15 @@ def create_app(config: dict | None = None) -> Flask:
     register_celery(app)
     register_features(app)
     register_operations(app)
+    register_transactions(app)
     return app
+
+
+def register_transactions(app: Flask) -> None:
+    """Last: every view, whoever registered it, commits once at the end or rolls back."""
+    from learning.transactions import register_unit_of_work
+
+    register_unit_of_work(app)
 
 
 def register_operations(app: Flask) -> None:

@@ -37,8 +37,17 @@ def celery_init_app(app: Flask) -> Celery:
 
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
+            from learning.transactions import finish
+
             with app.app_context():
-                return self.run(*args, **kwargs)
+                # One unit of work per task, as per request (learning/transactions.py).
+                try:
+                    result = self.run(*args, **kwargs)
+                except BaseException:
+                    finish(False)
+                    raise
+                finish(True)
+                return result
 
     options = app.config["CELERY"].get("broker_transport_options", {})
     for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):

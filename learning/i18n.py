@@ -330,10 +330,8 @@ def register_language_choice(app) -> None:
             return  # and the signed-in person is not even loaded: the view decides when
         if getattr(current_user, "is_authenticated", False) and profile_language() != code:
             from learning.accounts.services import choose_language
-            from learning.extensions import db
 
             choose_language(current_user, code)
-            db.session.commit()
 
     @app.after_request
     def keep_requested_language(response):

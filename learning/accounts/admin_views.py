@@ -109,7 +109,6 @@ def roles(user_id: int):
         if not error.fields:
             flash(error.message, "error")
         return _render_user(db.session.get(type(user), user_id), form, error.status)
-    db.session.commit()
     flash(_("The roles of %(name)s are saved.", name=user.full_name or user.email), "success")
     return redirect(url_for("admin_users.show", user_id=user.id))
 
@@ -125,7 +124,6 @@ def _action(user_id: int, act, done: str):
         db.session.rollback()
         flash(error.message, "error")
     else:
-        db.session.commit()
         flash(done(user.full_name or user.email), "success")
     return redirect(url_for("admin_users.show", user_id=user_id))
 
@@ -166,7 +164,6 @@ def erase(user_id: int):
                 db.session.rollback()
                 flash(error.message, "error")
                 return redirect(url_for("admin_users.show", user_id=user.id))
-            db.session.commit()
             flash(_("The account is closed and its personal data is being erased."), "success")
             return redirect(url_for("admin_users.show", user_id=user.id))
     return render_template("accounts/admin/erase.html", user=user, form=form), 422 if form.errors else 200

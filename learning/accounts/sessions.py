@@ -92,7 +92,6 @@ def load_session_user(session_id: str) -> User | None:
         row.last_seen_at = now
         if not row.remember:
             row.expires_at = now + _idle_lifetime()
-        db.session.commit()
     user.session_key = key
     return user
 

@@ -59,7 +59,6 @@ def signup():
             apply_field_errors(form, error)
         else:
             sessions.sign_in(user)
-            db.session.commit()
             flash(_("Welcome! We sent you an e-mail to confirm your address."), "success")
             return redirect(url_for("home.index"))
     return render_template("accounts/signup.html", form=form), 422 if form.errors else 200
@@ -88,14 +87,12 @@ def login():
             flash(error.message, "error")
         else:
             if user.totp_secret:
-                db.session.commit()
                 session["two_factor_pending"] = {"user_id": user.id, "version": user.session_version,
                                                  "remember": bool(form.remember.data)}
                 response = redirect(url_for("accounts.login_two_factor", next=_safe_next(request.args.get("next"))))
                 return _remember_device(response, user)
             services.record_sign_in(user, "password")
             sessions.sign_in(user, remember=form.remember.data)
-            db.session.commit()
             return _remember_device(redirect(_safe_next(request.args.get("next"))), user)
     return render_template("accounts/login.html", form=form)
 
@@ -125,12 +122,10 @@ def login_two_factor():
             db.session.rollback()
             form.code.errors = [error.message]
             audit_record(None, "user.sign_in_failed", "user", user.id, reason="two_factor_code")
-            db.session.commit()
         else:
             session.pop("two_factor_pending", None)
             services.record_sign_in(user, "two_factor")
             sessions.sign_in(user, remember=pending.get("remember", False))
-            db.session.commit()
             return redirect(_safe_next(request.args.get("next")))
     return render_template("accounts/login_code.html", form=form)
 
@@ -149,7 +144,6 @@ def two_factor():
                 db.session.rollback()
                 apply_field_errors(form, error)
             else:
-                db.session.commit()
                 flash(_("Two-factor sign-in is off. Your other sessions and your API tokens have ended."), "info")
                 return redirect(url_for("accounts.profile"))
         return render_template("accounts/two_factor_on.html", form=form)
@@ -166,7 +160,6 @@ def two_factor():
             session.pop("two_factor_secret", None)
             # A new session key for the stronger sign-in (no fixation); the User, never the proxy.
             sessions.renew(user)
-            db.session.commit()
             flash(_("Two-factor sign-in is on. Your other sessions and your API tokens have ended."), "success")
             return redirect(url_for("accounts.profile"))
     uri = twofactor.provisioning_uri(user, secret)
@@ -201,7 +194,6 @@ def require_two_factor_for_admins():
 def logout():
     """Sign out: the session ends on the server, so a copy of its cookie is worth nothing."""
     sessions.sign_out(current_user._get_current_object() if current_user.is_authenticated else None)
-    db.session.commit()
     flash(_("You are signed out."), "info")
     return redirect(url_for("home.index"))
 
@@ -214,7 +206,6 @@ def verify(token: str):
         db.session.rollback()
         flash(error.message, "error")
         return render_template("accounts/message.html", title=_("E-mail not confirmed")), 400
-    db.session.commit()
     flash(_("Your e-mail address is confirmed."), "success")
     return redirect(url_for("home.index"))
 
@@ -225,7 +216,6 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
-        db.session.commit()
         flash(_("If an account uses this address, we sent it a link to choose a new password."), "info")
         return redirect(url_for("accounts.login"))
     return render_template("accounts/forgot.html", form=form)
@@ -241,7 +231,6 @@ def reset_password(token: str):
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            db.session.commit()
             flash(_("Your password is set. Sign in with it."), "success")
             return redirect(url_for("accounts.login"))
     return render_template("accounts/reset.html", form=form)
@@ -260,7 +249,6 @@ def profile():
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            db.session.commit()
             flash(_("Your profile is saved."), "success")
             return redirect(url_for("accounts.profile"))
     return render_template("accounts/profile.html", form=form)
@@ -275,7 +263,6 @@ def download_data():
 
     data = export_personal_data(current_user)
     record(current_user.id, "user.data_exported", "user", current_user.id)
-    db.session.commit()
     response = jsonify(data)
     response.headers["Content-Disposition"] = "attachment; filename=my-learning-data.json"
     return response
@@ -294,7 +281,6 @@ def erase_account():
             form.password.errors = [_("Wrong password.")]
         else:
             request_erasure(current_user._get_current_object())
-            db.session.commit()
             logout_user()
             flash(_("Your account is closed and your personal data is being erased."), "info")
             return redirect(url_for("home.index"))
@@ -314,7 +300,6 @@ def change_password():
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            db.session.commit()
             flash(_("Your password is changed. Your other sessions and your API tokens have ended."), "success")
             return redirect(url_for("accounts.profile"))
     return render_template("accounts/password.html", form=form), 422 if form.errors else 200
@@ -325,7 +310,6 @@ def change_password():
 def end_all_sessions():
     """Sign out everywhere: every session of this person ends, this one too."""
     sessions.end_sessions(current_user._get_current_object())
-    db.session.commit()
     logout_user()
     flash(_("You are signed out everywhere."), "info")
     return redirect(url_for("accounts.login"))
@@ -349,7 +333,6 @@ def revoke_token(token_id: int):
     except DomainError:
         db.session.rollback()
         abort(404)
-    db.session.commit()
     flash(_("The token is revoked."), "info")
     return redirect(url_for("accounts.tokens"))
 
@@ -368,7 +351,6 @@ def choose_language():
         return redirect(target)
     if current_user.is_authenticated and (current_user.language or "").split("-")[0] != code:
         services.choose_language(current_user, code)  # pt-BR stays pt-BR when Portuguese is chosen
-        db.session.commit()
     with force_locale(code):  # the confirmation speaks the language just chosen
         flash(_("The platform is now in %(language)s.", language=language_name(code, code)), "success")
     return remember_language(redirect(target), code)

@@ -133,7 +133,6 @@ def _token_limit() -> str:
 @bp.doc(summary="Create an account", responses={409: "Already registered", 429: "Too many sign-ups from this address"})
 def create_user(data):
     user = services.register_user(data)
-    db.session.commit()
     return serialise_user(user)
 
 
@@ -166,7 +165,6 @@ def create_token(data):
                         code="two_factor_required")
     token, row = services.issue_api_token(user, data.get("name"))
     services.record_sign_in(user, "api_token")
-    db.session.commit()
     return {"token": token, "expires_at": row.expires_at}
 
 
@@ -189,7 +187,6 @@ def my_tokens(query):
         responses={404: "No such token of the caller's"})
 def revoke_my_token(token_id: int):
     services.revoke_token(current_api_user(), token_id)
-    db.session.commit()
     return ""
 
 
@@ -208,7 +205,6 @@ def get_me():
 @bp.doc(summary="Change the caller's profile", responses={422: "Invalid field"})
 def patch_me(data):
     user = services.update_profile(current_api_user(), data)
-    db.session.commit()
     return serialise_user(user)
 
 
@@ -233,7 +229,6 @@ def export_me():
     from learning.audit.services import record
 
     record(user.id, "user.data_exported", "user", user.id)
-    db.session.commit()
     return jsonify(data)
 
 
@@ -249,7 +244,6 @@ def erase_me():
     from learning.accounts.privacy import request_erasure
 
     request_erasure(current_api_user())
-    db.session.commit()
     return {"status": "erasure_scheduled"}
 
 
@@ -261,7 +255,6 @@ def erase_user(user_id: int):
     from learning.accounts.privacy import request_erasure
 
     request_erasure(services.get_user(user_id), actor_id=current_api_user().id)
-    db.session.commit()
     return {"status": "erasure_scheduled"}
 
 
@@ -304,5 +297,4 @@ def patch_user(user_id: int, data):
         from learning.audit.services import record
 
         record(actor.id, "user.updated", "user", user.id, fields=sorted(data))
-    db.session.commit()
     return serialise_user(user)

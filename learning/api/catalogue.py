@@ -17,7 +17,6 @@ from learning.api.schemas import PageQuerySchema, page_of
 from learning.catalogue import services
 from learning.catalogue import validation as rules
 from learning.catalogue.models import Course
-from learning.extensions import db
 
 bp = APIBlueprint("api_catalogue", __name__, url_prefix="/api/v1", tag="Catalogue")
 
@@ -236,7 +235,6 @@ def list_courses(query):
         responses={**ADMIN_ERRORS, 409: "Slug already used", 422: "Invalid fields, each named by its path"})
 def create_course(data):
     course = services.create_course(current_api_user().id, _body(data))
-    db.session.commit()
     return course_detail(course, None)
 
 
@@ -258,7 +256,6 @@ def get_course(slug: str, query):
 def patch_course(slug: str, data):
     course = services.get_course(slug)
     services.update_course(current_api_user().id, course, _body(data))
-    db.session.commit()
     return course_detail(course, None)
 
 
@@ -268,7 +265,6 @@ def patch_course(slug: str, data):
 @bp.doc(summary="Publish a course (admin)", responses={**ADMIN_ERRORS, 404: "No such course"})
 def publish_course(slug: str):
     course = services.publish_course(current_api_user().id, services.get_course(slug))
-    db.session.commit()
     return course_detail(course, None)
 
 
@@ -279,5 +275,4 @@ def publish_course(slug: str):
         responses={**ADMIN_ERRORS, 404: "No such course"})
 def archive_course(slug: str):
     course = services.archive_course(current_api_user().id, services.get_course(slug))
-    db.session.commit()
     return course_detail(course, None)

@@ -168,7 +168,6 @@ def credential(code: str, query):
                    409: "Already revoked", 422: "No reason given"})
 def revoke(code: str, data):
     certificate = services.revoke(current_api_user(), code, data["reason"], data.get("note"))
-    db.session.commit()
     return serialise_verification(services.verify(certificate.code))
 
 
@@ -179,7 +178,6 @@ def revoke(code: str, data):
         responses={401: "Not signed in", 403: "Not an admin", 404: "No certificate has this code"})
 def rerender(code: str):
     certificate = services.rerender(current_api_user(), code)
-    db.session.commit()
     return serialise_verification(services.verify(certificate.code))
 
 

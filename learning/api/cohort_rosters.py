@@ -119,7 +119,6 @@ def import_roster(cohort_id: int, query):
     data, filename = _uploaded_file()
     if query["background"]:
         job = imports.start_import(cohort, data, query["mode"], actor.id, filename)
-        db.session.commit()
         response = jsonify(RosterImportSchema().dump(serialise_import(cohort.id, job)))
         response.status_code = 202
         return response
@@ -131,7 +130,6 @@ def import_roster(cohort_id: int, query):
     except RosterFileInvalid as invalid:
         db.session.rollback()
         return _rejected(imports.RosterReport(errors=invalid.errors, mode=query["mode"]), invalid.message)
-    db.session.commit()
     return report.as_dict()
 
 

@@ -21,7 +21,6 @@ from learning.api.schemas import (
 from learning.catalogue.services import course_text
 from learning.cohorts import services, sessions
 from learning.cohorts.models import ATTENDANCE_RULES, CAPACITY_MAX, DELIVERY_MODES, NAME_MAX
-from learning.extensions import db
 
 bp = APIBlueprint("api_cohorts", __name__, url_prefix="/api/v1", tag="Cohorts")
 RUNNERS = ["admin", "trainer"]
@@ -227,7 +226,6 @@ def list_cohorts(query):
                                   422: "Invalid field"})
 def create_cohort(data):
     cohort = services.create_cohort(current_api_user(), data)
-    db.session.commit()
     return serialise_cohort(cohort)
 
 
@@ -254,7 +252,6 @@ def get_cohort(cohort_id: int):
     422: "Invalid field"})
 def patch_cohort(cohort_id: int, data):
     cohort = services.update_cohort(current_api_user(), _cohort(cohort_id), data)
-    db.session.commit()
     return serialise_cohort(cohort)
 
 
@@ -267,7 +264,6 @@ def patch_cohort(cohort_id: int, data):
         responses={404: "No such cohort or member", 409: "The cohort is closed"})
 def sign_off_member(cohort_id: int, user_id: int):
     member = services.sign_off(current_api_user(), _cohort(cohort_id), user_id)
-    db.session.commit()
     return serialise_member(member)
 
 
@@ -279,7 +275,6 @@ def sign_off_member(cohort_id: int, user_id: int):
 def close_cohort(cohort_id: int):
     cohort = _cohort(cohort_id)
     result = services.close_cohort(current_api_user(), cohort)
-    db.session.commit()
     return {**serialise_cohort(cohort), "signed_off": result.signed_off, "still_active": result.still_active}
 
 
@@ -299,7 +294,6 @@ def list_sessions(cohort_id: int):
                                                  422: "Invalid field"})
 def add_session(cohort_id: int, data):
     session = sessions.add_session(current_api_user().id, _cohort(cohort_id), data)
-    db.session.commit()
     return serialise_session(session, 0)
 
 
@@ -324,7 +318,6 @@ def put_attendance(cohort_id: int, session_id: int, data):
     cohort = _cohort(cohort_id)
     session = sessions.get_session(cohort, session_id)
     sheet = sessions.record_attendance(current_api_user().id, cohort, session, data["present"])
-    db.session.commit()
     return {"session_id": session_id, "present": sheet.present, "absent": sheet.absent, "recorded": sheet.recorded}
 
 

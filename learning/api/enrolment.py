@@ -18,7 +18,6 @@ from learning.enrolment import queries, services
 from learning.enrolment.models import Enrolment
 from learning.enrolment.services import Progress
 from learning.errors import ValidationFailed
-from learning.extensions import db
 
 bp = APIBlueprint("api_enrolment", __name__, url_prefix="/api/v1", tag="Enrolment")
 
@@ -107,7 +106,6 @@ def enrol(slug: str):
     user = current_api_user()
     enrolment = services.enrol(user, visible_course(slug, user))
     body = _answer(enrolment)  # built before commit, which would expire what it reads
-    db.session.commit()
     return body
 
 
@@ -142,7 +140,6 @@ def complete_lesson(enrolment_id: int, lesson_id: int):
     enrolment = services.get_own_enrolment(current_api_user(), enrolment_id, for_update=True)
     services.complete_lesson(enrolment, lesson_id, locked=True)
     body = _answer(enrolment)  # built before commit, which would expire what it reads
-    db.session.commit()
     return body
 
 
@@ -164,7 +161,6 @@ def submit_quiz(enrolment_id: int, data):
         raise ValidationFailed(_("Send the answers as {\"answers\": {\"<question_id>\": <choice_id>}}."),
                                {"answers": [_("This field is required.")]})
     result = services.submit_quiz(enrolment, data["answers"])
-    db.session.commit()
     return {"id": result.attempt.id, "score": result.score, "passed": result.passed,
             "pass_mark": enrolment.course.pass_mark, "submitted_at": result.attempt.submitted_at,
             "enrolment_status": enrolment.status}
@@ -177,5 +173,4 @@ def submit_quiz(enrolment_id: int, data):
         responses={**SIGNED_IN, 404: "No such enrolment", 409: "The enrolment is not active"})
 def withdraw(enrolment_id: int):
     enrolment = services.withdraw(services.get_own_enrolment(current_api_user(), enrolment_id))
-    db.session.commit()
     return _answer(enrolment)

@@ -12,7 +12,6 @@ from flask_babel import gettext as _
 
 from learning.api.auth import auth, current_api_user
 from learning.errors import NotFound
-from learning.extensions import db
 from learning.i18n import current_language
 from learning.parsing import DATABASE_YEARS_PATTERN
 from learning.reporting import exports, services
@@ -157,7 +156,6 @@ def _export_args():
 def export_csv(query):
     report, group = _export_args()
     exports.audit_export(current_api_user().id, "csv", group, report)
-    db.session.commit()
     chunks = exports.csv_chunks(report, group, current_language())
     response = Response(stream_with_context(chunks), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{exports.file_name(group, "csv")}"'
@@ -174,7 +172,6 @@ def export_csv(query):
 def export_xlsx(query):
     report, group = _export_args()
     exports.audit_export(current_api_user().id, "xlsx", group, report)
-    db.session.commit()
     handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115
     handle.close()
     try:
@@ -222,7 +219,6 @@ def create_export(data):
     group = exports.parse_group_by(data.get("group_by"))
     job = exports.request_export(current_api_user().id, report, group, data.get("format", "csv"),
                                  current_language())
-    db.session.commit()
     return serialise_job(job), 202, {"Location": url_for("api_reports.export_job", export_id=job.id)}
 
 
@@ -248,7 +244,6 @@ def export_download(export_id: int):
     from learning.audit.services import record
 
     record(current_api_user().id, "report.export_downloaded", "report_export", job.id)
-    db.session.commit()
     group = tuple(job.group_by.split(","))
     mimetype = "text/csv" if job.format == "csv" else XLSX
     return send_file(job.file_path, as_attachment=True, download_name=exports.file_name(group, job.format),

@@ -112,7 +112,6 @@ def _save(form: CourseForm, save):
         unplaced = show_errors(error.fields or {}, where)
         flash(error.message, "error")
         return None, unplaced
-    db.session.commit()
     return saved, []
 
 
@@ -168,7 +167,6 @@ def import_json():
                 db.session.rollback()
                 problems = error.fields or {"_schema": [error.message]}
             else:
-                db.session.commit()
                 flash(_("The course is imported as a draft."), "success")
                 return redirect(url_for("catalogue.edit", slug=saved.slug))
     status = 422 if request.method == "POST" else 200
@@ -180,7 +178,6 @@ def _change_state(slug: str, change, message: str):
     if not form.validate_on_submit():
         abort(400)
     change(current_user.id, services.get_course(slug))
-    db.session.commit()
     flash(message, "success")
     return redirect(safe_redirect_target(request.referrer, url_for("catalogue.manage")))
 

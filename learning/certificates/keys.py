@@ -105,13 +105,12 @@ def as_issuer_key(row: SigningKey) -> IssuerKey:
 
 
 def active_key() -> IssuerKey:
-    """The newest key not retired, created (and committed) on first use."""
+    """The newest key not retired, created on first use (committed with the caller's unit of work)."""
     row = db.session.scalar(
         select(SigningKey).where(SigningKey.retired_at.is_(None)).order_by(SigningKey.id.desc()).limit(1)
     )
     if row is None:
         row = create_key()
-        db.session.commit()
     return as_issuer_key(row)
 
 

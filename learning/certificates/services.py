@@ -386,7 +386,6 @@ def pdf_of(text: str) -> tuple[Certificate, bytes]:
         except StoredFileMissing:
             pass
     store_pdf(certificate)
-    db.session.commit()
     return certificate, storage.get(certificate.pdf_path)
 
 

@@ -152,7 +152,6 @@ def admin_revoke(code: str):
         db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("certificates.admin_detail", code=code))
-    db.session.commit()
     flash(_("Certificate %(code)s is revoked.", code=certificate.code), "success")
     return redirect(url_for("certificates.admin_detail", code=certificate.code))
 
@@ -163,7 +162,6 @@ def admin_render(code: str):
     if not RenderForm().validate_on_submit():
         abort(400)
     certificate = services.rerender(current_user, code)
-    db.session.commit()
     flash(_("The PDF of certificate %(code)s was rendered again.", code=certificate.code), "success")
     return redirect(url_for("certificates.admin_detail", code=certificate.code))
 
@@ -174,5 +172,4 @@ def rotate_key_command():
     import click
 
     key = keys.rotate_key()
-    db.session.commit()
     click.echo(f"Now signing with {key.kid} ({key.did}).")

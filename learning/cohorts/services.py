@@ -447,5 +447,4 @@ def export_roster(actor_id: int, cohort: Cohort) -> str:
 
     members, _total = members_of(cohort)
     audit(actor_id, "cohort.roster_exported", "cohort", cohort.id, members=len(members))
-    db.session.commit()
     return export_rows(members)

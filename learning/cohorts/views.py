@@ -65,7 +65,6 @@ def new():
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            db.session.commit()
             flash(_("The cohort %(name)s is created. Now upload its roster.", name=isolate(cohort.name)), "success")
             return redirect(url_for("cohorts.show", cohort_id=cohort.id))
     return render_template("cohorts/new.html", form=form), 422 if form.errors else 200
@@ -112,7 +111,6 @@ def upload_roster(cohort_id: int):
     try:
         if imports.should_run_in_background(data):
             job = imports.start_import(cohort, data, form.mode.data, current_user.id, form.file.data.filename)
-            db.session.commit()
             return redirect(url_for("cohorts.roster_import", cohort_id=cohort.id, import_id=job.id))
         report = imports.import_roster(cohort, data, form.mode.data, current_user.id)
     except imports.RosterInvalid as invalid:
@@ -123,7 +121,6 @@ def upload_roster(cohort_id: int):
         errors = getattr(invalid, "errors", None) or [RowError(0, "file", invalid.message)]
         report = imports.RosterReport(errors=errors, mode=form.mode.data)
         return _render_cohort(cohort, invalid.status, report=report, upload_form=form)
-    db.session.commit()
     return _render_cohort(cohort, report=report)
 
 
@@ -140,7 +137,6 @@ def sign_off(cohort_id: int, user_id: int):
     cohort = services.get_cohort_for(current_user, cohort_id)
     if ActionForm().validate_on_submit():
         member = services.sign_off(current_user, cohort, user_id)
-        db.session.commit()
         flash(_("%(name)s is signed off: the course is completed.", name=isolate(member.full_name)), "success")
     return redirect(url_for("cohorts.show", cohort_id=cohort.id, page=page_number(request.args)))
 
@@ -158,7 +154,6 @@ def close(cohort_id: int):
                                eligible=eligible, total=total, action_form=ActionForm())
     if ActionForm().validate_on_submit():
         result = services.close_cohort(current_user, cohort)
-        db.session.commit()
         closed = ngettext("The cohort is closed. %(num)d member was signed off by the attendance rule.",
                           "The cohort is closed. %(num)d members were signed off by the attendance rule.",
                           result.signed_off)
@@ -183,7 +178,6 @@ def settings(cohort_id: int):
         db.session.rollback()
         apply_field_errors(form, error)
         return _render_cohort(cohort, error.status, settings_form=form)
-    db.session.commit()
     flash(_("The cohort's settings are saved."), "success")
     if not current_user.is_admin and current_user.id not in [t.user_id for t in cohort.trainers]:
         return redirect(url_for("cohorts.index"))
@@ -200,7 +194,6 @@ def add_session(cohort_id: int):
     starts_at = datetime.combine(form.date.data, form.time.data, tzinfo=zone)
     session = sessions.add_session(current_user.id, cohort, {
         "starts_at": starts_at, "title": form.title.data, "place": form.place.data})
-    db.session.commit()
     flash(_("The session is scheduled. Record who attended once it has taken place."), "success")
     return redirect(url_for("cohorts.attendance", cohort_id=cohort.id, session_id=session.id))
 
@@ -213,7 +206,6 @@ def attendance(cohort_id: int, session_id: int):
     if form.validate_on_submit():
         present = [parse_id(value) for value in request.form.getlist("present") if is_id(value)]
         sheet = sessions.record_attendance(current_user.id, cohort, session, present)
-        db.session.commit()
         flash(_("Attendance is saved: %(present)d present, %(absent)d absent.",
                 present=len(sheet.present), absent=len(sheet.absent)), "success")
         return redirect(url_for("cohorts.show", cohort_id=cohort.id))

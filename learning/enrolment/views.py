@@ -14,7 +14,6 @@ from learning.catalogue.texts import course_text, reader_language
 from learning.enrolment import queries, services
 from learning.enrolment.forms import ActionForm, answers_of, quiz_form
 from learning.enrolment.models import Enrolment
-from learning.extensions import db
 
 bp = Blueprint("enrolment", __name__)
 
@@ -39,7 +38,6 @@ def _next_step(enrolment: Enrolment) -> str:
 def enrol(slug: str):
     _checked_form()
     enrolment = services.enrol(current_user, visible_course(slug, current_user))
-    db.session.commit()
     flash(_("You are enrolled. Welcome to the course!"), "success")
     return redirect(_next_step(enrolment))
 
@@ -81,7 +79,6 @@ def complete_lesson(enrolment_id: int, lesson_id: int):
     _checked_form()
     enrolment = services.get_own_enrolment(current_user, enrolment_id)
     services.complete_lesson(enrolment, lesson_id)
-    db.session.commit()
     if enrolment.status == "completed":
         flash(_("You have completed the course. Well done!"), "success")
     return redirect(_next_step(enrolment))
@@ -102,7 +99,6 @@ def quiz(enrolment_id: int):
         except services.QuizAttemptsExhausted:
             status = 429  # the page says until when (``wait`` below)
         else:
-            db.session.commit()
             form = quiz_form(course.quiz, reader_language(), course.language, blank=True)  # a retry starts afresh
     attempts = queries.quiz_attempts(enrolment)
     status = 422 if form.errors else status
@@ -117,6 +113,5 @@ def quiz(enrolment_id: int):
 def withdraw(enrolment_id: int):
     _checked_form()
     services.withdraw(services.get_own_enrolment(current_user, enrolment_id))
-    db.session.commit()
     flash(_("You have left the course. Your progress is kept in your history."), "info")
     return redirect(url_for("enrolment.my_learning"))

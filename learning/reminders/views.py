@@ -41,5 +41,4 @@ def unsubscribe(token: str):
     except DomainError as error:
         return _invalid(error)
     services.unsubscribe(user)
-    db.session.commit()
     return render_template("reminders/unsubscribed.html", email=user.email)

@@ -100,7 +100,6 @@ def request_export():
     report = services.parse_filters(request.args)
     group = exports.parse_group_by(form.group_by.data)
     job = exports.request_export(current_user.id, report, group, form.format.data, current_language())
-    db.session.commit()
     return redirect(url_for("reporting.export_status", export_id=job.id))
 
 
