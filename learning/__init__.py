@@ -129,6 +129,7 @@ def register_features(app: Flask) -> None:
         outbox,
         reminders,
         reporting,
+        xapi,
     )
 
     outbox.init_app(app)
@@ -139,3 +140,4 @@ def register_features(app: Flask) -> None:
     certificates.init_app(app)
     reminders.init_app(app)
     reporting.init_app(app)
+    xapi.init_app(app)

@@ -223,6 +223,12 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "API_TOKEN_LIFETIME_HOURS": _int(env, "API_TOKEN_LIFETIME_HOURS", 24 * 30),
         "SMALL_CELL_THRESHOLD": _int(env, "SMALL_CELL_THRESHOLD", 5),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 16 * 1024 * 1024),
+        # xAPI learning records for a partner's LRS (learning/xapi, docs/INTEGRATIONS.md); off when empty.
+        "XAPI_ENDPOINT": env.get("XAPI_ENDPOINT", "").strip().rstrip("/"),
+        "XAPI_USERNAME": env.get("XAPI_USERNAME", ""),
+        "XAPI_PASSWORD": env.get("XAPI_PASSWORD", ""),
+        "XAPI_ACTOR": env.get("XAPI_ACTOR", "account").strip().lower() or "account",
+        "XAPI_TIMEOUT": _int(env, "XAPI_TIMEOUT", 10),
         "OUTBOX_MAX_ATTEMPTS": _int(env, "OUTBOX_MAX_ATTEMPTS", 10),
         # Events of a type with a batch handler committed together are handled this many per task.
         "OUTBOX_BATCH_SIZE": _int(env, "OUTBOX_BATCH_SIZE", 50),

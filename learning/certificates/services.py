@@ -33,6 +33,7 @@ from learning.enrolment.models import Enrolment
 from learning.errors import Conflict, NotFound, ValidationFailed
 from learning.extensions import db
 from learning.models_base import utcnow
+from learning.signals import LearningEvent, learning_event
 
 MAX_ATTEMPTS = 8
 REASON_MAX = 2000
@@ -191,6 +192,7 @@ def issue_certificate(enrolment_id: int) -> Certificate:
             # The unique constraints decide here: another worker may have issued this
             # enrolment's certificate, or drawn the same code or status position.
             db.session.flush()
+            _announce(certificate)
             store_pdf(certificate, holder_name)
             db.session.commit()
         except IntegrityError:
@@ -232,8 +234,17 @@ def issue_certificates(enrolment_ids: list[int]) -> list[Certificate]:
         if certificate.pdf_path is None:  # issued before its PDF could be stored: finish the job
             store_pdf(certificate)
     for certificate, holder_name in new:
+        _announce(certificate)
         store_pdf(certificate, holder_name)
     return [certificate for certificate, _holder_name in new] + existing
+
+
+def _announce(certificate: Certificate) -> None:
+    """State the new certificate to whoever listens (``learning.xapi``), in the issuing transaction."""
+    learning_event.send(LearningEvent(
+        kind="certificate_earned", user_id=certificate.user_id, course_id=certificate.course_id,
+        enrolment_id=certificate.enrolment_id, ref=str(certificate.enrolment_id), occurred_at=certificate.issued_at,
+        details={"certificate_url": verify_url(certificate.code)}))
 
 
 def find_by_code(text: str) -> Certificate:
