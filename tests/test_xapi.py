@@ -128,7 +128,7 @@ def test_mbox_actor_when_the_partner_asks_for_it(app, app_context, make, lrs):
 
 def test_lrs_down_then_5xx_then_up_delivers_everything_once(app_context, make, lrs):
     course = make.course()
-    for i in range(3):
+    for _learner in range(3):
         make.enrolment(make.user(), course)
     lrs.stop()  # connection refused
     run_outbox()
@@ -220,3 +220,16 @@ def test_the_test_lrs_refuses_malformed_statements():
     for statement in bad:
         with pytest.raises(ValueError):
             validate(statement)
+
+
+def test_the_configuration_is_checked():
+    from learning.config import ConfigError, load_config
+
+    env = {"SECRET_KEY": "test-secret-key-that-is-long-enough-for-tests"}
+    config = load_config({**env, "XAPI_ENDPOINT": "https://lrs.example.org/xapi/ ", "XAPI_ACTOR": "MBOX"})
+    assert config["XAPI_ENDPOINT"] == "https://lrs.example.org/xapi" and config["XAPI_ACTOR"] == "mbox"
+    assert load_config(env)["XAPI_ENDPOINT"] == "" and load_config(env)["XAPI_ACTOR"] == "account"
+    with pytest.raises(ConfigError, match="XAPI_ACTOR"):
+        load_config({**env, "XAPI_ACTOR": "email"})
+    with pytest.raises(ConfigError, match="XAPI_ENDPOINT"):
+        load_config({**env, "XAPI_ENDPOINT": "lrs.example.org"})
