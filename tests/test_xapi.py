@@ -19,6 +19,7 @@ from learning.extensions import db
 from learning.models_base import utcnow
 from learning.outbox import services as outbox
 from learning.outbox.models import OutboxEvent
+from learning.xapi import services as xapi_services
 from learning.xapi import statements as xs
 from learning.xapi.services import EVENT_TYPE
 from tests import factories_cohorts as cohorts
@@ -27,6 +28,7 @@ from tests.xapi_lrs import LocalLRS, validate
 
 @pytest.fixture
 def lrs(app):
+    xapi_services._paused_until.clear()
     server = LocalLRS().start()
     saved = {k: app.config.get(k) for k in ("XAPI_ENDPOINT", "XAPI_USERNAME", "XAPI_PASSWORD", "XAPI_ACTOR")}
     app.config.update(XAPI_ENDPOINT=server.endpoint, XAPI_USERNAME=server.username,
@@ -138,11 +140,15 @@ def test_lrs_down_then_5xx_then_up_delivers_everything_once(app_context, make, l
     assert all(e.next_attempt_at > e.created_at + timedelta(seconds=5) for e in events)  # backed off
     lrs.start()
     lrs.fail_next = 100  # up, but answering 503
+    xapi_services._paused_until.clear()  # as when the retry comes, 10 s later
     run_outbox()
     events = xapi_events()
-    assert all(e.status == "pending" and e.attempts == 2 and "503" in e.last_error for e in events)
+    assert all(e.status == "pending" and e.attempts == 2 for e in events)
+    assert all("503" in e.last_error and "moments ago" in e.last_error for e in events)
     assert lrs.statements == {}
+    assert lrs.fail_next == 100 - 1  # the batch was refused; the events alone then waited (paused)
     lrs.fail_next = 0
+    xapi_services._paused_until.clear()
     assert run_outbox() == {"done-or-busy": 0, "batched": 3}
     assert len(lrs.statements) == 3 and lrs.posts == [3]
     assert all(e.status == "done" for e in xapi_events())
@@ -165,6 +171,21 @@ def test_409_for_known_statements_counts_as_delivered_and_nothing_is_doubled(app
     registrations = {s["context"]["registration"] for s in lrs.statements.values()}
     assert registrations == {xs.registration_of(first_id), xs.registration_of(second_id)}
     assert lrs.errors == []
+
+
+def test_a_statement_the_lrs_refuses_does_not_hold_the_others_back(app_context, make, lrs):
+    course = make.course()
+    for _learner in range(3):
+        make.enrolment(make.user(), course)
+    events = xapi_events()
+    lrs.refuse_ids = {events[1].payload["statement_id"]}
+    run_outbox()
+    events = xapi_events()
+    assert [e.status for e in events] == ["done", "pending", "done"]
+    assert "400" in events[1].last_error and len(lrs.statements) == 2
+    lrs.refuse_ids = set()  # the LRS's rule is fixed: the retry delivers it
+    run_outbox()
+    assert len(lrs.statements) == 3 and all(e.status == "done" for e in xapi_events())
 
 
 def test_an_erased_person_is_never_named_to_the_lrs_again(app_context, make, lrs):

@@ -121,6 +121,7 @@ class LocalLRS:
         self.posts: list[int] = []  # the size of each accepted POST
         self.errors: list[str] = []  # statements refused as invalid (a test expects none)
         self.fail_next = 0  # answer 503 to this many requests
+        self.refuse_ids: set[str] = set()  # answer 400 to a batch holding one of these ids
         self.conflict_on_known = False  # answer 409 to a batch holding known ids (storing none of it)
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
@@ -186,6 +187,8 @@ class LocalLRS:
         except (ValueError, Invalid) as exc:
             self.errors.append(str(exc))
             return 400, {"error": str(exc)}
+        if self.refuse_ids & set(ids):
+            return 400, {"error": f"refused: {sorted(self.refuse_ids & set(ids))}"}
         known = [i for i in ids if i in self.statements]
         if known and self.conflict_on_known:
             return 409, {"error": f"statements already stored: {known}"}

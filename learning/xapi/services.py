@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import time
 import urllib.error
 import urllib.request
 
@@ -33,10 +34,22 @@ from learning.xapi import statements as xs
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "xapi.statement"
+#: After the LRS failed (unreachable, timed out, 5xx), requests to it in this process fail at once for
+#: this many seconds: the outbox retries a failed batch one event at a time, and fifty requests each
+#: waiting ``XAPI_TIMEOUT`` for a hung LRS would hold a worker for minutes. Shorter than the outbox's
+#: first back-off (10 s), so a real retry always reaches the LRS.
+PAUSE_AFTER_FAILURE = 5.0
+_paused_until: dict[str, tuple[float, str]] = {}  # endpoint -> (time.monotonic() until, why)
 
 
 class XapiDeliveryError(RuntimeError):
-    """The LRS did not take the statements (down, 5xx, or refused them); the outbox retries later."""
+    """The LRS did not take the statements (down, 5xx, or refused them); the outbox retries later.
+
+    ``transient``: the LRS is down or failing (not a refusal of these statements)."""
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 def enabled() -> bool:
@@ -104,6 +117,20 @@ def on_learning_event(event: LearningEvent) -> None:
 def _post(statements: list[dict]) -> int:
     """POST the statements as one JSON array; the HTTP status (a connection failure raises)."""
     config = current_app.config
+    endpoint = config["XAPI_ENDPOINT"]
+    until, why = _paused_until.get(endpoint, (0.0, ""))
+    if time.monotonic() < until:
+        raise XapiDeliveryError(f"{why} (moments ago; not asked again before the next retry)", transient=True)
+    try:
+        return _request(statements)
+    except XapiDeliveryError as exc:
+        if exc.transient:
+            _paused_until[endpoint] = (time.monotonic() + PAUSE_AFTER_FAILURE, str(exc)[:300])
+        raise
+
+
+def _request(statements: list[dict]) -> int:
+    config = current_app.config
     request = urllib.request.Request(
         f"{config['XAPI_ENDPOINT']}/statements", data=json.dumps(statements).encode(), method="POST",
         headers={"Content-Type": "application/json", "X-Experience-API-Version": "1.0.3"})
@@ -117,9 +144,9 @@ def _post(statements: list[dict]) -> int:
         body = exc.read(500).decode("utf-8", "replace")
         if exc.code == 409:
             return 409
-        raise XapiDeliveryError(f"LRS answered {exc.code}: {body}") from exc
+        raise XapiDeliveryError(f"LRS answered {exc.code}: {body}", transient=exc.code >= 500) from exc
     except (urllib.error.URLError, OSError) as exc:
-        raise XapiDeliveryError(f"LRS unreachable: {exc}") from exc
+        raise XapiDeliveryError(f"LRS unreachable: {exc}", transient=True) from exc
 
 
 def deliver(statements: list[dict]) -> None:
