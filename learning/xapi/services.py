@@ -58,7 +58,23 @@ def enabled() -> bool:
 
 # --- recording ------------------------------------------------------------------------------------
 
+_COURSES = "xapi_course_activities"  # per transaction: a cohort's sign-off states many facts of one course
+
+
+def forget_course_activities(session, *_args) -> None:
+    """After commit or rollback (attached by ``learning.xapi.init_app``): a course renamed later is read afresh."""
+    session.info.pop(_COURSES, None)
+
+
 def _course_activity(course_id: int) -> tuple[dict, str]:
+    cache = db.session.info.setdefault(_COURSES, {})
+    if course_id not in cache:
+        cache[course_id] = _read_course_activity(course_id)
+    activity, language = cache[course_id]
+    return dict(activity), language
+
+
+def _read_course_activity(course_id: int) -> tuple[dict, str]:
     course = db.session.get(Course, course_id)
     title = db.session.scalar(select(CourseTranslation.title).where(
         CourseTranslation.course_id == course_id, CourseTranslation.language == course.language).limit(1))
