@@ -136,6 +136,7 @@ def register_features(app: Flask) -> None:
         outbox,
         reminders,
         reporting,
+        xapi,
     )
 
     outbox.init_app(app)
@@ -147,3 +148,4 @@ def register_features(app: Flask) -> None:
     certificates.init_app(app)
     reminders.init_app(app)
     reporting.init_app(app)
+    xapi.init_app(app)

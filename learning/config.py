@@ -25,6 +25,22 @@ class ConfigError(RuntimeError):
     """The configuration cannot be used (for example, production with the dev secret)."""
 
 
+def _xapi_endpoint(env) -> str:
+    """The LRS's xAPI base address (statements go to ``<it>/statements``); empty turns xAPI off."""
+    value = (env.get("XAPI_ENDPOINT") or "").strip().rstrip("/")
+    if value and not value.lower().startswith(("http://", "https://")):
+        raise ConfigError(f"XAPI_ENDPOINT must be an http(s) address, got {value!r}")
+    return value
+
+
+def _xapi_actor(env) -> str:
+    """How statements name people: ``account`` (an opaque id, the default) or ``mbox`` (their e-mail)."""
+    value = (env.get("XAPI_ACTOR") or "account").strip().lower()
+    if value not in ("account", "mbox"):
+        raise ConfigError(f"XAPI_ACTOR must be 'account' or 'mbox', got {value!r}")
+    return value
+
+
 def _bool(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
         return default
@@ -223,6 +239,12 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "API_TOKEN_LIFETIME_HOURS": _int(env, "API_TOKEN_LIFETIME_HOURS", 24 * 30),
         "SMALL_CELL_THRESHOLD": _int(env, "SMALL_CELL_THRESHOLD", 5),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 16 * 1024 * 1024),
+        # xAPI learning records for a partner's LRS (learning/xapi, docs/INTEGRATIONS.md); off when empty.
+        "XAPI_ENDPOINT": _xapi_endpoint(env),
+        "XAPI_USERNAME": env.get("XAPI_USERNAME", ""),
+        "XAPI_PASSWORD": env.get("XAPI_PASSWORD", ""),
+        "XAPI_ACTOR": _xapi_actor(env),
+        "XAPI_TIMEOUT": _int(env, "XAPI_TIMEOUT", 10),
         "OUTBOX_MAX_ATTEMPTS": _int(env, "OUTBOX_MAX_ATTEMPTS", 10),
         # Events of a type with a batch handler committed together are handled this many per task.
         "OUTBOX_BATCH_SIZE": _int(env, "OUTBOX_BATCH_SIZE", 50),

@@ -28,7 +28,31 @@ signals = Namespace()
 #: Sent with an ``ErasedPerson`` as the sender, once per erasure.
 user_erased = signals.signal("user-erased")
 
+#: Sent with a ``LearningEvent`` as the sender inside the transaction that records the fact
+#: (enrolled, completed a lesson, attempted a quiz, ...). Receivers (``learning.xapi``) may add
+#: rows to the session, e.g. an outbox event, but never commit.
+learning_event = signals.signal("learning-event")
+
 ERASED = "[erased]"
+
+
+@dataclass(frozen=True)
+class LearningEvent:
+    """One fact of a learner's journey, as the feature that records it states it.
+
+    ``kind`` is one of ``registered``, ``lesson_completed``, ``quiz_attempted``,
+    ``course_completed``, ``certificate_earned``, ``attended``; ``ref`` is the id that makes the
+    fact unique within its kind (the enrolment, the lesson, the attempt, the session ...), so that
+    the same fact stated twice is recognisably the same.
+    """
+
+    kind: str
+    user_id: int
+    course_id: int
+    enrolment_id: int
+    ref: str
+    occurred_at: Any = None
+    details: dict | None = None
 
 
 @dataclass(frozen=True)

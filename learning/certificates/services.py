@@ -34,6 +34,7 @@ from learning.errors import Conflict, NotFound, ValidationFailed
 from learning.extensions import db
 from learning.models_base import utcnow
 from learning.outbox.services import emit
+from learning.signals import LearningEvent, learning_event
 
 MAX_ATTEMPTS = 8
 REASON_MAX = 2000
@@ -207,6 +208,7 @@ def issue_certificate(enrolment_id: int) -> Certificate:
             db.session.flush()
             store_pdf(certificate, holder_name, pdf)
             announce([certificate.id])
+            _tell_learning_records(certificate)
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
@@ -251,8 +253,17 @@ def issue_certificates(enrolment_ids: list[int]) -> list[Certificate]:
             store_pdf(certificate)
     for (certificate, holder_name), pdf in zip(new, pdfs, strict=True):
         store_pdf(certificate, holder_name, pdf)
+        _tell_learning_records(certificate)
     announce([certificate.id for certificate, _holder_name in new])
     return [certificate for certificate, _holder_name in new] + existing
+
+
+def _tell_learning_records(certificate: Certificate) -> None:
+    """State the new certificate to whoever listens (``learning.xapi``), in the issuing transaction."""
+    learning_event.send(LearningEvent(
+        kind="certificate_earned", user_id=certificate.user_id, course_id=certificate.course_id,
+        enrolment_id=certificate.enrolment_id, ref=str(certificate.enrolment_id), occurred_at=certificate.issued_at,
+        details={"certificate_url": verify_url(certificate.code)}))
 
 
 def find_by_code(text: str) -> Certificate:

@@ -15,6 +15,7 @@ from learning.errors import NotFound, ValidationFailed
 from learning.extensions import db
 from learning.models_base import utcnow
 from learning.parsing import InvalidInput, parse_datetime
+from learning.signals import LearningEvent, learning_event
 from learning.text import single_line
 
 
@@ -98,6 +99,8 @@ def record_attendance(actor_id: int, cohort: Cohort, session: TrainingSession, p
             "present": [_("User %(id)d is not a member of this cohort.", id=i) for i in strangers]})
     wanted = set(present_user_ids)
     now = utcnow()
+    already_present = set(db.session.scalars(
+        select(Attendance.enrolment_id).where(Attendance.session_id == session.id, Attendance.present.is_(True))))
     db.session.execute(delete(Attendance).where(Attendance.session_id == session.id))
     if members:
         db.session.execute(insert(Attendance), [
@@ -105,6 +108,12 @@ def record_attendance(actor_id: int, cohort: Cohort, session: TrainingSession, p
              "recorded_at": now, "recorded_by_id": actor_id}
             for user_id, enrolment_id in members.items()
         ])
+    for user_id in sorted(wanted):  # those newly marked present attended (a re-recorded register says it once)
+        if members[user_id] not in already_present:
+            learning_event.send(LearningEvent(
+                kind="attended", user_id=user_id, course_id=cohort.course_id, enrolment_id=members[user_id],
+                ref=f"{session.id}:{user_id}", occurred_at=session.starts_at,
+                details={"cohort_id": cohort.id, "session_id": session.id, "session_title": session.title}))
     audit(actor_id, "cohort.attendance_recorded", "cohort", cohort.id, session_id=session.id, present=len(wanted))
     db.session.flush()
     return attendance_of(session)

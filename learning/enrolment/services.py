@@ -26,6 +26,7 @@ from learning.errors import Conflict, DomainError, NotFound, ValidationFailed
 from learning.extensions import db
 from learning.models_base import utcnow
 from learning.outbox.services import emit
+from learning.signals import LearningEvent, learning_event
 
 
 class AlreadyEnrolled(Conflict):
@@ -92,7 +93,14 @@ def enrol(user: User, course: Course, cohort_id: int | None = None, by_trainer: 
             db.session.flush()
     except IntegrityError as exc:  # a concurrent request enrolled first
         raise AlreadyEnrolled(_("You are already enrolled in this course.")) from exc
+    _announce(enrolment, "registered", str(enrolment.id), enrolment.enrolled_at)
     return enrolment
+
+
+def _announce(enrolment: Enrolment, kind: str, ref: str, at, **details) -> None:
+    """State a fact of the learner's journey to whoever listens (``learning.xapi``), in this transaction."""
+    learning_event.send(LearningEvent(kind=kind, user_id=enrolment.user_id, course_id=enrolment.course_id,
+                                      enrolment_id=enrolment.id, ref=ref, occurred_at=at, details=details or None))
 
 
 def get_enrolment(enrolment_id: int) -> Enrolment:
@@ -206,6 +214,7 @@ def complete_lesson(enrolment: Enrolment, lesson_id: int, *, locked: bool = Fals
             .on_conflict_do_nothing()
         )
         done.add(lesson_id)
+        _announce(enrolment, "lesson_completed", f"{enrolment.id}:{lesson_id}", utcnow(), lesson_id=lesson_id)
     db.session.info.setdefault(_DONE, {})[enrolment.id] = frozenset(done)  # for the answer's progress
     enrolment.last_activity_at = utcnow()
     check_completion(enrolment, done)
@@ -314,6 +323,8 @@ def submit_quiz(enrolment: Enrolment, answers) -> QuizResult:
     db.session.add(attempt)
     enrolment.last_activity_at = utcnow()
     db.session.flush()
+    _announce(enrolment, "quiz_attempted", str(attempt.id), utcnow(), quiz_id=course.quiz.id, score=score,
+              passed=passed, pass_mark=course.pass_mark)
     check_completion(enrolment)
     return QuizResult(attempt, score, passed)
 
@@ -346,6 +357,7 @@ def mark_completed(enrolment: Enrolment, signed_off_by: int | None = None) -> En
     enrolment.completed_at = utcnow()
     enrolment.signed_off_by_id = signed_off_by
     emit("enrolment.completed", {"enrolment_id": enrolment.id})
+    _announce(enrolment, "course_completed", str(enrolment.id), enrolment.completed_at)
     return enrolment
 
 
