@@ -42,8 +42,8 @@ def test_each_session_hook_is_attached_once_to_the_apps_session_only(app, base_c
     assert names == {
         "after_flush": ["_remember_ids", "_remember_people"],
         "before_commit": ["_refresh_before_commit"],
-        "after_commit": ["_publish_after_commit", "forget_transaction_caches"],
-        "after_rollback": ["_forget_after_rollback", "forget_transaction_caches"],
+        "after_commit": ["_publish_after_commit", "forget_transaction_caches", "forget_course_activities"],
+        "after_rollback": ["_forget_after_rollback", "forget_transaction_caches", "forget_course_activities"],
         "do_orm_execute": ["_remember_people_of_bulk_statements"],
     }
     plain = Session().dispatch
