@@ -75,6 +75,7 @@ def register_models(app: Flask) -> None:
     import learning.certificates.models
     import learning.cohorts.models
     import learning.enrolment.models
+    import learning.organisations.models
     import learning.outbox.models
     import learning.reminders.models
     import learning.reporting.models  # noqa: F401
@@ -126,6 +127,7 @@ def register_features(app: Flask) -> None:
         cohorts,
         enrolment,
         mail,
+        organisations,
         outbox,
         reminders,
         reporting,
@@ -139,3 +141,4 @@ def register_features(app: Flask) -> None:
     certificates.init_app(app)
     reminders.init_app(app)
     reporting.init_app(app)
+    organisations.init_app(app)
