@@ -121,7 +121,11 @@ def members(organisation: Organisation, page: int = 1, per_page: int = 50) -> tu
 
 
 def _views(organisation_id: int, people: list[User]) -> list[MemberView]:
+    from learning.catalogue.services import course_text
     from learning.enrolment.services import progress_of
+    from learning.i18n import current_language
+
+    language = current_language()
 
     if not people:
         return []
@@ -138,7 +142,7 @@ def _views(organisation_id: int, people: list[User]) -> list[MemberView]:
         rows, certs = [], []
         for enrolment in shown:
             progress = progress_of(enrolment)
-            rows.append({"course": enrolment.course.slug, "course_title": enrolment.course.title,
+            rows.append({"course": enrolment.course.slug, "course_title": course_text(enrolment.course, language).title,
                          "status": enrolment.status, "enrolled_at": enrolment.enrolled_at,
                          "completed_at": enrolment.completed_at, "completed_lessons": progress.completed_lessons,
                          "total_lessons": progress.total_lessons})
@@ -255,7 +259,7 @@ def assignments_of(organisation: Organisation, page: int = 1,
 
 
 def serialise_assignment(assignment: Assignment, counts: Counts) -> dict:
-    return {"id": assignment.id, "course": assignment.course.slug, "course_title": assignment.course.title,
+    return {"id": assignment.id, "course": assignment.course.slug,
             "due_on": assignment.due_on, "assigned": counts.assigned, "completed": counts.completed,
             "overdue": counts.overdue}
 
