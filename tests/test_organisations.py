@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -272,3 +273,17 @@ def test_joining_by_email_domain_is_confirmed_by_a_manager_and_leaving_keeps_the
     former = next(m for m in members if m["user_id"] == carla.id)
     assert former["current"] is False and [e["course"] for e in former["enrolments"]] == [course.slug]
     assert db.session.scalar(select(Organisation.id).where(Organisation.id == bank.id)) == bank.id
+
+
+def test_the_figures_page_keeps_only_the_checked_period_in_its_export_links(make, api, client, partner):
+    """An address carrying names the export links use themselves (``group_by``) once answered 500."""
+    bank, manager, admin = partner["bank"], partner["manager"], partner["admin"]
+    _appoint(api, admin, manager, bank)
+    factories_sign_in(client, manager)
+    response = client.get(f"/org/{bank.id}/figures?group_by=x&extension=pdf&from=2024-01-01&organisation_id=9")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    links = re.findall(r'href="(/org/[^"]*/figures\.(?:csv|xlsx)[^"]*)"', page)
+    assert f"/org/{bank.id}/figures.csv?group_by=course&amp;from=2024-01-01" in links
+    assert links and not [link for link in links if "pdf" in link or "organisation_id" in link]
+    assert client.get(f"/org/{partner['other'].id}/figures").status_code == 404

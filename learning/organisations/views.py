@@ -194,8 +194,10 @@ def figures(organisation_id: int):
         errors, report = error.fields or {}, ReportFilter(organisation=organisation.id)
     language = current_language()
     figures = reporting.summary(report)
+    # The exports' links carry the checked period only: never what else the address held.
+    period = {key: value for key, value in exports.filters_as_args(report).items() if key in ("from", "to")}
     return render_template("organisations/figures.html", organisation=organisation, figures=figures,
-                           errors=errors, args=request.args, language=language,
+                           errors=errors, args=request.args, period=period, language=language,
                            label_country=reporting.label_country, label_sector=reporting.label_sector,
                            groups=("country", "sector", "course", "year", "month"))
 
