@@ -81,6 +81,7 @@ def register_models(app: Flask) -> None:
     import learning.certificates.models
     import learning.cohorts.models
     import learning.enrolment.models
+    import learning.organisations.models
     import learning.outbox.models
     import learning.reminders.models
     import learning.reporting.models  # noqa: F401
@@ -133,6 +134,7 @@ def register_features(app: Flask) -> None:
         cohorts,
         enrolment,
         mail,
+        organisations,
         outbox,
         reminders,
         reporting,
@@ -149,3 +151,4 @@ def register_features(app: Flask) -> None:
     reminders.init_app(app)
     reporting.init_app(app)
     xapi.init_app(app)
+    organisations.init_app(app)

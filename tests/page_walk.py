@@ -12,10 +12,13 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import date
 
+from learning.accounts import services as accounts
 from learning.cohorts.imports import RosterReport
 from learning.cohorts.models import RosterImport
 from learning.cohorts.roster import RowError
 from learning.extensions import db
+from learning.organisations.models import Assignment
+from learning.organisations.services import due_instant
 from learning.reminders.services import unsubscribe_token
 from tests import factories, factories_certificates, factories_cohorts
 from tests import factories_reporting as rf
@@ -66,19 +69,25 @@ def build_site() -> Site:
     for i in range(6):  # above the small-cell threshold, so the impact page shows them
         rf.enrolment(rf.person("CO", "law_enforcement"), statistics, date(YEAR, 2, 1 + i), date(YEAR, 3, 1 + i))
         rf.enrolment(rf.person("JO", "health"), statistics, date(YEAR, 4, 1 + i))
+    partner = accounts.find_or_create_organisation("Banco Andino", "PE", "financial")
+    learner.organisation_id = partner.id
+    db.session.flush()
+    db.session.add(Assignment(organisation_id=partner.id, course_id=course.id, due_on=date(2031, 1, 31),
+                              due_at=due_instant(date(2031, 1, 31)), created_by_id=admin.id))
     db.session.commit()
 
     public = ["/", "/courses/", f"/courses/{course.slug}", "/verify", f"/verify/{certificate.code}",
               f"/impact/{YEAR}", "/no-such-page"]
     own = ["/learning/", f"/learning/{in_progress.id}/lessons/{lesson.id}", f"/learning/{in_progress.id}/quiz",
            "/certificates", "/account/profile", "/account/two-factor", "/account/erase",
-           "/account/tokens", "/account/password"]
+           "/account/tokens", "/account/password", "/org/membership"]
     cohorts = ["/cohorts/", "/cohorts/new", f"/cohorts/{cohort.id}", f"/cohorts/{cohort.id}/sessions/{session.id}",
                f"/cohorts/{cohort.id}/imports/{roster_import.id}"]
     administration = ["/reports/", "/admin/courses/", "/admin/courses/new", f"/admin/courses/{course.slug}/edit",
                       "/admin/courses/import", "/admin/audit/", "/certificates/admin",
                       f"/certificates/admin/{certificate.code}", "/admin/users/",
-                      f"/admin/users/?q={learner.full_name.split()[0]}", f"/admin/users/{learner.id}"]
+                      f"/admin/users/?q={learner.full_name.split()[0]}", f"/admin/users/{learner.id}",
+                      "/org/", f"/org/{partner.id}/", f"/org/{partner.id}/figures"]
     return Site(
         users={"learner": learner, "trainer": trainer, "admin": admin},
         pages={

@@ -25,9 +25,9 @@ from learning.extensions import db
 from tests import factories
 from tests import factories_cohorts as cohorts
 
-ROLES = ("anonymous", "learner", "other_learner", "trainer", "other_trainer", "admin")
+ROLES = ("anonymous", "learner", "other_learner", "trainer", "other_trainer", "admin", "manager", "other_manager")
 ROLE_KINDS = {"learner": (), "other_learner": (), "trainer": ("trainer",), "other_trainer": ("trainer",),
-              "admin": ("admin",)}
+              "admin": ("admin",), "manager": ("org_manager",), "other_manager": ("org_manager",)}
 
 
 @dataclass
@@ -41,8 +41,10 @@ class World:
 
 def build_world() -> World:
     """Everything the authorisation tests reach for, committed (needs an app context)."""
+    from learning.accounts.models import Organisation, OrganisationManager
     from learning.certificates.services import issue_certificate
     from learning.cohorts import imports
+    from learning.organisations.models import JoinRequest
     from learning.reminders.services import unsubscribe_token
     from learning.reporting import exports
     from learning.reporting.queries import ReportFilter
@@ -54,7 +56,21 @@ def build_world() -> World:
         "other_trainer": factories.trainer(full_name="Olu Othertrainer"),
         "learner": factories.user(full_name="Lena Learner"),
         "other_learner": factories.user(full_name="Omar Otherlearner"),
+        # Organisation managers: ``manager`` steers organisation A (the learner's), ``other_manager`` B.
+        "manager": factories.user(roles=("org_manager",), full_name="Mia Manager"),
+        "other_manager": factories.user(roles=("org_manager",), full_name="Otto Othermanager"),
     }
+    org_a = Organisation(name="Organisation A", country="CO")
+    org_b = Organisation(name="Organisation B", country="PE")
+    db.session.add_all([org_a, org_b])
+    db.session.flush()
+    people["learner"].organisation_id, people["other_learner"].organisation_id = org_a.id, org_b.id
+    db.session.add_all([OrganisationManager(user_id=people["manager"].id, organisation_id=org_a.id),
+                        OrganisationManager(user_id=people["other_manager"].id, organisation_id=org_b.id)])
+    applicant = factories.user(full_name="Ari Applicant")
+    join_request = JoinRequest(user_id=applicant.id, organisation_id=org_a.id, source="profile", status="pending")
+    db.session.add(join_request)
+    db.session.commit()
     course = factories.course()
     finished_course = factories.course()
     draft = factories.course(published=False)
@@ -89,6 +105,7 @@ def build_world() -> World:
         "status_list": certificate.status_list_index // 131_072,
         "unsubscribe": unsubscribe_token(people["learner"]),
         "year": completed.completed_at.year,
+        "org_a": org_a.id, "org_b": org_b.id, "join_request": join_request.id,
     }
     world.emails = {role: person.email for role, person in people.items()}
     world.tokens = {role: factories.token(person) for role, person in people.items()}
@@ -109,11 +126,14 @@ def fingerprint() -> tuple:
     from learning.certificates.models import Certificate
     from learning.cohorts.models import Cohort
     from learning.enrolment.models import Enrolment
+    from learning.organisations.models import JoinRequest
 
     db.session.expire_all()
     counts = tuple(db.session.scalar(select(func.count()).select_from(table)) for table in db.metadata.sorted_tables)
     states = (
-        tuple(db.session.execute(select(User.id, User.full_name, User.email, User.erased_at).order_by(User.id))),
+        tuple(db.session.execute(select(User.id, User.full_name, User.email, User.erased_at, User.organisation_id)
+                                 .order_by(User.id))),
+        tuple(db.session.execute(select(JoinRequest.id, JoinRequest.status).order_by(JoinRequest.id))),
         tuple(db.session.execute(select(Enrolment.id, Enrolment.status, Enrolment.completed_at).order_by(Enrolment.id))),
         tuple(db.session.execute(select(Cohort.id, Cohort.name, Cohort.status).order_by(Cohort.id))),
         tuple(db.session.execute(select(Course.slug, Course.status).order_by(Course.slug))),

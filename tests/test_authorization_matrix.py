@@ -38,12 +38,18 @@ LOGIN = "login"  # a page that sends the anonymous caller to the sign-in page (3
 _seq = itertools.count(1)
 
 
-def by_role(anonymous, learner, other_learner, trainer, other_trainer, admin) -> dict:
-    return dict(zip(ROLES, (anonymous, learner, other_learner, trainer, other_trainer, admin), strict=True))
+def by_role(anonymous, learner, other_learner, trainer, other_trainer, admin, manager=None,
+            other_manager=None) -> dict:
+    """What each person gets; the organisation managers, unless named, get what ``other_learner`` does
+    (outside their organisations they are people with nothing of their own there)."""
+    manager = other_learner if manager is None else manager
+    other_manager = other_learner if other_manager is None else other_manager
+    return dict(zip(ROLES, (anonymous, learner, other_learner, trainer, other_trainer, admin, manager, other_manager),
+                    strict=True))
 
 
 def everyone(status) -> dict:
-    return by_role(*[status] * 6)
+    return by_role(*[status] * 8)
 
 
 def signed_in(status, anonymous=401) -> dict:
@@ -57,6 +63,11 @@ def admins(status, anonymous=401, others=403) -> dict:
 def runners(status, anonymous=401, learners=403, stranger=404) -> dict:
     """Cohort A's trainer and admins; learners are refused, the other trainer finds nothing."""
     return by_role(anonymous, learners, learners, status, stranger, status)
+
+
+def stewards(status, anonymous=401, others=403, stranger=404) -> dict:
+    """Organisation A's manager and admins; other people are refused, B's manager finds nothing."""
+    return by_role(anonymous, others, others, others, others, status, manager=status, other_manager=stranger)
 
 
 def owner(status, anonymous=401) -> dict:
@@ -120,6 +131,16 @@ def _fresh_certificate(world) -> dict:
     return {"new_certificate": row.code}
 
 
+def _fresh_join_request(world) -> dict:
+    from learning.organisations.models import JoinRequest
+
+    person = factories.user()
+    request = JoinRequest(user_id=person.id, organisation_id=world.ids["org_a"], source="profile", status="pending")
+    db.session.add(request)
+    db.session.commit()
+    return {"new_join_request": request.id}
+
+
 def _fresh_user(world) -> dict:
     person = factories.user()
     return {"new_user": person.id, "new_user_email": person.email}
@@ -128,10 +149,10 @@ def _fresh_user(world) -> dict:
 # A refused call aims at the shared world's own thing instead: it must not change it.
 STAND_INS = {"new_course": "course", "new_draft": "draft", "new_enrolment": "enrolment", "new_cohort": "cohort_a",
              "new_member": "learner", "new_session": "session_a", "new_certificate": "certificate",
-             "new_user": "learner"}
+             "new_user": "learner", "new_join_request": "join_request"}
 
 FRESH = {"course": _fresh_course, "draft": _fresh_draft, "enrolment": _fresh_enrolment, "cohort": _fresh_cohort,
-         "certificate": _fresh_certificate, "user": _fresh_user}
+         "certificate": _fresh_certificate, "user": _fresh_user, "join_request": _fresh_join_request}
 
 
 def _signup_body() -> dict:
@@ -149,6 +170,42 @@ ROSTER = b"email,full_name,country,sector\r\n{learner_email},Lena Learner,CO,hea
 # --- the matrix: (rule, method) -> calls ------------------------------------------------------------
 
 MATRIX: dict[tuple[str, str], list[Call]] = {
+    # Partner organisations: A's manager and admins; B's manager finds nothing of A (404)
+    ("/org/", "GET"): [Call("/org/", by_role(LOGIN, 403, 403, 403, 403, 200, manager=200, other_manager=200))],
+    ("/org/<int:organisation_id>/", "GET"): [Call("/org/{org_a}/", stewards(200, LOGIN))],
+    ("/org/<int:organisation_id>/assignments", "POST"): [
+        Call("/org/{org_a}/assignments", stewards(302, LOGIN),
+             data={"course": "{course}", "due_on": "2030-01-31", "user_ids": "{learner}"})],
+    ("/org/<int:organisation_id>/requests/<int:request_id>/<any(confirm, decline):decision>", "POST"): [
+        Call("/org/{org_a}/requests/{new_join_request}/decline", stewards(302, LOGIN), data={},
+             fresh=("join_request",))],
+    ("/org/<int:organisation_id>/domains", "POST"): [
+        Call("/org/{org_a}/domains", stewards(302, LOGIN, others=403, stranger=404) | {"manager": 403},
+             data={"domains": ""}, note="e-mail domains are the admins' to set")],
+    ("/org/<int:organisation_id>/assignments.<any(csv, xlsx):extension>", "GET"): [
+        Call("/org/{org_a}/assignments.csv", stewards(200, LOGIN)),
+        Call("/org/{org_a}/assignments.xlsx", stewards(200, LOGIN))],
+    ("/org/<int:organisation_id>/figures", "GET"): [Call("/org/{org_a}/figures", stewards(200, LOGIN))],
+    ("/org/<int:organisation_id>/figures.<any(csv, xlsx):extension>", "GET"): [
+        Call("/org/{org_a}/figures.csv?group_by=course", stewards(200, LOGIN)),
+        Call("/org/{org_a}/figures.xlsx?group_by=year", stewards(200, LOGIN))],
+    ("/org/membership", "GET"): [Call("/org/membership", signed_in(200, LOGIN))],
+    ("/org/membership/join", "POST"): [Call("/org/membership/join", signed_in(302, LOGIN),
+                                            data={"organisation": "{org_b}"}, actor="fresh")],
+    ("/org/membership/leave", "POST"): [Call("/org/membership/leave", signed_in(302, LOGIN), data={},
+                                             actor="fresh")],
+    ("/api/v1/organisations", "GET"): [
+        Call("/api/v1/organisations", by_role(401, 403, 403, 403, 403, 200, manager=200, other_manager=200))],
+    ("/api/v1/organisations/<int:organisation_id>/members", "GET"): [
+        Call("/api/v1/organisations/{org_a}/members", stewards(200))],
+    ("/api/v1/organisations/<int:organisation_id>/assignments", "GET"): [
+        Call("/api/v1/organisations/{org_a}/assignments", stewards(200))],
+    ("/api/v1/organisations/<int:organisation_id>/assignments", "POST"): [
+        Call("/api/v1/organisations/{org_a}/assignments", stewards(201),
+             json={"course": "{course}", "due_on": "2030-01-31", "user_ids": ["{learner}"]})],
+    ("/api/v1/organisations/<int:organisation_id>/summary", "GET"): [
+        Call("/api/v1/organisations/{org_a}/summary", stewards(200))],
+
     # Public pages and documents
     ("/", "GET"): [Call("/", everyone(200))],
     ("/static/<path:filename>", "GET"): [Call("/static/css/app.css", everyone(200))],

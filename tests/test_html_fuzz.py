@@ -47,7 +47,8 @@ FUZZ_SETTINGS = settings(
 REAL_VALUES = {
     "cohort_id": "cohort_a", "user_id": "learner", "enrolment_id": "enrolment", "lesson_id": "lesson",
     "session_id": "session_a", "import_id": "import_a", "export_id": "export", "code": "certificate",
-    "slug": "course", "year": "year", "token": "unsubscribe",
+    "slug": "course", "year": "year", "token": "unsubscribe", "organisation_id": "org_a",
+    "request_id": "join_request",
 }
 FALLBACK = {"int": "1", "path": "css/app.css"}
 
@@ -142,9 +143,11 @@ def _path(rule: str, ids: dict) -> str:
         converter, name = match.group(1) or "", match.group(2)
         if name in REAL_VALUES and REAL_VALUES[name] in ids:
             return str(ids[REAL_VALUES[name]])
+        if converter.startswith("any("):  # one of the values the route names: the first
+            return converter[4:].split(",")[0].split(")")[0].strip()
         return FALLBACK.get(converter.rstrip(":"), "x")
 
-    return re.sub(r"<(\w+:)?(\w+)>", fill, rule)
+    return re.sub(r"<(\w+(?:\([^)]*\))?:)?(\w+)>", fill, rule)
 
 
 CASES = [pytest.param(rule, method, role, id=f"{method} {rule} as {role}") for rule, method in ROUTES for role in ROLES]

@@ -67,13 +67,14 @@ def person(make, client):
     def signed_in(role: str | None):
         if role is None:
             return client
-        user = {"learner": make.user, "trainer": make.trainer, "admin": make.admin}[role]()
+        user = {"learner": make.user, "trainer": make.trainer, "admin": make.admin,
+                "org_manager": lambda: make.user(roles=("org_manager",))}[role]()
         assert client.post("/account/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
         return client
     return signed_in
 
 
-@pytest.mark.parametrize("role", [None, "learner", "trainer", "admin"])
+@pytest.mark.parametrize("role", [None, "learner", "trainer", "admin", "org_manager"])
 def test_every_page_a_role_may_use_is_reachable_from_its_navigation(app, make, person, role):
     make.course()  # something to browse
     client = person(role)

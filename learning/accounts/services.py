@@ -275,16 +275,21 @@ def _record_token_use(row: ApiToken, now: datetime) -> None:
     set_committed_value(row, "last_used_at", now)
 
 
-def update_profile(user: User, data: dict) -> User:
-    """Change profile fields; past enrolments keep what they recorded (rule 3)."""
+def update_profile(user: User, data: dict, *, by_admin: bool = False) -> User:
+    """Change profile fields; past enrolments keep what they recorded (rule 3).
+
+    Someone naming a partner organisation for themselves only asks to join it (its manager
+    confirms); an admin's change is made as it is."""
     errors: dict[str, list[str]] = {}
     clean = validate_profile(data, errors, partial=True)
     if errors:
         raise ValidationFailed(_("Some fields are invalid."), errors)
     if "organisation" in clean:
-        user.organisation = find_or_create_organisation(
+        from learning.organisations.services import change_own_organisation
+
+        change_own_organisation(user, find_or_create_organisation(
             clean.pop("organisation"), clean.get("country", user.country), clean.get("sector", user.sector)
-        )
+        ), confirmed=by_admin)
     for key, value in clean.items():
         setattr(user, key, value)
     return user

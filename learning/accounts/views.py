@@ -58,8 +58,14 @@ def signup():
             db.session.rollback()
             apply_field_errors(form, error)
         else:
+            from learning.organisations.services import place_new_member
+
+            joining = place_new_member(user)  # a partner organisation is joined once its manager confirms
             sessions.sign_in(user)
             flash(_("Welcome! We sent you an e-mail to confirm your address."), "success")
+            if joining is not None:
+                flash(_("Your request to join %(name)s awaits its manager's confirmation.",
+                        name=joining.organisation.name), "info")
             return redirect(url_for("home.index"))
     return render_template("accounts/signup.html", form=form), 422 if form.errors else 200
 

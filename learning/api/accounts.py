@@ -132,7 +132,10 @@ def _token_limit() -> str:
 @bp.output(UserSchema, status_code=201)
 @bp.doc(summary="Create an account", responses={409: "Already registered", 429: "Too many sign-ups from this address"})
 def create_user(data):
+    from learning.organisations.services import place_new_member
+
     user = services.register_user(data)
+    place_new_member(user)  # a partner organisation is joined once its manager confirms
     return serialise_user(user)
 
 
@@ -292,7 +295,7 @@ def patch_user(user_id: int, data):
     active = data.pop("active", None)
     if active is not None:
         management.set_active(actor, user, active)
-    services.update_profile(user, data)
+    services.update_profile(user, data, by_admin=True)
     if data:
         from learning.audit.services import record
 

@@ -16,7 +16,7 @@ from babel.dates import format_date
 from flask import current_app
 from sqlalchemy import exists, select
 
-from learning.accounts.models import User
+from learning.accounts.models import Organisation, User
 from learning.accounts.services import make_link_token
 from learning.catalogue.models import Course
 from learning.catalogue.services import course_text
@@ -25,6 +25,7 @@ from learning.certificates.services import verify_url
 from learning.cohorts.models import Cohort
 from learning.enrolment.models import Enrolment
 from learning.extensions import db
+from learning.organisations.models import AssignedPerson, Assignment, done_condition
 from learning.reminders.models import ReminderSent
 from learning.reminders.rules import renewed
 from learning.reminders.services import zone
@@ -114,7 +115,33 @@ def describe_invitation_pending(item: ReminderSent, user: User, now: datetime, l
             "link": f"{_base()}/account/reset/{make_link_token(user, 'reset')}"}
 
 
+def _assignment(item: ReminderSent, user: User, now: datetime, overdue: bool) -> Assignment | None:
+    """The assignment if it still applies: the person is a member, not done, and the date is as claimed."""
+    assignment = db.session.get(Assignment, item.subject_id)
+    if assignment is None or user.organisation_id != assignment.organisation_id:
+        return None
+    done = db.session.scalar(select(done_condition()).select_from(AssignedPerson).join(
+        Assignment, Assignment.id == AssignedPerson.assignment_id).where(
+        AssignedPerson.assignment_id == assignment.id, AssignedPerson.user_id == user.id))
+    if done is None or done or (assignment.due_at <= now) != overdue:
+        return None
+    return assignment
+
+
+def describe_assignment(item: ReminderSent, user: User, now: datetime, language: str) -> dict | None:
+    assignment = _assignment(item, user, now, overdue=item.rule == "assignment_overdue")
+    if assignment is None:
+        return None
+    organisation = db.session.get(Organisation, assignment.organisation_id)
+    return {"kind": item.rule, "course_title": course_text(assignment.course, language).title,
+            "organisation": organisation.name, "due_on": format_date(assignment.due_on, format="long", locale=language),
+            "course_url": course_url(assignment.course)}
+
+
 DESCRIBERS: dict[str, Describer] = {
+    "assignment_assigned": describe_assignment,
+    "assignment_due": describe_assignment,
+    "assignment_overdue": describe_assignment,
     "inactivity": describe_inactivity,
     "cohort_ending": describe_cohort_ending,
     "certificate_expiring": describe_certificate_expiring,

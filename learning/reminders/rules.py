@@ -43,6 +43,7 @@ from learning.accounts.models import User
 from learning.certificates.models import Certificate
 from learning.cohorts.models import Cohort, CohortInvitation
 from learning.enrolment.models import Enrolment
+from learning.organisations.models import AssignedPerson, Assignment, done_condition
 from learning.reminders.models import OPEN_DIGEST_STATUSES, ReminderDigest, ReminderSent
 
 DEFAULT_RULES: dict[str, dict] = {
@@ -51,6 +52,9 @@ DEFAULT_RULES: dict[str, dict] = {
     "certificate_expiring": {"enabled": True, "days": [60, 30, 7]},
     "certificate_issued": {"enabled": True, "within_days": 14},
     "invitation_pending": {"enabled": True, "days": [3, 10]},
+    "assignment_assigned": {"enabled": True, "within_days": 14},
+    "assignment_due": {"enabled": True, "days": [7]},
+    "assignment_overdue": {"enabled": True},
 }
 RULE_NAMES = tuple(DEFAULT_RULES)
 
@@ -281,8 +285,60 @@ class InvitationPending(Rule):
         ]
 
 
+class _AssignmentRule(Rule):
+    """An organisation's assignment (``learning.organisations``) not done yet, for someone still a member.
+
+    The occasion names the assignment, so that each person gets each of these reminders once."""
+
+    source, subject_id, learner = AssignedPerson, Assignment.id, AssignedPerson.user_id
+    joins = ((Assignment, Assignment.id == AssignedPerson.assignment_id),)
+
+    def pending(self) -> list[ColumnElement]:
+        return [User.organisation_id == Assignment.organisation_id, ~done_condition()]
+
+    def occasion(self, suffix: str) -> ColumnElement:
+        return literal("assignment:") + _text(Assignment.id) + literal(suffix)
+
+
+class AssignmentAssigned(_AssignmentRule):
+    """A course was assigned (within ``within_days``): what, and by when."""
+
+    name = "assignment_assigned"
+
+    def parts(self, moment: Moment) -> tuple[ColumnElement, list[ColumnElement]]:
+        stamp = AssignedPerson.assigned_at.type
+        since = literal(moment.now - timedelta(days=self.settings["within_days"]), stamp)
+        return self.occasion(":assigned"), [
+            *self.pending(), AssignedPerson.assigned_at > since, Assignment.due_at > literal(moment.now, stamp)]
+
+
+class AssignmentDue(_AssignmentRule):
+    """An assignment due within N days (of its due date's end), not done yet."""
+
+    name = "assignment_due"
+
+    def parts(self, moment: Moment) -> tuple[ColumnElement, list[ColumnElement]]:
+        stamp = Assignment.due_at.type
+        limits = [(literal(moment.now + timedelta(days=d), stamp), d) for d in self.settings["days"]]
+        return self.occasion(":due:") + _band(Assignment.due_at, limits), [
+            *self.pending(), Assignment.due_at > literal(moment.now, stamp), Assignment.due_at <= limits[-1][0],
+            # The "assigned" mail already gave the date when the two would fall on the same days.
+            AssignedPerson.assigned_at <= literal(moment.now - timedelta(days=1), stamp)]
+
+
+class AssignmentOverdue(_AssignmentRule):
+    """An assignment past its due date and not done: once."""
+
+    name = "assignment_overdue"
+
+    def parts(self, moment: Moment) -> tuple[ColumnElement, list[ColumnElement]]:
+        return self.occasion(":overdue"), [
+            *self.pending(), Assignment.due_at <= literal(moment.now, Assignment.due_at.type)]
+
+
 RULES: dict[str, type[Rule]] = {
-    rule.name: rule for rule in (Inactivity, CohortEnding, CertificateExpiring, CertificateIssued, InvitationPending)
+    rule.name: rule for rule in (Inactivity, CohortEnding, CertificateExpiring, CertificateIssued, InvitationPending,
+                                 AssignmentAssigned, AssignmentDue, AssignmentOverdue)
 }
 
 
