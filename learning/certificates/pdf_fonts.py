@@ -3,7 +3,7 @@ document's fonts embedded as subsets cut by :mod:`fontprogram` instead of by fon
 
 Relies on fpdf2 internals (``TTFFont`` slots, ``SubsetMap``, ``OutputProducer._add_fonts``), hence
 the upper bound on fpdf2 in ``pyproject.toml``. ``test_the_fpdf2_internals_the_font_embedding_replaces_are_still_there``
-(``tests/test_certificate_pdf.py``) names each internal; the rest of that file checks the result.
+(``tests/certificates/test_certificate_pdf.py``) names each internal; the rest of that file checks the result.
 """
 
 from __future__ import annotations

@@ -172,4 +172,5 @@ def rotate_key_command():
     import click
 
     key = keys.rotate_key()
+    db.session.commit()  # a command is its own unit of work (views are wrapped by learning/transactions.py)
     click.echo(f"Now signing with {key.kid} ({key.did}).")

@@ -23,7 +23,7 @@ from learning.certificates.status_list import decode_bits
 from learning.extensions import db
 from tests import factories_certificates as certs
 
-JS_DIR = Path(__file__).resolve().parent / "js"
+JS_DIR = Path(__file__).resolve().parents[1] / "js"
 SCHEMA = json.loads((CONTEXT_DIR / "ob_v3p0_achievementcredential_schema.json").read_text())
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.support import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _read_until(fd: int, needle: str, timeout: float, seen: list[str]) -> None:

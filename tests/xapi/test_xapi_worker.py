@@ -9,13 +9,13 @@ from collections import Counter
 import pytest
 
 from learning.extensions import db
-from tests.conftest import WorkerProcess, build_app, wait_until
-from tests.test_certificate_worker import (  # noqa: F401 (an autouse fixture)
+from tests.certificates.test_certificate_worker import (  # noqa: F401 (an autouse fixture)
     _restore_celery_app,
     complete_through_the_api,
     one_lesson_course,
     use_celery_of,
 )
+from tests.conftest import WorkerProcess, build_app, wait_until
 from tests.xapi_lrs import LocalLRS
 
 pytestmark = [pytest.mark.celery, pytest.mark.xdist_group("celery")]

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from learning.enrolment.models import Enrolment, QuizAttempt
 from learning.extensions import db
 from tests import factories_catalogue as fc
-from tests.test_catalogue_pages import sign_in, text
+from tests.catalogue.test_catalogue_pages import sign_in, text
 
 
 def test_enrolling_from_the_course_page_leads_to_the_first_lesson(client, make):

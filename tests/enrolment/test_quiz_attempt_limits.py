@@ -18,7 +18,7 @@ from learning.enrolment import services
 from learning.enrolment.models import Enrolment, QuizAttempt
 from learning.extensions import db
 from tests import factories_catalogue as fc
-from tests.test_catalogue_pages import sign_in, text
+from tests.catalogue.test_catalogue_pages import sign_in, text
 
 
 def attempts_of(user_id: int) -> int:
@@ -142,7 +142,7 @@ def test_the_quiz_page_says_when_the_learner_can_try_again(client, make):
 
 def test_admins_set_the_limits_with_the_course_form(client, make):
     from learning.catalogue.models import Course
-    from tests.test_catalogue_pages import course_form
+    from tests.catalogue.test_catalogue_pages import course_form
 
     sign_in(client, make.admin())
     assert 'name="max_quiz_attempts"' in text(client.get("/admin/courses/new"))

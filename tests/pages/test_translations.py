@@ -23,7 +23,7 @@ from learning.accounts.models import User
 from learning.extensions import db
 from tests.factories import PASSWORD
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "learning" / "translations"
 LANGUAGES = ("es", "fr", "pt", "ar")
 PLURAL_FORMS = {"es": 3, "fr": 3, "pt": 3, "ar": 6}

@@ -32,7 +32,7 @@ def test_no_migration_imports_application_code():
     import ast
     from pathlib import Path
 
-    for path in sorted((Path(__file__).resolve().parent.parent / "migrations" / "versions").glob("*.py")):
+    for path in sorted((Path(__file__).resolve().parents[2] / "migrations" / "versions").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
@@ -71,7 +71,7 @@ def test_the_reporting_migration_builds_the_rollup_the_application_keeps(app_con
 
     maintained = rollup()
     assert maintained[0] and maintained[1]
-    path = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "0002_reporting_rollup_and_exports.py"
+    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0002_reporting_rollup_and_exports.py"
     spec = importlib.util.spec_from_file_location("frozen_0002_reporting", path)
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)

@@ -14,14 +14,14 @@ from learning.enrolment.models import Enrolment
 from learning.extensions import db
 from learning.models_base import utcnow
 from learning.outbox.models import OutboxEvent
-from tests.conftest import build_app, wait_until
-from tests.test_certificate_worker import (  # noqa: F401 (an autouse fixture)
+from tests.certificates.test_certificate_worker import (  # noqa: F401 (an autouse fixture)
     SlowWorker,
     _restore_celery_app,
     one_lesson_course,
     restart_and_sweep,
     use_celery_of,
 )
+from tests.conftest import build_app, wait_until
 
 pytestmark = [pytest.mark.celery, pytest.mark.xdist_group("celery")]
 

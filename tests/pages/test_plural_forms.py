@@ -16,7 +16,7 @@ import pytest
 from babel import Locale
 from babel.messages.pofile import read_po
 
-TRANSLATIONS = Path(__file__).resolve().parents[1] / "learning" / "translations"
+TRANSLATIONS = Path(__file__).resolve().parents[2] / "learning" / "translations"
 NUMBERS = (0, 1, 2, 5, 11, 100, 1_000_000)
 
 # The catalogue index of each CLDR plural category, as the Plural-Forms headers order them.

@@ -96,7 +96,7 @@ def test_the_celery_worker_gets_the_same_registrations(app, base_config):
         "                  'tasks': sorted(t for t in w.celery_app.tasks if not t.startswith('celery.')),\n"
         "                  'hooks': hooks}))\n"
     )
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-c", script], cwd=root, env={**os.environ, **base_config},
                           capture_output=True, text=True, timeout=120, check=True)
     found = json.loads(done.stdout.strip().splitlines()[-1])
