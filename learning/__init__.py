@@ -77,7 +77,8 @@ def register_models(app: Flask) -> None:
     import learning.enrolment.models
     import learning.outbox.models
     import learning.reminders.models
-    import learning.reporting.models  # noqa: F401
+    import learning.reporting.models
+    import learning.sso.models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:

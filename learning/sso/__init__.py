@@ -1,0 +1,1 @@
+"""Single sign-on per partner organisation: OpenID Connect and SAML 2.0 (docs/SSO.md)."""

@@ -1,0 +1,142 @@
+"""Single sign-on pages: the organisation sign-in page, the start of a flow, the callbacks,
+the SAML service provider's metadata, and the admins' list of providers. Rules live in ``services``."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from learning.accounts import services as accounts
+from learning.accounts import sessions
+from learning.errors import NotFound
+from learning.extensions import csrf, db
+from learning.security import safe_redirect_target
+from learning.sso import services
+from learning.sso.services import SsoRefused
+from learning.web import admin_required
+
+bp = Blueprint("sso", __name__, url_prefix="/auth/sso")
+admin_bp = Blueprint("sso_admin", __name__, url_prefix="/admin/sso")
+log = logging.getLogger(__name__)
+PENDING = "sso_pending"
+
+
+@bp.get("/")
+def choose():
+    """"Sign in with your organisation": the address's domain says which provider."""
+    email = (request.args.get("email") or "").strip()
+    next_url = safe_redirect_target(request.args.get("next"), url_for("home.index"))
+    if email:
+        provider = services.provider_for_email(email)
+        if provider is not None:
+            return redirect(url_for("sso.login", provider=provider.slug, login_hint=email, next=next_url))
+        flash(_("No organisation signs in with this address here. Sign in with your password instead."), "error")
+        return render_template("sso/choose.html", email=email, next=next_url), 422
+    return render_template("sso/choose.html", email="", next=next_url)
+
+
+def _provider_or_404(slug: str):
+    try:
+        return services.get_provider(slug)
+    except NotFound:
+        return None
+
+
+@bp.get("/<provider>/login")
+def login(provider):
+    found = _provider_or_404(provider)
+    if found is None:
+        return render_template("sso/refused.html", reason=_("No such sign-in provider.")), 404
+    next_url = safe_redirect_target(request.args.get("next"), url_for("home.index"))
+    hint = (request.args.get("login_hint") or "")[:254] or None
+    try:
+        if found.kind == "oidc":
+            from learning.sso import oidc
+
+            target, pending = oidc.start(found, url_for("sso.oidc_callback", provider=found.slug, _external=True),
+                                         hint)
+        else:
+            from learning.sso import saml
+
+            return saml.start(found, next_url, hint, PENDING)
+    except SsoRefused as refused:
+        services.refuse(found, refused.reason)
+        return render_template("sso/refused.html", reason=refused.message), 502
+    session[PENDING] = {**pending, "provider": found.slug, "next": next_url}
+    return redirect(target)
+
+
+def _signed_in(provider, identity: dict, next_url: str):
+    """Turn a verified identity into a session, or a refusal page (audited, nothing created)."""
+    try:
+        user, created = services.complete_sign_in(provider, **identity)
+    except SsoRefused as refused:
+        services.refuse(provider, refused.reason, refused.extra.get("email") or identity.get("email"))
+        return render_template("sso/refused.html", reason=refused.message), 403
+    accounts.record_sign_in(user, "sso")
+    sessions.sign_in(user)
+    db.session.commit()
+    if services.needs_profile(user):
+        flash(_("Welcome! Please tell us your country and sector."), "info")
+        return redirect(url_for("accounts.profile"))
+    if created:
+        flash(_("Welcome! Your account was created through your organisation."), "success")
+    return redirect(next_url)
+
+
+@bp.get("/<provider>/oidc/callback")
+def oidc_callback(provider):
+    from learning.sso import oidc
+
+    found = _provider_or_404(provider)
+    if found is None or found.kind != "oidc":
+        return render_template("sso/refused.html", reason=_("No such sign-in provider.")), 404
+    pending = session.pop(PENDING, None)
+    if not isinstance(pending, dict) or pending.get("provider") != found.slug:
+        pending = None
+    try:
+        claims = oidc.finish(found, url_for("sso.oidc_callback", provider=found.slug, _external=True),
+                             request.args, pending)
+    except SsoRefused as refused:
+        services.refuse(found, refused.reason)
+        return render_template("sso/refused.html", reason=refused.message), 403
+    return _signed_in(found, oidc.identity(found, claims), pending["next"])
+
+
+@bp.post("/<provider>/saml/acs")
+@csrf.exempt  # the IdP posts here from its own page; the signed response is the proof
+def saml_acs(provider):
+    from learning.sso import saml
+
+    found = _provider_or_404(provider)
+    if found is None or found.kind != "saml":
+        return render_template("sso/refused.html", reason=_("No such sign-in provider.")), 404
+    pending = session.pop(PENDING, None)
+    if not isinstance(pending, dict) or pending.get("provider") != found.slug:
+        pending = None
+    try:
+        identity = saml.finish(found, request.form.get("SAMLResponse", ""), pending)
+    except SsoRefused as refused:
+        services.refuse(found, refused.reason)
+        return render_template("sso/refused.html", reason=refused.message), 403
+    next_url = (pending or {}).get("next") or url_for("home.index")
+    return _signed_in(found, identity, next_url)
+
+
+@bp.get("/<provider>/saml/metadata")
+def saml_metadata(provider):
+    from learning.sso import saml
+
+    found = _provider_or_404(provider)
+    if found is None or found.kind != "saml":
+        return render_template("sso/refused.html", reason=_("No such sign-in provider.")), 404
+    return Response(saml.sp_metadata(found), mimetype="application/samlmetadata+xml")
+
+
+@admin_bp.get("/")
+@admin_required
+def index():
+    providers = [services.describe(p) for p in services.list_providers()]
+    return render_template("sso/admin.html", providers=providers)

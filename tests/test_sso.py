@@ -1,0 +1,304 @@
+"""Single sign-on against real identity providers running in the tests (tests/sso_idps.py):
+the flows through the test client, and each refusal leaving nothing behind."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from learning.accounts.models import Organisation, User
+from learning.audit.models import AuditEntry
+from learning.extensions import db
+from learning.sso import services
+from learning.sso.models import SsoIdentity
+from tests import factories
+from tests.sso_idps import OidcProvider, SamlIdp
+
+
+@pytest.fixture(scope="module")
+def oidc_idp():
+    provider = OidcProvider()
+    provider.users["ana"] = {"sub": "ana-1", "email": "ana@banco.example", "email_verified": True,
+                             "name": "Ana Gómez", "groups": ["lms-trainers"]}
+    provider.users["unverified"] = {"sub": "bo-2", "email": "bo@banco.example", "email_verified": False,
+                                    "name": "Bo"}
+    provider.users["outsider"] = {"sub": "eve-3", "email": "eve@elsewhere.example", "email_verified": True,
+                                  "name": "Eve"}
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="module")
+def saml_idp(tmp_path_factory):
+    idp = SamlIdp(tmp_path_factory.mktemp("saml"))
+    idp.users["jean"] = {"email": "jean@justice.example", "name": "Jean Dupont", "groups": ["managers"]}
+    idp.users["outsider"] = {"email": "eve@elsewhere.example", "name": "Eve"}
+    yield idp
+    idp.stop()
+
+
+@pytest.fixture
+def bank(app_context, oidc_idp):
+    oidc_idp.reset()
+    org = Organisation(name="Banco Andino", country="CO", sector="finance")
+    db.session.add(org)
+    provider = services.create_provider(
+        kind="oidc", slug="banco-andino", name="Banco Andino", organisation=org, domains=["banco.example"],
+        settings={"discovery_url": oidc_idp.discovery_url, "client_id": oidc_idp.client_id},
+        client_secret=oidc_idp.client_secret, role_groups={"trainer": "lms-trainers"})
+    db.session.commit()
+    oidc_idp.redirect_uris[:] = ["http://localhost/auth/sso/banco-andino/oidc/callback"]
+    return provider
+
+
+@pytest.fixture
+def ministry(app_context, client, saml_idp):
+    saml_idp.reset()
+    org = Organisation(name="Ministère de la Justice", country="SN", sector=None)
+    db.session.add(org)
+    provider = services.create_provider(
+        kind="saml", slug="justice", name="Ministère de la Justice", organisation=org, domains=["justice.example"],
+        settings={"idp_metadata": saml_idp.metadata}, trust_email=True, role_groups={"org_manager": "managers"})
+    db.session.commit()
+    response = client.get("/auth/sso/justice/saml/metadata")
+    assert response.status_code == 200 and b"AssertionConsumerService" in response.data
+    saml_idp.trust_sp(response.get_data(as_text=True))
+    return provider
+
+
+def users() -> int:
+    return db.session.scalar(select(func.count()).select_from(User))
+
+
+def failures() -> list[dict]:
+    db.session.expire_all()
+    return [e.details for e in db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "user.sign_in_failed").order_by(AuditEntry.id))]
+
+
+def oidc_round_trip(client, idp, username="ana"):
+    """Start at our login URL, sign in at the IdP, and come back: the callback's response."""
+    start = client.get("/auth/sso/banco-andino/login?login_hint=x@banco.example")
+    assert start.status_code == 302 and start.location.startswith(idp.url)
+    at_idp = requests.post(start.location, data={"username": username}, allow_redirects=False, timeout=10)
+    assert at_idp.status_code == 302, at_idp.text
+    back = urlsplit(at_idp.headers["Location"])
+    return client.get(f"{back.path}?{back.query}"), f"{back.path}?{back.query}"
+
+
+def saml_round_trip(client, idp, username="jean", before_post=None):
+    start = client.get("/auth/sso/justice/login")
+    assert start.status_code == 302 and start.location.startswith(idp.url)
+    query = dict(p.split("=", 1) for p in urlsplit(start.location).query.split("&"))
+    from urllib.parse import unquote
+
+    encoded, destination = idp.respond(unquote(query["SAMLRequest"]), username)
+    assert urlsplit(destination).path == "/auth/sso/justice/saml/acs"
+    if before_post:
+        before_post()
+    return client.post(urlsplit(destination).path, data={"SAMLResponse": encoded}), encoded
+
+
+# --- OpenID Connect --------------------------------------------------------------------------
+
+def test_oidc_first_sign_in_creates_the_account_with_the_organisation_and_mapped_role(client, bank, oidc_idp):
+    response, _ = oidc_round_trip(client, oidc_idp)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    user = db.session.scalar(select(User).where(User.email == "ana@banco.example"))
+    assert user.full_name == "Ana Gómez" and user.organisation.name == "Banco Andino"
+    assert (user.country, user.sector) == ("CO", "finance") and user.email_verified_at is not None
+    assert user.is_trainer and not user.is_org_manager and user.password_hash is None
+    assert client.get("/account/profile").status_code == 200  # signed in through a server-side session
+    actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.target_id == str(user.id))).all()
+    assert "user.signed_in" in actions
+
+    again, _ = oidc_round_trip(client, oidc_idp)
+    assert again.status_code == 302 and users() == 1
+    assert db.session.scalar(select(func.count()).select_from(SsoIdentity)) == 1
+
+
+def test_oidc_links_an_existing_account_only_through_a_verified_email(client, bank, oidc_idp):
+    existing = factories.user(email="bo@banco.example")
+    db.session.commit()
+    response, _ = oidc_round_trip(client, oidc_idp, "unverified")
+    assert response.status_code == 403
+    assert "did not confirm the address" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(SsoIdentity)) == 0
+    assert failures()[-1]["reason"] == "email_not_verified"
+
+    oidc_idp.claim_overrides = {"email_verified": True}
+    response, _ = oidc_round_trip(client, oidc_idp, "unverified")
+    assert response.status_code == 302
+    identity = db.session.scalar(select(SsoIdentity))
+    assert identity.user_id == existing.id and users() == 1
+
+
+@pytest.mark.parametrize(("knob", "reason"), [
+    ("break_signature", "bad_signature"),
+    ("foreign_key", "bad_signature"),
+    ("aud", "wrong_audience"),
+    ("iss", "wrong_issuer"),
+    ("exp", "expired"),
+    ("nonce", "bad_nonce"),
+])
+def test_oidc_refuses_a_bad_id_token_and_creates_nothing(client, bank, oidc_idp, knob, reason):
+    from joserfc.jwk import RSAKey
+
+    if knob == "break_signature":
+        oidc_idp.break_signature = True
+    elif knob == "foreign_key":
+        oidc_idp.sign_with = RSAKey.generate_key(2048, private=True)
+    elif knob == "aud":
+        oidc_idp.claim_overrides = {"aud": ["someone-else"]}
+    elif knob == "iss":
+        oidc_idp.claim_overrides = {"iss": "https://evil.example"}
+    elif knob == "exp":
+        oidc_idp.claim_overrides = {"exp": int(time.time()) - 600, "iat": int(time.time()) - 900}
+    elif knob == "nonce":
+        oidc_idp.claim_overrides = {"nonce": "not-the-one-we-sent"}
+    response, _ = oidc_round_trip(client, oidc_idp)
+    assert response.status_code == 403
+    assert "Sign-in refused" in response.get_data(as_text=True)
+    assert users() == 0 and client.get("/account/profile").status_code == 302
+    assert failures()[-1] == {"reason": reason, "method": "sso", "provider": "banco-andino"}
+
+
+def test_oidc_refuses_an_address_of_a_domain_not_routed_to_the_provider(client, bank, oidc_idp):
+    response, _ = oidc_round_trip(client, oidc_idp, "outsider")
+    assert response.status_code == 403
+    assert "does not sign in through this organisation" in response.get_data(as_text=True)
+    assert users() == 0
+    assert failures()[-1]["reason"] == "unrouted_domain" and failures()[-1]["email"] == "eve@elsewhere.example"
+
+
+def test_oidc_refuses_a_replayed_callback_and_a_forged_state(client, bank, oidc_idp):
+    response, callback = oidc_round_trip(client, oidc_idp)
+    assert response.status_code == 302 and users() == 1
+    with client.session_transaction() as s:
+        s.clear()
+    replay = client.get(callback)
+    assert replay.status_code == 403 and failures()[-1]["reason"] == "bad_state"
+
+    other = client.application.test_client()
+    other.get("/auth/sso/banco-andino/login")
+    forged = other.get(callback.replace("state=", "state=x"))
+    assert forged.status_code == 403 and failures()[-1]["reason"] == "bad_state"
+    assert users() == 1
+
+
+def test_the_oidc_nonce_is_used_once(client, bank, oidc_idp):
+    from learning.sso import oidc
+
+    response, _ = oidc_round_trip(client, oidc_idp)
+    assert response.status_code == 302
+    token = oidc_idp.last_id_token
+    meta = oidc.metadata(bank)
+    claims = oidc.verify_id_token(bank, meta, token, nonce=__import__("joserfc").jwt.decode(
+        token, oidc._keys(meta["jwks_uri"])).claims["nonce"])
+    with pytest.raises(services.SsoRefused) as refused:
+        services.consume_once(f"oidc:{bank.id}:{claims['nonce']}", __import__("datetime").datetime.now(
+            __import__("datetime").timezone.utc))
+    assert refused.value.reason == "replayed"
+
+
+def test_the_organisation_page_routes_an_address_to_its_provider(client, bank):
+    page = client.get("/auth/sso/?email=Ana@Banco.Example")
+    assert page.status_code == 302 and page.location.startswith("/auth/sso/banco-andino/login")
+    unknown = client.get("/auth/sso/?email=x@nowhere.example")
+    assert unknown.status_code == 422 and "No organisation signs in with this address" in unknown.get_data(as_text=True)
+    assert client.get("/auth/sso/nope/login").status_code == 404
+
+
+# --- SAML 2.0 --------------------------------------------------------------------------------
+
+def test_saml_first_sign_in_creates_the_account_and_asks_for_the_missing_sector(client, ministry, saml_idp):
+    response, _ = saml_round_trip(client, saml_idp)
+    assert response.status_code == 302 and response.location.endswith("/account/profile")
+    user = db.session.scalar(select(User).where(User.email == "jean@justice.example"))
+    assert user.organisation.name == "Ministère de la Justice" and user.country == "SN" and user.sector is None
+    assert user.is_org_manager and [o.name for o in user.managed_organisations] == ["Ministère de la Justice"]
+
+
+@pytest.mark.parametrize(("knob", "reason"), [
+    ("tamper", "bad_signature"),
+    ("audience", "wrong_audience"),
+    ("expired", "expired"),
+])
+def test_saml_refuses_a_bad_response_and_creates_nothing(client, ministry, saml_idp, knob, reason, monkeypatch):
+    import saml2.time_util
+
+    later = None
+    if knob == "tamper":
+        saml_idp.tamper = ("Jean Dupont", "Mallory")
+    elif knob == "audience":
+        saml_idp.audience = "https://someone-else.example/sp"
+    elif knob == "expired":
+        # Delivered ten minutes after it was issued, with its five minutes of life (and our minute of slack) gone.
+        real = saml2.time_util.utc_now
+        later = lambda: monkeypatch.setattr(saml2.time_util, "utc_now", lambda: real() + 600)  # noqa: E731
+    response, _ = saml_round_trip(client, saml_idp, before_post=later)
+    assert response.status_code == 403, response.get_data(as_text=True)
+    assert users() == 0
+    assert failures()[-1]["reason"] == reason
+
+
+def test_saml_refuses_a_replayed_assertion_even_with_the_same_browser_state(client, ministry, saml_idp):
+    with client.session_transaction() as s:
+        s.clear()
+    response, encoded = saml_round_trip(client, saml_idp)
+    assert response.status_code == 302
+    request_id = None
+    # The attacker also holds the victim's cookie state: the pending request is put back.
+    from saml2 import saml as saml_ns  # noqa: F401
+    import base64
+    import re
+
+    request_id = re.search(r'InResponseTo="([^"]+)"', base64.b64decode(encoded).decode()).group(1)
+    with client.session_transaction() as s:
+        s["sso_pending"] = {"provider": "justice", "request_id": request_id, "next": "/"}
+    replay = client.post("/auth/sso/justice/saml/acs", data={"SAMLResponse": encoded})
+    assert replay.status_code == 403 and failures()[-1]["reason"] == "replayed"
+    assert users() == 1
+
+
+def test_saml_refuses_an_unsolicited_response_and_an_unrouted_domain(client, ministry, saml_idp):
+    response, encoded = saml_round_trip(client, saml_idp, "outsider")
+    assert response.status_code == 403 and failures()[-1]["reason"] == "unrouted_domain"
+    fresh = client.application.test_client()
+    unsolicited = fresh.post("/auth/sso/justice/saml/acs", data={"SAMLResponse": encoded})
+    assert unsolicited.status_code == 403 and failures()[-1]["reason"] == "unsolicited"
+    assert users() == 0
+
+
+def test_admin_sees_the_providers_without_their_secrets(client, bank, oidc_idp):
+    admin = factories.admin()
+    db.session.commit()
+    from tests.factories_certificates import sign_in
+
+    sign_in(client, admin)
+    page = client.get("/admin/sso/").get_data(as_text=True)
+    assert "Banco Andino" in page and "banco.example" in page and oidc_idp.client_secret not in page
+
+
+def test_the_cli_adds_an_oidc_provider_and_never_prints_the_secret(runner, app_context, oidc_idp):
+    db.session.add(Organisation(name="Policía Nacional", country="CO", sector="law_enforcement"))
+    db.session.commit()
+    result = runner.invoke(args=["sso", "add-oidc", "--slug", "policia", "--name", "Policía (Entra ID)",
+                                 "--organisation", "policía nacional", "--domain", "policia.example",
+                                 "--discovery-url", oidc_idp.discovery_url, "--client-id", "abc",
+                                 "--role-group", "trainer=Formadores"],
+                           env={"SSO_CLIENT_SECRET": "s3cret-value"})
+    assert result.exit_code == 0, result.output
+    assert '"has_client_secret": true' in result.output and "s3cret-value" not in result.output
+    clash = runner.invoke(args=["sso", "add-oidc", "--slug", "policia-2", "--name", "Again", "--organisation",
+                                "Policía Nacional", "--domain", "policia.example", "--discovery-url",
+                                oidc_idp.discovery_url, "--client-id", "abc"], env={"SSO_CLIENT_SECRET": "x"})
+    assert clash.exit_code != 0 and "already sign in elsewhere" in clash.output
+    bad = runner.invoke(args=["sso", "add-oidc", "--slug", "x", "--name", "X", "--organisation", "Policía Nacional",
+                              "--domain", "not a domain", "--client-id", "abc", "--role-group", "admin=all"],
+                        env={"SSO_CLIENT_SECRET": "x"})
+    assert bad.exit_code != 0 and "slug" in bad.output and "domains" in bad.output and "role_groups" in bad.output
