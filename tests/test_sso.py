@@ -8,66 +8,15 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from learning.accounts.models import Organisation, User
 from learning.audit.models import AuditEntry
 from learning.extensions import db
 from learning.sso import services
-from learning.sso.models import SsoIdentity
+from learning.sso.models import SsoIdentity, SsoReplay
 from tests import factories
-from tests.sso_idps import OidcProvider, SamlIdp
-
-
-@pytest.fixture(scope="module")
-def oidc_idp():
-    provider = OidcProvider()
-    provider.users["ana"] = {"sub": "ana-1", "email": "ana@banco.example", "email_verified": True,
-                             "name": "Ana Gómez", "groups": ["lms-trainers"]}
-    provider.users["unverified"] = {"sub": "bo-2", "email": "bo@banco.example", "email_verified": False,
-                                    "name": "Bo"}
-    provider.users["outsider"] = {"sub": "eve-3", "email": "eve@elsewhere.example", "email_verified": True,
-                                  "name": "Eve"}
-    yield provider
-    provider.stop()
-
-
-@pytest.fixture(scope="module")
-def saml_idp(tmp_path_factory):
-    idp = SamlIdp(tmp_path_factory.mktemp("saml"))
-    idp.users["jean"] = {"email": "jean@justice.example", "name": "Jean Dupont", "groups": ["managers"]}
-    idp.users["outsider"] = {"email": "eve@elsewhere.example", "name": "Eve"}
-    yield idp
-    idp.stop()
-
-
-@pytest.fixture
-def bank(app_context, oidc_idp):
-    oidc_idp.reset()
-    org = Organisation(name="Banco Andino", country="CO", sector="finance")
-    db.session.add(org)
-    provider = services.create_provider(
-        kind="oidc", slug="banco-andino", name="Banco Andino", organisation=org, domains=["banco.example"],
-        settings={"discovery_url": oidc_idp.discovery_url, "client_id": oidc_idp.client_id},
-        client_secret=oidc_idp.client_secret, role_groups={"trainer": "lms-trainers"})
-    db.session.commit()
-    oidc_idp.redirect_uris[:] = ["http://localhost/auth/sso/banco-andino/oidc/callback"]
-    return provider
-
-
-@pytest.fixture
-def ministry(app_context, client, saml_idp):
-    saml_idp.reset()
-    org = Organisation(name="Ministère de la Justice", country="SN", sector=None)
-    db.session.add(org)
-    provider = services.create_provider(
-        kind="saml", slug="justice", name="Ministère de la Justice", organisation=org, domains=["justice.example"],
-        settings={"idp_metadata": saml_idp.metadata}, trust_email=True, role_groups={"org_manager": "managers"})
-    db.session.commit()
-    response = client.get("/auth/sso/justice/saml/metadata")
-    assert response.status_code == 200 and b"AssertionConsumerService" in response.data
-    saml_idp.trust_sp(response.get_data(as_text=True))
-    return provider
+from tests.sso_fixtures import bank, ministry, oidc_idp, saml_idp  # noqa: F401
 
 
 def users() -> int:
@@ -100,7 +49,11 @@ def saml_round_trip(client, idp, username="jean", before_post=None):
     assert urlsplit(destination).path == "/auth/sso/justice/saml/acs"
     if before_post:
         before_post()
-    return client.post(urlsplit(destination).path, data={"SAMLResponse": encoded}), encoded
+    posted = client.post(urlsplit(destination).path, data={"SAMLResponse": encoded})
+    if posted.status_code != 303:
+        return posted, encoded
+    assert posted.location.startswith("/auth/sso/justice/saml/complete?ticket=")
+    return client.get(posted.location), encoded
 
 
 # --- OpenID Connect --------------------------------------------------------------------------
@@ -246,31 +199,43 @@ def test_saml_refuses_a_bad_response_and_creates_nothing(client, ministry, saml_
     assert failures()[-1]["reason"] == reason
 
 
-def test_saml_refuses_a_replayed_assertion_even_with_the_same_browser_state(client, ministry, saml_idp):
-    with client.session_transaction() as s:
-        s.clear()
+def test_saml_refuses_a_replayed_assertion_whoever_posts_it(client, ministry, saml_idp):
     response, encoded = saml_round_trip(client, saml_idp)
-    assert response.status_code == 302
-    request_id = None
-    # The attacker also holds the victim's cookie state: the pending request is put back.
-    from saml2 import saml as saml_ns  # noqa: F401
-    import base64
-    import re
-
-    request_id = re.search(r'InResponseTo="([^"]+)"', base64.b64decode(encoded).decode()).group(1)
-    with client.session_transaction() as s:
-        s["sso_pending"] = {"provider": "justice", "request_id": request_id, "next": "/"}
-    replay = client.post("/auth/sso/justice/saml/acs", data={"SAMLResponse": encoded})
-    assert replay.status_code == 403 and failures()[-1]["reason"] == "replayed"
+    assert response.status_code == 302 and users() == 1
+    for poster in (client, client.application.test_client()):
+        replay = poster.post("/auth/sso/justice/saml/acs", data={"SAMLResponse": encoded})
+        assert replay.status_code == 403 and failures()[-1]["reason"] == "replayed"
     assert users() == 1
 
 
-def test_saml_refuses_an_unsolicited_response_and_an_unrouted_domain(client, ministry, saml_idp):
+def test_saml_refuses_an_unrouted_domain_and_an_unsolicited_response(client, ministry, saml_idp):
     response, encoded = saml_round_trip(client, saml_idp, "outsider")
     assert response.status_code == 403 and failures()[-1]["reason"] == "unrouted_domain"
-    fresh = client.application.test_client()
-    unsolicited = fresh.post("/auth/sso/justice/saml/acs", data={"SAMLResponse": encoded})
-    assert unsolicited.status_code == 403 and failures()[-1]["reason"] == "unsolicited"
+    assert "does not sign in through this organisation" in response.get_data(as_text=True)
+
+    def request_forgotten():  # as if it were older than ten minutes, or never ours
+        db.session.execute(delete(SsoReplay).where(SsoReplay.key.like("saml-request:%")))
+        db.session.commit()
+
+    response, _ = saml_round_trip(client, saml_idp, before_post=request_forgotten)
+    assert response.status_code == 403 and failures()[-1]["reason"] == "unsolicited"
+    assert users() == 0
+
+
+def test_saml_refuses_a_response_finished_in_another_browser(client, ministry, saml_idp):
+    start = client.get("/auth/sso/justice/login")
+    from urllib.parse import parse_qs
+
+    saml_request = parse_qs(urlsplit(start.location).query)["SAMLRequest"][0]
+    encoded, destination = saml_idp.respond(saml_request, "jean")
+    victim = client.application.test_client()  # the attacker makes someone else's browser post it
+    posted = victim.post(urlsplit(destination).path, data={"SAMLResponse": encoded})
+    assert posted.status_code == 303
+    finished = victim.get(posted.location)
+    assert finished.status_code == 403 and failures()[-1]["reason"] == "browser_mismatch"
+    assert users() == 0
+    tampered = client.get("/auth/sso/justice/saml/complete?ticket=" + posted.location.split("ticket=")[1][:-3] + "abc")
+    assert tampered.status_code == 403 and failures()[-1]["reason"] == "bad_ticket"
     assert users() == 0
 
 

@@ -2,16 +2,22 @@
 
 We send an unsigned AuthnRequest by the HTTP-Redirect binding and take the response by
 HTTP-POST at the assertion consumer service. pysaml2 checks the XML signature (the assertion
-must be signed with a certificate of the IdP's metadata), the Audience (our entity id), the
-NotBefore/NotOnOrAfter window and that InResponseTo is the request this browser started; the
-assertion's ID then goes to the replay cache in the database, so a captured response cannot be
-played again even by someone who holds the same browser cookie.
+must be signed with a certificate of the IdP's metadata), the Audience (our entity id) and the
+NotBefore/NotOnOrAfter window. The assertion's ID goes to the replay cache in the database, so a
+captured response cannot be played again, and its InResponseTo must be a request we issued (kept
+in the database until used or ten minutes old).
+
+The IdP's page POSTs across sites, and our session cookie is ``SameSite=Lax``: that POST does not
+carry it. So the assertion consumer service checks everything that needs no cookie, then sends the
+browser (a top-level GET, which carries the cookie) to ``complete`` with a short-lived signed
+ticket; there the request id must be the one this browser started, so nobody can push their own
+response into someone else's browser (login CSRF).
 """
 
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app, redirect, session, url_for
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
@@ -20,10 +26,12 @@ from saml2.config import SPConfig
 from saml2.metadata import entity_descriptor
 from saml2.saml import NAMEID_FORMAT_EMAILADDRESS
 
+from learning.models_base import utcnow
 from learning.sso.models import SsoProvider
-from learning.sso.services import SsoRefused, consume_once
+from learning.sso.services import SsoRefused, consume_once, forget, remember_once
 
 ACCEPTED_CLOCK_SKEW = 60  # seconds
+REQUEST_LIFETIME = timedelta(minutes=10)
 
 
 def xmlsec_binary() -> str:
@@ -47,7 +55,9 @@ def _config(provider: SsoProvider) -> SPConfig:
         "service": {"sp": {
             "name": provider.name,
             "endpoints": {"assertion_consumer_service": [(acs, BINDING_HTTP_POST)]},
-            "allow_unsolicited": False,  # IdP-initiated responses carry no InResponseTo to check
+            # InResponseTo is checked by ``finish`` against the requests kept in the database (the
+            # POST carries no session cookie); an IdP-initiated response has none and is refused there.
+            "allow_unsolicited": True,
             "authn_requests_signed": False,
             "want_assertions_signed": True,
             "want_response_signed": False,  # the signed assertion is what we trust (ADFS signs only it)
@@ -76,6 +86,7 @@ def start(provider: SsoProvider, next_url: str, login_hint: str | None, pending_
         raise
     except Exception as error:  # noqa: BLE001 - a broken metadata file must not be a 500
         raise SsoRefused("provider_misconfigured") from error
+    remember_once(_request_key(provider, request_id), utcnow() + REQUEST_LIFETIME)
     session[pending_key] = {"provider": provider.slug, "request_id": request_id, "next": next_url}
     return redirect(dict(info["headers"])["Location"])
 
@@ -95,25 +106,28 @@ def _reason(error: Exception) -> str:
     return "invalid_response:" + name[:40]
 
 
-def finish(provider: SsoProvider, saml_response: str, pending: dict | None) -> dict:
-    """The verified identity in this POSTed response; ``SsoRefused`` otherwise."""
+def _request_key(provider: SsoProvider, request_id: str) -> str:
+    return f"saml-request:{provider.id}:{request_id}"
+
+
+def finish(provider: SsoProvider, saml_response: str) -> tuple[str, dict]:
+    """The request id this POSTed response answers and its verified identity; ``SsoRefused`` otherwise."""
     if not saml_response:
         raise SsoRefused("no_response")
-    outstanding = {pending["request_id"]: pending.get("next", "")} if pending and pending.get("request_id") else {}
     try:
         client = Saml2Client(config=_config(provider))
-        response = client.parse_authn_request_response(saml_response, BINDING_HTTP_POST, outstanding=outstanding)
+        response = client.parse_authn_request_response(saml_response, BINDING_HTTP_POST)
     except SsoRefused:
         raise
     except Exception as error:  # noqa: BLE001 - pysaml2 raises many kinds; all refuse
         raise SsoRefused(_reason(error)) from error
     if response is None or response.assertion is None:
         raise SsoRefused("invalid_response")
-    if not outstanding or response.in_response_to not in outstanding:
-        raise SsoRefused("unsolicited")
     expires = datetime.fromtimestamp(int(response.not_on_or_after or 0), tz=timezone.utc)
     consume_once(f"saml:{provider.id}:{response.assertion.id}", expires)
-    return identity(provider, response)
+    if not response.in_response_to or not forget(_request_key(provider, response.in_response_to)):
+        raise SsoRefused("unsolicited")
+    return response.in_response_to, identity(provider, response)
 
 
 def _first(values) -> str | None:

@@ -186,6 +186,18 @@ def consume_once(key: str, expires_at: datetime) -> None:
         raise SsoRefused("replayed") from None
 
 
+def remember_once(key: str, expires_at: datetime) -> None:
+    """Keep a one-time key (a SAML request we issued) until ``forget`` uses it or it expires."""
+    db.session.add(SsoReplay(key=key[:300], expires_at=expires_at))
+
+
+def forget(key: str) -> bool:
+    """Use a key kept by ``remember_once``: True the first time while it lives, False after."""
+    result = db.session.execute(delete(SsoReplay).where(SsoReplay.key == key[:300],
+                                                        SsoReplay.expires_at >= utcnow()))
+    return result.rowcount == 1
+
+
 # --- what a verified identity becomes -----------------------------------------------------
 
 def refuse(provider: SsoProvider | None, reason: str, email: str | None = None) -> None:

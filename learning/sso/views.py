@@ -60,7 +60,9 @@ def login(provider):
         else:
             from learning.sso import saml
 
-            return saml.start(found, next_url, hint, PENDING)
+            response = saml.start(found, next_url, hint, PENDING)
+            db.session.commit()  # the request id we will accept an answer to
+            return response
     except SsoRefused as refused:
         services.refuse(found, refused.reason)
         return render_template("sso/refused.html", reason=refused.message), 502
@@ -108,21 +110,52 @@ def oidc_callback(provider):
 @bp.post("/<provider>/saml/acs")
 @csrf.exempt  # the IdP posts here from its own page; the signed response is the proof
 def saml_acs(provider):
+    """Verify what needs no cookie (this cross-site POST carries none), then hand over to ``saml_complete``."""
     from learning.sso import saml
 
     found = _provider_or_404(provider)
     if found is None or found.kind != "saml":
         return render_template("sso/refused.html", reason=_("No such sign-in provider.")), 404
-    pending = session.pop(PENDING, None)
-    if not isinstance(pending, dict) or pending.get("provider") != found.slug:
-        pending = None
     try:
-        identity = saml.finish(found, request.form.get("SAMLResponse", ""), pending)
+        request_id, identity = saml.finish(found, request.form.get("SAMLResponse", ""))
     except SsoRefused as refused:
         services.refuse(found, refused.reason)
         return render_template("sso/refused.html", reason=refused.message), 403
-    next_url = (pending or {}).get("next") or url_for("home.index")
-    return _signed_in(found, identity, next_url)
+    db.session.commit()  # the assertion id and the request are used up, whatever happens next
+    ticket = _tickets().dumps({"provider": found.slug, "request_id": request_id, "identity": identity})
+    return redirect(url_for("sso.saml_complete", provider=found.slug, ticket=ticket), 303)
+
+
+def _tickets():
+    from flask import current_app
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.secret_key, salt="sso-saml-ticket")
+
+
+TICKET_SECONDS = 120
+
+
+@bp.get("/<provider>/saml/complete")
+def saml_complete(provider):
+    """Same-site now: the browser that finishes must be the one that started (no login CSRF)."""
+    from itsdangerous import BadSignature
+
+    found = _provider_or_404(provider)
+    if found is None or found.kind != "saml":
+        return render_template("sso/refused.html", reason=_("No such sign-in provider.")), 404
+    pending = session.pop(PENDING, None)
+    try:
+        ticket = _tickets().loads(request.args.get("ticket", ""), max_age=TICKET_SECONDS)
+    except BadSignature:
+        services.refuse(found, "bad_ticket")
+        return render_template("sso/refused.html", reason=_("Single sign-on could not sign you in.")), 403
+    if (not isinstance(pending, dict) or ticket.get("provider") != found.slug
+            or pending.get("provider") != found.slug or pending.get("request_id") != ticket.get("request_id")):
+        services.refuse(found, "browser_mismatch")
+        return render_template("sso/refused.html", reason=_(
+            "This sign-in was started in another browser. Start again from the sign-in page.")), 403
+    return _signed_in(found, ticket["identity"], pending.get("next") or url_for("home.index"))
 
 
 @bp.get("/<provider>/saml/metadata")
