@@ -41,8 +41,8 @@ LOGIN_FORM = """<!doctype html><html lang="en"><title>{title}</title><h1>{title}
 
 
 class _Served:
-    def __init__(self, app: Flask):
-        self.port = free_port()
+    def __init__(self, app: Flask, port: int | None = None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server = make_server("127.0.0.1", self.port, app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -279,7 +279,7 @@ class SamlIdp:
         config = IdPConfig()
         config.load(dict(self.settings))
         self.metadata = str(entity_descriptor(config))
-        self._served = _Served(self._build())
+        self._served = _Served(self._build(), self.port)
 
     def stop(self):
         self._served.stop()

@@ -62,6 +62,25 @@ def get_provider(slug: str) -> SsoProvider:
     return provider
 
 
+def sign_in_origins() -> list[str]:
+    """The origins the organisation sign-in form may end up at (its submission redirects to the IdP,
+    and CSP's ``form-action`` covers the redirects of a form's navigation)."""
+    from urllib.parse import urlsplit
+
+    urls = []
+    for provider in db.session.scalars(select(SsoProvider).where(SsoProvider.enabled.is_(True))):
+        settings = provider.settings or {}
+        urls += [settings.get("authorization_endpoint"), settings.get("discovery_url")]
+        urls += re.findall(r'SingleSignOnService[^>]*Location="([^"]+)"', settings.get("idp_metadata") or "")
+    origins = []
+    for url in filter(None, urls):
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if parts.scheme in ("http", "https") and parts.netloc and origin not in origins:
+            origins.append(origin)
+    return origins
+
+
 def list_providers() -> list[SsoProvider]:
     return list(db.session.scalars(select(SsoProvider).order_by(SsoProvider.name)))
 

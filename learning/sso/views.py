@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from learning.accounts import services as accounts
@@ -33,8 +33,19 @@ def choose():
         if provider is not None:
             return redirect(url_for("sso.login", provider=provider.slug, login_hint=email, next=next_url))
         flash(_("No organisation signs in with this address here. Sign in with your password instead."), "error")
-        return render_template("sso/choose.html", email=email, next=next_url), 422
-    return render_template("sso/choose.html", email="", next=next_url)
+        return _choose_page(email, next_url, 422)
+    return _choose_page("", next_url, 200)
+
+
+def _choose_page(email: str, next_url: str, status: int):
+    """The page's CSP lets its form's redirects reach the configured identity providers, and no one else."""
+    from learning.security import CSP
+
+    response = make_response(render_template("sso/choose.html", email=email, next=next_url), status)
+    origins = " ".join(services.sign_in_origins())
+    if origins:
+        response.headers["Content-Security-Policy"] = CSP.replace("form-action 'self'", f"form-action 'self' {origins}")
+    return response
 
 
 def _provider_or_404(slug: str):
