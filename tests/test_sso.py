@@ -15,8 +15,11 @@ from learning.audit.models import AuditEntry
 from learning.extensions import db
 from learning.sso import services
 from learning.sso.models import SsoIdentity, SsoReplay
-from tests import factories
-from tests.sso_fixtures import bank, ministry, oidc_idp, saml_idp  # noqa: F401
+from tests import factories, sso_fixtures
+
+# The shared fixtures, by name (pytest finds them in the module).
+bank, ministry, oidc_idp, saml_idp = (sso_fixtures.bank, sso_fixtures.ministry, sso_fixtures.oidc_idp,
+                                      sso_fixtures.saml_idp)
 
 
 def users() -> int:

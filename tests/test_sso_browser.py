@@ -10,7 +10,11 @@ from sqlalchemy import select
 from learning.accounts.models import User
 from learning.audit.models import AuditEntry
 from learning.extensions import db
-from tests.sso_fixtures import bank, ministry, oidc_idp, saml_idp  # noqa: F401
+from tests import sso_fixtures
+
+# The shared fixtures, by name (pytest finds them in the module).
+bank, ministry, oidc_idp, saml_idp = (sso_fixtures.bank, sso_fixtures.ministry, sso_fixtures.oidc_idp,
+                                      sso_fixtures.saml_idp)
 
 pytestmark = [pytest.mark.browser]
 

@@ -106,6 +106,7 @@ def add_saml(slug, name, organisation, domains, role_groups, metadata_path, trus
 @sso_cli.command("list")
 def list_providers():
     """Every provider, without secrets."""
-    from learning.sso.services import describe, list_providers as providers
+    from learning.sso.services import describe
+    from learning.sso.services import list_providers as providers
 
     click.echo(json.dumps([describe(p) for p in providers()], indent=2, ensure_ascii=False))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
@@ -105,7 +105,7 @@ def finish(provider: SsoProvider, redirect_uri: str, args: dict, pending: dict) 
         raise SsoRefused("no_id_token")
     claims = verify_id_token(provider, meta, id_token, pending["nonce"])
     consume_once(f"oidc:{provider.id}:{claims['nonce']}",
-                 datetime.fromtimestamp(int(claims["exp"]), tz=timezone.utc))
+                 datetime.fromtimestamp(int(claims["exp"]), tz=UTC))
     return claims
 
 

@@ -17,7 +17,7 @@ response into someone else's browser (login CSRF).
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app, redirect, session, url_for
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
@@ -123,7 +123,7 @@ def finish(provider: SsoProvider, saml_response: str) -> tuple[str, dict]:
         raise SsoRefused(_reason(error)) from error
     if response is None or response.assertion is None:
         raise SsoRefused("invalid_response")
-    expires = datetime.fromtimestamp(int(response.not_on_or_after or 0), tz=timezone.utc)
+    expires = datetime.fromtimestamp(int(response.not_on_or_after or 0), tz=UTC)
     consume_once(f"saml:{provider.id}:{response.assertion.id}", expires)
     if not response.in_response_to or not forget(_request_key(provider, response.in_response_to)):
         raise SsoRefused("unsolicited")

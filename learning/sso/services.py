@@ -21,7 +21,14 @@ from learning.audit.services import record as audit
 from learning.errors import Conflict, DomainError, NotFound, ValidationFailed
 from learning.extensions import db
 from learning.models_base import utcnow
-from learning.sso.models import MAPPABLE_ROLES, PROVIDER_KINDS, SsoDomain, SsoIdentity, SsoProvider, SsoReplay
+from learning.sso.models import (
+    MAPPABLE_ROLES,
+    PROVIDER_KINDS,
+    SsoDomain,
+    SsoIdentity,
+    SsoProvider,
+    SsoReplay,
+)
 from learning.text import single_line
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
