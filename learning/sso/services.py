@@ -54,9 +54,12 @@ def email_domain(email: str) -> str:
 
 def provider_for_email(email: str) -> SsoProvider | None:
     """The enabled provider the address's domain is routed to, if any."""
-    if not isinstance(email, str) or "@" not in email:
+    if not isinstance(email, str) or "@" not in email or len(email) > 254:
         return None
-    row = db.session.get(SsoDomain, email_domain(email))
+    domain = email_domain(email)
+    if not DOMAIN.match(domain):  # also keeps NUL and other junk away from the database
+        return None
+    row = db.session.get(SsoDomain, domain)
     if row is None or not row.provider.enabled:
         return None
     return row.provider
