@@ -270,3 +270,11 @@ def test_the_cli_adds_an_oidc_provider_and_never_prints_the_secret(runner, app_c
                               "--domain", "not a domain", "--client-id", "abc", "--role-group", "admin=all"],
                         env={"SSO_CLIENT_SECRET": "x"})
     assert bad.exit_code != 0 and "slug" in bad.output and "domains" in bad.output and "role_groups" in bad.output
+
+
+def test_a_disabled_provider_signs_nobody_in(runner, client, bank):
+    assert runner.invoke(args=["sso", "disable", "banco-andino"]).exit_code == 0
+    assert client.get("/auth/sso/banco-andino/login").status_code == 404
+    assert client.get("/auth/sso/?email=ana@banco.example").status_code == 422
+    assert runner.invoke(args=["sso", "enable", "banco-andino"]).exit_code == 0
+    assert client.get("/auth/sso/banco-andino/login").status_code == 302

@@ -110,3 +110,33 @@ def list_providers():
     from learning.sso.services import list_providers as providers
 
     click.echo(json.dumps([describe(p) for p in providers()], indent=2, ensure_ascii=False))
+
+
+@sso_cli.command("disable")
+@click.argument("slug")
+def disable(slug):
+    """Stop sign-ins through a provider (its links to accounts are kept)."""
+    _set_enabled(slug, False)
+
+
+@sso_cli.command("enable")
+@click.argument("slug")
+def enable(slug):
+    """Allow sign-ins through a disabled provider again."""
+    _set_enabled(slug, True)
+
+
+def _set_enabled(slug: str, enabled: bool) -> None:
+    from sqlalchemy import select
+
+    from learning.audit.services import record
+    from learning.sso.models import SsoProvider
+
+    provider = db.session.scalar(select(SsoProvider).where(SsoProvider.slug == slug))
+    if provider is None:
+        raise click.ClickException(f"No provider is called {slug!r}.")
+    provider.enabled = enabled
+    record(None, "sso.provider_enabled" if enabled else "sso.provider_disabled", "sso_provider", provider.id,
+           slug=slug)
+    db.session.commit()
+    click.echo(f"{slug}: {'enabled' if enabled else 'disabled'}")

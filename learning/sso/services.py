@@ -8,6 +8,7 @@ written to the audit log as ``user.sign_in_failed`` with its reason and changes 
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime, timedelta
 
@@ -160,8 +161,11 @@ def _check_oidc_settings(settings: dict, client_secret: str | None, errors: dict
         value = (settings or {}).get(key)
         if value:
             clean[key] = str(value).strip()
+    # Authlib refuses plain HTTP (tokens and secrets would cross in clear) unless AUTHLIB_INSECURE_TRANSPORT
+    # is set, which only the tests do for their providers on loopback.
+    scheme = r"^https?://" if os.environ.get("AUTHLIB_INSECURE_TRANSPORT") else r"^https://"
     for key in ("issuer", "discovery_url", "authorization_endpoint", "token_endpoint", "jwks_uri"):
-        if key in clean and not re.match(r"^https?://", clean[key]):
+        if key in clean and not re.match(scheme, clean[key]):
             errors.setdefault(key, []).append(_("Use an https:// address."))
     if not clean.get("discovery_url") and not all(
             clean.get(k) for k in ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")):
