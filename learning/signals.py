@@ -104,6 +104,7 @@ def connect_receivers() -> None:
     from learning.mail.services import connect_erasure as mail
     from learning.outbox.services import connect_erasure as outbox
     from learning.reminders.services import connect_erasure as reminders
+    from learning.sso.services import connect_erasure as sso
 
-    for connect in (accounts, audit, certificates, cohorts, mail, outbox, reminders):
+    for connect in (accounts, audit, certificates, cohorts, mail, outbox, reminders, sso):
         connect()

@@ -278,3 +278,20 @@ def test_a_disabled_provider_signs_nobody_in(runner, client, bank):
     assert client.get("/auth/sso/?email=ana@banco.example").status_code == 422
     assert runner.invoke(args=["sso", "enable", "banco-andino"]).exit_code == 0
     assert client.get("/auth/sso/banco-andino/login").status_code == 302
+
+
+def test_erasure_removes_the_link_to_the_idp(client, bank, oidc_idp):
+    from learning.accounts.privacy import erase_user
+
+    response, _ = oidc_round_trip(client, oidc_idp)
+    assert response.status_code == 302
+    user = db.session.scalar(select(User).where(User.email == "ana@banco.example"))
+    assert erase_user(user.id) is True
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(SsoIdentity)) == 0
+    # Signing in again at the bank makes a new account: the erased one is never reached again.
+    fresh = client.application.test_client()
+    again, _ = oidc_round_trip(fresh, oidc_idp)
+    assert again.status_code == 302
+    accounts = db.session.scalars(select(User).where(User.email == "ana@banco.example")).all()
+    assert len(accounts) == 1 and accounts[0].id != user.id

@@ -315,3 +315,16 @@ def _grant_mapped_roles(provider: SsoProvider, user: User, groups: list[str]) ->
 def needs_profile(user: User) -> bool:
     """A just-in-time account whose organisation did not say the country or sector asks the person."""
     return not user.country or not user.sector
+
+
+# --- erasure ------------------------------------------------------------------------------
+
+def _on_user_erased(person) -> None:
+    """An erased person's links to their organisation's IdP go: the subject identifies them there."""
+    db.session.execute(delete(SsoIdentity).where(SsoIdentity.user_id == person.user_id))
+
+
+def connect_erasure() -> None:
+    from learning.signals import user_erased
+
+    user_erased.connect(_on_user_erased)
