@@ -439,6 +439,10 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
                                                          everyone(404))],
     ("/auth/sso/<provider>/saml/metadata", "GET"): [Call("/auth/sso/nowhere/saml/metadata", everyone(404))],
     ("/admin/sso/", "GET"): [Call("/admin/sso/", admins(200, LOGIN))],
+    ("/admin/sso/new", "GET"): [Call("/admin/sso/new", admins(200, LOGIN))],
+    ("/admin/sso/new", "POST"): [Call("/admin/sso/new", admins(422, LOGIN), data={"kind": "oidc", "slug": "x"})],
+    ("/admin/sso/<int:provider_id>/enabled", "POST"): [Call("/admin/sso/999999/enabled", admins(404, LOGIN),
+                                                            data={"enabled": "0"})],
 }
 
 CASES = [

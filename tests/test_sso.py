@@ -295,3 +295,35 @@ def test_erasure_removes_the_link_to_the_idp(client, bank, oidc_idp):
     assert again.status_code == 302
     accounts = db.session.scalars(select(User).where(User.email == "ana@banco.example")).all()
     assert len(accounts) == 1 and accounts[0].id != user.id
+
+
+def test_an_admin_adds_a_provider_on_the_admin_page_and_the_secret_is_never_shown(client, app_context, oidc_idp):
+    from tests.factories_certificates import sign_in
+
+    admin = factories.admin()
+    org = Organisation(name="Policía Nacional", country="CO", sector="law_enforcement")
+    db.session.add(org)
+    db.session.commit()
+    sign_in(client, admin)
+    form = {"kind": "oidc", "name": "Policía (Entra ID)", "slug": "policia", "organisation": str(org.id),
+            "domains": "policia.example\nPOLICIA.example\nmindefensa.example", "discovery_url": oidc_idp.discovery_url,
+            "client_id": "abc", "client_secret": "s3cret-value", "groups_claim": "groups",
+            "trainer_group": "Formadores", "org_manager_group": ""}
+    bad = client.post("/admin/sso/new", data={**form, "slug": "X", "domains": "not a domain"})
+    assert bad.status_code == 422
+    page = bad.get_data(as_text=True)
+    assert "lower-case letters" in page and "is not a domain name" in page and "s3cret-value" not in page
+    assert services.list_providers() == []
+
+    added = client.post("/admin/sso/new", data=form)
+    assert added.status_code == 302
+    provider = services.get_provider("policia")
+    assert [d.domain for d in provider.domains] == ["mindefensa.example", "policia.example"]
+    assert provider.role_groups == {"trainer": "Formadores"} and provider.client_secret == "s3cret-value"
+    listing = client.get("/admin/sso/").get_data(as_text=True)
+    assert "Policía (Entra ID)" in listing and "s3cret-value" not in listing
+
+    assert client.post(f"/admin/sso/{provider.id}/enabled", data={"enabled": "0"}).status_code == 302
+    assert client.get("/auth/sso/policia/login").status_code == 404
+    assert client.post(f"/admin/sso/{provider.id}/enabled", data={"enabled": "1"}).status_code == 302
+    assert client.get("/auth/sso/policia/login").status_code == 302

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 
 from learning.accounts import services as accounts
 from learning.accounts import sessions
-from learning.errors import NotFound
+from learning.errors import DomainError, NotFound
 from learning.extensions import csrf, db
 from learning.security import safe_redirect_target
 from learning.sso import services
@@ -194,3 +194,60 @@ def saml_metadata(provider):
 def index():
     providers = [services.describe(p) for p in services.list_providers()]
     return render_template("sso/admin.html", providers=providers)
+
+
+@admin_bp.route("/new", methods=["GET", "POST"])
+@admin_required
+def new():
+    """An admin adds a provider; the client secret is written once and never shown again."""
+    from flask_login import current_user
+
+    from learning.accounts.models import Organisation
+    from learning.sso.forms import ProviderForm
+    from learning.web import apply_field_errors
+
+    form = ProviderForm().fill_choices()
+    if form.validate_on_submit():
+        data = form.data
+        settings = ({"discovery_url": data["discovery_url"], "client_id": data["client_id"],
+                     "groups_claim": data["groups_claim"]} if data["kind"] == "oidc"
+                    else {"idp_metadata": data["idp_metadata"]})
+        try:
+            services.create_provider(
+                kind=data["kind"], slug=data["slug"], name=data["name"],
+                organisation=db.session.get(Organisation, data["organisation"]) if data["organisation"] else None,
+                domains=[d for d in data["domains"].replace(",", "\n").splitlines() if d.strip()],
+                settings=settings, client_secret=data["client_secret"] if data["kind"] == "oidc" else None,
+                trust_email=data["trust_email"],
+                role_groups={"trainer": data["trainer_group"] or "", "org_manager": data["org_manager_group"] or ""},
+                actor=current_user._get_current_object())
+        except DomainError as error:
+            db.session.rollback()
+            apply_field_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("The provider is added. People of its domains can sign in with it now."), "success")
+            return redirect(url_for("sso_admin.index"))
+    form.client_secret.data = ""  # never echoed back into the page
+    return render_template("sso/admin_new.html", form=form), 422 if form.errors else 200
+
+
+@admin_bp.post("/<int:provider_id>/enabled")
+@admin_required
+def set_enabled(provider_id):
+    from flask_login import current_user
+
+    from learning.sso.models import SsoProvider
+
+    provider = db.session.get(SsoProvider, provider_id)
+    if provider is None:
+        abort(404)
+    provider.enabled = request.form.get("enabled") == "1"
+    from learning.audit.services import record
+
+    record(current_user.id, "sso.provider_enabled" if provider.enabled else "sso.provider_disabled",
+           "sso_provider", provider.id, slug=provider.slug)
+    db.session.commit()
+    flash(_("Sign-in through %(name)s is on.", name=provider.name) if provider.enabled
+          else _("Sign-in through %(name)s is off.", name=provider.name), "success")
+    return redirect(url_for("sso_admin.index"))
