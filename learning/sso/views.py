@@ -8,6 +8,7 @@ import logging
 from flask import (
     Blueprint,
     Response,
+    abort,
     flash,
     make_response,
     redirect,
