@@ -327,3 +327,17 @@ def test_an_admin_adds_a_provider_on_the_admin_page_and_the_secret_is_never_show
     assert client.get("/auth/sso/policia/login").status_code == 404
     assert client.post(f"/admin/sso/{provider.id}/enabled", data={"enabled": "1"}).status_code == 302
     assert client.get("/auth/sso/policia/login").status_code == 302
+
+
+def test_a_person_with_two_factor_sign_in_still_gives_the_code(client, bank, oidc_idp):
+    import pyotp
+
+    existing = factories.user(email="ana@banco.example")
+    existing.totp_secret = pyotp.random_base32()
+    db.session.commit()
+    response, _ = oidc_round_trip(client, oidc_idp)
+    assert response.status_code == 302 and response.location.startswith("/account/login/code")
+    assert client.get("/account/profile").status_code == 302  # not signed in yet
+    code = client.post(response.location, data={"code": pyotp.TOTP(existing.totp_secret).now()})
+    assert code.status_code == 302
+    assert client.get("/account/profile").status_code == 200

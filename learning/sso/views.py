@@ -99,6 +99,12 @@ def _signed_in(provider, identity: dict, next_url: str):
     except SsoRefused as refused:
         services.refuse(provider, refused.reason, refused.extra.get("email") or identity.get("email"))
         return render_template("sso/refused.html", reason=refused.message), 403
+    if user.totp_secret:
+        # The person turned on two-factor sign-in here: their organisation's sign-in stands for the
+        # password, not for the code, which is asked as after a password.
+        db.session.commit()
+        session["two_factor_pending"] = {"user_id": user.id, "version": user.session_version, "remember": False}
+        return redirect(url_for("accounts.login_two_factor", next=next_url))
     accounts.record_sign_in(user, "sso")
     sessions.sign_in(user)
     db.session.commit()
