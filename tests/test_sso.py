@@ -341,3 +341,10 @@ def test_a_person_with_two_factor_sign_in_still_gives_the_code(client, bank, oid
     code = client.post(response.location, data={"code": pyotp.TOTP(existing.totp_secret).now()})
     assert code.status_code == 302
     assert client.get("/account/profile").status_code == 200
+
+
+def test_the_personal_data_download_names_the_linked_organisation_sign_in(client, bank, oidc_idp):
+    response, _ = oidc_round_trip(client, oidc_idp)
+    assert response.status_code == 302
+    data = client.get("/account/data.json").get_json()
+    assert [(s["provider"], s["subject"]) for s in data["single_sign_on"]] == [("Banco Andino", "ana-1")]
