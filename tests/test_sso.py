@@ -348,3 +348,10 @@ def test_the_personal_data_download_names_the_linked_organisation_sign_in(client
     assert response.status_code == 302
     data = client.get("/account/data.json").get_json()
     assert [(s["provider"], s["subject"]) for s in data["single_sign_on"]] == [("Banco Andino", "ana-1")]
+
+
+def test_a_new_account_keeps_the_language_the_person_is_using(client, bank, oidc_idp):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr-FR,fr;q=0.9"
+    response, _ = oidc_round_trip(client, oidc_idp)
+    assert response.status_code == 302
+    assert db.session.scalar(select(User.language).where(User.email == "ana@banco.example")) == "fr"

@@ -292,8 +292,11 @@ def complete_sign_in(provider: SsoProvider, *, subject: str, email: str | None, 
 def _create_user(provider: SsoProvider, email: str, email_verified: bool, full_name: str | None) -> User:
     org = provider.organisation
     name = single_line(full_name or "").strip()[:200] or email.partition("@")[0]
+    from learning.i18n import current_language
+
+    # The language the person's browser is using here now (as sign-up preselects it).
     user = User(email=email, password_hash=None, full_name=name, organisation=org, country=org.country,
-                sector=org.sector, email_verified_at=utcnow() if email_verified else None)
+                sector=org.sector, language=current_language(), email_verified_at=utcnow() if email_verified else None)
     db.session.add(user)
     db.session.flush()
     audit(user.id, "user.created", "user", user.id, method="sso", provider=provider.slug)
