@@ -357,3 +357,16 @@ def test_a_new_account_keeps_the_language_the_person_is_using(client, bank, oidc
     response, _ = oidc_round_trip(client, oidc_idp)
     assert response.status_code == 302
     assert db.session.scalar(select(User.language).where(User.email == "ana@banco.example")) == "fr"
+
+
+def test_outside_the_tests_a_provider_must_be_reached_over_https(app_context, monkeypatch):
+    from learning.errors import ValidationFailed
+
+    monkeypatch.delenv("AUTHLIB_INSECURE_TRANSPORT", raising=False)
+    org = Organisation(name="Banco Andino")
+    db.session.add(org)
+    with pytest.raises(ValidationFailed) as refused:
+        services.create_provider(kind="oidc", slug="banco", name="Banco", organisation=org, domains=["banco.example"],
+                                 settings={"discovery_url": "http://idp.banco.example/.well-known/openid-configuration",
+                                           "client_id": "abc"}, client_secret="s")
+    assert "discovery_url" in refused.value.fields
