@@ -84,7 +84,8 @@ def register_models(app: Flask) -> None:
     import learning.organisations.models
     import learning.outbox.models
     import learning.reminders.models
-    import learning.reporting.models  # noqa: F401
+    import learning.reporting.models
+    import learning.sso.models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
@@ -138,6 +139,7 @@ def register_features(app: Flask) -> None:
         outbox,
         reminders,
         reporting,
+        sso,
         xapi,
     )
 
@@ -152,3 +154,4 @@ def register_features(app: Flask) -> None:
     reporting.init_app(app)
     xapi.init_app(app)
     organisations.init_app(app)
+    sso.init_app(app)

@@ -98,3 +98,6 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(outbox_cli)
+    from learning.sso.cli import sso_cli
+
+    app.cli.add_command(sso_cli)

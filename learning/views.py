@@ -25,7 +25,8 @@ def admin_nav() -> list[tuple[str, str]]:
     """The admins' pages, in the order of the administration menu (each shown if its feature is installed)."""
     return [("catalogue.manage", _("Manage courses")), ("certificates.admin", _("Certificates")),
             ("admin_users.index", _("People")), ("reporting.dashboard", _("Statistics")),
-            ("audit.index", _("Audit log"))]
+            ("audit.index", _("Audit log")),
+            ("sso_admin.index", _("Single sign-on"))]
 
 
 def register_views(app: Flask) -> None:
@@ -47,7 +48,12 @@ def register_views(app: Flask) -> None:
     from learning.organisations.views import bp as organisations
     from learning.reminders.views import bp as reminders
     from learning.reporting.views import bp as reporting
+    from learning.sso.views import admin_bp as sso_admin
+    from learning.sso.views import bp as sso
 
     for blueprint in (accounts, admin_users, catalogue, enrolment, cohorts, certificates, reminders, reporting, audit, organisations):
         blueprint.enable_openapi = False  # HTML pages are not part of the API document
+        app.register_blueprint(blueprint)
+    for blueprint in (sso, sso_admin):
+        blueprint.enable_openapi = False
         app.register_blueprint(blueprint)

@@ -26,6 +26,17 @@ if ! command -v zbarimg >/dev/null || ! command -v pdftoppm >/dev/null; then
   fi
 fi
 
+# The SAML single sign-on checks XML signatures with Debian's xmlsec1 (pysaml2 calls it).
+if ! command -v xmlsec1 >/dev/null; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "Installing Debian's xmlsec1 for the SAML single sign-on tests..."
+    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xmlsec1 >/dev/null
+  else
+    echo "xmlsec1 is missing: install it (apt-get install xmlsec1) to run the SAML sign-on tests." >&2
+    exit 1
+  fi
+fi
+
 echo "Database: ${LEARNING_TEST_DATABASE_URL:-SQLite (set LEARNING_TEST_DATABASE_URL for PostgreSQL)}"
 echo "Broker:   ${LEARNING_TEST_BROKER_URL:-filesystem (set LEARNING_TEST_BROKER_URL for Redis)}"
 # --every-test-reports: the run fails if any collected test reports no result (tests/every_test_reports.py).

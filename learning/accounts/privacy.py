@@ -97,7 +97,18 @@ def export_personal_data(user: User) -> dict:
             {"at": _iso(a.at), "action": a.action, "target_type": a.target_type, "target_id": a.target_id}
             for a in actions
         ],
+        "single_sign_on": _sso_identities(user),
     }
+
+
+def _sso_identities(user: User) -> list[dict]:
+    """The organisation sign-ins linked to the account (learning/sso): which IdP and who there."""
+    from learning.sso.models import SsoIdentity, SsoProvider
+
+    rows = db.session.execute(select(SsoIdentity, SsoProvider.name).join(
+        SsoProvider, SsoProvider.id == SsoIdentity.provider_id).where(SsoIdentity.user_id == user.id)).all()
+    return [{"provider": name, "subject": identity.subject, "linked_at": _iso(identity.created_at),
+             "last_used_at": _iso(identity.last_used_at)} for identity, name in rows]
 
 
 def request_erasure(user: User, actor_id: int | None = None, *, by_system: bool = False) -> None:

@@ -485,6 +485,22 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
     ("/api/v1/reports/exports/<int:export_id>", "GET"): [Call("/api/v1/reports/exports/{export}", admins(200))],
     ("/api/v1/reports/exports/<int:export_id>/download", "GET"): [
         Call("/api/v1/reports/exports/{export}/download", admins(200))],
+    # Single sign-on: the organisation sign-in page is public; a provider nobody configured is 404 to all.
+    ("/auth/sso/", "GET"): [Call("/auth/sso/?email=someone@nowhere.example", everyone(422)),
+                            Call("/auth/sso/", everyone(200))],
+    ("/auth/sso/<provider>/login", "GET"): [Call("/auth/sso/nowhere/login", everyone(404))],
+    ("/auth/sso/<provider>/oidc/callback", "GET"): [Call("/auth/sso/nowhere/oidc/callback?code=x&state=y",
+                                                         everyone(404))],
+    ("/auth/sso/<provider>/saml/acs", "POST"): [Call("/auth/sso/nowhere/saml/acs", everyone(404),
+                                                     data={"SAMLResponse": "PHg+"})],
+    ("/auth/sso/<provider>/saml/complete", "GET"): [Call("/auth/sso/nowhere/saml/complete?ticket=x",
+                                                         everyone(404))],
+    ("/auth/sso/<provider>/saml/metadata", "GET"): [Call("/auth/sso/nowhere/saml/metadata", everyone(404))],
+    ("/admin/sso/", "GET"): [Call("/admin/sso/", admins(200, LOGIN))],
+    ("/admin/sso/new", "GET"): [Call("/admin/sso/new", admins(200, LOGIN))],
+    ("/admin/sso/new", "POST"): [Call("/admin/sso/new", admins(422, LOGIN), data={"kind": "oidc", "slug": "x"})],
+    ("/admin/sso/<int:provider_id>/enabled", "POST"): [Call("/admin/sso/999999/enabled", admins(404, LOGIN),
+                                                            data={"enabled": "0"})],
 }
 
 CASES = [

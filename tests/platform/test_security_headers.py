@@ -21,6 +21,8 @@ PASSWORD = "a-Good-password-42"
 CSRF_EXEMPT_PAGES = {
     # RFC 8058 one-click unsubscribe: mail clients POST without a token; the signed token in the address is the proof.
     "/reminders/unsubscribe/<token>",
+    # SAML's assertion consumer service: the IdP's page POSTs the signed response across sites (learning/sso/saml.py).
+    "/auth/sso/<provider>/saml/acs",
 }
 STRICT_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; font-src 'self'; "
               "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
