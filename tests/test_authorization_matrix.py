@@ -311,6 +311,12 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
     ("/api/v1/enrolments/<int:enrolment_id>/withdraw", "POST"): [
         Call("/api/v1/enrolments/{new_enrolment}/withdraw", owner(200), fresh=("enrolment",))],
 
+    # Offline learning: API (events name their enrolment; someone else's is a per-event rejection)
+    ("/api/v1/sync", "POST"): [
+        Call("/api/v1/sync", signed_in(200), json={"events": []}),
+        Call("/api/v1/sync", signed_in(422), json={"events": "many"}),
+    ],
+
     # Cohorts: pages (trainers and admins only; another trainer's cohort does not exist for them)
     ("/cohorts/", "GET"): [Call("/cohorts/", runners(200, LOGIN, stranger=200))],
     ("/cohorts/new", "GET"): [Call("/cohorts/new", runners(200, LOGIN, stranger=200))],

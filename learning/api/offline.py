@@ -1,0 +1,72 @@
+"""Offline learning API: a course's package for the device, and the device's events back.
+
+The contract is API.md's; the rules (each event applied at most once, ever) live in
+``learning.enrolment.sync`` (DESIGN.md rule 9).
+"""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Dict, Integer, List, Nested, String
+from apiflask.validators import Length, OneOf
+
+from learning.api.auth import auth, current_api_user
+from learning.api.enrolment import EnrolmentSchema, enrolment_body
+from learning.enrolment import services, sync
+from learning.extensions import db
+
+bp = APIBlueprint("api_offline", __name__, url_prefix="/api/v1", tag="Offline")
+
+
+class SyncEventSchema(Schema):
+    id = String(required=True, metadata={"description": "A UUID made by the device; applied at most once, ever",
+                                         "format": "uuid"})
+    type = String(required=True, validate=OneOf(sync.EVENT_TYPES))
+    enrolment_id = Integer(required=True)
+    lesson_id = Integer(metadata={"description": "For lesson.completed"})
+    answers = Dict(keys=String(), values=Integer(),
+                   metadata={"description": "For quiz.attempted: question id to the chosen choice id"})
+    occurred_at = String(required=True, metadata={
+        "description": "When it happened on the device (ISO 8601 with its offset); not in the future, "
+                       "not before the enrolment", "format": "date-time"})
+
+
+class SyncRequestSchema(Schema):
+    events = List(Nested(SyncEventSchema), required=True, validate=Length(max=sync.MAX_EVENTS))
+
+
+class SyncEventResultSchema(Schema):
+    id = String(allow_none=True, required=True, metadata={"description": "The event's id as sent (null if none)"})
+    status = String(required=True, metadata={"description": "applied, duplicate or rejected"})
+    error = String(metadata={"description": "Why it was rejected, for the learner"})
+
+
+class SyncEnrolmentSchema(EnrolmentSchema):
+    """An enrolment the batch touched. (A class of its own: APIFlask warns when a schema nested
+    in a list is also used on its own.)"""
+
+
+class SyncResultSchema(Schema):
+    results = List(Nested(SyncEventResultSchema), required=True,
+                   metadata={"description": "One per event, in the order sent"})
+    enrolments = List(Nested(SyncEnrolmentSchema), required=True,
+                      metadata={"description": "The caller's enrolments the events applied to, as they are now"})
+
+
+@bp.post("/sync")
+@bp.auth_required(auth)
+@bp.input(SyncRequestSchema, arg_name="data", validation=False)
+@bp.output(SyncResultSchema)
+@bp.doc(summary="Apply lesson completions and quiz attempts made offline; each event id counts once, ever",
+        description="Events are applied in the order they happened. A rejected event (unknown type, not "
+                    "a UUID, someone else's enrolment, a time in the future or before the enrolment, an "
+                    "archived course or a withdrawn enrolment) changes nothing and is reported with its reason.",
+        responses={401: "Not signed in", 422: "Not {events: [...]}, or more than 500 events"})
+def sync_events(data):
+    user = current_api_user()
+    result = sync.apply_events(user, sync.validate_batch(data))
+    # Built before commit, which would expire what it reads.
+    body = {"results": result.results,
+            "enrolments": [enrolment_body(e, services.progress_of(e), user.language) for e in result.enrolments]}
+    db.session.commit()
+    return body
