@@ -198,9 +198,9 @@ def test_each_bad_event_is_rejected_with_its_reason_and_changes_nothing(api, mak
         {**lesson_event(enrolment, lesson, hour_ago), "occurred_at": "yesterday"},
         {**lesson_event(enrolment, lesson, hour_ago), "occurred_at": "2024-01-01T10:00:00"},
         quiz_event(enrolment, {"999999": 1}, hour_ago),
-        {**quiz_event(enrolment, {}, hour_ago), "answers": "all right"},
-        {**lesson_event(enrolment, lesson, hour_ago), "enrolment_id": "1"},
-        {"id": str(uuid.uuid4())},
+        {k: v for k, v in quiz_event(enrolment, {}, hour_ago).items() if k != "answers"},
+        {k: v for k, v in lesson_event(enrolment, lesson, hour_ago).items() if k != "lesson_id"},
+        {**lesson_event(enrolment, lesson, hour_ago), "enrolment_id": 2**40},
     ]
     response = api.as_user(learner).post("sync", json={"events": bad})
     assert response.status_code == 200
@@ -259,8 +259,15 @@ def test_an_event_id_used_by_someone_else_is_rejected(api, make):
     assert count(LessonProgress, LessonProgress.enrolment_id == theirs.id) == 0
 
 
+EVENT = {"id": "0b542a32-9824-4485-ada8-445eac16ae7a", "type": "lesson.completed", "enrolment_id": 1,
+         "lesson_id": 1, "occurred_at": "2026-01-01T10:00:00+00:00"}
+
+
 @pytest.mark.parametrize("body", [None, [], {"events": "many"}, {"events": [1, 2]}, {"other": []},
-                                  {"events": [{}] * 501}])
+                                  {"events": [EVENT] * 501}, {"events": [{}]},
+                                  {"events": [{**EVENT, "enrolment_id": "1"}]},
+                                  {"events": [{**EVENT, "answers": "all right"}]},
+                                  {"events": [{k: v for k, v in EVENT.items() if k != "occurred_at"}]}])
 def test_a_malformed_body_or_too_many_events_is_a_422_and_changes_nothing(api, make, body):
     response = api.as_user(make.user()).post("sync", json=body)
     assert response.status_code == 422

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Dict, Integer, List, Nested, String
-from apiflask.validators import Length, OneOf
+from apiflask.validators import Length
 
 from learning.api.auth import auth, current_api_user
 from learning.api.enrolment import EnrolmentSchema, enrolment_body
@@ -19,16 +19,22 @@ bp = APIBlueprint("api_offline", __name__, url_prefix="/api/v1", tag="Offline")
 
 
 class SyncEventSchema(Schema):
+    """An event as the device made it. The body's shape (types, required fields) is checked for the
+    whole batch (422); what each event means (a UUID, a known type, the caller's enrolment, a time
+    neither in the future nor before the enrolment) is judged event by event, answered ``rejected``
+    with its reason while the others still apply."""
+
     id = String(required=True, metadata={"description": "A UUID made by the device; applied at most once, ever",
-                                         "format": "uuid"})
-    type = String(required=True, validate=OneOf(sync.EVENT_TYPES))
-    enrolment_id = Integer(required=True)
-    lesson_id = Integer(metadata={"description": "For lesson.completed"})
-    answers = Dict(keys=String(), values=Integer(),
-                   metadata={"description": "For quiz.attempted: question id to the chosen choice id"})
+                                         "example": "0b542a32-9824-4485-ada8-445eac16ae7a"})
+    type = String(required=True, metadata={"description": "lesson.completed or quiz.attempted",
+                                           "example": "lesson.completed"})
+    enrolment_id = Integer(required=True, strict=True, metadata={"description": "One of the caller's enrolments"})
+    lesson_id = Integer(strict=True, metadata={"description": "For lesson.completed: a lesson of the course"})
+    answers = Dict(keys=String(), values=Integer(strict=True), metadata={
+        "description": "For quiz.attempted: question id to the chosen choice id", "example": {"12": 40}})
     occurred_at = String(required=True, metadata={
-        "description": "When it happened on the device (ISO 8601 with its offset); not in the future, "
-                       "not before the enrolment", "format": "date-time"})
+        "description": "When it happened on the device: ISO 8601 with its offset; not in the future, "
+                       "not before the enrolment", "example": "2026-11-30T09:15:00+00:00"})
 
 
 class SyncRequestSchema(Schema):
@@ -55,13 +61,13 @@ class SyncResultSchema(Schema):
 
 @bp.post("/sync")
 @bp.auth_required(auth)
-@bp.input(SyncRequestSchema, arg_name="data", validation=False)
+@bp.input(SyncRequestSchema, arg_name="data")
 @bp.output(SyncResultSchema)
 @bp.doc(summary="Apply lesson completions and quiz attempts made offline; each event id counts once, ever",
         description="Events are applied in the order they happened. A rejected event (unknown type, not "
                     "a UUID, someone else's enrolment, a time in the future or before the enrolment, an "
                     "archived course or a withdrawn enrolment) changes nothing and is reported with its reason.",
-        responses={401: "Not signed in", 422: "Not {events: [...]}, or more than 500 events"})
+        responses={401: "Not signed in", 422: "Not {events: [...]} of events of the documented shape, or more than 500"})
 def sync_events(data):
     user = current_api_user()
     result = sync.apply_events(user, sync.validate_batch(data))

@@ -83,8 +83,11 @@ def _parse_time(value) -> datetime:
     return moment.astimezone(UTC)
 
 
+DATABASE_INT_MAX = 2**31 - 1  # beyond it no row exists (and PostgreSQL would refuse the query)
+
+
 def _int(value, message: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= DATABASE_INT_MAX:
         raise EventRejected(message)
     return value
 
