@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from learning.accounts.models import User
 from learning.enrolment import services
 from learning.enrolment.models import DeviceEvent, Enrolment
-from learning.errors import DomainError, ValidationFailed
+from learning.errors import DomainError
 from learning.extensions import db
 from learning.models_base import utcnow
 
@@ -55,20 +55,6 @@ class _Event:
 class SyncResult:
     results: list[dict]
     enrolments: list[Enrolment] = field(default_factory=list)
-
-
-def validate_batch(body) -> list:
-    """The body's shape: ``{"events": [...]}`` with at most 500 objects; anything else is a 422."""
-    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
-        raise ValidationFailed(_("Send the events as {\"events\": [...]}."),
-                               {"events": [_("A list of events is required.")]})
-    events = body["events"]
-    if len(events) > MAX_EVENTS:
-        raise ValidationFailed(_("Send at most %(count)d events at a time.", count=MAX_EVENTS),
-                               {"events": [_("Send at most %(count)d events at a time.", count=MAX_EVENTS)]})
-    if not all(isinstance(event, dict) for event in events):
-        raise ValidationFailed(_("Each event must be an object."), {"events": [_("Each event must be an object.")]})
-    return events
 
 
 def _parse_time(value) -> datetime:
@@ -124,7 +110,10 @@ def _id_of(raw: dict):
 
 
 def apply_events(user: User, raw_events: list[dict]) -> SyncResult:
-    """Apply a device's events for ``user``; the caller commits."""
+    """Apply a device's events for ``user``; the caller commits.
+
+    The batch's shape (at most ``MAX_EVENTS`` objects with the documented fields and types) is the
+    API schema's to check; everything else is judged here, event by event."""
     now = utcnow()
     results: list[dict | None] = [None] * len(raw_events)
     parsed: list[_Event] = []
