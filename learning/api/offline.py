@@ -10,9 +10,12 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import Dict, Integer, List, Nested, String
 from apiflask.validators import Length
 
+from flask import jsonify, request
+
 from learning.api.auth import auth, current_api_user
 from learning.api.enrolment import EnrolmentSchema, enrolment_body
-from learning.enrolment import services, sync
+from learning.catalogue.services import visible_course
+from learning.enrolment import package, services, sync
 from learning.extensions import db
 
 bp = APIBlueprint("api_offline", __name__, url_prefix="/api/v1", tag="Offline")
@@ -76,3 +79,71 @@ def sync_events(data):
             "enrolments": [enrolment_body(e, services.progress_of(e), user.language) for e in result.enrolments]}
     db.session.commit()
     return body
+
+
+class PackageLessonSchema(Schema):
+    id = Integer(required=True)
+    module_id = Integer(required=True)
+    title = String(required=True)
+    html = String(required=True, metadata={"description": "The body as the lesson page shows it (sanitised HTML)"})
+    url = String(required=True, metadata={"description": "The lesson's page, for the device to keep"})
+
+
+class PackageModuleSchema(Schema):
+    id = Integer(required=True)
+    title = String(required=True)
+    lesson_ids = List(Integer(), required=True)
+
+
+class PackageChoiceSchema(Schema):
+    id = Integer(required=True)
+    text = String(required=True)
+
+
+class PackageQuestionSchema(Schema):
+    id = Integer(required=True)
+    text = String(required=True)
+    choices = List(Nested(PackageChoiceSchema), required=True)
+
+
+class PackageQuizSchema(Schema):
+    questions = List(Nested(PackageQuestionSchema), required=True, metadata={"description": "Without the answers"})
+    pass_mark = Integer(required=True)
+    url = String(required=True, metadata={"description": "The quiz page"})
+
+
+class PackageEnrolmentSchema(EnrolmentSchema):
+    """The caller's enrolment in the packed course. (A class of its own; see SyncEnrolmentSchema.)"""
+
+
+class PackageSchema(Schema):
+    format = Integer(required=True, metadata={"description": "The package's version; a device drops other versions"})
+    slug = String(required=True)
+    title = String(required=True)
+    summary = String(required=True)
+    language = String(required=True, metadata={"description": "The language the texts are in"})
+    url = String(required=True, metadata={"description": "The course's page"})
+    modules = List(Nested(PackageModuleSchema), required=True)
+    lessons = List(Nested(PackageLessonSchema), required=True, metadata={"description": "In the order taken"})
+    quiz = Nested(PackageQuizSchema, allow_none=True, required=True)
+    assets = List(String(), required=True, metadata={"description": "URLs of the images the lessons show"})
+    enrolment = Nested(PackageEnrolmentSchema, required=True)
+
+
+@bp.get("/courses/<slug>/package")
+@bp.auth_required(auth)
+@bp.output(PackageSchema, headers={"ETag": {"schema": {"type": "string"}, "description": "Send it back in If-None-Match"}})
+@bp.doc(summary="Everything to learn a course offline, in the caller's language (enrolled learners)",
+        description="With If-None-Match carrying the ETag of the package the device holds, answers 304 "
+                    "and no body when nothing changed.",
+        responses={304: "Not modified", 401: "Not signed in", 403: "Not enrolled in this course",
+                   404: "No such course"})
+def course_package(slug: str):
+    user = current_api_user()
+    packed = package.package_for(user, visible_course(slug, user))
+    body = PackageSchema().dump({**packed.body, "enrolment": enrolment_body(
+        packed.enrolment, services.progress_of(packed.enrolment), user.language)})
+    response = jsonify(body)
+    response.set_etag(package.etag_of(body))
+    response.headers["Cache-Control"] = "private, no-cache"  # kept, but checked with the ETag before use
+    return response.make_conditional(request)
