@@ -116,6 +116,10 @@ class PackageEnrolmentSchema(EnrolmentSchema):
     """The caller's enrolment in the packed course. (A class of its own; see SyncEnrolmentSchema.)"""
 
 
+class PackageHeadersSchema(Schema):
+    etag = String(data_key="ETag", required=True, metadata={"description": "Send it back in If-None-Match"})
+
+
 class PackageSchema(Schema):
     format = Integer(required=True, metadata={"description": "The package's version; a device drops other versions"})
     slug = String(required=True)
@@ -132,7 +136,7 @@ class PackageSchema(Schema):
 
 @bp.get("/courses/<slug>/package")
 @bp.auth_required(auth)
-@bp.output(PackageSchema, headers={"ETag": {"schema": {"type": "string"}, "description": "Send it back in If-None-Match"}})
+@bp.output(PackageSchema, headers=PackageHeadersSchema)
 @bp.doc(summary="Everything to learn a course offline, in the caller's language (enrolled learners)",
         description="With If-None-Match carrying the ETag of the package the device holds, answers 304 "
                     "and no body when nothing changed.",
