@@ -44,9 +44,11 @@ def register_views(app: Flask) -> None:
     from learning.certificates.views import bp as certificates
     from learning.cohorts.views import bp as cohorts
     from learning.enrolment.views import bp as enrolment
+    from learning.offline_views import bp as offline
     from learning.reminders.views import bp as reminders
     from learning.reporting.views import bp as reporting
 
-    for blueprint in (accounts, admin_users, catalogue, enrolment, cohorts, certificates, reminders, reporting, audit):
+    for blueprint in (accounts, admin_users, catalogue, enrolment, cohorts, certificates, reminders, reporting, audit,
+                      offline):
         blueprint.enable_openapi = False  # HTML pages are not part of the API document
         app.register_blueprint(blueprint)

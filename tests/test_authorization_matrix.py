@@ -311,6 +311,11 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
     ("/api/v1/enrolments/<int:enrolment_id>/withdraw", "POST"): [
         Call("/api/v1/enrolments/{new_enrolment}/withdraw", owner(200), fresh=("enrolment",))],
 
+    # The installable web app (public: no one's data)
+    ("/sw.js", "GET"): [Call("/sw.js", everyone(200))],
+    ("/manifest.webmanifest", "GET"): [Call("/manifest.webmanifest", everyone(200))],
+    ("/offline", "GET"): [Call("/offline", everyone(200))],
+
     # Offline learning: API (events name their enrolment; someone else's is a per-event rejection)
     ("/api/v1/sync", "POST"): [
         Call("/api/v1/sync", signed_in(200), json={"events": []}),
