@@ -73,3 +73,68 @@ def test_visited_lesson_pages_open_offline_and_others_show_the_offline_page(page
     expect(page).to_have_url(re.compile(r"/$|/account/login"))
     assert page.evaluate("caches.open('pages-v1').then(c => c.keys()).then(k => k.length)") == 0
 
+
+
+def _wait_for(predicate, timeout: float = 20.0):
+    import time  # noqa: PLC0415
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.browser
+def test_a_course_downloaded_and_learnt_offline_counts_each_lesson_once_back_online(page: Page, make):
+    from sqlalchemy import func, select  # noqa: PLC0415
+
+    from learning.enrolment.models import DeviceEvent, LessonProgress  # noqa: PLC0415
+    from learning.extensions import db  # noqa: PLC0415
+
+    def done_lessons() -> int:
+        db.session.expire_all()
+        return db.session.scalar(select(func.count()).select_from(LessonProgress)
+                                 .where(LessonProgress.enrolment_id == enrolment.id))
+
+    learner = make.user()
+    enrolment = make.enrolment(learner)
+    first, second = fc.lesson_ids(enrolment.course)
+    page.goto("/account/login")
+    page.fill("#email", learner.email)
+    page.fill("#password", make.PASSWORD)
+    page.locator("form.stack button[type=submit]").click()
+    expect(page.locator("form[action$='/account/logout']")).to_have_count(1)
+
+    page.goto(f"/courses/{enrolment.course.slug}")
+    _controlled(page)
+    page.locator("#make-offline").click()
+    expect(page.locator("#offline-download")).to_have_attribute("data-state", "done")
+    expect(page.locator("#offline-status")).to_contain_text("KB")
+
+    page.context.set_offline(True)
+    page.goto(f"/learning/{enrolment.id}/lessons/{first}")
+    page.locator("#mark-done").click()
+    expect(page.locator(f'article.lesson[data-lesson-id="{second}"]')).to_be_visible()  # kept, offline
+    page.locator("#mark-done").click()
+    expect(page).to_have_url(re.compile(rf"/learning/{enrolment.id}/quiz$"))
+    assert done_lessons() == 0  # nothing reached the server
+    queued = page.evaluate("""new Promise(r => { const q = indexedDB.open('learning-offline');
+        q.onsuccess = () => { const g = q.result.transaction('events').objectStore('events').getAll();
+        g.onsuccess = () => r(g.result); }; })""")
+    assert len(queued) == 2
+
+    page.context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    _wait_for(lambda: done_lessons() == 2)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(DeviceEvent)) == 2
+
+    # The same events sent again (a device that lost the answer) change nothing.
+    replay = page.evaluate("""events => fetch('/offline').then(r => r.text()).then(html => fetch('/api/v1/sync', {
+        method: 'POST', headers: {'Content-Type': 'application/json',
+        'X-CSRFToken': /name="csrf-token" content="([^"]+)"/.exec(html)[1]},
+        body: JSON.stringify({events: events.concat(events.slice().reverse())})}).then(r => r.json()))""", queued)
+    assert {r["status"] for r in replay["results"]} == {"duplicate"}
+    assert done_lessons() == 2
