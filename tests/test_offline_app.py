@@ -126,7 +126,6 @@ def test_a_course_downloaded_and_learnt_offline_counts_each_lesson_once_back_onl
     assert len(queued) == 2
 
     page.context.set_offline(False)
-    page.evaluate("window.dispatchEvent(new Event('online'))")
     _wait_for(lambda: done_lessons() == 2)
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(DeviceEvent)) == 2
