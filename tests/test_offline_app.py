@@ -90,8 +90,10 @@ def _wait_for(predicate, timeout: float = 20.0):
 def test_a_course_downloaded_and_learnt_offline_counts_each_lesson_once_back_online(page: Page, make):
     from sqlalchemy import func, select  # noqa: PLC0415
 
-    from learning.enrolment.models import DeviceEvent, LessonProgress  # noqa: PLC0415
+    from learning.certificates.models import Certificate  # noqa: PLC0415
+    from learning.enrolment.models import DeviceEvent, Enrolment, LessonProgress, QuizAttempt  # noqa: PLC0415
     from learning.extensions import db  # noqa: PLC0415
+    from learning.outbox import services as outbox  # noqa: PLC0415
 
     def done_lessons() -> int:
         db.session.expire_all()
@@ -123,12 +125,23 @@ def test_a_course_downloaded_and_learnt_offline_counts_each_lesson_once_back_onl
     queued = page.evaluate("""new Promise(r => { const q = indexedDB.open('learning-offline');
         q.onsuccess = () => { const g = q.result.transaction('events').objectStore('events').getAll();
         g.onsuccess = () => r(g.result); }; })""")
-    assert len(queued) == 2
+    for question, choice in fc.right_answers(enrolment.course).items():
+        page.check(f'input[name="q{question}"][value="{choice}"]')
+    page.locator("#submit-quiz").click()
+    expect(page.locator("#queued")).to_be_visible()
+    queued = page.evaluate("""new Promise(r => { const q = indexedDB.open('learning-offline');
+        q.onsuccess = () => { const g = q.result.transaction('events').objectStore('events').getAll();
+        g.onsuccess = () => r(g.result); }; })""")
+    assert sorted(e["type"] for e in queued) == ["lesson.completed", "lesson.completed", "quiz.attempted"]
 
     page.context.set_offline(False)
-    _wait_for(lambda: done_lessons() == 2)
+    _wait_for(lambda: done_lessons() == 2 and db.session.get(Enrolment, enrolment.id).status == "completed")
     db.session.expire_all()
-    assert db.session.scalar(select(func.count()).select_from(DeviceEvent)) == 2
+    assert db.session.scalar(select(func.count()).select_from(DeviceEvent)) == 3
+    assert db.session.scalar(select(func.count()).select_from(QuizAttempt)) == 1
+    for event in fc.events():  # the certificate follows through the outbox, as online
+        outbox.process(event.id)
+    assert db.session.scalar(select(func.count()).select_from(Certificate)) == 1
 
     # The same events sent again (a device that lost the answer) change nothing.
     replay = page.evaluate("""events => fetch('/offline').then(r => r.text()).then(html => fetch('/api/v1/sync', {
@@ -137,3 +150,6 @@ def test_a_course_downloaded_and_learnt_offline_counts_each_lesson_once_back_onl
         body: JSON.stringify({events: events.concat(events.slice().reverse())})}).then(r => r.json()))""", queued)
     assert {r["status"] for r in replay["results"]} == {"duplicate"}
     assert done_lessons() == 2
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(QuizAttempt)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Certificate)) == 1

@@ -4,7 +4,8 @@
    (GET /api/v1/courses/<slug>/package) and keeps it, its lesson and quiz pages and its images
    in Cache Storage (the cache the service worker answers from), showing progress and size.
    On a lesson page, without a connection: "Mark as done" keeps the completion in IndexedDB as
-   an event with its own id, and goes on to the next kept page. Back online (or on the next
+   an event with its own id, and goes on to the next kept page; on the quiz page the answers are
+   kept the same way, to be scored by the server. Back online (or on the next
    visit), the kept events are sent to POST /api/v1/sync; the server applies each once. */
 "use strict";
 
@@ -106,6 +107,30 @@
     });
   }
 
+  function keepQuizOffline(form) {
+    form.addEventListener("submit", function (event) {
+      if (navigator.onLine || !window.indexedDB || !window.crypto || !crypto.randomUUID) return;
+      event.preventDefault();
+      var answers = {};
+      form.querySelectorAll("input[type=radio]:checked").forEach(function (input) {
+        var question = /^q(\d+)$/.exec(input.name);
+        if (question) answers[question[1]] = Number(input.value);
+      });
+      var record = {
+        id: crypto.randomUUID(), type: "quiz.attempted", enrolment_id: Number(form.dataset.enrolmentId),
+        answers: answers, occurred_at: new Date().toISOString()
+      };
+      withStore("readwrite", function (store) { store.put(record); }).then(function () {
+        var note = document.getElementById("queued") || document.createElement("p");
+        note.className = "flash flash-info";
+        note.id = "queued";
+        note.setAttribute("role", "status");
+        note.textContent = form.dataset.queued;
+        form.insertAdjacentElement("beforebegin", note);
+      });
+    });
+  }
+
   function formatSize(bytes) {
     return bytes < 1024 * 1024 ? Math.max(1, Math.round(bytes / 1024)) + " KB"
       : (bytes / 1024 / 1024).toFixed(1) + " MB";
@@ -172,6 +197,8 @@
   if (box) offerDownload(box);
   var form = document.getElementById("lesson-done");
   if (form) keepLessonOffline(form);
+  var quiz = document.getElementById("quiz-form");
+  if (quiz && quiz.dataset.enrolmentId) keepQuizOffline(quiz);
   window.addEventListener("online", sendKeptEvents);
   sendKeptEvents();
 })();
