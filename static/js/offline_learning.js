@@ -44,13 +44,25 @@
       });
   }
 
+  function learner() {
+    var meta = document.querySelector('meta[name="learner"]');
+    return meta ? meta.content : "";
+  }
+
   var syncing = false;
   function sendKeptEvents() {
     if (syncing || !navigator.onLine || !window.indexedDB) return Promise.resolve();
     syncing = true;
+    var me = learner();
+    if (!me) return Promise.resolve();
     return withStore("readonly", function (store) { return store.getAll(); })
-      .then(function (events) {
-        if (!events || !events.length) return null;
+      .then(function (kept) {
+        // Only this person's events: someone else's wait on the device until they sign in again.
+        var events = (kept || []).filter(function (e) { return e.learner === me; }).map(function (e) {
+          return { id: e.id, type: e.type, enrolment_id: e.enrolment_id, lesson_id: e.lesson_id,
+                   answers: e.answers, occurred_at: e.occurred_at };
+        });
+        if (!events.length) return null;
         return csrfToken().then(function (token) {
           return fetch("/api/v1/sync", {
             method: "POST", credentials: "same-origin",
@@ -92,7 +104,7 @@
       if (navigator.onLine || !window.indexedDB || !window.crypto || !crypto.randomUUID) return;
       event.preventDefault();
       var record = {
-        id: crypto.randomUUID(), type: "lesson.completed",
+        id: crypto.randomUUID(), type: "lesson.completed", learner: learner(),
         enrolment_id: Number(form.dataset.enrolmentId), lesson_id: Number(form.dataset.lessonId),
         occurred_at: new Date().toISOString()
       };
@@ -117,7 +129,8 @@
         if (question) answers[question[1]] = Number(input.value);
       });
       var record = {
-        id: crypto.randomUUID(), type: "quiz.attempted", enrolment_id: Number(form.dataset.enrolmentId),
+        id: crypto.randomUUID(), type: "quiz.attempted", learner: learner(),
+        enrolment_id: Number(form.dataset.enrolmentId),
         answers: answers, occurred_at: new Date().toISOString()
       };
       withStore("readwrite", function (store) { store.put(record); }).then(function () {
