@@ -20,7 +20,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from bench.common import ROOT, start_gunicorn, stop, write_result
@@ -96,7 +95,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "DATABASE_URL": f"sqlite:///{Path(tmp) / 'weight.sqlite3'}",
-               "CELERY_BROKER_URL": f"filesystem://", "STORAGE_DIR": tmp, "LEARNING_ENV": "development",
+               "CELERY_BROKER_URL": "filesystem://", "STORAGE_DIR": tmp, "LEARNING_ENV": "development",
                "SECRET_KEY": "page-weight-bench-" + "x" * 40}
         enrolment, lesson = seed(env)
         proc, base = start_gunicorn("learning:create_app()", env, workers=1, threads=4)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Dict, Integer, List, Nested, String
 from apiflask.validators import Length
-
 from flask import jsonify, request
 
 from learning.api.auth import auth, current_api_user
