@@ -45,13 +45,15 @@ def register_views(app: Flask) -> None:
     from learning.certificates.views import bp as certificates
     from learning.cohorts.views import bp as cohorts
     from learning.enrolment.views import bp as enrolment
+    from learning.offline_views import bp as offline
     from learning.organisations.views import bp as organisations
     from learning.reminders.views import bp as reminders
     from learning.reporting.views import bp as reporting
     from learning.sso.views import admin_bp as sso_admin
     from learning.sso.views import bp as sso
 
-    for blueprint in (accounts, admin_users, catalogue, enrolment, cohorts, certificates, reminders, reporting, audit, organisations):
+    for blueprint in (accounts, admin_users, catalogue, enrolment, cohorts, certificates, reminders, reporting, audit,
+                      organisations, offline):
         blueprint.enable_openapi = False  # HTML pages are not part of the API document
         app.register_blueprint(blueprint)
     for blueprint in (sso, sso_admin):

@@ -23,6 +23,7 @@ from learning.accounts.forms import (
 )
 from learning.errors import DomainError
 from learning.extensions import db
+from learning.parsing import page_number
 
 bp = Blueprint("admin_users", __name__, url_prefix="/admin/users")
 
@@ -57,8 +58,7 @@ def admin_required(view):
 @admin_required
 def index():
     form = UserFilterForm(request.args, meta={"csrf": False}).fill_choices(management.organisation_choices())
-    raw = request.args.get("page", "1")
-    page = min(max(1, int(raw)), 1_000_000) if raw.isdigit() and len(raw) < 8 else 1
+    page = page_number(request.args)
     filters = management.UserFilters(q=form.q.data, role=form.role.data, country=form.country.data,
                                      organisation=form.organisation.data, status=form.status.data)
     try:

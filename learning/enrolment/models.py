@@ -86,3 +86,21 @@ class QuizAttempt(db.Model):
     score: Mapped[int] = mapped_column()  # percent, 0-100
     passed: Mapped[bool] = mapped_column()
     answers: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class DeviceEvent(db.Model):
+    """An event made on a learner's device (offline) and applied by ``POST /api/v1/sync``.
+
+    The primary key is the id the device gave the event: inserted in the same transaction as
+    the event's effect, it makes applying one event twice impossible (DESIGN.md rule 9), even
+    when two requests carry it at the same moment.
+    """
+
+    __tablename__ = "device_events"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the device's UUID, canonical form
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id", ondelete="CASCADE"), index=True)
+    event_type: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

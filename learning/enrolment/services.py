@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import format_datetime
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -194,10 +194,13 @@ def completed_lesson_ids(enrolment: Enrolment) -> set[int]:
     ))
 
 
-def complete_lesson(enrolment: Enrolment, lesson_id: int, *, locked: bool = False) -> Enrolment:
+def complete_lesson(enrolment: Enrolment, lesson_id: int, *, locked: bool = False,
+                    at: datetime | None = None) -> Enrolment:
     """Mark a lesson done (repeating it changes nothing) and complete the course if that was all.
 
     ``locked``: the caller read the enrolment with ``get_own_enrolment(..., for_update=True)``.
+    ``at``: when it happened, for a completion made offline and synced later (DESIGN.md rule 9);
+    the course's completion then dates from its last requirement met, not from the sync.
     """
     if not locked:
         _lock(enrolment)
@@ -210,14 +213,14 @@ def complete_lesson(enrolment: Enrolment, lesson_id: int, *, locked: bool = Fals
         insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
         db.session.execute(
             insert(LessonProgress)
-            .values(enrolment_id=enrolment.id, lesson_id=lesson_id, completed_at=utcnow())
+            .values(enrolment_id=enrolment.id, lesson_id=lesson_id, completed_at=at or utcnow())
             .on_conflict_do_nothing()
         )
         done.add(lesson_id)
-        _announce(enrolment, "lesson_completed", f"{enrolment.id}:{lesson_id}", utcnow(), lesson_id=lesson_id)
+        _announce(enrolment, "lesson_completed", f"{enrolment.id}:{lesson_id}", at or utcnow(), lesson_id=lesson_id)
     db.session.info.setdefault(_DONE, {})[enrolment.id] = frozenset(done)  # for the answer's progress
-    enrolment.last_activity_at = utcnow()
-    check_completion(enrolment, done)
+    _note_activity(enrolment, at)
+    check_completion(enrolment, done, offline=at is not None)
     return enrolment
 
 
@@ -269,6 +272,13 @@ def quiz_wait(enrolment: Enrolment) -> QuizWait | None:
     return QuizWait(recent[-1] + window if course.quiz_cooldown_minutes else None, course.max_quiz_attempts)
 
 
+def _note_activity(enrolment: Enrolment, at: datetime | None) -> None:
+    """A late offline event never moves the last activity back in time."""
+    when = at or utcnow()
+    if enrolment.last_activity_at is None or enrolment.last_activity_at < when:
+        enrolment.last_activity_at = when
+
+
 @dataclass(frozen=True)
 class QuizResult:
     attempt: QuizAttempt
@@ -276,8 +286,11 @@ class QuizResult:
     passed: bool
 
 
-def submit_quiz(enrolment: Enrolment, answers) -> QuizResult:
-    """Score the answers on the server against the course's pass mark."""
+def submit_quiz(enrolment: Enrolment, answers, *, at: datetime | None = None) -> QuizResult:
+    """Score the answers on the server against the course's pass mark.
+
+    ``at``: when the attempt was made, for one made offline and synced later (scored the same way).
+    """
     _lock(enrolment)
     _require_active(enrolment)
     course = enrolment.course
@@ -319,13 +332,13 @@ def submit_quiz(enrolment: Enrolment, answers) -> QuizResult:
     score = round(100 * correct / len(questions)) if questions else 0
     passed = score >= course.pass_mark
     attempt = QuizAttempt(enrolment_id=enrolment.id, score=score, passed=passed,
-                          answers={str(k): v for k, v in chosen.items()})
+                          answers={str(k): v for k, v in chosen.items()}, submitted_at=at or utcnow())
     db.session.add(attempt)
-    enrolment.last_activity_at = utcnow()
+    _note_activity(enrolment, at)
     db.session.flush()
-    _announce(enrolment, "quiz_attempted", str(attempt.id), utcnow(), quiz_id=course.quiz.id, score=score,
+    _announce(enrolment, "quiz_attempted", str(attempt.id), at or utcnow(), quiz_id=course.quiz.id, score=score,
               passed=passed, pass_mark=course.pass_mark)
-    check_completion(enrolment)
+    check_completion(enrolment, offline=at is not None)
     return QuizResult(attempt, score, passed)
 
 
@@ -335,8 +348,12 @@ def quiz_passed(enrolment: Enrolment) -> bool:
     ) is not None
 
 
-def check_completion(enrolment: Enrolment, done: set[int] | None = None) -> bool:
-    """Complete the enrolment if every lesson is done and the quiz, if any, is passed."""
+def check_completion(enrolment: Enrolment, done: set[int] | None = None, *, offline: bool = False) -> bool:
+    """Complete the enrolment if every lesson is done and the quiz, if any, is passed.
+
+    ``offline``: the requirement just met was an event made on a device; the completion then dates
+    from when its last requirement was actually met (statistics count that day, rule 9).
+    """
     if enrolment.status != "active":
         return enrolment.status == "completed"
     outline = course_outline(enrolment.course_id)
@@ -344,17 +361,32 @@ def check_completion(enrolment: Enrolment, done: set[int] | None = None) -> bool
         return False
     if outline.has_quiz and not quiz_passed(enrolment):
         return False
-    mark_completed(enrolment)
+    mark_completed(enrolment, at=_requirements_met_at(enrolment, outline) if offline else None)
     return True
 
 
-def mark_completed(enrolment: Enrolment, signed_off_by: int | None = None) -> Enrolment:
+def _requirements_met_at(enrolment: Enrolment, outline: CourseOutline) -> datetime:
+    """When the last requirement was met: the latest lesson done, or the first quiz passed if later."""
+    moments = [db.session.scalar(
+        select(func.max(LessonProgress.completed_at)).where(LessonProgress.enrolment_id == enrolment.id)
+    )]
+    if outline.has_quiz:
+        moments.append(db.session.scalar(
+            select(func.min(QuizAttempt.submitted_at))
+            .where(QuizAttempt.enrolment_id == enrolment.id, QuizAttempt.passed.is_(True))
+        ))
+    known = [m for m in moments if m is not None]  # max/min keep the column's type: aware UTC datetimes
+    return min(max(known), utcnow()) if known else utcnow()
+
+
+def mark_completed(enrolment: Enrolment, signed_off_by: int | None = None, *,
+                   at: datetime | None = None) -> Enrolment:
     """Record the completion and, in the same transaction, the event that earns the certificate."""
     if enrolment.status == "completed":
         return enrolment
     _require_active(enrolment)
     enrolment.status = "completed"
-    enrolment.completed_at = utcnow()
+    enrolment.completed_at = at or utcnow()
     enrolment.signed_off_by_id = signed_off_by
     emit("enrolment.completed", {"enrolment_id": enrolment.id})
     _announce(enrolment, "course_completed", str(enrolment.id), enrolment.completed_at)

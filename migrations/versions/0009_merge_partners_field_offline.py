@@ -5,7 +5,7 @@ Revision ID: 0009_merge
 """
 
 revision = "0009_merge"
-down_revision = ("0008_h9", "0008_h10")
+down_revision = ("0008_h9", "0008_h10", "0008_h12")
 branch_labels = None
 depends_on = None
 

@@ -368,6 +368,22 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
     ("/api/v1/enrolments/<int:enrolment_id>/withdraw", "POST"): [
         Call("/api/v1/enrolments/{new_enrolment}/withdraw", owner(200), fresh=("enrolment",))],
 
+    # The installable web app (public: no one's data)
+    ("/sw.js", "GET"): [Call("/sw.js", everyone(200))],
+    ("/manifest.webmanifest", "GET"): [Call("/manifest.webmanifest", everyone(200))],
+    ("/offline", "GET"): [Call("/offline", everyone(200))],
+
+    # Offline learning: API (events name their enrolment; someone else's is a per-event rejection)
+    ("/api/v1/sync", "POST"): [
+        Call("/api/v1/sync", signed_in(200), json={"events": []}),
+        Call("/api/v1/sync", signed_in(422), json={"events": "many"}),
+    ],
+    ("/api/v1/courses/<slug>/package", "GET"): [
+        Call("/api/v1/courses/{finished_course}/package", by_role(401, 200, 200, 403, 403, 403),
+             note="those enrolled in the course (completed here); no one else, admins included"),
+        Call("/api/v1/courses/{draft}/package", by_role(401, 404, 404, 404, 404, 403)),
+    ],
+
     # Cohorts: pages (trainers and admins only; another trainer's cohort does not exist for them)
     ("/cohorts/", "GET"): [Call("/cohorts/", runners(200, LOGIN, stranger=200))],
     ("/cohorts/new", "GET"): [Call("/cohorts/new", runners(200, LOGIN, stranger=200))],
