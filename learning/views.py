@@ -42,11 +42,12 @@ def register_views(app: Flask) -> None:
     from learning.audit.views import bp as audit
     from learning.catalogue.views import bp as catalogue
     from learning.certificates.views import bp as certificates
+    from learning.cohorts.checkin_views import bp as checkin
     from learning.cohorts.views import bp as cohorts
     from learning.enrolment.views import bp as enrolment
     from learning.reminders.views import bp as reminders
     from learning.reporting.views import bp as reporting
 
-    for blueprint in (accounts, admin_users, catalogue, enrolment, cohorts, certificates, reminders, reporting, audit):
+    for blueprint in (accounts, admin_users, catalogue, enrolment, cohorts, checkin, certificates, reminders, reporting, audit):
         blueprint.enable_openapi = False  # HTML pages are not part of the API document
         app.register_blueprint(blueprint)
