@@ -66,6 +66,12 @@ def current_code(session: TrainingSession) -> CheckInCode:
     return CheckInCode(session.id, f"{session.id}{_digits(session.id, step)}", expires_at)
 
 
+def seconds_until_next_code() -> int:
+    """When the screen should reload to show the next minute's code (a second after it begins)."""
+    now = utcnow()
+    return (_step(now) + 1) * STEP_SECONDS - int(now.timestamp()) + 1
+
+
 def issue_code(actor_id: int, cohort: Cohort, session: TrainingSession) -> CheckInCode:
     """The trainer asks for the code to put on the screen (audited, so the log shows when check-in was open)."""
     from learning.audit.services import record as audit

@@ -86,9 +86,13 @@ class SessionNotStarted(Conflict):
     code = "session_not_started"
 
 
+def has_started(session: TrainingSession) -> bool:
+    return session.starts_at <= utcnow()
+
+
 def require_started(session: TrainingSession) -> None:
     """Attendance is a fact about the past: a session that has not begun cannot be marked."""
-    if session.starts_at > utcnow():
+    if not has_started(session):
         raise SessionNotStarted(_("This session has not started yet: attendance can be recorded once it has begun."))
 
 

@@ -25,7 +25,6 @@ from learning.cohorts.roster import RosterFileInvalid, RosterTooLarge, RowError
 from learning.errors import DomainError
 from learning.extensions import db
 from learning.i18n import current_language, isolate
-from learning.models_base import utcnow
 from learning.parsing import is_id, page_number, parse_id
 from learning.web import apply_field_errors
 
@@ -223,7 +222,7 @@ def attendance(cohort_id: int, session_id: int):
     sheet = sessions.attendance_of(session)
     return render_template("cohorts/session.html", cohort=cohort, session=session, members=members,
                            present=set(sheet.present), recorded=sheet.recorded, form=form,
-                           started=session.starts_at <= utcnow())
+                           started=sessions.has_started(session))
 
 
 @bp.get("/<int:cohort_id>/roster.csv")
@@ -241,10 +240,9 @@ def check_in_screen(cohort_id: int, session_id: int):
     services.require_open(cohort)
     code = checkin.current_code(session)  # a GET, reloaded every minute: not audited (the API's POST is)
     check_in_url = url_for("checkin.page", code=code.code, _external=True)
-    seconds = max(1, int((code.expires_at - utcnow()).total_seconds()) - checkin.STEP_SECONDS + 1)
     return render_template("cohorts/check_in_screen.html", cohort=cohort, session=session, code=code,
                            qr=checkin.qr_data_uri(check_in_url), check_in_url=check_in_url,
-                           base_url=url_for("checkin.page", _external=True), refresh=seconds)
+                           base_url=url_for("checkin.page", _external=True), refresh=checkin.seconds_until_next_code())
 
 
 @bp.get("/<int:cohort_id>/sessions/<int:session_id>/check-in-qr.svg")
