@@ -371,3 +371,11 @@ def test_the_close_page_lists_who_is_below_the_attendance_rule(sign_in, api, mak
     page = sign_in(trainer).get(f"/cohorts/{cohort.id}/close").get_data(as_text=True)
     table = page[page.index('id="below-rule"'):]
     assert "Late Learner" in table and "1 of 2" in table and "Keen Learner" not in table
+
+
+@pytest.mark.parametrize("bad", ["²²²²²²²", "١٢٣٤٥٦٧٨", "12345678\x00", "%"])
+def test_the_qr_endpoint_answers_404_to_any_odd_code(sign_in, room, clock, bad):
+    trainer, cohort, session, *_ = room
+    response = sign_in(trainer).get(f"/cohorts/{cohort.id}/sessions/{session.id}/check-in-qr.svg",
+                                    query_string={"code": bad})
+    assert response.status_code in (400, 404)

@@ -87,9 +87,17 @@ def normalise(code) -> str:
     return _SEPARATORS.sub("", code) if isinstance(code, str) else ""
 
 
+def _well_formed(code: str) -> bool:
+    # ASCII digits only: str.isdigit() also accepts "²" and Arabic-Indic digits, which int() or
+    # compare_digest would refuse.
+    return code.isascii() and code.isdigit() and DIGITS < len(code) <= DIGITS + 18
+
+
 def is_current(session: TrainingSession, code: str) -> bool:
     """Whether ``code`` is this session's code of this minute or the previous one."""
     code = normalise(code)
+    if not _well_formed(code):
+        return False
     step = _step(utcnow())
     return any(hmac.compare_digest(code, f"{session.id}{_digits(session.id, s)}") for s in (step, step - 1))
 
@@ -102,7 +110,7 @@ def _invalid() -> ValidationFailed:
 def find_session(code) -> TrainingSession:
     """The session a valid, current code belongs to; 422 for anything else (which session is not said)."""
     code = normalise(code)
-    if not code.isascii() or not code.isdigit() or len(code) <= DIGITS or len(code) > DIGITS + 18:
+    if not _well_formed(code):
         raise _invalid()
     session = db.session.get(TrainingSession, int(code[:-DIGITS]))
     if session is None or not is_current(session, code):
