@@ -227,6 +227,7 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "SIGNUP_RATE_LIMIT": env.get("SIGNUP_RATE_LIMIT", "20 per hour"),
         "TOKEN_RATE_LIMIT": env.get("TOKEN_RATE_LIMIT", "20 per minute"),
+        "CHECK_IN_RATE_LIMIT": env.get("CHECK_IN_RATE_LIMIT", "10 per minute"),  # per person (a room shares one address)
         "LOG_FORMAT": env.get("LOG_FORMAT", ""),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         # "fast": minimal Argon2 cost, for the test suite's hundreds of accounts (tests/conftest.py sets it).

@@ -43,6 +43,7 @@ def register_views(app: Flask) -> None:
     from learning.audit.views import bp as audit
     from learning.catalogue.views import bp as catalogue
     from learning.certificates.views import bp as certificates
+    from learning.cohorts.checkin_views import bp as checkin
     from learning.cohorts.views import bp as cohorts
     from learning.enrolment.views import bp as enrolment
     from learning.offline_views import bp as offline
@@ -52,8 +53,8 @@ def register_views(app: Flask) -> None:
     from learning.sso.views import admin_bp as sso_admin
     from learning.sso.views import bp as sso
 
-    for blueprint in (accounts, admin_users, catalogue, enrolment, cohorts, certificates, reminders, reporting, audit,
-                      organisations, offline):
+    for blueprint in (accounts, admin_users, catalogue, enrolment, cohorts, checkin, certificates, reminders, reporting,
+                      audit, organisations, offline):
         blueprint.enable_openapi = False  # HTML pages are not part of the API document
         app.register_blueprint(blueprint)
     for blueprint in (sso, sso_admin):

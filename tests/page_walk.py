@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 from learning.accounts import services as accounts
 from learning.cohorts.imports import RosterReport
@@ -52,10 +52,12 @@ def build_site() -> Site:
     lesson = in_progress.course.modules[0].lessons[0]
     certificate = factories_certificates.certificate(learner, other)
 
-    cohort = factories_cohorts.cohort(trainer, course, name="Policía Nacional — Bogotá", capacity=40)
+    cohort = factories_cohorts.cohort(trainer, course, name="Policía Nacional — Bogotá", capacity=40,
+                                      attendance_rule="all_sessions")
     factories_cohorts.member(cohort, full_name="Ana Gómez")
     factories_cohorts.member(cohort, full_name="ليلى حداد")
     session = factories_cohorts.session(cohort, title="Opening session")
+    upcoming = factories_cohorts.session(cohort, title="Field visit", starts_at=datetime(2099, 3, 3, 9, tzinfo=UTC))
     report = RosterReport(created=1, enrolled=1, rows=3, ignored_columns=["Teléfono"], errors=[
         RowError(2, "email", "“marta.ruiz(at)policia.example.org” is not a valid e-mail address."),
         RowError(3, "country", "Not a country we know: “Atlantis”.")])
@@ -80,9 +82,11 @@ def build_site() -> Site:
               f"/impact/{YEAR}", "/no-such-page"]
     own = ["/learning/", f"/learning/{in_progress.id}/lessons/{lesson.id}", f"/learning/{in_progress.id}/quiz",
            "/certificates", "/account/profile", "/account/two-factor", "/account/erase",
-           "/account/tokens", "/account/password", "/org/membership"]
+           "/account/tokens", "/account/password", "/org/membership", "/check-in", "/check-in?code=123456789"]
     cohorts = ["/cohorts/", "/cohorts/new", f"/cohorts/{cohort.id}", f"/cohorts/{cohort.id}/sessions/{session.id}",
-               f"/cohorts/{cohort.id}/imports/{roster_import.id}"]
+               f"/cohorts/{cohort.id}/imports/{roster_import.id}",
+               f"/cohorts/{cohort.id}/sessions/{upcoming.id}", f"/cohorts/{cohort.id}/sessions/{session.id}/check-in-code",
+               f"/cohorts/{cohort.id}/close"]
     administration = ["/reports/", "/admin/courses/", "/admin/courses/new", f"/admin/courses/{course.slug}/edit",
                       "/admin/courses/import", "/admin/audit/", "/certificates/admin",
                       f"/certificates/admin/{certificate.code}", "/admin/users/",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Date, DateTime, Integer, List, Nested, String
 from marshmallow import ValidationError
+from marshmallow.validate import Length
 
 from learning.api.auth import auth, current_api_user
 from learning.api.schemas import (
@@ -19,8 +20,9 @@ from learning.api.schemas import (
     page_of,
 )
 from learning.catalogue.services import course_text
-from learning.cohorts import services, sessions
+from learning.cohorts import checkin, services, sessions
 from learning.cohorts.models import ATTENDANCE_RULES, CAPACITY_MAX, DELIVERY_MODES, NAME_MAX
+from learning.extensions import limiter
 
 bp = APIBlueprint("api_cohorts", __name__, url_prefix="/api/v1", tag="Cohorts")
 RUNNERS = ["admin", "trainer"]
@@ -344,3 +346,64 @@ def _chain_spec_processor(state) -> None:
         return _document_roster_body(previous(spec) if previous else spec)
 
     state.app.spec_callback = process
+
+
+# Self check-in (learning.cohorts.checkin): the trainer's code for the room's screen, and the member's check-in.
+
+class CheckInCodeSchema(Schema):
+    code = String(required=True, metadata={"description": "Digits: the session id, then six digits that change "
+                                                          "every minute"})
+    display = String(required=True, metadata={"description": "The code grouped for reading on a screen"})
+    expires_at = DateTime(required=True, metadata={"description": "When the code stops being accepted"})
+    qr_url = String(required=True, metadata={"description": "An SVG QR code of the check-in page with the code"})
+    check_in_url = String(required=True)
+
+
+class CheckInSchema(Schema):
+    code = String(required=True, validate=Length(max=40), metadata={"description": "The code on the screen"})
+
+
+class CheckedInSchema(Schema):
+    cohort = Integer(required=True)
+    session_id = Integer(required=True)
+    status = String(required=True, metadata={"enum": ["present"]})
+
+
+def serialise_code(cohort, code) -> dict:
+    from flask import url_for
+
+    return {"code": code.code, "display": code.display, "expires_at": code.expires_at,
+            "qr_url": url_for("cohorts.check_in_qr", cohort_id=cohort.id, session_id=code.session_id,
+                              code=code.code, _external=True),
+            "check_in_url": url_for("checkin.page", code=code.code, _external=True)}
+
+
+def _check_in_limit() -> str:
+    from flask import current_app
+
+    return current_app.config["CHECK_IN_RATE_LIMIT"]
+
+
+@bp.post("/cohorts/<int:cohort_id>/sessions/<int:session_id>/check-in-code")
+@bp.auth_required(auth, roles=RUNNERS)
+@bp.output(CheckInCodeSchema, status_code=201)
+@bp.doc(summary="The session's check-in code and QR code for the room's screen",
+        description="The code changes every minute; the previous minute's code is still accepted.",
+        responses={404: "No such cohort or session", 409: "The cohort is closed"})
+def create_check_in_code(cohort_id: int, session_id: int):
+    cohort = _cohort(cohort_id)
+    code = checkin.issue_code(current_api_user().id, cohort, sessions.get_session(cohort, session_id))
+    return serialise_code(cohort, code)
+
+
+@bp.post("/check-in")
+@limiter.limit(_check_in_limit, key_func=checkin.rate_limit_key)
+@bp.auth_required(auth)
+@bp.input(CheckInSchema, arg_name="data")
+@bp.output(CheckedInSchema)
+@bp.doc(summary="Check in to a session with the code on the screen", responses={
+    403: "Not a member of the session's cohort", 409: "The session has not started, its check-in has ended, "
+    "or the cohort is closed", 422: "A wrong or expired code", 429: "Too many attempts"})
+def check_in(data):
+    result = checkin.check_in(current_api_user(), data["code"])
+    return {"cohort": result.cohort.id, "session_id": result.session.id, "status": "present"}

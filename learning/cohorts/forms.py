@@ -88,3 +88,10 @@ class SessionForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
+
+
+class CheckInForm(FlaskForm):
+    """A member types the code on the room's screen (the QR code's link fills it in)."""
+
+    code = StringField(_l("Check-in code"), validators=[DataRequired(), Length(max=40)],
+                       render_kw={"inputmode": "numeric", "autocapitalize": "off"})

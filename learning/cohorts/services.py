@@ -410,6 +410,16 @@ def eligible_enrolment_ids(cohort: Cohort) -> list[int]:
     ))
 
 
+def below_rule(cohort: Cohort) -> list[Member]:
+    """Active members who do not meet the attendance rule now: the trainer sees them before closing,
+    to correct a register or sign someone off by hand. Empty when the rule is trainer sign-off only."""
+    if cohort.attendance_rule not in ("all_sessions", "min_percent"):
+        return []
+    eligible = set(eligible_enrolment_ids(cohort))
+    members, _total = members_of(cohort)
+    return [m for m in members if m.status == "active" and m.enrolment_id not in eligible]
+
+
 @dataclass(frozen=True)
 class CloseResult:
     signed_off: int

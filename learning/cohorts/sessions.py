@@ -11,7 +11,7 @@ from learning.audit.services import record as audit
 from learning.cohorts.models import Attendance, Cohort, TrainingSession
 from learning.cohorts.services import require_open
 from learning.enrolment.models import Enrolment
-from learning.errors import NotFound, ValidationFailed
+from learning.errors import Conflict, NotFound, ValidationFailed
 from learning.extensions import db
 from learning.models_base import utcnow
 from learning.parsing import InvalidInput, parse_datetime
@@ -83,9 +83,42 @@ def attendance_of(session: TrainingSession) -> AttendanceSheet:
                            any(mark is not None for _u, mark in rows))
 
 
+class SessionNotStarted(Conflict):
+    code = "session_not_started"
+
+
+def has_started(session: TrainingSession) -> bool:
+    return session.starts_at <= utcnow()
+
+
+def require_started(session: TrainingSession) -> None:
+    """Attendance is a fact about the past: a session that has not begun cannot be marked."""
+    if not has_started(session):
+        raise SessionNotStarted(_("This session has not started yet: attendance can be recorded once it has begun."))
+
+
+def mark_present(actor_id: int, cohort: Cohort, session: TrainingSession, enrolment_id: int,
+                 how: str = "trainer") -> None:
+    """Mark one member present (self check-in), keeping every other mark of the register as it is."""
+    require_open(cohort)
+    require_started(session)
+    mark = db.session.get(Attendance, (session.id, enrolment_id))
+    if mark is None:
+        db.session.add(Attendance(session_id=session.id, enrolment_id=enrolment_id, present=True,
+                                  recorded_at=utcnow(), recorded_by_id=actor_id))
+    elif not mark.present:
+        mark.present, mark.recorded_at, mark.recorded_by_id = True, utcnow(), actor_id
+    else:
+        return  # already present: a repeated check-in changes nothing
+    audit(actor_id, "cohort.attendance_marked", "cohort", cohort.id, session_id=session.id,
+          enrolment_id=enrolment_id, how=how)
+    db.session.flush()
+
+
 def record_attendance(actor_id: int, cohort: Cohort, session: TrainingSession, present_user_ids) -> AttendanceSheet:
     """Replace the session's register: the members listed were present, every other member absent."""
     require_open(cohort)
+    require_started(session)
     if not isinstance(present_user_ids, list) or not all(
             isinstance(i, int) and not isinstance(i, bool) for i in present_user_ids):
         raise ValidationFailed(_("Some fields are invalid."), {"present": [_("Give a list of user ids.")]})

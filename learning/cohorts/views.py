@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from learning.catalogue.services import course_text
-from learning.cohorts import imports, services, sessions
+from learning.cohorts import checkin, imports, services, sessions, sign_in_sheet_pdf
 from learning.cohorts.forms import (
     ActionForm,
     CohortForm,
@@ -151,7 +151,8 @@ def close(cohort_id: int):
         _first, total = services.members_of(cohort, page=1, per_page=1)
         eligible = len(services.eligible_enrolment_ids(cohort))
         return render_template("cohorts/close.html", cohort=cohort, course_title=_title(cohort.course),
-                               eligible=eligible, total=total, action_form=ActionForm())
+                               eligible=eligible, total=total, action_form=ActionForm(),
+                               below=services.below_rule(cohort))
     if ActionForm().validate_on_submit():
         result = services.close_cohort(current_user, cohort)
         closed = ngettext("The cohort is closed. %(num)d member was signed off by the attendance rule.",
@@ -212,7 +213,8 @@ def attendance(cohort_id: int, session_id: int):
     members, _total = services.members_of(cohort)
     sheet = sessions.attendance_of(session)
     return render_template("cohorts/session.html", cohort=cohort, session=session, members=members,
-                           present=set(sheet.present), recorded=sheet.recorded, form=form)
+                           present=set(sheet.present), recorded=sheet.recorded, form=form,
+                           started=sessions.has_started(session))
 
 
 @bp.get("/<int:cohort_id>/roster.csv")
@@ -220,3 +222,39 @@ def export(cohort_id: int):
     cohort = services.get_cohort_for(current_user, cohort_id)
     return Response("\ufeff" + services.export_roster(current_user.id, cohort), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="cohort-{cohort.id}-roster.csv"'})
+
+
+@bp.get("/<int:cohort_id>/sessions/<int:session_id>/check-in-code")
+def check_in_screen(cohort_id: int, session_id: int):
+    """The code and its QR code full screen, for the room's projector; the page reloads when the code changes."""
+    cohort = services.get_cohort_for(current_user, cohort_id)
+    session = sessions.get_session(cohort, session_id)
+    services.require_open(cohort)
+    code = checkin.current_code(session)  # a GET, reloaded every minute: not audited (the API's POST is)
+    check_in_url = url_for("checkin.page", code=code.code, _external=True)
+    return render_template("cohorts/check_in_screen.html", cohort=cohort, session=session, code=code,
+                           qr=checkin.qr_data_uri(check_in_url), check_in_url=check_in_url,
+                           base_url=url_for("checkin.page", _external=True), refresh=checkin.seconds_until_next_code())
+
+
+@bp.get("/<int:cohort_id>/sessions/<int:session_id>/check-in-qr.svg")
+def check_in_qr(cohort_id: int, session_id: int):
+    """The QR code of a current code of this session (the API's ``qr_url``); an expired or foreign code 404."""
+    cohort = services.get_cohort_for(current_user, cohort_id)
+    session = sessions.get_session(cohort, session_id)
+    code = request.args.get("code", "")
+    if not checkin.is_current(session, code):
+        abort(404)
+    svg = checkin.qr_svg(url_for("checkin.page", code=checkin.normalise(code), _external=True))
+    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/<int:cohort_id>/sessions/<int:session_id>/sign-in-sheet.pdf")
+def sign_in_sheet(cohort_id: int, session_id: int):
+    """A printable sign-in sheet for a room without a connection, in the cohort's language."""
+    cohort = services.get_cohort_for(current_user, cohort_id)
+    session = sessions.get_session(cohort, session_id)
+    pdf = sign_in_sheet_pdf.render(cohort, session, current_user)
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="cohort-{cohort.id}-session-{session.id}-sign-in.pdf"',
+        "Cache-Control": "no-store"})

@@ -146,13 +146,24 @@ def _fresh_user(world) -> dict:
     return {"new_user": person.id, "new_user_email": person.email}
 
 
+def _fresh_check_in(world) -> dict:
+    from learning.cohorts import checkin
+    from learning.cohorts.models import TrainingSession
+
+    return {"check_in_code": checkin.current_code(db.session.get(TrainingSession, world.ids["session_a"])).code}
+
+
+# Fresh values that change nothing (a current code): made for refused calls too, which need the real value.
+READ_ONLY = {"check_in"}
+
 # A refused call aims at the shared world's own thing instead: it must not change it.
 STAND_INS = {"new_course": "course", "new_draft": "draft", "new_enrolment": "enrolment", "new_cohort": "cohort_a",
              "new_member": "learner", "new_session": "session_a", "new_certificate": "certificate",
              "new_user": "learner", "new_join_request": "join_request"}
 
 FRESH = {"course": _fresh_course, "draft": _fresh_draft, "enrolment": _fresh_enrolment, "cohort": _fresh_cohort,
-         "certificate": _fresh_certificate, "user": _fresh_user, "join_request": _fresh_join_request}
+         "certificate": _fresh_certificate, "user": _fresh_user, "join_request": _fresh_join_request,
+         "check_in": _fresh_check_in}
 
 
 def _signup_body() -> dict:
@@ -419,6 +430,23 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
         Call("/cohorts/{new_cohort}/sessions/{new_session}", runners(302, LOGIN), data={"present": []},
              fresh=("cohort",))],
     ("/cohorts/<int:cohort_id>/roster.csv", "GET"): [Call("/cohorts/{cohort_a}/roster.csv", runners(200, LOGIN))],
+    ("/cohorts/<int:cohort_id>/sessions/<int:session_id>/check-in-code", "GET"): [
+        Call("/cohorts/{cohort_a}/sessions/{session_a}/check-in-code", runners(200, LOGIN)),
+        Call("/cohorts/{cohort_b}/sessions/{session_a}/check-in-code", runners(404, LOGIN),
+             note="a session is reached only through its own cohort")],
+    ("/cohorts/<int:cohort_id>/sessions/<int:session_id>/check-in-qr.svg", "GET"): [
+        Call("/cohorts/{cohort_a}/sessions/{session_a}/check-in-qr.svg?code={check_in_code}", runners(200, LOGIN),
+             fresh=("check_in",)),
+        Call("/cohorts/{cohort_a}/sessions/{session_a}/check-in-qr.svg?code=123456789", runners(404, LOGIN),
+             note="only the session's current code is drawn")],
+    ("/cohorts/<int:cohort_id>/sessions/<int:session_id>/sign-in-sheet.pdf", "GET"): [
+        Call("/cohorts/{cohort_a}/sessions/{session_a}/sign-in-sheet.pdf", runners(200, LOGIN)),
+        Call("/cohorts/{cohort_b}/sessions/{session_a}/sign-in-sheet.pdf", runners(404, LOGIN))],
+    ("/check-in", "GET"): [Call("/check-in?code=123456789", signed_in(200, LOGIN))],
+    ("/check-in", "POST"): [
+        Call("/check-in", signed_in(422, LOGIN), data={"code": "123456789"}, note="a wrong code"),
+        Call("/check-in", by_role(LOGIN, 409, 403, 403, 403, 403), data={"code": "{check_in_code}"},
+             fresh=("check_in",), note="members only; session_a's check-in ended long ago")],
 
     # Cohorts: API
     ("/api/v1/cohorts", "GET"): [Call("/api/v1/cohorts", runners(200, stranger=200))],
@@ -454,6 +482,13 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
     ("/api/v1/cohorts/<int:cohort_id>/sessions/<int:session_id>/attendance", "PUT"): [
         Call("/api/v1/cohorts/{new_cohort}/sessions/{new_session}/attendance", runners(200),
              json={"present": ["{new_member}"]}, fresh=("cohort",))],
+    ("/api/v1/cohorts/<int:cohort_id>/sessions/<int:session_id>/check-in-code", "POST"): [
+        Call("/api/v1/cohorts/{cohort_a}/sessions/{session_a}/check-in-code", runners(201)),
+        Call("/api/v1/cohorts/{cohort_b}/sessions/{session_a}/check-in-code", runners(404, stranger=404))],
+    ("/api/v1/check-in", "POST"): [
+        Call("/api/v1/check-in", signed_in(422), json={"code": "123456789"}, note="a wrong code"),
+        Call("/api/v1/check-in", by_role(401, 409, 403, 403, 403, 403), json={"code": "{check_in_code}"},
+             fresh=("check_in",), note="members only; session_a's check-in ended long ago")],
 
     # Certificates: pages
     ("/certificates", "GET"): [Call("/certificates", signed_in(200, LOGIN))],
@@ -586,7 +621,7 @@ def prepare(app, world, call: Call, role: str) -> tuple[dict, str | None, str | 
     ids.update({name: world.ids[stand_in] for name, stand_in in STAND_INS.items()})
     ids["new_user_email"] = ids["learner_email"]
     with app.app_context():
-        for name in call.fresh if not refused(call.expect[role]) else ():
+        for name in call.fresh if not refused(call.expect[role]) else [n for n in call.fresh if n in READ_ONLY]:
             ids.update(FRESH[name](world))
         email, token = (world.emails.get(role), world.tokens.get(role))
         if call.actor == "fresh" and role != "anonymous":

@@ -1,0 +1,108 @@
+"""In a real browser: the trainer puts the check-in code on the room's screen, members check in from
+phone-sized pages (one scans the QR code, one types the code), and a stranger is refused."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from learning.cohorts.models import Attendance
+from learning.extensions import db
+from learning.models_base import utcnow
+from tests import factories_cohorts as cohorts
+from tests.factories import PASSWORD
+
+pytestmark = [pytest.mark.browser]
+PHONE = {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True}
+
+
+def _sign_in(page, email: str) -> None:
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def _scan(image, tmp_path) -> str:
+    """Read the QR code as a phone's camera would: from the pixels on the screen."""
+    if not shutil.which("zbarimg"):
+        pytest.fail("Reading the QR code needs zbarimg (zbar-tools).")
+    shot = tmp_path / "qr.png"
+    image.screenshot(path=str(shot))
+    return subprocess.run(["zbarimg", "--quiet", "--raw", str(shot)], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def _fits(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_members_check_in_from_their_phones_with_the_code_on_the_screen(browser, live_server, make, tmp_path):
+    trainer = make.trainer(full_name="Lucía Ramos")
+    cohort = cohorts.cohort(trainer, name="Policía Nacional — Bogotá")
+    session = cohorts.session(cohort, title="Día 1", starts_at=utcnow() - timedelta(minutes=10))
+    scanner = cohorts.member(cohort, full_name="Ana Gómez")
+    typist = cohorts.member(cohort, full_name="Jorge Díaz")
+    stranger = make.user(full_name="Pedro Nadie")
+    emails = {e.user_id: e.user.email for e in (scanner, typist)}
+
+    screen_context = browser.new_context(base_url=live_server.url, locale="en-GB")
+    screen = screen_context.new_page()
+    screen.goto("/account/login")
+    _sign_in(screen, trainer.email)
+    screen.goto(f"/cohorts/{cohort.id}/sessions/{session.id}")
+    screen.get_by_role("link", name="Show the check-in code").click()
+    code = screen.locator("#check-in-code").get_attribute("data-code")
+    assert code and code.startswith(str(session.id))
+    scanned = _scan(screen.locator("img.check-in-qr"), tmp_path)
+    assert scanned.startswith(live_server.url + "/check-in?code=")
+
+    def phone():
+        context = browser.new_context(base_url=live_server.url, locale="en-GB", **PHONE)
+        return context, context.new_page()
+
+    # Ana scans: the camera opens the link, she signs in, and the code is already filled in.
+    context, page = phone()
+    page.goto(scanned)
+    _sign_in(page, emails[scanner.user_id])
+    assert page.locator("input[name=code]").input_value() == code
+    assert _fits(page)
+    page.get_by_role("button", name="Check in").click()
+    assert "You are checked in to" in page.locator(".flash-success").inner_text()
+    context.close()
+
+    # Jorge types the code as the screen groups it.
+    context, page = phone()
+    page.goto("/check-in")
+    _sign_in(page, emails[typist.user_id])
+    page.fill("input[name=code]", screen.locator("#check-in-code").inner_text())
+    page.get_by_role("button", name="Check in").click()
+    assert "You are checked in to" in page.locator(".flash-success").inner_text()
+    # A wrong code is explained next to the field.
+    page.fill("input[name=code]", f"{session.id}000000")
+    page.get_by_role("button", name="Check in").click()
+    assert "This code is wrong or has expired." in page.locator(".field-error").inner_text()
+    assert page.locator("input[name=code]").get_attribute("aria-invalid") == "true"
+    assert _fits(page)
+    context.close()
+
+    # Someone not in the cohort is refused, with a reason.
+    context, page = phone()
+    page.goto(scanned)
+    _sign_in(page, stranger.email)
+    page.get_by_role("button", name="Check in").click()
+    assert "You are not a member of this session's cohort." in page.locator(".field-error").inner_text()
+    context.close()
+
+    db.session.expire_all()
+    present = set(db.session.scalars(select(Attendance.enrolment_id).where(
+        Attendance.session_id == session.id, Attendance.present.is_(True))))
+    assert present == {scanner.id, typist.id}
+    # The trainer's register shows both, ready to be corrected by hand.
+    screen.goto(f"/cohorts/{cohort.id}/sessions/{session.id}")
+    assert screen.locator(f"#present-{scanner.user_id}").is_checked()
+    assert screen.locator(f"#present-{typist.user_id}").is_checked()
+    screen_context.close()
