@@ -20,7 +20,7 @@ from learning.signals import ErasedPerson, user_erased
 
 
 def forget_holder(person: ErasedPerson) -> int:
-    """Blank the name on the person's certificates (and in a revocation reason that quotes it) and
+    """Blank the name on the person's certificates (and in a revocation reason or internal note that quotes it) and
     overwrite their PDFs; returns how many."""
     withhold_holder_name(person.user_id)
     certificates = list(db.session.scalars(
@@ -29,6 +29,7 @@ def forget_holder(person: ErasedPerson) -> int:
     for certificate in certificates:
         db.session.refresh(certificate)  # the bulk update above is not in the identity map
         certificate.revocation_reason = person.scrub_text(certificate.revocation_reason)
+        certificate.revocation_note = person.scrub_text(certificate.revocation_note)
         store_pdf(certificate)
     return len(certificates)
 
