@@ -90,7 +90,8 @@ def test_development_refuses_the_key_once_published_in_the_source(tmp_path):
 
 def test_production_accepts_a_long_random_key(tmp_path):
     key = "k8Jq2-Zr7vN0pWmXc4Tb9LsYh3GdEa6Fu1"
-    config = load_config({"LEARNING_ENV": "production", "SECRET_KEY": key, "LEARNING_INSTANCE_PATH": str(tmp_path)})
+    config = load_config({"LEARNING_ENV": "production", "SECRET_KEY": key, "LEARNING_INSTANCE_PATH": str(tmp_path),
+                          "RATELIMIT_STORAGE_URI": "redis://limits.internal:6379/1"})
     assert config["SECRET_KEY"] == key
 
 
@@ -169,16 +170,22 @@ def test_a_negative_proxy_count_is_a_configuration_error(tmp_path):
 
 # --- metrics -----------------------------------------------------------------------------------------
 
+# Production configuration as load_config accepts it (a shared rate-limit store is required); the app
+# under test then counts in memory, since these tests are about /metrics, not about limits.
+PRODUCTION = {"LEARNING_ENV": "production", "RATELIMIT_STORAGE_URI": "redis://limits.internal:6379/1"}
+
+
 def test_metrics_without_a_token_are_not_served_in_production(base_config, app):
-    production = build_app({**base_config, "LEARNING_ENV": "production"}, ADMIN_2FA_REQUIRED=False)
+    production = build_app({**base_config, **PRODUCTION}, ADMIN_2FA_REQUIRED=False,
+                           RATELIMIT_STORAGE_URI="memory://")
     response = production.test_client().get("/metrics")
     assert response.status_code == 404
     assert b"learning_http_requests_total" not in response.get_data()
 
 
 def test_metrics_with_a_token_need_it_in_production(base_config, app):
-    production = build_app({**base_config, "LEARNING_ENV": "production", "METRICS_TOKEN": "scrape-token-1234"},
-                           ADMIN_2FA_REQUIRED=False)
+    production = build_app({**base_config, **PRODUCTION, "METRICS_TOKEN": "scrape-token-1234"},
+                           ADMIN_2FA_REQUIRED=False, RATELIMIT_STORAGE_URI="memory://")
     client = production.test_client()
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
