@@ -266,12 +266,13 @@ def end_credentials(user: User, keep_current_session: bool = False) -> None:
 
 
 def _record_token_use(row: ApiToken, now: datetime) -> None:
-    """Note when a token was last used (at most every five minutes), in a short transaction of its own.
+    """Note when a token was last used (at most every five minutes), in the request's own unit of work.
 
-    Not through the request's session: committing that would expire everything it holds, so the
-    request would read the user and their roles again (two more round trips on the learner's path)."""
-    with db.engine.begin() as connection:
-        connection.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    One statement on the request's connection, never a second connection: twenty requests waiting on
+    a row lock would otherwise each hold one connection and wait for another, and exhaust the pool.
+    The row is marked as already holding the value, so nothing is flushed or read again for it."""
+    db.session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
+                       .execution_options(synchronize_session=False))
     set_committed_value(row, "last_used_at", now)
 
 

@@ -112,7 +112,10 @@ def find_session(code) -> TrainingSession:
     code = normalise(code)
     if not _well_formed(code):
         raise _invalid()
-    session = db.session.get(TrainingSession, int(code[:-DIGITS]))
+    session_id = int(code[:-DIGITS])
+    if session_id > 2**31 - 1:  # beyond any id the database holds (PostgreSQL would refuse to compare)
+        raise _invalid()
+    session = db.session.get(TrainingSession, session_id)
     if session is None or not is_current(session, code):
         raise _invalid()
     return session

@@ -390,7 +390,8 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
         Call("/api/v1/sync", signed_in(422), json={"events": "many"}),
     ],
     ("/api/v1/courses/<slug>/package", "GET"): [
-        Call("/api/v1/courses/{finished_course}/package", by_role(401, 200, 200, 403, 403, 403),
+        Call("/api/v1/courses/{finished_course}/package", by_role(401, 200, 200, 403, 403, 403, manager=403,
+                                                                  other_manager=403),
              note="those enrolled in the course (completed here); no one else, admins included"),
         Call("/api/v1/courses/{draft}/package", by_role(401, 404, 404, 404, 404, 403)),
     ],

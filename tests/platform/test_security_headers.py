@@ -30,9 +30,16 @@ STRICT_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; scrip
 
 def example_path(rule) -> str:
     """The rule's path with a plausible value for each variable (checks here come before any lookup)."""
-    from werkzeug.routing.converters import NumberConverter
+    from werkzeug.routing.converters import AnyConverter, NumberConverter
 
-    values = {name: 1 if isinstance(converter, NumberConverter) else "x" for name, converter in rule._converters.items()}
+    def plausible(converter):
+        if isinstance(converter, NumberConverter):
+            return 1
+        if isinstance(converter, AnyConverter):  # one of the values the route names: the first
+            return sorted(converter.items)[0]
+        return "x"
+
+    values = {name: plausible(converter) for name, converter in rule._converters.items()}
     if rule.rule.startswith("/static/"):
         values["filename"] = "css/app.css"
     return rule.build(values, append_unknown=False)[1]
