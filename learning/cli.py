@@ -101,3 +101,6 @@ def register_commands(app: Flask) -> None:
     from learning.sso.cli import sso_cli
 
     app.cli.add_command(sso_cli)
+    from learning.lti.cli import lti_cli
+
+    app.cli.add_command(lti_cli)

@@ -1,0 +1,97 @@
+"""LTI 1.3 platforms API (admin): register the partners' LMSs that launch our courses, and list them.
+
+The tool's own configuration (login, launch, JWKS and deep linking URLs) is public at ``GET /lti/config``.
+"""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Boolean, DateTime, Integer, List, Nested, String
+from apiflask.validators import Length
+from flask_babel import gettext as _
+
+from learning.api.auth import auth, current_api_user
+from learning.api.schemas import Id
+from learning.errors import ValidationFailed
+from learning.extensions import db
+from learning.lti import services
+
+bp = APIBlueprint("api_lti", __name__, url_prefix="/api/v1", tag="LTI")
+ADMIN_ERRORS = {401: "Not signed in", 403: "Not an admin"}
+
+
+class PlatformInSchema(Schema):
+    issuer = String(required=True, validate=Length(max=255), metadata={
+        "description": "The platform's issuer (`iss` of its id tokens), an https URL"})
+    client_id = String(required=True, validate=Length(min=1, max=255), metadata={
+        "description": "The client id the platform gave the tool"})
+    key_set_url = String(required=True, validate=Length(max=2000), metadata={
+        "description": "The platform's public keyset (JWKS) URL"})
+    auth_login_url = String(required=True, validate=Length(max=2000), metadata={
+        "description": "The platform's OIDC authentication request URL"})
+    auth_token_url = String(required=True, validate=Length(max=2000), metadata={
+        "description": "The platform's OAuth 2 access token URL (grades and rosters)"})
+    auth_token_audience = String(validate=Length(max=255), load_default=None, metadata={
+        "description": "The `aud` of the tool's client assertions, when not the token URL"})
+    deployment_ids = List(String(validate=Length(min=1, max=255)), required=True, validate=Length(min=1, max=100),
+                          metadata={"description": "The deployment ids the platform gave the tool"})
+    name = String(validate=Length(max=200), load_default=None)
+    organisation_id = Id(load_default=None, metadata={
+        "description": "The organisation its people belong to (accounts created by a launch join it)"})
+    instructors_are_trainers = Boolean(load_default=True, metadata={
+        "description": "Whether its instructors run their context's cohort here (the trainer role)"})
+
+
+class OrganisationRefSchema(Schema):
+    id = Integer(required=True)
+    name = String(required=True)
+
+
+class PlatformSchema(Schema):
+    id = Integer(required=True)
+    name = String(required=True)
+    issuer = String(required=True)
+    client_id = String(required=True)
+    key_set_url = String(required=True)
+    auth_login_url = String(required=True)
+    auth_token_url = String(required=True)
+    auth_token_audience = String(allow_none=True, required=True)
+    deployment_ids = List(String(), required=True)
+    organisation = Nested(OrganisationRefSchema, allow_none=True, required=True)
+    instructors_are_trainers = Boolean(required=True)
+    enabled = Boolean(required=True)
+    created_at = DateTime(required=True)
+
+
+@bp.post("/lti/platforms")
+@bp.auth_required(auth, roles=["admin"])
+@bp.input(PlatformInSchema, arg_name="data")
+@bp.output(PlatformSchema, status_code=201)
+@bp.doc(summary="Register an LTI 1.3 platform (admin)",
+        description="A partner's LMS (Moodle, Canvas, Open edX...) that will launch our courses. The issuer "
+                    "and client id together name it; give every deployment id it uses.",
+        responses={**ADMIN_ERRORS, 409: "This issuer and client id are already registered",
+                   422: "Invalid fields (URLs must be https), each named"})
+def create_platform(data):
+    from learning.accounts.models import Organisation
+
+    organisation = None
+    if data.get("organisation_id") is not None:
+        organisation = db.session.get(Organisation, data["organisation_id"])
+        if organisation is None:
+            raise ValidationFailed(_("Some fields are invalid."), {"organisation_id": [_("No such organisation.")]})
+    platform = services.create_platform(
+        issuer=data["issuer"], client_id=data["client_id"], key_set_url=data["key_set_url"],
+        auth_login_url=data["auth_login_url"], auth_token_url=data["auth_token_url"],
+        auth_token_audience=data.get("auth_token_audience"), deployment_ids=data["deployment_ids"],
+        name=data.get("name"), organisation=organisation,
+        instructors_are_trainers=data.get("instructors_are_trainers", True), actor=current_api_user())
+    return services.describe(platform), 201
+
+
+@bp.get("/lti/platforms")
+@bp.auth_required(auth, roles=["admin"])
+@bp.output(PlatformSchema(many=True))
+@bp.doc(summary="The registered LTI 1.3 platforms (admin)", responses=ADMIN_ERRORS)
+def list_platforms():
+    return [services.describe(p) for p in services.list_platforms()]
