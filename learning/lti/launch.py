@@ -167,7 +167,12 @@ def verify_launch(id_token: str, state: LtiLoginState) -> tuple[LtiPlatform, dic
     if not isinstance(id_token, str) or not id_token or len(id_token) > 100_000:
         raise LtiRefused("no_token", _("The launch carries no id token."), status=400)
     issuer, audience = unverified_issuer(id_token)
-    platform = find_platform(issuer, audience)
+    try:
+        platform = find_platform(issuer, audience)
+    except LtiRefused as refused:
+        if refused.reason == "unknown_client":  # the issuer is registered, for another client id
+            raise LtiRefused("wrong_audience") from None
+        raise
     claims = _decode(platform, id_token)
     now = time.time()
     if claims.get("iss") != platform.issuer:

@@ -153,7 +153,9 @@ def find_platform(issuer: str, client_id: str | None) -> LtiPlatform:
         query = query.where(LtiPlatform.client_id == client_id)
     found = db.session.scalars(query.limit(2)).all()
     if not found:
-        raise LtiRefused("unknown_issuer" if not client_id else "unknown_client", _(
+        known_issuer = client_id and db.session.scalar(select(LtiPlatform.id).where(
+            LtiPlatform.issuer == issuer, LtiPlatform.enabled.is_(True)).limit(1)) is not None
+        raise LtiRefused("unknown_client" if known_issuer else "unknown_issuer", _(
             "This learning platform is not registered with us. Ask your administrator to register it."))
     if len(found) > 1:
         raise LtiRefused("ambiguous_client", status=400)
