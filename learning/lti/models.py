@@ -164,6 +164,8 @@ class LtiLoginState(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    platform: Mapped[LtiPlatform] = relationship()
+
 
 class LtiKey(db.Model):
     """An RSA key the tool signs with (deep linking responses, and the client assertions of AGS/NRPS);

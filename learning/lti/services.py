@@ -7,6 +7,7 @@ to the audit log as ``lti.launch_refused`` after undoing anything else, as singl
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -33,6 +34,7 @@ from learning.models_base import utcnow
 from learning.text import single_line
 
 MAX_URL = 2000
+log = logging.getLogger(__name__)
 
 
 class LtiRefused(DomainError):
@@ -406,11 +408,14 @@ def open_enrolment(user: User, course, cohort):
 # --- audit and erasure -------------------------------------------------------------------------
 
 def refuse(platform: LtiPlatform | None, reason: str, **details) -> None:
-    """Write a refused launch to the audit log (committed, after undoing anything else)."""
+    """Undo anything the refused request did; write the refusal to the audit log (committed) when it came
+    from a registered platform, else only to the log (anyone can post junk here: it must not fill the audit log)."""
     db.session.rollback()
     data = {"reason": reason, "method": "lti", **{k: v for k, v in details.items() if v is not None}}
-    if platform is not None:
-        data["platform"] = platform.id
+    if platform is None:
+        log.warning("LTI request refused: %s", reason)
+        return
+    data["platform"] = platform.id
     audit(None, "lti.launch_refused", None, None, **data)
     db.session.commit()
 

@@ -143,6 +143,7 @@ def _launch():
     platform = None
     try:
         state = launch.login_state(request.form.get("state"))
+        platform = state.platform  # the refusals of a launch to a login we started are audited
         platform, claims = launch.verify_launch(request.form.get("id_token"), state)
         if claims[launch.MESSAGE_TYPE] == launch.DEEP_LINKING:
             return _picker(platform, claims)

@@ -553,6 +553,24 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
     ("/admin/sso/new", "POST"): [Call("/admin/sso/new", admins(422, LOGIN), data={"kind": "oidc", "slug": "x"})],
     ("/admin/sso/<int:provider_id>/enabled", "POST"): [Call("/admin/sso/999999/enabled", admins(404, LOGIN),
                                                             data={"enabled": "0"})],
+    # LTI 1.3: the tool's configuration and keys are public; logins and launches come from a partner's LMS
+    # (whoever is signed in here), so an unregistered platform or a launch without state is refused to all.
+    ("/lti/config", "GET"): [Call("/lti/config", everyone(200))],
+    ("/lti/jwks", "GET"): [Call("/lti/jwks", everyone(200))],
+    ("/lti/login", "GET"): [Call("/lti/login?iss=https://nowhere.example&login_hint=x"
+                                 "&target_link_uri=http://localhost/lti/launch", everyone(403))],
+    ("/lti/login", "POST"): [Call("/lti/login", everyone(403), data={
+        "iss": "https://nowhere.example", "login_hint": "x", "target_link_uri": "http://localhost/lti/launch"})],
+    ("/lti/launch", "POST"): [Call("/lti/launch", everyone(400), data={"id_token": "x.y.z"})],
+    ("/lti/deep-linking", "POST"): [Call("/lti/deep-linking", everyone(400), data={"id_token": "x.y.z"})],
+    ("/lti/deep-linking/respond", "POST"): [Call("/lti/deep-linking/respond", everyone(400),
+                                                 data={"ticket": "forged", "course": "x"})],
+    ("/api/v1/lti/platforms", "GET"): [Call("/api/v1/lti/platforms", admins(200))],
+    ("/api/v1/lti/platforms", "POST"): [Call("/api/v1/lti/platforms", admins(201), json={
+        "issuer": "https://moodle.matrix.example", "client_id": "matrix", "deployment_ids": ["1"],
+        "key_set_url": "https://moodle.matrix.example/mod/lti/certs.php",
+        "auth_login_url": "https://moodle.matrix.example/mod/lti/auth.php",
+        "auth_token_url": "https://moodle.matrix.example/mod/lti/token.php"})],
 }
 
 CASES = [
