@@ -17,6 +17,7 @@ NOT_PAGES = {
     "ops.healthz", "ops.readyz", "ops.metrics", "certificates.jwks", "accounts.download_data",
     "openapi.spec", "openapi.swagger_ui_oauth_redirect", "accounts.login_two_factor", "static",
     "home.favicon", "offline.service_worker", "offline.manifest", "offline.offline_page",
+    "lti.config", "lti.jwks",
 }
 # Pages for people who are not signed in; signed in, the header offers "Sign out" instead.
 SIGNED_OUT_ONLY = {"/account/login", "/account/signup", "/account/forgot", "/auth/sso/"}

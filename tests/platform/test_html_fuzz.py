@@ -73,6 +73,9 @@ NAMES = [
     "attendance_min_percent", "trainers", "delivery", "remember", "timezone", "reminders_enabled", "answers",
     "pass_mark", "certificate_validity_months", "estimated_minutes", "sectors", "modules", "quiz", "place",
     "notes", "file", "organisation_id",
+    # LTI 1.3 login initiation, launch and deep linking (``/lti/...``).
+    "iss", "client_id", "login_hint", "lti_message_hint", "target_link_uri", "lti_deployment_id", "id_token", "state",
+    "ticket",
 ]
 HOSTILE = [
     "²", "٣", "١٢", "-1", "0", "99999999999999999999", "2147483648", "-9223372036854775809", "1e308", "NaN",
