@@ -211,8 +211,8 @@ def account_for(platform: LtiPlatform, claims: dict) -> tuple[User, LtiIdentity,
         user = accounts.get_user_by_email(email) if email else None
         if user is not None and not (platform.organisation_id and user.organisation_id == platform.organisation_id):
             raise LtiRefused("email_taken", _(
-                "An account with your e-mail address already exists here. Sign in with it once in a new window, "
-                "or ask your administrator to link it."), email=email)
+                "An account with your e-mail address already exists here, outside your learning platform's "
+                "organisation. Ask your administrator to link them."), email=email)
         if user is None:
             user = _create_user(platform, claims, email)
             created = True
