@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from learning.accounts import services as accounts
 from learning.accounts.models import Organisation, User, UserRole
@@ -278,6 +279,22 @@ def grant_trainer(platform: LtiPlatform, user: User) -> None:
 
 # --- the course, the context and its cohort ----------------------------------------------------
 
+def _first_or_insert(query, make):
+    """The row ``query`` finds, else a new one from ``make()`` inserted in a savepoint: when a class
+    launches a new link at the same moment, the launches that lose the race read the winner's row."""
+    found = db.session.scalar(query)
+    if found is not None:
+        return found
+    try:
+        with db.session.begin_nested():
+            row = make()
+            db.session.add(row)
+            db.session.flush()
+        return row
+    except IntegrityError:
+        return db.session.scalar(query)
+
+
 def course_for(link_course_id: int | None, claims: dict, target_link_uri: str):
     """The course a launch opens: the ``course`` custom parameter, else the course the resource link was
     given before, else a ``/courses/<slug>`` target link URI. None: the catalogue."""
@@ -306,11 +323,10 @@ def record_context(platform: LtiPlatform, deployment: LtiDeployment, claims: dic
     if not isinstance(claim, dict) or not isinstance(claim.get("id"), str) or not claim["id"]:
         return None
     context_id = claim["id"][:255]
-    context = db.session.scalar(select(LtiContext).where(LtiContext.deployment_id == deployment.id,
-                                                         LtiContext.context_id == context_id))
-    if context is None:
-        context = LtiContext(platform_id=platform.id, deployment=deployment, context_id=context_id)
-        db.session.add(context)
+    context = _first_or_insert(
+        select(LtiContext).where(LtiContext.deployment_id == deployment.id, LtiContext.context_id == context_id),
+        lambda: LtiContext(platform_id=platform.id, deployment_id=deployment.id, context_id=context_id,
+                           nrps_versions=[]))
     context.title = single_line(str(claim.get("title") or ""))[:300]
     context.label = single_line(str(claim.get("label") or ""))[:300]
     nrps = claims.get("https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice")
@@ -330,11 +346,11 @@ def record_resource_link(platform: LtiPlatform, deployment: LtiDeployment, conte
     link_id = claim.get("id") if isinstance(claim, dict) else None
     if not isinstance(link_id, str) or not link_id or len(link_id) > 255:
         raise LtiRefused("no_resource_link", status=400)
-    link = db.session.scalar(select(LtiResourceLink).where(LtiResourceLink.deployment_id == deployment.id,
-                                                           LtiResourceLink.resource_link_id == link_id))
-    if link is None:
-        link = LtiResourceLink(platform_id=platform.id, deployment=deployment, resource_link_id=link_id)
-        db.session.add(link)
+    link = _first_or_insert(
+        select(LtiResourceLink).where(LtiResourceLink.deployment_id == deployment.id,
+                                      LtiResourceLink.resource_link_id == link_id),
+        lambda: LtiResourceLink(platform_id=platform.id, deployment_id=deployment.id, resource_link_id=link_id,
+                                ags_scopes=[]))
     link.context = context
     link.title = single_line(str(claim.get("title") or ""))[:300]
     ags = claims.get("https://purl.imsglobal.org/spec/lti-ags/claim/endpoint")
@@ -374,12 +390,16 @@ def context_cohort(context: LtiContext, course, instructor: User | None):
 
         today = utcnow().date()
         name = single_line(context.title or context.label or context.context_id)[:180] or course.slug
-        cohort = create_cohort(instructor, {"course": course.slug, "name": name, "country": country,
-                                            "delivery": "online", "starts_on": today.isoformat(),
-                                            "ends_on": (today + timedelta(days=365)).isoformat()})
-        cohort.organisation_id = context.platform.organisation_id
-        db.session.add(LtiContextCohort(context_id=context.id, course_id=course.id, cohort_id=cohort.id))
-        db.session.flush()
+        try:
+            with db.session.begin_nested():  # two instructors at once: one cohort, the other joins it
+                cohort = create_cohort(instructor, {"course": course.slug, "name": name, "country": country,
+                                                    "delivery": "online", "starts_on": today.isoformat(),
+                                                    "ends_on": (today + timedelta(days=365)).isoformat()})
+                cohort.organisation_id = context.platform.organisation_id
+                db.session.add(LtiContextCohort(context_id=context.id, course_id=course.id, cohort_id=cohort.id))
+                db.session.flush()
+        except IntegrityError:
+            return context_cohort(context, course, instructor)
     elif cohort is not None and instructor is not None and all(t.user_id != instructor.id for t in cohort.trainers):
         cohort.trainers.append(CohortTrainer(user_id=instructor.id))
         audit(None, "cohort.updated", "cohort", cohort.id, fields=["trainers"], source="lti")
