@@ -84,19 +84,21 @@ def register_api(app: Flask) -> None:
     register_docs(app)
     from learning.api import (
         accounts,
+        assessment,
         audit,
         catalogue,
         certificates,
         cohort_rosters,
         cohorts,
         enrolment,
+        learning_gain,
         offline,
         organisations,
         reports,
     )
 
     for module in (accounts, catalogue, enrolment, offline, cohorts, cohort_rosters, certificates, reports, audit,
-                   organisations):
+                   organisations, assessment, learning_gain):
         # Bearer requests carry no cookie to forge; cookie requests are checked in auth.
         csrf.exempt(module.bp)
         app.register_blueprint(module.bp)
