@@ -65,15 +65,15 @@ class KnowledgeTestsSchema(Schema):
     post = Nested(PostTestOutSchema, allow_none=True, required=True)
 
 
-class ChoiceOutSchema(Schema):
+class TestChoiceOutSchema(Schema):
     id = Integer(required=True)
     text = String(required=True)
 
 
-class QuestionOutSchema(Schema):
+class TestQuestionOutSchema(Schema):
     id = Integer(required=True)
     text = String(required=True)
-    choices = List(Nested(ChoiceOutSchema), required=True)
+    choices = List(Nested(TestChoiceOutSchema), required=True)
 
 
 class AttemptSchema(Schema):
@@ -89,7 +89,7 @@ class TestStateSchema(Schema):
     open = Boolean(required=True, metadata={"description": "Whether the learner may take it now"})
     reason = String(allow_none=True, required=True, metadata={"description": "Why it is not open"})
     attempt = Nested(AttemptSchema, allow_none=True, required=True)
-    questions = List(Nested(QuestionOutSchema), required=True,
+    questions = List(Nested(TestQuestionOutSchema), required=True,
                      metadata={"description": "In the caller's language; which choices are right is never sent"})
 
 
