@@ -143,3 +143,30 @@ def test_unknown_questions_or_choices_are_refused(make, answers):
     with pytest.raises(ValidationFailed):
         services.submit_test(enrolment, "pre", answers)
     assert attempts() == 0
+
+
+def test_the_persons_data_export_holds_their_test_attempts(make):
+    from learning.accounts.privacy import export_personal_data
+
+    course = make.course()
+    fa.give_tests(course)
+    learner = make.user()
+    enrolment = make.enrolment(learner, course)
+    services.submit_test(enrolment, "pre", fa.answers(course.id, "pre", 2))
+    db.session.commit()
+    exported = export_personal_data(learner)["knowledge_test_attempts"]
+    assert [(a["kind"], a["score"]) for a in exported] == [("pre", 50)]
+
+
+def test_an_erasure_keeps_the_attempts_as_anonymous_facts(make):
+    from learning.accounts.privacy import erase_user
+
+    course = make.course()
+    fa.give_tests(course)
+    learner = make.user()
+    enrolment = make.enrolment(learner, course)
+    services.submit_test(enrolment, "pre", fa.answers(course.id, "pre", 2))
+    db.session.commit()
+    erase_user(learner.id)
+    db.session.commit()
+    assert attempts() == 1  # like quiz attempts: hung off the kept enrolment, nothing personal in them
