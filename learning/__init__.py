@@ -76,6 +76,7 @@ def register_extensions(app: Flask) -> None:
 def register_models(app: Flask) -> None:
     """Import every model so that metadata (and Alembic) sees the whole schema."""
     import learning.accounts.models
+    import learning.assessment.models
     import learning.audit.models
     import learning.catalogue.models
     import learning.certificates.models

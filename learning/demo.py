@@ -181,6 +181,9 @@ def seed_demo(learners: int = 400, seed: int = 2026, progress: bool = False, cer
     finally:
         if bar:
             bar.__exit__(None, None, None)
+    from learning.assessment.demo import seed_knowledge_tests
+
+    made["knowledge_tests_taken"] = seed_knowledge_tests(admin.id, courses, seed)
     db.session.commit()
     return {
         "courses": len(courses),

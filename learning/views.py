@@ -40,6 +40,7 @@ def register_views(app: Flask) -> None:
 
     from learning.accounts.admin_views import bp as admin_users
     from learning.accounts.views import bp as accounts
+    from learning.assessment.views import bp as assessment
     from learning.audit.views import bp as audit
     from learning.catalogue.views import bp as catalogue
     from learning.certificates.views import bp as certificates
@@ -55,7 +56,7 @@ def register_views(app: Flask) -> None:
     from learning.sso.views import bp as sso
 
     for blueprint in (accounts, admin_users, catalogue, enrolment, cohorts, checkin, certificates, reminders, reporting,
-                      audit, organisations, offline):
+                      audit, organisations, offline, assessment):
         blueprint.enable_openapi = False  # HTML pages are not part of the API document
         app.register_blueprint(blueprint)
     for blueprint in (sso, sso_admin, lti):

@@ -20,7 +20,7 @@ from learning.extensions import db
 from learning.organisations.models import Assignment
 from learning.organisations.services import due_instant
 from learning.reminders.services import unsubscribe_token
-from tests import factories, factories_certificates, factories_cohorts
+from tests import factories, factories_assessment, factories_certificates, factories_cohorts
 from tests import factories_reporting as rf
 from tests.factories import PASSWORD
 
@@ -51,6 +51,9 @@ def build_site() -> Site:
     in_progress = factories.enrolment(learner, course)
     lesson = in_progress.course.modules[0].lessons[0]
     certificate = factories_certificates.certificate(learner, other)
+    tested = factories.course(title="Online grooming: signs and responses")
+    factories_assessment.give_tests(tested)
+    pre_test = factories.enrolment(learner, tested)
 
     cohort = factories_cohorts.cohort(trainer, course, name="Policía Nacional — Bogotá", capacity=40,
                                       attendance_rule="all_sessions")
@@ -81,6 +84,7 @@ def build_site() -> Site:
     public = ["/", "/courses/", f"/courses/{course.slug}", "/verify", f"/verify/{certificate.code}",
               f"/impact/{YEAR}", "/no-such-page"]
     own = ["/learning/", f"/learning/{in_progress.id}/lessons/{lesson.id}", f"/learning/{in_progress.id}/quiz",
+           f"/learning/{pre_test.id}/tests/pre", f"/learning/{pre_test.id}/tests/post",
            "/certificates", "/account/profile", "/account/two-factor", "/account/erase",
            "/account/tokens", "/account/password", "/org/membership", "/check-in", "/check-in?code=123456789"]
     cohorts = ["/cohorts/", "/cohorts/new", f"/cohorts/{cohort.id}", f"/cohorts/{cohort.id}/sessions/{session.id}",
@@ -88,6 +92,7 @@ def build_site() -> Site:
                f"/cohorts/{cohort.id}/sessions/{upcoming.id}", f"/cohorts/{cohort.id}/sessions/{session.id}/check-in-code",
                f"/cohorts/{cohort.id}/close"]
     administration = ["/reports/", "/admin/courses/", "/admin/courses/new", f"/admin/courses/{course.slug}/edit",
+                      f"/admin/courses/{tested.slug}/knowledge-tests",
                       "/admin/courses/import", "/admin/audit/", "/certificates/admin",
                       f"/certificates/admin/{certificate.code}", "/admin/users/",
                       f"/admin/users/?q={learner.full_name.split()[0]}", f"/admin/users/{learner.id}",

@@ -33,6 +33,18 @@ def _iso(value):
     return value.isoformat() if value is not None else None
 
 
+def _knowledge_test_attempts(enrolment_ids: list[int]) -> list[dict]:
+    """The person's pre-tests and post-tests (``learning.assessment``), read only."""
+    from learning.assessment.models import KnowledgeTestAttempt
+
+    if not enrolment_ids:
+        return []
+    attempts = db.session.scalars(select(KnowledgeTestAttempt).where(
+        KnowledgeTestAttempt.enrolment_id.in_(enrolment_ids)).order_by(KnowledgeTestAttempt.id)).all()
+    return [{"enrolment_id": a.enrolment_id, "kind": a.kind, "submitted_at": _iso(a.submitted_at), "score": a.score,
+             "answers": a.answers} for a in attempts]
+
+
 def export_personal_data(user: User) -> dict:
     """Everything the platform holds on this person, as plain JSON-ready data."""
     enrolments = db.session.scalars(select(Enrolment).where(Enrolment.user_id == user.id).order_by(Enrolment.id)).all()
@@ -75,6 +87,7 @@ def export_personal_data(user: User) -> dict:
              "passed": a.passed, "answers": a.answers}
             for a in attempts
         ],
+        "knowledge_test_attempts": _knowledge_test_attempts(enrolment_ids),
         "certificates": [
             {"code": c.code, "course_title": c.course_title, "holder_name": c.holder_name,
              "issued_at": _iso(c.issued_at), "expires_at": _iso(c.expires_at), "revoked_at": _iso(c.revoked_at)}

@@ -84,12 +84,14 @@ def register_api(app: Flask) -> None:
     register_docs(app)
     from learning.api import (
         accounts,
+        assessment,
         audit,
         catalogue,
         certificates,
         cohort_rosters,
         cohorts,
         enrolment,
+        learning_gain,
         lti,
         offline,
         organisations,
@@ -97,7 +99,7 @@ def register_api(app: Flask) -> None:
     )
 
     for module in (accounts, catalogue, enrolment, offline, cohorts, cohort_rosters, certificates, reports, audit,
-                   organisations, lti):
+                   organisations, assessment, learning_gain, lti):
         # Bearer requests carry no cookie to forge; cookie requests are checked in auth.
         csrf.exempt(module.bp)
         app.register_blueprint(module.bp)

@@ -24,7 +24,13 @@ def _checked_form() -> None:
 
 
 def _next_step(enrolment: Enrolment) -> str:
-    """Where "continue" leads: the next lesson, else the quiz, else the course page."""
+    """Where "continue" leads: the next lesson, else the quiz, else the course page; a course's
+    pre-test and post-test (``learning.assessment``) come before and after its lessons."""
+    from learning.assessment.services import pending_test
+
+    test = pending_test(enrolment)
+    if test is not None:
+        return url_for("assessment.take", enrolment_id=enrolment.id, kind=test)
     progress = services.progress_of(enrolment)
     if enrolment.status == "active" and progress.next_lesson is not None:
         return url_for("enrolment.lesson", enrolment_id=enrolment.id, lesson_id=progress.next_lesson.id)

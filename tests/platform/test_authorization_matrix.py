@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from learning.extensions import db
-from tests import factories
+from tests import factories, factories_assessment
 from tests import factories_cohorts as cohorts
 from tests.conftest import empty_tables
 from tests.security_fixtures import (
@@ -153,17 +153,27 @@ def _fresh_check_in(world) -> dict:
     return {"check_in_code": checkin.current_code(db.session.get(TrainingSession, world.ids["session_a"])).code}
 
 
+def _fresh_tested_enrolment(world) -> dict:
+    """The learner enrolled in a new course that has a pre-test and a post-test."""
+    from learning.accounts.models import User
+
+    learner = db.session.get(User, world.ids["learner"])
+    course = factories.course()
+    factories_assessment.give_tests(course)
+    return {"new_tested_enrolment": factories.enrolment(learner, course).id}
+
+
 # Fresh values that change nothing (a current code): made for refused calls too, which need the real value.
 READ_ONLY = {"check_in"}
 
 # A refused call aims at the shared world's own thing instead: it must not change it.
 STAND_INS = {"new_course": "course", "new_draft": "draft", "new_enrolment": "enrolment", "new_cohort": "cohort_a",
              "new_member": "learner", "new_session": "session_a", "new_certificate": "certificate",
-             "new_user": "learner", "new_join_request": "join_request"}
+             "new_user": "learner", "new_join_request": "join_request", "new_tested_enrolment": "enrolment"}
 
 FRESH = {"course": _fresh_course, "draft": _fresh_draft, "enrolment": _fresh_enrolment, "cohort": _fresh_cohort,
          "certificate": _fresh_certificate, "user": _fresh_user, "join_request": _fresh_join_request,
-         "check_in": _fresh_check_in}
+         "check_in": _fresh_check_in, "tested_enrolment": _fresh_tested_enrolment}
 
 
 def _signup_body() -> dict:
@@ -537,6 +547,27 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
     ("/api/v1/reports/exports/<int:export_id>", "GET"): [Call("/api/v1/reports/exports/{export}", admins(200))],
     ("/api/v1/reports/exports/<int:export_id>/download", "GET"): [
         Call("/api/v1/reports/exports/{export}/download", admins(200))],
+    # Knowledge tests (pre-test, post-test) and the learning gain
+    ("/learning/<int:enrolment_id>/tests/<kind>", "GET"): [
+        Call("/learning/{new_tested_enrolment}/tests/pre", owner(200, LOGIN), fresh=("tested_enrolment",))],
+    ("/learning/<int:enrolment_id>/tests/<kind>", "POST"): [
+        Call("/learning/{new_tested_enrolment}/tests/pre", owner(422, LOGIN), data={}, fresh=("tested_enrolment",))],
+    ("/admin/courses/<slug>/knowledge-tests", "GET"): [
+        Call("/admin/courses/{course}/knowledge-tests", admins(200, LOGIN))],
+    ("/admin/courses/<slug>/knowledge-tests", "POST"): [
+        Call("/admin/courses/{course}/knowledge-tests", admins(422, LOGIN), data={"pre_questions-0-text": "Alone?"})],
+    ("/api/v1/courses/<slug>/knowledge-tests", "GET"): [
+        Call("/api/v1/courses/{course}/knowledge-tests", admins(200))],
+    ("/api/v1/courses/<slug>/knowledge-tests", "PUT"): [
+        Call("/api/v1/courses/{new_course}/knowledge-tests", admins(200), fresh=("course",),
+             json=lambda: factories_assessment.definition())],
+    ("/api/v1/enrolments/<int:enrolment_id>/knowledge-tests", "GET"): [
+        Call("/api/v1/enrolments/{enrolment}/knowledge-tests", owner(200))],
+    ("/api/v1/enrolments/<int:enrolment_id>/knowledge-tests/<kind>/attempts", "POST"): [
+        Call("/api/v1/enrolments/{new_tested_enrolment}/knowledge-tests/pre/attempts", owner(201),
+             json={"answers": {}}, fresh=("tested_enrolment",))],
+    ("/api/v1/reports/learning-gain", "GET"): [Call("/api/v1/reports/learning-gain", admins(200))],
+    ("/api/v1/reports/learning-gain.csv", "GET"): [Call("/api/v1/reports/learning-gain.csv", admins(200))],
     # Single sign-on: the organisation sign-in page is public; a provider nobody configured is 404 to all.
     ("/auth/sso/", "GET"): [Call("/auth/sso/?email=someone@nowhere.example", everyone(422)),
                             Call("/auth/sso/", everyone(200))],
