@@ -81,6 +81,7 @@ def register_models(app: Flask) -> None:
     import learning.certificates.models
     import learning.cohorts.models
     import learning.enrolment.models
+    import learning.evaluations.models
     import learning.organisations.models
     import learning.outbox.models
     import learning.reminders.models
@@ -134,6 +135,7 @@ def register_features(app: Flask) -> None:
         certificates,
         cohorts,
         enrolment,
+        evaluations,
         mail,
         organisations,
         outbox,
@@ -155,3 +157,4 @@ def register_features(app: Flask) -> None:
     xapi.init_app(app)
     organisations.init_app(app)
     sso.init_app(app)
+    evaluations.init_app(app)

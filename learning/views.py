@@ -46,6 +46,7 @@ def register_views(app: Flask) -> None:
     from learning.cohorts.checkin_views import bp as checkin
     from learning.cohorts.views import bp as cohorts
     from learning.enrolment.views import bp as enrolment
+    from learning.evaluations.views import bp as evaluations
     from learning.offline_views import bp as offline
     from learning.organisations.views import bp as organisations
     from learning.reminders.views import bp as reminders
@@ -56,6 +57,9 @@ def register_views(app: Flask) -> None:
     for blueprint in (accounts, admin_users, catalogue, enrolment, cohorts, checkin, certificates, reminders, reporting,
                       audit, organisations, offline):
         blueprint.enable_openapi = False  # HTML pages are not part of the API document
+        app.register_blueprint(blueprint)
+    for blueprint in (evaluations,):
+        blueprint.enable_openapi = False
         app.register_blueprint(blueprint)
     for blueprint in (sso, sso_admin):
         blueprint.enable_openapi = False

@@ -90,13 +90,14 @@ def register_api(app: Flask) -> None:
         cohort_rosters,
         cohorts,
         enrolment,
+        evaluations,
         offline,
         organisations,
         reports,
     )
 
     for module in (accounts, catalogue, enrolment, offline, cohorts, cohort_rosters, certificates, reports, audit,
-                   organisations):
+                   organisations, evaluations):
         # Bearer requests carry no cookie to forge; cookie requests are checked in auth.
         csrf.exempt(module.bp)
         app.register_blueprint(module.bp)
