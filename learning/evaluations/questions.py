@@ -56,7 +56,8 @@ QUESTIONS: tuple[Question, ...] = (
     Question("sessions", SCALE, _l("How well were the sessions organised (time, place, materials)?"),
              _l("Poorly"), _l("Very well"), cohort_only=True),
     Question("recommend", CHOICE, _l("Would you recommend this course to a colleague?"),
-             choices=(("yes", _l("Yes")), ("no", _l("No")), ("not_sure", _l("Not sure")))),
+             choices=(("yes", _l("Yes, I would")), ("no", _l("No, I would not")),
+                      ("not_sure", _l("Not sure")))),
     Question("change", TEXT, _l("What will you do differently in your work after this course?")),
     Question("comments", TEXT, _l("Anything else you would like to tell us about the course?")),
 )
