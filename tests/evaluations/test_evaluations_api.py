@@ -167,3 +167,12 @@ def test_someone_else_s_enrolment_is_not_found_and_an_unfinished_one_is_a_confli
     response = api.as_user(learner).post(f"enrolments/{unfinished.id}/evaluation", json={"answers": {"relevance": 3}})
     assert response.status_code == 409 and response.json["error"]["code"] == "not_completed"
     assert api.as_user(learner).get(f"enrolments/{unfinished.id}/evaluation").json["state"] is None
+
+
+def test_a_learner_s_data_export_holds_their_evaluations(api, make):
+    learner = make.user()
+    enrolment, _evaluation = fe.evaluated(learner, answers={"relevance": 3, "change": "More role play"})
+    fe.evaluated()  # someone else's
+    exported = api.as_user(learner).get("me/export").json["evaluations"]
+    assert [(e["enrolment_id"], e["answers"]) for e in exported] == [
+        (enrolment.id, {"change": "More role play", "relevance": 3})]
