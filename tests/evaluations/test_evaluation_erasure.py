@@ -3,7 +3,6 @@ they wrote is blanked, and their name is scrubbed from what others wrote. Past r
 
 from __future__ import annotations
 
-
 from learning.accounts.privacy import erase_user
 from learning.evaluations import report, services
 from learning.evaluations.models import Evaluation
