@@ -181,6 +181,9 @@ def seed_demo(learners: int = 400, seed: int = 2026, progress: bool = False, cer
     finally:
         if bar:
             bar.__exit__(None, None, None)
+    from learning.evaluations.demo import seed_demo_evaluations
+
+    made["evaluations"] = seed_demo_evaluations(seed)
     db.session.commit()
     return {
         "courses": len(courses),
