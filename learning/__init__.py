@@ -83,6 +83,7 @@ def register_models(app: Flask) -> None:
     import learning.cohorts.models
     import learning.enrolment.models
     import learning.lti.models
+    import learning.evaluations.models
     import learning.organisations.models
     import learning.outbox.models
     import learning.reminders.models
@@ -137,6 +138,7 @@ def register_features(app: Flask) -> None:
         cohorts,
         enrolment,
         lti,
+        evaluations,
         mail,
         organisations,
         outbox,
@@ -159,3 +161,4 @@ def register_features(app: Flask) -> None:
     organisations.init_app(app)
     sso.init_app(app)
     lti.init_app(app)
+    evaluations.init_app(app)

@@ -184,6 +184,9 @@ def seed_demo(learners: int = 400, seed: int = 2026, progress: bool = False, cer
     from learning.assessment.demo import seed_knowledge_tests
 
     made["knowledge_tests_taken"] = seed_knowledge_tests(admin.id, courses, seed)
+    from learning.evaluations.demo import seed_demo_evaluations
+
+    made["evaluations"] = seed_demo_evaluations(seed)
     db.session.commit()
     return {
         "courses": len(courses),

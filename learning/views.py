@@ -47,6 +47,7 @@ def register_views(app: Flask) -> None:
     from learning.cohorts.checkin_views import bp as checkin
     from learning.cohorts.views import bp as cohorts
     from learning.enrolment.views import bp as enrolment
+    from learning.evaluations.views import bp as evaluations
     from learning.lti.views import bp as lti
     from learning.offline_views import bp as offline
     from learning.organisations.views import bp as organisations
@@ -59,6 +60,6 @@ def register_views(app: Flask) -> None:
                       audit, organisations, offline, assessment):
         blueprint.enable_openapi = False  # HTML pages are not part of the API document
         app.register_blueprint(blueprint)
-    for blueprint in (sso, sso_admin, lti):
+    for blueprint in (sso, sso_admin, lti, evaluations):
         blueprint.enable_openapi = False
         app.register_blueprint(blueprint)

@@ -20,7 +20,7 @@ from learning.extensions import db
 from learning.organisations.models import Assignment
 from learning.organisations.services import due_instant
 from learning.reminders.services import unsubscribe_token
-from tests import factories, factories_assessment, factories_certificates, factories_cohorts
+from tests import factories, factories_assessment, factories_certificates, factories_cohorts, factories_evaluations
 from tests import factories_reporting as rf
 from tests.factories import PASSWORD
 
@@ -80,18 +80,28 @@ def build_site() -> Site:
     db.session.add(Assignment(organisation_id=partner.id, course_id=course.id, due_on=date(2031, 1, 31),
                               due_at=due_instant(date(2031, 1, 31)), created_by_id=admin.id))
     db.session.commit()
+    # A closed cohort whose members evaluated it (above the small-cell threshold, so figures show).
+    evaluated_cohort = factories_cohorts.cohort(trainer, course, name="Fiscalía — Lima")
+    evaluated_cohort.status, evaluated_cohort.closed_at = "closed", datetime(YEAR, 5, 30, tzinfo=UTC)
+    for n in range(6):
+        factories_evaluations.stored(course.id, {"relevance": 3 + n % 3, "trainer": 5 - n % 2, "recommend": "yes",
+                                                 "change": ["Escuchar primero", "أستمع أكثر", "Ask open questions"][n % 3]},
+                                     day=date(YEAR, 5, 20 + n), cohort_id=evaluated_cohort.id)
+    db.session.commit()
 
     public = ["/", "/courses/", f"/courses/{course.slug}", "/verify", f"/verify/{certificate.code}",
               f"/impact/{YEAR}", "/no-such-page"]
     own = ["/learning/", f"/learning/{in_progress.id}/lessons/{lesson.id}", f"/learning/{in_progress.id}/quiz",
            f"/learning/{pre_test.id}/tests/pre", f"/learning/{pre_test.id}/tests/post",
+           f"/learning/{certificate.enrolment_id}/evaluation",
            "/certificates", "/account/profile", "/account/two-factor", "/account/erase",
            "/account/tokens", "/account/password", "/org/membership", "/check-in", "/check-in?code=123456789"]
     cohorts = ["/cohorts/", "/cohorts/new", f"/cohorts/{cohort.id}", f"/cohorts/{cohort.id}/sessions/{session.id}",
                f"/cohorts/{cohort.id}/imports/{roster_import.id}",
                f"/cohorts/{cohort.id}/sessions/{upcoming.id}", f"/cohorts/{cohort.id}/sessions/{session.id}/check-in-code",
-               f"/cohorts/{cohort.id}/close"]
-    administration = ["/reports/", "/admin/courses/", "/admin/courses/new", f"/admin/courses/{course.slug}/edit",
+               f"/cohorts/{cohort.id}/close", f"/cohorts/{evaluated_cohort.id}",
+               f"/cohorts/{evaluated_cohort.id}/evaluation"]
+    administration = ["/reports/", "/reports/evaluations", "/admin/courses/", "/admin/courses/new", f"/admin/courses/{course.slug}/edit",
                       f"/admin/courses/{tested.slug}/knowledge-tests",
                       "/admin/courses/import", "/admin/audit/", "/certificates/admin",
                       f"/certificates/admin/{certificate.code}", "/admin/users/",

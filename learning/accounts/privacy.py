@@ -111,6 +111,7 @@ def export_personal_data(user: User) -> dict:
             for a in actions
         ],
         "single_sign_on": _sso_identities(user),
+        "evaluations": _evaluations(user),
     }
 
 
@@ -122,6 +123,14 @@ def _sso_identities(user: User) -> list[dict]:
         SsoProvider, SsoProvider.id == SsoIdentity.provider_id).where(SsoIdentity.user_id == user.id)).all()
     return [{"provider": name, "subject": identity.subject, "linked_at": _iso(identity.created_at),
              "last_used_at": _iso(identity.last_used_at)} for identity, name in rows]
+
+
+def _evaluations(user: User) -> list[dict]:
+    """The course evaluations the person gave (learning/evaluations), with their answers."""
+    from learning.evaluations.services import answers_as_data, evaluations_of_person
+
+    return [{"enrolment_id": e.enrolment_id, "submitted_at": _iso(e.submitted_at), "answers": answers_as_data(e)}
+            for e in evaluations_of_person(user.id)]
 
 
 def request_erasure(user: User, actor_id: int | None = None, *, by_system: bool = False) -> None:

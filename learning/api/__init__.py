@@ -91,6 +91,7 @@ def register_api(app: Flask) -> None:
         cohort_rosters,
         cohorts,
         enrolment,
+        evaluations,
         learning_gain,
         lti,
         offline,
@@ -99,7 +100,7 @@ def register_api(app: Flask) -> None:
     )
 
     for module in (accounts, catalogue, enrolment, offline, cohorts, cohort_rosters, certificates, reports, audit,
-                   organisations, assessment, learning_gain, lti):
+                   organisations, assessment, learning_gain, lti, evaluations):
         # Bearer requests carry no cookie to forge; cookie requests are checked in auth.
         csrf.exempt(module.bp)
         app.register_blueprint(module.bp)

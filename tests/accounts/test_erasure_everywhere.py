@@ -27,6 +27,7 @@ from learning.accounts.services import InvalidCredentials
 from learning.certificates import services as certificates
 from learning.cohorts import imports
 from learning.cohorts.models import RosterImport
+from learning.evaluations import services as evaluations
 from learning.extensions import db
 from learning.mail.services import queue_email
 from learning.outbox import services as outbox
@@ -138,6 +139,11 @@ def a_person_known_everywhere(client) -> dict:
     # A completed course and its certificate PDF in the storage.
     enrolment = factories.completed_enrolment(person)
     certificate = certificates.issue_certificate(enrolment.id)
+    # Their evaluation of it, whose comment says who they are, and a colleague's naming them.
+    evaluations.submit_evaluation(enrolment, {"relevance": 5, "comments": f"{NAME} here: write to {EMAIL}."})
+    evaluations.submit_evaluation(factories.completed_enrolment(factories.user(), enrolment.course),
+                                  {"change": f"Ask {NAME} about referrals."})
+    db.session.commit()
     # A cohort, with a session whose notes name them.
     cohort = cohorts.cohort(trainer)
     cohorts.member(cohort, person)
@@ -192,7 +198,7 @@ def test_after_erasure_the_person_is_nowhere_in_the_database_or_the_storage(eras
     # The search finds them before: in the tables the test means to cover and in the files.
     before = where_mentioned(database_dump())
     for table in ("users", "certificates", "outbox_events", "roster_imports", "audit_log", "login_failures",
-                  "training_sessions", "reminder_digests"):
+                  "training_sessions", "reminder_digests", "evaluation_answers"):
         assert table in before, f"the set-up should have put the person in {table}"
     files = where_mentioned(storage_dump(erasing_app))
     assert any(p.endswith(f"{code}.pdf") for p in files) and any(p.endswith(".eml") for p in files)

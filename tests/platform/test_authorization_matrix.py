@@ -535,6 +535,21 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
     ],
     ("/reminders/unsubscribe/<token>", "POST"): [Call("/reminders/unsubscribe/forged-token", everyone(400), data={})],
 
+    # Evaluations: the learner's own form; a cohort's summary for its trainers; the anonymous report for admins
+    ("/learning/<int:enrolment_id>/evaluation", "GET"): [
+        Call("/learning/{completed_enrolment}/evaluation", owner(200, LOGIN))],
+    ("/learning/<int:enrolment_id>/evaluation", "POST"): [
+        Call("/learning/{completed_enrolment}/evaluation", owner(422, LOGIN), data={"relevance": "9"},
+             note="an answer out of range: refused, nothing stored")],
+    ("/cohorts/<int:cohort_id>/evaluation", "GET"): [Call("/cohorts/{cohort_a}/evaluation", runners(200, LOGIN))],
+    ("/reports/evaluations", "GET"): [Call("/reports/evaluations", admins(200, LOGIN))],
+    ("/api/v1/reports/evaluations", "GET"): [Call("/api/v1/reports/evaluations", admins(200))],
+    ("/api/v1/reports/evaluations.csv", "GET"): [Call("/api/v1/reports/evaluations.csv", admins(200))],
+    ("/api/v1/enrolments/<int:enrolment_id>/evaluation", "GET"): [
+        Call("/api/v1/enrolments/{completed_enrolment}/evaluation", owner(200))],
+    ("/api/v1/enrolments/<int:enrolment_id>/evaluation", "POST"): [
+        Call("/api/v1/enrolments/{completed_enrolment}/evaluation", owner(422), json={"answers": {"relevance": 9}})],
+
     # Reporting
     ("/reports/", "GET"): [Call("/reports/", admins(200, LOGIN))],
     ("/reports/exports", "POST"): [Call("/reports/exports", admins(302, LOGIN),
