@@ -46,6 +46,8 @@ class HandlerRegistry:
         self.batch_handlers: dict[str, BatchHandler] = {}
         # The payload keys an event type keeps once handled; the rest is dropped with the done-mark.
         self.kept_when_done: dict[str, tuple[str, ...]] = {}
+        # Event types whose single events are heavy work (a roster, a mailing): sent to the bulk queue.
+        self.bulk_types: set[str] = set()
 
 
 def install(app: Flask) -> None:
@@ -57,8 +59,13 @@ def install(app: Flask) -> None:
 
 
 def register_handler(app: Flask, event_type: str, handler: Handler, batch: BatchHandler | None = None,
-                     keep_when_done: tuple[str, ...] | None = None) -> None:
+                     keep_when_done: tuple[str, ...] | None = None, bulk: bool = False) -> None:
     """Register the function that handles one type of event, and optionally its batch handler.
+
+    ``bulk=True`` says that even one event of the type is long work nobody waits for in seconds (a
+    roster's import, a cohort's invitations, an erasure): it goes to the bulk queue
+    (``celery_app.bulk_queue``) like the batches, so it never holds up the worker that serves
+    learners' own events (``scripts/worker.sh`` reserves one for them).
 
     ``keep_when_done`` names the payload keys kept once the event is handled; the rest is dropped
     in the same update that marks it done (a sent e-mail's address, text and signed links have no
@@ -75,6 +82,8 @@ def register_handler(app: Flask, event_type: str, handler: Handler, batch: Batch
         registry.batch_handlers[event_type] = batch
     if keep_when_done is not None:
         registry.kept_when_done[event_type] = tuple(keep_when_done)
+    if bulk:
+        registry.bulk_types.add(event_type)
 
 
 def _kept_when_done(event_type: str) -> tuple[str, ...] | None:
@@ -92,6 +101,11 @@ def handler_for(event_type: str) -> Handler | None:
 
 def batch_handler_for(event_type: str) -> BatchHandler | None:
     return current_app.extensions["outbox"].batch_handlers.get(event_type)
+
+
+def is_bulk(event_type: str | None) -> bool:
+    """Whether even a single event of the type goes to the bulk queue (``register_handler(bulk=True)``)."""
+    return event_type in current_app.extensions["outbox"].bulk_types
 
 
 def emit(event_type: str, payload: dict) -> OutboxEvent:
@@ -133,7 +147,8 @@ def publish(event_ids: list[int], event_types: Mapping[int, str] | None = None) 
     Events of a type with a batch handler go in chunks of ``OUTBOX_BATCH_SIZE`` as
     ``outbox.process_batch``; the others (and a chunk of one) one by one as ``outbox.process``, so
     that they still spread over the workers. Batches go to the bulk queue (``celery_app.bulk_queue``), so
-    that a learner's own event is never queued behind a cohort's. Without ``event_types`` every event is taken as
+    that a learner's own event is never queued behind a cohort's, and so do single events of a
+    ``bulk`` type (``register_handler(bulk=True)``). Without ``event_types`` every event is taken as
     batchable: ``outbox.process_batch`` runs the ones without a batch handler one by one itself.
     """
     if current_app.config.get("OUTBOX_PUBLISH", True) is False:
@@ -158,7 +173,9 @@ def publish(event_ids: list[int], event_types: Mapping[int, str] | None = None) 
     sent = 0
     for ids in messages:
         try:
-            if len(ids) == 1:
+            if len(ids) == 1 and event_types is not None and is_bulk(event_types.get(ids[0])):
+                celery_app.send_task("outbox.process", args=[ids[0]], retry=False, queue=bulk)
+            elif len(ids) == 1:
                 celery_app.send_task("outbox.process", args=[ids[0]], retry=False)
             else:
                 celery_app.send_task("outbox.process_batch", args=[ids], retry=False, queue=bulk)
