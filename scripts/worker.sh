@@ -8,7 +8,10 @@
 # certificate then never waits for a batch in progress: before, with both pool processes inside a
 # batch of the demo's backlog, it waited 2.4-13.3 s (docs/PERFORMANCE.md, "The newcomer's first
 # certificate"). `--pool=solo` runs the tasks in the worker's own process: two processes doing the
-# work, as before, and one fewer in all (beat is the interactive worker's child).
+# work, as before, and one fewer in all (beat is the interactive worker's child). Each worker renders
+# throwaway certificates as it starts (learning/certificates/pdf.py, warm_up), so the first learner
+# does not wait for the fonts to load; and what bulk work emits (a batch's "certificate issued"
+# announcement and its fifty mails) stays on the bulk queue (learning/outbox/services.py).
 #
 # SIGTERM (or SIGINT) stops both, each finishing its current task; if one stops by itself, the other
 # is stopped too and this script exits with the first one's status.
@@ -16,7 +19,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 CELERY=${CELERY:-.venv/bin/celery}
 QUEUE=${CELERY_QUEUE:-learning}
-COMMON=(-A celery_worker worker --pool=solo --loglevel=INFO --without-gossip --without-mingle)
+COMMON=(-A celery_worker worker --pool=solo --concurrency=1 --loglevel=INFO --without-gossip --without-mingle)
 
 INTERACTIVE="" BULK=""
 stop() {
@@ -29,7 +32,9 @@ trap stop INT TERM
 
 $CELERY "${COMMON[@]}" --beat -Q "$QUEUE" -n "interactive@%h" &
 INTERACTIVE=$!
-$CELERY "${COMMON[@]}" -Q "$QUEUE.bulk" -n "bulk@%h" &
+# Lower CPU priority for the bulk worker: on a busy machine the web server and the interactive worker
+# come first (its writes to SQLite are one short transaction per batch, rendered beforehand).
+nice -n "${BULK_NICENESS:-10}" $CELERY "${COMMON[@]}" -Q "$QUEUE.bulk" -n "bulk@%h" &
 BULK=$!
 
 status=0

@@ -347,3 +347,22 @@ def render_pdf(face: CertificateFace) -> bytes:
     pdf.set_creator(issuer)
     _draw_certificate(pdf, face, texts, rtl, background)
     return bytes(pdf.output(output_producer_class=CertificateOutput))
+
+
+def warm_up() -> float:
+    """Render two throwaway certificates (Latin, Arabic) so that this process has parsed its fonts
+    and loaded fpdf2, HarfBuzz and the locales before its first real one; the seconds it took.
+
+    A worker calls it as it starts (``learning.certificates.init_app``), before it says it is ready:
+    otherwise the first learner whose certificate it issues waits for all of that (1.4 s on a
+    quiet machine, several under load; docs/PERFORMANCE.md, "The newcomer's first certificate")."""
+    import time
+
+    started = time.perf_counter()
+    moment = datetime(2000, 1, 1)
+    for language, holder in (("en", "Warm Up"), ("ar", "تجربة")):
+        render_pdf(CertificateFace(holder_name=holder, course_title="Warm up", language=language,
+                                   issued_at=moment, expires_at=None, code="WARM-UP", verify_url="https://warm.up/",
+                                   issuer_name="Warm up"))
+    _background.cache_clear()  # keep no page of a course that does not exist
+    return time.perf_counter() - started
