@@ -193,7 +193,7 @@ def main() -> None:
             figures["load_after"] = os.getloadavg()
         finally:
             worker.terminate()
-            worker.wait(30)
+            worker.wait(120)  # a warm shutdown: each worker finishes its task (10-15 s at load 9)
             if args.keep_log:
                 args.keep_log.write_bytes((instance / "worker.log").read_bytes())
         figures["rss_mb"]["beat_at_rest"] = beat_rss(env, instance)

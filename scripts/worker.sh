@@ -32,9 +32,7 @@ trap stop INT TERM
 
 $CELERY "${COMMON[@]}" --beat -Q "$QUEUE" -n "interactive@%h" &
 INTERACTIVE=$!
-# Lower CPU priority for the bulk worker: on a busy machine the web server and the interactive worker
-# come first (its writes to SQLite are one short transaction per batch, rendered beforehand).
-nice -n "${BULK_NICENESS:-10}" $CELERY "${COMMON[@]}" -Q "$QUEUE.bulk" -n "bulk@%h" &
+$CELERY "${COMMON[@]}" -Q "$QUEUE.bulk" -n "bulk@%h" &
 BULK=$!
 
 status=0
