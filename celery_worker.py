@@ -1,7 +1,12 @@
 """Entry point of the Celery worker and beat: ``celery -A celery_worker worker``.
 
-Builds the Flask app (configured from the environment) and exposes its Celery app.
+Builds the Flask app (configured from the environment) and exposes its Celery app. The ORM's
+mappers are configured here, once, rather than inside the first task a worker runs (with the
+certificates' fonts, loaded as a worker starts by ``learning.certificates``, this is what kept the
+embedded mode's first learner waiting; docs/PERFORMANCE.md, "The newcomer's first certificate").
 """
+
+from sqlalchemy.orm import configure_mappers
 
 from learning import create_app
 from learning.observability import register_task_metrics
@@ -9,3 +14,5 @@ from learning.observability import register_task_metrics
 flask_app = create_app()
 celery_app = flask_app.extensions["celery"]
 register_task_metrics()
+with flask_app.app_context():
+    configure_mappers()

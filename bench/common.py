@@ -103,7 +103,7 @@ def percentile(values: list[float], pct: float) -> float:
 
 # --- memory: resident set sizes from /proc (Linux), for every benchmark's results ---------------
 
-def _children(pid: int) -> list[int]:
+def children_of(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
@@ -127,6 +127,6 @@ def rss_mb(pid: int) -> float | None:
 def process_tree_rss(pid: int) -> dict:
     """RSS of a process and of each of its children (a gunicorn arbiter and its workers, a Celery
     worker's main process and its pool processes): ``{"main": MB, "children": [MB, ...], "max": MB}``."""
-    children = [value for value in (rss_mb(child) for child in _children(pid)) if value is not None]
+    children = [value for value in (rss_mb(child) for child in children_of(pid)) if value is not None]
     main = rss_mb(pid)
     return {"main": main, "children": children, "max": max([main or 0, *children])}

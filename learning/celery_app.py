@@ -22,13 +22,20 @@ BEAT_SCHEDULE = {
 
 BULK_SUFFIX = ".bulk"
 
+# Scheduled housekeeping that may run for seconds to minutes (claiming a morning's reminders, erasing
+# a year's inactive accounts): on the bulk queue, so that it never holds up a learner's own event.
+# The outbox's sweep stays on the default queue: it is quick, and it is what republishes a learner's
+# event that could not be sent at its commit.
+BULK_TASKS = ("reminders.run", "reminders.send_batch", "accounts.apply_retention", "accounts.prune_sign_in_records")
+
 
 def bulk_queue(default_queue: str) -> str:
     """The queue of work that many people are not each waiting for: the outbox's batches (a cohort's
     close, a roster, the demo's seed) and the reminders' digest batches. A learner's own event (one
     completion) goes to the default queue, so it never waits behind a backlog of batches: a worker
     consumes both (kombu takes from its queues in turn). Workers started with ``-Q`` must name both:
-    ``-Q learning,learning.bulk``."""
+    ``-Q learning,learning.bulk``, or be split per queue, as the embedded mode does
+    (``scripts/worker.sh``: one worker for each, so one process is always free for a learner's event)."""
     return default_queue + BULK_SUFFIX
 
 
@@ -58,6 +65,7 @@ def celery_init_app(app: Flask) -> Celery:
     default_queue = celery_app.conf.task_default_queue
     # A worker started without -Q consumes every queue listed here.
     celery_app.conf.task_queues = (Queue(default_queue), Queue(bulk_queue(default_queue)))
+    celery_app.conf.task_routes = {name: {"queue": bulk_queue(default_queue)} for name in BULK_TASKS}
     schedule = dict(BEAT_SCHEDULE)
     schedule.update(app.config.get("CELERY_BEAT_EXTRA", {}))
     celery_app.conf.beat_schedule = schedule

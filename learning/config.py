@@ -184,6 +184,9 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
                     "processed_folder": str(broker_dir / "processed"),
                     "control_folder": str(broker_dir / "control"),
                     "store_processed": False,
+                    # Look for messages every 0.2 s rather than every 1 s: a listing of a directory that
+                    # holds a few files; a learner's certificate waits 0.4 s less on average.
+                    "polling_interval": 0.2,
                 }
                 if broker_url.startswith("filesystem")
                 else {"visibility_timeout": 3600}

@@ -40,7 +40,8 @@ trap stop INT TERM
 trap 'rm -f "$PIDFILE"' EXIT
 
 # Background jobs of a script ignore Ctrl-C; this script catches it and stops them in order.
-$BIN/celery -A celery_worker worker --beat --loglevel=INFO --concurrency=2 >>"$WORKER_LOG" 2>&1 &
+# The workers (one for learners' own events, with beat; one for the bulk queue): scripts/worker.sh.
+CELERY=$BIN/celery bash scripts/worker.sh >>"$WORKER_LOG" 2>&1 &
 WORKER=$!
 $BIN/flask run --host "$HOST" --port "$PORT" &
 WEB=$!

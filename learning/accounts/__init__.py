@@ -9,7 +9,7 @@ def init_app(app: Flask) -> None:
     from learning.outbox.services import register_handler
 
     passwords.init_app(app)
-    register_handler(app, "account.erasure_requested", tasks.erase_requested)
+    register_handler(app, "account.erasure_requested", tasks.erase_requested, bulk=True)
     from learning.accounts.privacy import connect_erasure
 
     connect_erasure()  # its own copies (tokens, sessions, failed sign-ins) on ``user_erased``

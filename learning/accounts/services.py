@@ -28,6 +28,7 @@ from learning.extensions import db
 from learning.i18n import is_country_code, is_sector, is_timezone, normalise_language
 from learning.models_base import utcnow
 from learning.text import single_line
+from learning.transactions import keep_despite_failure
 
 PROFILE_FIELDS = ("full_name", "country", "sector", "language", "organisation", "reminders_enabled", "timezone")
 
@@ -171,11 +172,13 @@ def authenticate(email: str, password: str, ip: str | None = None, known_device:
     throttling.check_sign_in_allowed(email, ip, known_device)
     user = get_user_by_email(email)
     if user is None or not user.is_active or not verify_password(user.password_hash, password):
-        throttling.record_sign_in_failure(email, ip, user)
-        # An unknown address is kept in the details (no account to erase it with); a known one by its id.
-        audit(None, "user.sign_in_failed", "user" if user else None, user.id if user else None,
-              **({} if user else {"email": email}))
-        db.session.commit()  # the failure counts even though the request is refused
+        def record_failure() -> None:
+            throttling.record_sign_in_failure(email, ip, user)
+            # An unknown address is kept in the details (no account to erase it with); a known one by its id.
+            audit(None, "user.sign_in_failed", "user" if user else None, user.id if user else None,
+                  **({} if user else {"email": email}))
+
+        keep_despite_failure(record_failure)  # the failure counts even though the request is refused
         raise InvalidCredentials(_("Wrong e-mail address or password."))
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

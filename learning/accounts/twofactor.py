@@ -20,6 +20,7 @@ from learning.audit.services import record as audit
 from learning.errors import ValidationFailed
 from learning.extensions import db
 from learning.models_base import utcnow
+from learning.transactions import keep_despite_failure
 
 ISSUER = "Child Protection Learning"
 DEFAULT_FREE_FAILURES = 5  # wrong codes (typos) before each further one makes the next wait longer
@@ -94,10 +95,11 @@ def check_code(user: User, code: str | None) -> None:
             return
         raise ValidationFailed(_("That code was already used. Wait for the next one in your app."),
                                {"code": [_("Already used.")]}, code="code_reused")
-    db.session.execute(update(User).where(User.id == user.id)
-                       .values(totp_failures=failures + 1, totp_failed_at=now)
-                       .execution_options(synchronize_session=False))
-    db.session.commit()  # the wrong code counts even though the request is refused
+    user_id = user.id
+    # The wrong code counts even though the request is refused.
+    keep_despite_failure(lambda: db.session.execute(
+        update(User).where(User.id == user_id).values(totp_failures=failures + 1, totp_failed_at=now)
+        .execution_options(synchronize_session=False)))
     raise ValidationFailed(_("That code is not right."), {"code": [_("Wrong code.")]})
 
 

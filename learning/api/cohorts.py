@@ -20,7 +20,7 @@ from learning.api.schemas import (
     page_of,
 )
 from learning.catalogue.services import course_text
-from learning.cohorts import checkin, services, sessions
+from learning.cohorts import checkin, completion, services, sessions
 from learning.cohorts.models import ATTENDANCE_RULES, CAPACITY_MAX, DELIVERY_MODES, NAME_MAX
 from learning.extensions import limiter
 
@@ -265,7 +265,7 @@ def patch_cohort(cohort_id: int, data):
                     "completion, certificate event or audit entry is written, however many requests arrive at once.",
         responses={404: "No such cohort or member", 409: "The cohort is closed"})
 def sign_off_member(cohort_id: int, user_id: int):
-    member = services.sign_off(current_api_user(), _cohort(cohort_id), user_id)
+    member = completion.sign_off(current_api_user(), _cohort(cohort_id), user_id)
     return serialise_member(member)
 
 
@@ -276,7 +276,7 @@ def sign_off_member(cohort_id: int, user_id: int):
         responses={404: "No such cohort", 409: "Already closed"})
 def close_cohort(cohort_id: int):
     cohort = _cohort(cohort_id)
-    result = services.close_cohort(current_api_user(), cohort)
+    result = completion.close_cohort(current_api_user(), cohort)
     return {**serialise_cohort(cohort), "signed_off": result.signed_off, "still_active": result.still_active}
 
 

@@ -8,7 +8,7 @@ drawn as vector squares, so it stays sharp at any print size.
 Rendering takes a few milliseconds (docs/PERFORMANCE.md, "Certificates"):
 
 * fonts are parsed once per process and shared by every document, and each
-  document's font subset is cut from raw glyph bytes by :mod:`fontprogram` (embedded by :mod:`pdf_fonts`)
+  document's font subset is cut from raw glyph bytes (:mod:`learning.pdf`, shared with the sign-in sheets)
   (fpdf2 would have fontTools decompile, subset and recompile the font);
 * what every certificate of a course shows (frame, issuer, labels, course
   title) is drawn once per language, issuer and course, and its content-stream
@@ -20,7 +20,6 @@ Rendering takes a few milliseconds (docs/PERFORMANCE.md, "Certificates"):
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,11 +32,10 @@ from flask_babel import gettext as _
 from fpdf import FPDF
 from fpdf.enums import PDFResourceType
 
-from learning.certificates.pdf_fonts import CertificateOutput, add_font
 from learning.i18n import interface_language, is_rtl
+from learning.pdf import needs_arabic, new_document, set_font, to_bytes
 
 log = logging.getLogger(__name__)
-_ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
 PAGE_W, PAGE_H = 297.0, 210.0
 INK = (33, 37, 41)
 BRAND = (11, 85, 99)
@@ -101,32 +99,6 @@ def _issuer_label(issuer_name: str, language: str) -> str:
         return _("Child Protection Learning")
 
 
-def _needs_arabic(texts) -> bool:
-    return any(_ARABIC.search(text) for text in texts)
-
-
-def _add_fonts(pdf: FPDF, arabic: bool) -> None:
-    add_font(pdf, "NotoSans", "", "NotoSans-Regular.ttf")
-    add_font(pdf, "NotoSans", "B", "NotoSans-Bold.ttf")
-    # Only embed the Arabic fonts where Arabic is written: most certificates never need them.
-    if arabic:
-        add_font(pdf, "NotoSansArabic", "", "NotoSansArabic-Regular.ttf")
-        add_font(pdf, "NotoSansArabic", "B", "NotoSansArabic-Bold.ttf")
-        pdf.set_fallback_fonts(["NotoSansArabic"])
-    pdf.set_text_shaping(True)
-
-
-def _set_font(pdf: FPDF, style: str, size: float) -> None:
-    """Select Noto Sans; always written to the page, even when it looks current.
-
-    fpdf2 skips a ``set_font`` that matches what it thinks is current, but after a fallback
-    font (Arabic) wrote a run the page is really on the fallback: the next Latin text would be
-    drawn with the wrong font. Setting another size first forces the switch.
-    """
-    pdf.set_font("NotoSans", style, size + 1)
-    pdf.set_font("NotoSans", style, size)
-
-
 def _qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
     """Draw the QR code of ``url`` on a white square: one filled path, a rectangle per run of dark modules.
 
@@ -168,17 +140,14 @@ def _qr_x(rtl: bool) -> float:
 
 
 def _new_document(language: str, arabic: bool) -> FPDF:
-    pdf = FPDF(orientation="L", unit="mm", format="A4")
-    pdf.set_auto_page_break(False)
-    pdf.set_lang(language)
+    pdf = new_document(language, arabic, orientation="L")
     pdf.add_page()
-    _add_fonts(pdf, arabic)
     return pdf
 
 
 def _centred(pdf: FPDF, text: str, y: float, size: float, style: str, colour, height: float) -> None:
     pdf.set_text_color(*colour)
-    _set_font(pdf, style, size)
+    set_font(pdf, style, size)
     pdf.set_xy(20, y)
     if pdf.get_string_width(text) <= PAGE_W - 40 - 2 * pdf.c_margin:
         # One line (the usual case): a cell looks the same as a one-line paragraph, and
@@ -204,7 +173,7 @@ def _draw_background(pdf: FPDF, language: str, issuer_name: str, course_title: s
     pdf.rect(11, 23, PAGE_W - 22, PAGE_H - 34)
 
     pdf.set_text_color(255, 255, 255)
-    _set_font(pdf, "B", 11)
+    set_font(pdf, "B", 11)
     pdf.set_xy(0, 3.5)
     pdf.cell(PAGE_W, 7, issuer_name.upper(), align="C")
 
@@ -218,7 +187,7 @@ def _draw_background(pdf: FPDF, language: str, issuer_name: str, course_title: s
     _centred(pdf, course_title, 96, 20, "B", BRAND, 10)
     yield  # the QR code
     pdf.set_text_color(*MUTED)
-    _set_font(pdf, "", 7)
+    set_font(pdf, "", 7)
     pdf.set_xy(_qr_x(is_rtl(language)) - 20, QR_Y + QR_SIZE + 1)
     pdf.cell(QR_SIZE + 40, 3.4, labels["verify"], align="C")
     yield  # the URL, dates and code
@@ -247,11 +216,11 @@ def _draw_certificate(pdf: FPDF, face: CertificateFace, texts: dict[str, str], r
     next(background)
     with pdf.local_context():
         # The URL in a cell of its own under the label: it stays left to right under a
-        # right-to-left label. (_set_font writes the font even when fpdf2 believes it current:
+        # right-to-left label. (set_font writes the font even when fpdf2 believes it current:
         # after a fallback font wrote Arabic, fpdf2 would otherwise shape the next text with
         # the fallback's glyphs.)
         pdf.set_text_color(*MUTED)
-        _set_font(pdf, "", 7)
+        set_font(pdf, "", 7)
         pdf.set_xy(qr_x - 20, QR_Y + QR_SIZE + 1 + 3.4)
         pdf.cell(QR_SIZE + 40, 3.4, face.verify_url, align="C")
 
@@ -260,7 +229,7 @@ def _draw_certificate(pdf: FPDF, face: CertificateFace, texts: dict[str, str], r
         pdf.set_text_color(*INK)
         y = QR_Y + 6
         for key, size, style in (("issued", 12, ""), ("expires", 12, ""), ("code", 12, "B")):
-            _set_font(pdf, style, size)
+            set_font(pdf, style, size)
             pdf.set_xy(details_x, y)
             pdf.cell(150, 8, texts[key], align=align)
             y += 10
@@ -328,13 +297,13 @@ def render_pdf(face: CertificateFace) -> bytes:
     """The certificate as PDF bytes, in the course's language where the platform speaks it.
 
     The background (frame, issuer, labels, course title) is drawn once per language, issuer
-    and course and copied into each document; fonts are embedded by :class:`pdf_fonts.CertificateOutput`.
+    and course and copied into each document; fonts are embedded by :class:`learning.pdf.fonts.SubsetOutput`.
     """
     language = interface_language(face.language)
     texts = _texts(face, language)
     rtl = is_rtl(language)
     issuer = _issuer_label(face.issuer_name, language)
-    arabic = _needs_arabic([*texts.values(), face.holder_name, face.course_title, issuer])
+    arabic = needs_arabic([*texts.values(), face.holder_name, face.course_title, issuer])
 
     pdf = _new_document(language, arabic)
     background = _copied_background(pdf, _background(language, issuer, face.course_title, arabic))
@@ -346,4 +315,23 @@ def render_pdf(face: CertificateFace) -> bytes:
     pdf.set_author(issuer)
     pdf.set_creator(issuer)
     _draw_certificate(pdf, face, texts, rtl, background)
-    return bytes(pdf.output(output_producer_class=CertificateOutput))
+    return to_bytes(pdf)
+
+
+def warm_up() -> float:
+    """Render two throwaway certificates (Latin, Arabic) so that this process has parsed its fonts
+    and loaded fpdf2, HarfBuzz and the locales before its first real one; the seconds it took.
+
+    A worker calls it as it starts (``learning.certificates.init_app``), before it says it is ready:
+    otherwise the first learner whose certificate it issues waits for all of that (1.4 s on a
+    quiet machine, several under load; docs/PERFORMANCE.md, "The newcomer's first certificate")."""
+    import time
+
+    started = time.perf_counter()
+    moment = datetime(2000, 1, 1)
+    for language, holder in (("en", "Warm Up"), ("ar", "تجربة")):
+        render_pdf(CertificateFace(holder_name=holder, course_title="Warm up", language=language,
+                                   issued_at=moment, expires_at=None, code="WARM-UP", verify_url="https://warm.up/",
+                                   issuer_name="Warm up"))
+    _background.cache_clear()  # keep no page of a course that does not exist
+    return time.perf_counter() - started

@@ -8,8 +8,8 @@ def init_app(app: Flask) -> None:
     from learning.cohorts import tasks
     from learning.outbox.services import register_handler
 
-    register_handler(app, "cohort.invitations", tasks.send_invitations)
-    register_handler(app, "cohort.roster_import", tasks.import_in_background)
+    register_handler(app, "cohort.invitations", tasks.send_invitations, bulk=True)
+    register_handler(app, "cohort.roster_import", tasks.import_in_background, bulk=True)
     from learning.cohorts.erasure import connect_erasure
 
     connect_erasure()  # roster files, reports, session notes, invitations on ``user_erased``

@@ -3,7 +3,7 @@ headed by the course, cohort and session, in the cohort's language (its course's
 
 For rooms without a connection: the trainer prints it, members sign it, and the trainer enters
 the register afterwards on the session's attendance page. Text is shaped by HarfBuzz with the
-certificates' fonts (Noto Sans, and Noto Sans Arabic where Arabic is written), and right-to-left
+platform's PDF fonts (``learning.pdf``: Noto Sans, and Noto Sans Arabic where Arabic is written), and right-to-left
 languages get the table mirrored (number column on the right).
 """
 
@@ -14,15 +14,13 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from fpdf import FPDF
 
 from learning.accounts.models import User
 from learning.catalogue.services import course_text
-from learning.certificates.pdf import _add_fonts, _needs_arabic, _set_font
-from learning.certificates.pdf_fonts import CertificateOutput
 from learning.cohorts import services
 from learning.cohorts.models import Cohort, TrainingSession
 from learning.i18n import is_rtl, primary_language
+from learning.pdf import needs_arabic, new_document, set_font, to_bytes
 
 PAGE_W, PAGE_H, MARGIN = 210.0, 297.0, 15.0
 ROW_H = 11.0
@@ -66,11 +64,7 @@ def render(cohort: Cohort, session: TrainingSession, viewer: User) -> bytes:
     rtl = is_rtl(language)
     texts = [*labels.values(), *(v for _k, v in details), *(m.full_name for m in members),
              *(m.organisation or "" for m in members)]
-    pdf = FPDF(orientation="P", unit="mm", format="A4")
-    pdf.set_lang(language)
-    pdf.set_auto_page_break(False)
-    pdf.set_margins(MARGIN, MARGIN, MARGIN)
-    _add_fonts(pdf, _needs_arabic(texts))
+    pdf = new_document(language, needs_arabic(texts), margin=MARGIN)
     width = PAGE_W - 2 * MARGIN
     align = "R" if rtl else "L"
     # Columns in reading order: number, name, organisation, signature; mirrored for right to left.
@@ -81,7 +75,7 @@ def render(cohort: Cohort, session: TrainingSession, viewer: User) -> bytes:
     def header_row(y: float) -> float:
         pdf.set_fill_color(235, 238, 240)
         pdf.set_draw_color(*RULE)
-        _set_font(pdf, "B", 10)
+        set_font(pdf, "B", 10)
         x = MARGIN
         for key, w in columns:
             pdf.set_xy(x, y)
@@ -92,7 +86,7 @@ def render(cohort: Cohort, session: TrainingSession, viewer: User) -> bytes:
     def new_page() -> float:
         pdf.add_page()
         pdf.set_text_color(*INK)
-        _set_font(pdf, "B", 16)
+        set_font(pdf, "B", 16)
         pdf.set_xy(MARGIN, MARGIN)
         pdf.cell(width, 9, labels["title"], align=align)
         return MARGIN + 11
@@ -100,11 +94,11 @@ def render(cohort: Cohort, session: TrainingSession, viewer: User) -> bytes:
     y = new_page()
     for label, value in details:
         pdf.set_xy(MARGIN, y)
-        _set_font(pdf, "", 10)
+        set_font(pdf, "", 10)
         pdf.multi_cell(width, 5.5, f"{label}: {value}", align=align, max_line_height=5.5)
         y = pdf.get_y() + 0.5
     pdf.set_text_color(*MUTED)
-    _set_font(pdf, "", 9)
+    set_font(pdf, "", 9)
     pdf.set_xy(MARGIN, y + 1)
     pdf.multi_cell(width, 5, labels["note"], align=align)
     pdf.set_text_color(*INK)
@@ -118,7 +112,7 @@ def render(cohort: Cohort, session: TrainingSession, viewer: User) -> bytes:
         values = {"number": number, "name": name, "organisation": organisation, "signature": ""}
         x = MARGIN
         for key, w in columns:
-            _set_font(pdf, "", 10 if key != "organisation" else 8)
+            set_font(pdf, "", 10 if key != "organisation" else 8)
             pdf.set_xy(x, y)
             text = values[key]
             while text and pdf.get_string_width(text) > w - 2 * pdf.c_margin:
@@ -126,4 +120,4 @@ def render(cohort: Cohort, session: TrainingSession, viewer: User) -> bytes:
             pdf.cell(w, ROW_H, text, border=1, align=align)
             x += w
         y += ROW_H
-    return bytes(pdf.output(output_producer_class=CertificateOutput))
+    return to_bytes(pdf)

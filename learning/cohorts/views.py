@@ -13,7 +13,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from learning.catalogue.services import course_text
-from learning.cohorts import checkin, imports, services, sessions, sign_in_sheet_pdf
+from learning.cohorts import checkin, completion, imports, services, sessions, sign_in_sheet_pdf
 from learning.cohorts.forms import (
     ActionForm,
     CohortForm,
@@ -92,7 +92,7 @@ def _render_cohort(cohort, status: int = 200, report=None, upload_form=None, ses
         upload_form=upload_form or RosterUploadForm(formdata=None),
         session_form=session_form or SessionForm(formdata=None),
         settings_form=settings_form or _settings_form(cohort), action_form=ActionForm(),
-        trainer_names=[t.full_name for t in services.trainers_of([cohort.id]).get(cohort.id, [])], eligible=len(services.eligible_enrolment_ids(cohort)),
+        trainer_names=[t.full_name for t in services.trainers_of([cohort.id]).get(cohort.id, [])], eligible=len(completion.eligible_enrolment_ids(cohort)),
     ), status
 
 
@@ -136,7 +136,7 @@ def roster_import(cohort_id: int, import_id: int):
 def sign_off(cohort_id: int, user_id: int):
     cohort = services.get_cohort_for(current_user, cohort_id)
     if ActionForm().validate_on_submit():
-        member = services.sign_off(current_user, cohort, user_id)
+        member = completion.sign_off(current_user, cohort, user_id)
         flash(_("%(name)s is signed off: the course is completed.", name=isolate(member.full_name)), "success")
     return redirect(url_for("cohorts.show", cohort_id=cohort.id, page=page_number(request.args)))
 
@@ -149,12 +149,12 @@ def close(cohort_id: int):
         if cohort.status != "open":
             return redirect(url_for("cohorts.show", cohort_id=cohort.id))
         _first, total = services.members_of(cohort, page=1, per_page=1)
-        eligible = len(services.eligible_enrolment_ids(cohort))
+        eligible = len(completion.eligible_enrolment_ids(cohort))
         return render_template("cohorts/close.html", cohort=cohort, course_title=_title(cohort.course),
                                eligible=eligible, total=total, action_form=ActionForm(),
-                               below=services.below_rule(cohort))
+                               below=completion.below_rule(cohort))
     if ActionForm().validate_on_submit():
-        result = services.close_cohort(current_user, cohort)
+        result = completion.close_cohort(current_user, cohort)
         closed = ngettext("The cohort is closed. %(num)d member was signed off by the attendance rule.",
                           "The cohort is closed. %(num)d members were signed off by the attendance rule.",
                           result.signed_off)

@@ -16,7 +16,8 @@ bad event fails (and is retried) alone.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import Flask, current_app
@@ -34,6 +35,9 @@ Handler = Callable[[dict], None]
 BatchHandler = Callable[[list[dict]], None]
 
 SESSION_KEY = "outbox_pending_ids"
+# Set on a worker's session while it handles bulk work: the events that work writes (the
+# "certificate issued" announcement of a batch of fifty, the mails of a roster's import) are bulk too.
+BULK_WORK_KEY = "outbox_bulk_work"
 MAIL_EVENT = "mail.send"  # learning/mail/services.py queues it and erases its payloads itself
 OPEN_STATUSES = ("pending", "failed")  # events whose handler has not succeeded yet
 
@@ -46,6 +50,8 @@ class HandlerRegistry:
         self.batch_handlers: dict[str, BatchHandler] = {}
         # The payload keys an event type keeps once handled; the rest is dropped with the done-mark.
         self.kept_when_done: dict[str, tuple[str, ...]] = {}
+        # Event types whose single events are heavy work (a roster, a mailing): sent to the bulk queue.
+        self.bulk_types: set[str] = set()
 
 
 def install(app: Flask) -> None:
@@ -57,8 +63,13 @@ def install(app: Flask) -> None:
 
 
 def register_handler(app: Flask, event_type: str, handler: Handler, batch: BatchHandler | None = None,
-                     keep_when_done: tuple[str, ...] | None = None) -> None:
+                     keep_when_done: tuple[str, ...] | None = None, bulk: bool = False) -> None:
     """Register the function that handles one type of event, and optionally its batch handler.
+
+    ``bulk=True`` says that even one event of the type is long work nobody waits for in seconds (a
+    roster's import, a cohort's invitations, an erasure): it goes to the bulk queue
+    (``celery_app.bulk_queue``) like the batches, so it never holds up the worker that serves
+    learners' own events (``scripts/worker.sh`` reserves one for them).
 
     ``keep_when_done`` names the payload keys kept once the event is handled; the rest is dropped
     in the same update that marks it done (a sent e-mail's address, text and signed links have no
@@ -75,6 +86,8 @@ def register_handler(app: Flask, event_type: str, handler: Handler, batch: Batch
         registry.batch_handlers[event_type] = batch
     if keep_when_done is not None:
         registry.kept_when_done[event_type] = tuple(keep_when_done)
+    if bulk:
+        registry.bulk_types.add(event_type)
 
 
 def _kept_when_done(event_type: str) -> tuple[str, ...] | None:
@@ -92,6 +105,11 @@ def handler_for(event_type: str) -> Handler | None:
 
 def batch_handler_for(event_type: str) -> BatchHandler | None:
     return current_app.extensions["outbox"].batch_handlers.get(event_type)
+
+
+def is_bulk(event_type: str | None) -> bool:
+    """Whether even a single event of the type goes to the bulk queue (``register_handler(bulk=True)``)."""
+    return event_type in current_app.extensions["outbox"].bulk_types
 
 
 def emit(event_type: str, payload: dict) -> OutboxEvent:
@@ -118,7 +136,7 @@ def _publish_after_commit(session: Session) -> None:
     types = session.info.pop(SESSION_KEY, None)
     session.info.pop("outbox_new_events", None)
     if types:
-        publish(sorted(types), types)
+        publish(sorted(types), types, all_bulk=bool(session.info.get(BULK_WORK_KEY)))
 
 
 def _forget_after_rollback(session: Session) -> None:
@@ -126,14 +144,16 @@ def _forget_after_rollback(session: Session) -> None:
     session.info.pop("outbox_new_events", None)
 
 
-def publish(event_ids: list[int], event_types: Mapping[int, str] | None = None) -> int:
+def publish(event_ids: list[int], event_types: Mapping[int, str] | None = None, all_bulk: bool = False) -> int:
     """Send events to the broker; a broker failure is logged and left to the sweep. Returns how many
     events were sent.
 
     Events of a type with a batch handler go in chunks of ``OUTBOX_BATCH_SIZE`` as
     ``outbox.process_batch``; the others (and a chunk of one) one by one as ``outbox.process``, so
     that they still spread over the workers. Batches go to the bulk queue (``celery_app.bulk_queue``), so
-    that a learner's own event is never queued behind a cohort's. Without ``event_types`` every event is taken as
+    that a learner's own event is never queued behind a cohort's, and so do single events of a
+    ``bulk`` type (``register_handler(bulk=True)``), and with ``all_bulk`` every event (the events
+    written while handling bulk work, see ``BULK_WORK_KEY``). Without ``event_types`` every event is taken as
     batchable: ``outbox.process_batch`` runs the ones without a batch handler one by one itself.
     """
     if current_app.config.get("OUTBOX_PUBLISH", True) is False:
@@ -158,7 +178,9 @@ def publish(event_ids: list[int], event_types: Mapping[int, str] | None = None) 
     sent = 0
     for ids in messages:
         try:
-            if len(ids) == 1:
+            if len(ids) == 1 and (all_bulk or (event_types is not None and is_bulk(event_types.get(ids[0])))):
+                celery_app.send_task("outbox.process", args=[ids[0]], retry=False, queue=bulk)
+            elif len(ids) == 1:
                 celery_app.send_task("outbox.process", args=[ids[0]], retry=False)
             else:
                 celery_app.send_task("outbox.process_batch", args=[ids], retry=False, queue=bulk)
@@ -178,6 +200,19 @@ def backoff(attempts: int, first: timedelta = timedelta(seconds=10),
     return min(ceiling, first * 2 ** min(max(0, attempts - 1), 32))  # 2**32 * first is past any ceiling
 
 
+@contextmanager
+def _bulk_work(bulk: bool = True) -> Iterator[None]:
+    """While inside, the events this session commits are published to the bulk queue (``BULK_WORK_KEY``)."""
+    if not bulk or db.session.info.get(BULK_WORK_KEY):  # not bulk, or inside bulk work already
+        yield
+        return
+    db.session.info[BULK_WORK_KEY] = True
+    try:
+        yield
+    finally:
+        db.session.info.pop(BULK_WORK_KEY, None)
+
+
 def process(event_id: int) -> str:
     """Run the handler of one pending event and record the outcome; safe to repeat."""
     outbox_event = db.session.get(OutboxEvent, event_id, with_for_update={"skip_locked": True})
@@ -195,7 +230,8 @@ def process(event_id: int) -> str:
         return "no-handler"
     db.session.rollback()  # release the row lock; the handler runs its own transactions
     try:
-        handler(payload)
+        with _bulk_work(is_bulk(event_type)):  # what a roster's import emits is bulk work too
+            handler(payload)
     except Exception as exc:
         db.session.rollback()
         log.exception("outbox: handler for event %s failed", event_id)
@@ -222,6 +258,11 @@ def process_batch(event_ids: list[int]) -> dict[str, int]:
     go through ``process`` one by one. Returns how many events ended each way: ``batched`` (done in a
     batch), ``done-or-busy`` (done already or held by another worker), or an outcome of ``process``.
     """
+    with _bulk_work():  # what the batch's handlers emit is bulk work too
+        return _process_batch(event_ids)
+
+
+def _process_batch(event_ids: list[int]) -> dict[str, int]:
     outcomes: dict[str, int] = {}
     ids = sorted(set(event_ids))
     locked = _lock_pending(ids)

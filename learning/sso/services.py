@@ -31,6 +31,7 @@ from learning.sso.models import (
     SsoReplay,
 )
 from learning.text import single_line
+from learning.transactions import keep_despite_failure
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -235,14 +236,12 @@ def forget(key: str) -> bool:
 
 def refuse(provider: SsoProvider | None, reason: str, email: str | None = None) -> None:
     """Write a refused sign-in to the audit log (committed, after undoing anything else)."""
-    db.session.rollback()
     details = {"reason": reason, "method": "sso"}
     if provider is not None:
-        details["provider"] = provider.slug
+        details["provider"] = provider.slug  # read before the undo expires the provider
     if email:
         details["email"] = email
-    audit(None, "user.sign_in_failed", None, None, **details)
-    db.session.commit()
+    keep_despite_failure(lambda: audit(None, "user.sign_in_failed", None, None, **details))
 
 
 def complete_sign_in(provider: SsoProvider, *, subject: str, email: str | None, email_verified: bool,

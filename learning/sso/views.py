@@ -82,9 +82,8 @@ def login(provider):
         else:
             from learning.sso import saml
 
-            response = saml.start(found, next_url, hint, PENDING)
-            db.session.commit()  # the request id we will accept an answer to
-            return response
+            # The request id we will accept an answer to is committed with the redirect (unit of work).
+            return saml.start(found, next_url, hint, PENDING)
     except SsoRefused as refused:
         services.refuse(found, refused.reason)
         return render_template("sso/refused.html", reason=refused.message), 502
@@ -102,12 +101,10 @@ def _signed_in(provider, identity: dict, next_url: str):
     if user.totp_secret:
         # The person turned on two-factor sign-in here: their organisation's sign-in stands for the
         # password, not for the code, which is asked as after a password.
-        db.session.commit()
         session["two_factor_pending"] = {"user_id": user.id, "version": user.session_version, "remember": False}
         return redirect(url_for("accounts.login_two_factor", next=next_url))
     accounts.record_sign_in(user, "sso")
     sessions.sign_in(user)
-    db.session.commit()
     if services.needs_profile(user):
         flash(_("Welcome! Please tell us your country and sector."), "info")
         return redirect(url_for("accounts.profile"))
@@ -149,7 +146,8 @@ def saml_acs(provider):
     except SsoRefused as refused:
         services.refuse(found, refused.reason)
         return render_template("sso/refused.html", reason=refused.message), 403
-    db.session.commit()  # the assertion id and the request are used up, whatever happens next
+    # The assertion id and the request are used up: committed with this redirect (unit of work),
+    # whatever happens next; a refusal above keeps only its audit line (``services.refuse``).
     ticket = _tickets().dumps({"provider": found.slug, "request_id": request_id, "identity": identity})
     return redirect(url_for("sso.saml_complete", provider=found.slug, ticket=ticket), 303)
 
@@ -262,7 +260,6 @@ def new():
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            db.session.commit()
             flash(_("The provider is added. People of its domains can sign in with it now."), "success")
             return redirect(url_for("sso_admin.index"))
     form.client_secret.data = ""  # never echoed back into the page
@@ -284,7 +281,6 @@ def set_enabled(provider_id):
 
     record(current_user.id, "sso.provider_enabled" if provider.enabled else "sso.provider_disabled",
            "sso_provider", provider.id, slug=provider.slug)
-    db.session.commit()
     flash(_("Sign-in through %(name)s is on.", name=provider.name) if provider.enabled
           else _("Sign-in through %(name)s is off.", name=provider.name), "success")
     return redirect(url_for("sso_admin.index"))

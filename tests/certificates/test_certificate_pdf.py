@@ -17,11 +17,11 @@ from sqlalchemy import select
 from learning.certificates import pdf as certificate_pdf
 from learning.certificates import services
 from learning.certificates.codes import new_code
-from learning.certificates.fontprogram import FontProgram, _checksum, components_of
 from learning.certificates.models import Certificate
-from learning.certificates.pdf_fonts import FONT_DIR
 from learning.certificates.storage import get_storage
 from learning.extensions import db
+from learning.pdf.fontprogram import FontProgram, _checksum, components_of
+from learning.pdf.fonts import FONT_DIR
 from tests import factories_certificates as certs
 
 FONTS = ["NotoSans-Regular.ttf", "NotoSans-Bold.ttf", "NotoSansArabic-Regular.ttf", "NotoSansArabic-Bold.ttf"]
@@ -262,13 +262,13 @@ def test_the_title_falls_back_to_the_courses_language_then_to_any_translation(ma
 
 def test_the_fpdf2_internals_the_font_embedding_replaces_are_still_there():
     """The guard of the ``fpdf2<2.9`` pin (pyproject.toml): every private piece of fpdf2 that
-    ``pdf_fonts.py`` overrides or copies, and a document that embeds the subset ``fontprogram``
+    ``learning/pdf/fonts.py`` overrides or copies, and a document that embeds the subset ``fontprogram``
     cut (a Type0 font whose CIDFontType2 maps CIDs to the font's own glyph numbers)."""
     from fpdf import FPDF
     from fpdf.fonts import SubsetMap, TTFFont
     from fpdf.output import CIDSystemInfo, OutputProducer, PDFFont, PDFFontStream
 
-    from learning.certificates import pdf_fonts
+    from learning.pdf import fonts as pdf_fonts
 
     assert callable(OutputProducer._add_fonts) and callable(OutputProducer._add_pdf_obj)
     assert {"ttffile", "subset", "desc", "i", "fontkey", "missing_glyphs", "biggest_size_pt"} <= set(TTFFont.__slots__)
@@ -279,7 +279,7 @@ def test_the_fpdf2_internals_the_font_embedding_replaces_are_still_there():
     pdf_fonts.add_font(pdf, "Noto", "", "NotoSans-Regular.ttf")
     pdf.set_font("Noto", size=12)
     pdf.cell(text="Zoë")
-    data = bytes(pdf.output(output_producer_class=pdf_fonts.CertificateOutput))
+    data = bytes(pdf.output(output_producer_class=pdf_fonts.SubsetOutput))
     reader = PdfReader(io.BytesIO(data))
     font = reader.pages[0]["/Resources"]["/Font"]
     descendant = next(iter(font.values())).get_object()["/DescendantFonts"][0].get_object()

@@ -287,3 +287,26 @@ def test_the_figures_page_keeps_only_the_checked_period_in_its_export_links(make
     assert f"/org/{bank.id}/figures.csv?group_by=course&amp;from=2024-01-01" in links
     assert links and not [link for link in links if "pdf" in link or "organisation_id" in link]
     assert client.get(f"/org/{partner['other'].id}/figures").status_code == 404
+
+
+def test_an_erased_persons_pending_join_request_leaves_the_managers_queue(make, api, client, partner):
+    """Erasure withdraws the person's pending request: no row waits for a decision about nobody."""
+    from learning.accounts.privacy import erase_user
+    from learning.organisations import services as organisations
+
+    bank, manager, admin = partner["bank"], partner["manager"], partner["admin"]
+    _appoint(api, admin, manager, bank)
+    eva, fay = make.user(full_name="Eva Erased"), make.user(full_name="Fay Waiting")
+    eva_request = organisations.request_to_join(eva, bank.id)
+    fay_request = organisations.request_to_join(fay, bank.id)
+    db.session.commit()
+    assert erase_user(eva.id)
+    db.session.commit()
+    db.session.expire_all()
+    erased = db.session.get(JoinRequest, eva_request.id)
+    assert erased.status == "withdrawn" and erased.decided_at is not None
+    assert db.session.get(JoinRequest, fay_request.id).status == "pending"
+    assert [r.id for r in organisations.pending_requests(db.session.get(Organisation, bank.id))] == [fay_request.id]
+    # Nor can a manager still decide it.
+    factories_sign_in(client, manager)
+    assert client.post(f"/org/{bank.id}/requests/{eva_request.id}/confirm").status_code == 404

@@ -238,3 +238,43 @@ def test_batches_go_to_the_bulk_queue_and_a_single_event_to_the_default_one(app_
     default = celery_app.conf.task_default_queue
     assert sent == [("outbox.process_batch", f"{default}.bulk"), ("outbox.process", None)]
     assert {queue.name for queue in celery_app.conf.task_queues} == {default, f"{default}.bulk"}
+
+
+def test_long_single_events_scheduled_housekeeping_and_what_bulk_work_emits_go_to_the_bulk_queue(
+        app_context, app, monkeypatch):
+    """The embedded mode's interactive worker consumes only the default queue (scripts/worker.sh):
+    nothing that takes long may land there but a learner's own event."""
+    from tests import factories
+
+    celery_app = app.extensions["celery"]
+    default = celery_app.conf.task_default_queue
+    bulk = f"{default}.bulk"
+    sent = []
+    monkeypatch.setattr(celery_app, "send_task",
+                        lambda name, args, retry, queue=None: sent.append((name, args, queue)))
+    monkeypatch.setitem(app.config, "OUTBOX_PUBLISH", True)
+    types = {1: "cohort.roster_import", 2: "cohort.invitations", 3: "account.erasure_requested", 4: "mail.send",
+             5: "enrolment.completed"}
+    outbox.publish([1, 2, 3, 4, 5], types)
+    assert sorted((args[0], queue) for _name, args, queue in sent) == [
+        (1, bulk), (2, bulk), (3, bulk), (4, None), (5, None)]
+    for task in ("reminders.run", "reminders.send_batch", "accounts.apply_retention", "accounts.prune_sign_in_records"):
+        assert celery_app.amqp.router.route({}, task)["queue"].name == bulk, task
+    assert celery_app.amqp.router.route({}, "outbox.sweep")["queue"].name == default
+
+    # A batch of completions: its "certificate issued" announcement (one event, fifty mails) is bulk
+    # work too; a learner's own completion handled alone announces theirs on the default queue.
+    monkeypatch.setitem(app.config, "OUTBOX_PUBLISH", False)
+    learners = [factories.user() for _ in range(3)]
+    enrolments = [factories.completed_enrolment(learner) for learner in learners]
+    events = dict(db.session.execute(select(OutboxEvent.payload["enrolment_id"].as_integer(), OutboxEvent.id)
+                                     .where(OutboxEvent.event_type == "enrolment.completed")).all())
+    monkeypatch.setitem(app.config, "OUTBOX_PUBLISH", True)
+    sent.clear()
+    outbox.process_batch([events[e.id] for e in enrolments[:2]])
+    announced = [(name, queue) for name, args, queue in sent]
+    assert announced == [("outbox.process", bulk)], announced
+    sent.clear()
+    assert outbox.process(events[enrolments[2].id]) == "done"
+    assert [(name, queue) for name, args, queue in sent] == [("outbox.process", None)]
+    assert not db.session.info.get(outbox.BULK_WORK_KEY)

@@ -1,4 +1,4 @@
-"""The fonts embedded in certificate PDFs: a subset of the shipped font, cut in well under a millisecond.
+"""The fonts embedded in the platform's PDFs: a subset of the shipped font, cut in well under a millisecond.
 
 fpdf2 embeds a font by handing it to fontTools, which decompiles the glyph,
 metrics and name tables, subsets them and compiles a new font for every

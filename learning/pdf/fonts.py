@@ -1,5 +1,5 @@
-"""Fonts in the certificate PDF: fpdf2's parsed fonts shared by every document, and each
-document's fonts embedded as subsets cut by :mod:`fontprogram` instead of by fontTools.
+"""Fonts in the platform's PDFs (certificates, sign-in sheets): fpdf2's parsed fonts shared by every
+document, and each document's fonts embedded as subsets cut by :mod:`fontprogram` instead of by fontTools.
 
 Relies on fpdf2 internals (``TTFFont`` slots, ``SubsetMap``, ``OutputProducer._add_fonts``), hence
 the upper bound on fpdf2 in ``pyproject.toml``. ``test_the_fpdf2_internals_the_font_embedding_replaces_are_still_there``
@@ -18,7 +18,7 @@ from fpdf.fonts import SubsetMap, TTFFont
 from fpdf.output import CIDSystemInfo, OutputProducer, PDFFont, PDFFontStream
 from fpdf.syntax import Name, PDFArray, PDFContentStream
 
-from learning.certificates.fontprogram import font_program
+from learning.pdf.fontprogram import font_program
 
 log = logging.getLogger(__name__)
 FONT_DIR = Path(__file__).resolve().parent.parent.parent / "static" / "fonts"
@@ -49,7 +49,7 @@ def add_font(pdf: FPDF, family: str, style: str, file_name: str) -> None:
     pdf.fonts[font.fontkey] = font
 
 
-class CertificateOutput(OutputProducer):
+class SubsetOutput(OutputProducer):
     """fpdf2's PDF writer, embedding each font as a subset cut by :mod:`fontprogram`.
 
     The PDF objects are those fpdf2 writes for a TrueType font (Type0 font, CIDFontType2
@@ -61,12 +61,12 @@ class CertificateOutput(OutputProducer):
     def _add_fonts(self, *args, **kwargs):
         fonts = self.fpdf.fonts.values()
         if not all(isinstance(font, TTFFont) and not font.color_font and not font.is_cff for font in fonts):
-            raise RuntimeError("certificate PDFs embed TrueType (glyf) fonts only")
+            raise RuntimeError("the platform's PDFs embed TrueType (glyf) fonts only")
         font_objs_per_index = {}
         for font in sorted(fonts, key=lambda font: font.i):
             program = font_program(str(font.ttffile))
             if font.missing_glyphs:
-                log.warning("certificate PDF: font %s has no glyph for %s", font.name,
+                log.warning("PDF: font %s has no glyph for %s", font.name,
                             ", ".join(f"U+{u:04X}" for u in font.missing_glyphs[:10]))
             fontname = f"{_subset_tag(font.i)}+{font.name}"
             code_to_glyph = {code: program.glyph_ids.get(glyph.glyph_name, 0)
