@@ -33,6 +33,7 @@ from learning.lti.models import (
 )
 from learning.models_base import utcnow
 from learning.text import single_line
+from learning.transactions import keep_despite_failure
 
 MAX_URL = 2000
 log = logging.getLogger(__name__)
@@ -430,14 +431,13 @@ def open_enrolment(user: User, course, cohort):
 def refuse(platform: LtiPlatform | None, reason: str, **details) -> None:
     """Undo anything the refused request did; write the refusal to the audit log (committed) when it came
     from a registered platform, else only to the log (anyone can post junk here: it must not fill the audit log)."""
-    db.session.rollback()
     data = {"reason": reason, "method": "lti", **{k: v for k, v in details.items() if v is not None}}
     if platform is None:
+        db.session.rollback()
         log.warning("LTI request refused: %s", reason)
         return
-    data["platform"] = platform.id
-    audit(None, "lti.launch_refused", None, None, **data)
-    db.session.commit()
+    data["platform"] = platform.id  # read before the undo expires the platform
+    keep_despite_failure(lambda: audit(None, "lti.launch_refused", None, None, **data))
 
 
 def _on_user_erased(person) -> None:
