@@ -82,8 +82,8 @@ def register_models(app: Flask) -> None:
     import learning.certificates.models
     import learning.cohorts.models
     import learning.enrolment.models
-    import learning.lti.models
     import learning.evaluations.models
+    import learning.lti.models
     import learning.organisations.models
     import learning.outbox.models
     import learning.reminders.models
@@ -137,8 +137,8 @@ def register_features(app: Flask) -> None:
         certificates,
         cohorts,
         enrolment,
-        lti,
         evaluations,
+        lti,
         mail,
         organisations,
         outbox,

@@ -20,7 +20,13 @@ from learning.extensions import db
 from learning.organisations.models import Assignment
 from learning.organisations.services import due_instant
 from learning.reminders.services import unsubscribe_token
-from tests import factories, factories_assessment, factories_certificates, factories_cohorts, factories_evaluations
+from tests import (
+    factories,
+    factories_assessment,
+    factories_certificates,
+    factories_cohorts,
+    factories_evaluations,
+)
 from tests import factories_reporting as rf
 from tests.factories import PASSWORD
 
