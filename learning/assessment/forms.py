@@ -12,7 +12,12 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import FieldList, FormField, RadioField, SelectChoice
 
-from learning.catalogue.forms import QuestionForm, _blank, _dump, _load
+from learning.catalogue.forms import (
+    QuestionForm,
+    blank_fields,
+    dump_translations,
+    load_translations,
+)
 
 
 class KnowledgeTestsForm(FlaskForm):
@@ -36,8 +41,8 @@ class KnowledgeTestsForm(FlaskForm):
 def form_data_of(definition: dict) -> dict:
     """The tests (``services.definition_of``) as the form's initial data."""
     def questions(test: dict | None) -> list[dict]:
-        return [{"text": q["text"], "translations": _dump(q["translations"]),
-                 "choices": [{"text": c["text"], "correct": c["correct"], "translations": _dump(c["translations"])}
+        return [{"text": q["text"], "translations": dump_translations(q["translations"]),
+                 "choices": [{"text": c["text"], "correct": c["correct"], "translations": dump_translations(c["translations"])}
                              for c in q["choices"]]}
                 for q in (test or {}).get("questions", [])]
 
@@ -57,14 +62,14 @@ def definition_from(form: KnowledgeTestsForm) -> tuple[dict, dict]:
         for entry in entries:
             question = entry.form
             choices = [{"text": c.form.text.data, "correct": bool(c.form.correct.data),
-                        "translations": _load(c.form.translations.data)}
-                       for c in question.choices if not _blank(c.form.text.data)]
-            if _blank(question.text.data) and not choices:
+                        "translations": load_translations(c.form.translations.data)}
+                       for c in question.choices if not blank_fields(c.form.text.data)]
+            if blank_fields(question.text.data) and not choices:
                 continue
             path = f"{kind}.questions.{len(found)}"
             where[path] = where[f"{path}.text"] = where[f"{path}.choices"] = question.text
             found.append({"text": question.text.data, "choices": choices,
-                          "translations": _load(question.translations.data)})
+                          "translations": load_translations(question.translations.data)})
         return found
 
     pre = questions(form.pre_questions, "pre")

@@ -32,7 +32,7 @@ from learning.audit.services import record as audit
 from learning.catalogue.models import Course
 from learning.catalogue.validation import CourseErrors
 from learning.catalogue.validation import (
-    _validate_quiz as validate_questions,  # the quiz's rules, one place
+    validate_quiz as validate_questions,  # the quiz's rules, one place
 )
 from learning.enrolment.models import Enrolment
 from learning.enrolment.services import completed_lesson_ids, course_outline

@@ -109,7 +109,7 @@ class CourseForm(FlaskForm):
         return self
 
 
-def _dump(translations: dict | None) -> str:
+def dump_translations(translations: dict | None) -> str:
     return json.dumps(translations or {}, ensure_ascii=False)
 
 
@@ -131,25 +131,25 @@ def form_data_of(course: Course) -> dict:
                          for t in sorted(course.translations, key=lambda t: t.language)
                          if t.language != course.language],
         "modules": [
-            {"id": m.id, "title": m.title, "translations": _dump(m.translations),
+            {"id": m.id, "title": m.title, "translations": dump_translations(m.translations),
              "lessons": [{"id": lesson.id, "title": lesson.title, "body": lesson.body,
-                          "translations": _dump(lesson.translations)} for lesson in m.lessons]}
+                          "translations": dump_translations(lesson.translations)} for lesson in m.lessons]}
             for m in course.modules
         ],
         "questions": [
-            {"text": q.text, "translations": _dump(q.translations),
-             "choices": [{"text": c.text, "correct": c.correct, "translations": _dump(c.translations)}
+            {"text": q.text, "translations": dump_translations(q.translations),
+             "choices": [{"text": c.text, "correct": c.correct, "translations": dump_translations(c.translations)}
                          for c in q.choices]}
             for q in (course.quiz.questions if course.quiz else [])
         ],
     }
 
 
-def _blank(*values) -> bool:
+def blank_fields(*values) -> bool:
     return not any((value or "").strip() for value in values)
 
 
-def _load(raw: str | None) -> dict:
+def load_translations(raw: str | None) -> dict:
     try:
         value = loads_json(raw or "{}")
     except ValueError:
@@ -182,7 +182,7 @@ def course_data_from(form: CourseForm) -> tuple[dict, dict]:
     }
     for entry in form.translations:
         row = entry.form
-        if _blank(row.language.data, row.title.data, row.summary.data):
+        if blank_fields(row.language.data, row.title.data, row.summary.data):
             continue
         tag = (row.language.data or "").strip()
         data["translations"][tag] = {"title": row.title.data, "summary": row.summary.data or ""}
@@ -193,35 +193,35 @@ def course_data_from(form: CourseForm) -> tuple[dict, dict]:
         lessons = []
         for lesson_entry in module.lessons:
             lesson = lesson_entry.form
-            if _blank(lesson.title.data, lesson.body.data):
+            if blank_fields(lesson.title.data, lesson.body.data):
                 continue  # an empty slot, or a lesson cleared to remove it
             path = f"modules.{len(data['modules'])}.lessons.{len(lessons)}"
             where[path] = where[f"{path}.title"] = where[f"{path}.id"] = lesson.title
             where[f"{path}.body"] = lesson.body
             lessons.append({"id": _id(lesson.id.data), "title": lesson.title.data, "body": lesson.body.data or "",
-                            "translations": _load(lesson.translations.data)})
-        if _blank(module.title.data) and not lessons:
+                            "translations": load_translations(lesson.translations.data)})
+        if blank_fields(module.title.data) and not lessons:
             continue
         path = f"modules.{len(data['modules'])}"
         where[path] = where[f"{path}.title"] = where[f"{path}.id"] = where[f"{path}.lessons"] = module.title
         data["modules"].append({"id": _id(module.id.data), "title": module.title.data, "lessons": lessons,
-                                "translations": _load(module.translations.data)})
+                                "translations": load_translations(module.translations.data)})
     questions = []
     for entry in form.questions:
         question = entry.form
         choices = []
         for choice_entry in question.choices:
             choice = choice_entry.form
-            if _blank(choice.text.data):
+            if blank_fields(choice.text.data):
                 continue
             choices.append({"text": choice.text.data, "correct": bool(choice.correct.data),
-                            "translations": _load(choice.translations.data)})
-        if _blank(question.text.data) and not choices:
+                            "translations": load_translations(choice.translations.data)})
+        if blank_fields(question.text.data) and not choices:
             continue
         path = f"quiz.questions.{len(questions)}"
         where[path] = where[f"{path}.text"] = where[f"{path}.choices"] = question.text
         questions.append({"text": question.text.data, "choices": choices,
-                          "translations": _load(question.translations.data)})
+                          "translations": load_translations(question.translations.data)})
     data["quiz"] = {"questions": questions} if questions else None
     return data, where
 

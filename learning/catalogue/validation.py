@@ -126,7 +126,7 @@ def validate_course_data(data: dict, partial: bool = False) -> tuple[dict, Cours
     if not partial or "modules" in data:
         clean["modules"] = _validate_modules(errors, data.get("modules"))
     if "quiz" in data:
-        clean["quiz"] = _validate_quiz(errors, data["quiz"])
+        clean["quiz"] = validate_quiz(errors, data["quiz"])
     return clean, errors
 
 
@@ -212,7 +212,7 @@ def _validate_modules(errors: CourseErrors, modules) -> list:
     return clean
 
 
-def _validate_quiz(errors: CourseErrors, quiz) -> dict | None:
+def validate_quiz(errors: CourseErrors, quiz) -> dict | None:
     if quiz is None:
         return None
     if not isinstance(quiz, dict) or not isinstance(quiz.get("questions"), list) or not quiz["questions"]:
