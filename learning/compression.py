@@ -6,7 +6,7 @@ level and kept in memory (a few hundred KB for the whole of ``static/``), so ser
 dictionary lookup; their ETag becomes ``"<file's tag>:br"`` (or ``:gzip``), so revalidation still
 answers 304. Streamed answers (CSV exports) are left as they are, and so are PDFs, images and fonts,
 which are compressed already. A reverse proxy that compresses too finds ``Content-Encoding`` set
-and leaves the answer alone.
+and leaves the answer alone; ``COMPRESS_RESPONSES=false`` turns all of this off.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ _STATIC_LIMIT = 400  # entries (files times encodings): static/ holds a few doze
 
 
 def init_app(app: Flask) -> None:
+    if not app.config.get("COMPRESS_RESPONSES", True):  # a reverse proxy compresses instead
+        return
     app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
     app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
     app.config.setdefault("COMPRESS_BR_LEVEL", 5)  # per response: fast, already smaller than gzip at 6
@@ -43,7 +45,7 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def compress_static(response: Response) -> Response:
-        if request.endpoint != "static" or not app.config.get("COMPRESS_REGISTER", True):
+        if request.endpoint != "static":
             return response
         return _static_answer(app, response)
 
