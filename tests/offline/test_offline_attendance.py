@@ -228,3 +228,17 @@ def test_excused_members_are_kept_by_the_online_register_and_do_not_count_as_att
     assert sheet.present == [ana.user_id] and sheet.excused == [ben.user_id]
     assert sorted(sheet.absent) == sorted([ben.user_id, eva.user_id])
     assert register(session) == {ana.id: "present", ben.id: "excused", eva.id: "absent"}
+
+
+def test_the_api_register_takes_and_gives_the_excused(api, room):
+    trainer, cohort, session, (ana, ben, eva) = room
+    path = f"cohorts/{cohort.id}/sessions/{session.id}/attendance"
+    put = api.as_user(trainer).request("PUT", path, json={"present": [ana.user_id], "excused": [ben.user_id]})
+    assert put.status_code == 200, put.get_json()
+    assert put.get_json()["excused"] == [ben.user_id]
+    got = api.as_user(trainer).get(path).get_json()
+    assert got["present"] == [ana.user_id] and got["excused"] == [ben.user_id]
+    assert sorted(got["absent"]) == sorted([ben.user_id, eva.user_id])
+    refused = api.as_user(trainer).request("PUT", path, json={"present": [], "excused": [2**31 - 1]})
+    assert refused.status_code == 422 and "excused" in str(refused.get_json())
+    assert register(session) == {ana.id: "present", ben.id: "excused", eva.id: "absent"}
