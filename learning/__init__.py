@@ -51,6 +51,7 @@ def register_operations(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from learning import compression
     from learning.accounts.sessions import load_session_user
     from learning.extensions import babel, csrf, db, limiter, login_manager, migrate
     from learning.i18n import (
@@ -60,6 +61,7 @@ def register_extensions(app: Flask) -> None:
         select_timezone,
     )
 
+    compression.init_app(app)  # first: its after_request hooks run last, on the final answer
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     login_manager.init_app(app)

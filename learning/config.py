@@ -223,6 +223,8 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_ENABLED": _bool(env.get("WTF_CSRF_ENABLED"), True),
+        # Brotli/gzip in the app (learning/compression.py); off where a reverse proxy compresses instead.
+        "COMPRESS_RESPONSES": _bool(env.get("COMPRESS_RESPONSES"), True),
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_STORAGE_URI": rate_limit_storage,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),

@@ -105,6 +105,7 @@ def build_site() -> Site:
     cohorts = ["/cohorts/", "/cohorts/new", f"/cohorts/{cohort.id}", f"/cohorts/{cohort.id}/sessions/{session.id}",
                f"/cohorts/{cohort.id}/imports/{roster_import.id}",
                f"/cohorts/{cohort.id}/sessions/{upcoming.id}", f"/cohorts/{cohort.id}/sessions/{session.id}/check-in-code",
+               f"/cohorts/{cohort.id}/sessions/{session.id}/paper", f"/cohorts/{cohort.id}/sessions/{upcoming.id}/paper",
                f"/cohorts/{cohort.id}/close", f"/cohorts/{evaluated_cohort.id}",
                f"/cohorts/{evaluated_cohort.id}/evaluation"]
     administration = ["/reports/", "/reports/evaluations", "/admin/courses/", "/admin/courses/new", f"/admin/courses/{course.slug}/edit",

@@ -160,13 +160,16 @@ class ClosedCohortSchema(CohortSchema):
 class AttendanceInSchema(Schema):
     present = List(Id(), required=True, metadata={"description": "User ids of the members present; "
                                                                       "every other member is recorded absent"})
+    excused = List(Id(), metadata={"description": "User ids of members absent with a reason accepted "
+                                                  "(present wins for someone in both lists)"})
 
 
 class AttendanceSchema(Schema):
     session_id = Integer(required=True)
     present = List(Integer(), required=True)
-    absent = List(Integer(), required=True)
+    absent = List(Integer(), required=True, metadata={"description": "Everyone not present, the excused included"})
     recorded = Boolean(required=True)
+    excused = List(Integer(), required=True, metadata={"description": "Absent with a reason the trainer accepted"})
 
 
 def serialise_cohort(cohort, counts: tuple[int, int] | None = None,
@@ -306,7 +309,8 @@ def add_session(cohort_id: int, data):
 def get_attendance(cohort_id: int, session_id: int):
     cohort = _cohort(cohort_id)
     sheet = sessions.attendance_of(sessions.get_session(cohort, session_id))
-    return {"session_id": session_id, "present": sheet.present, "absent": sheet.absent, "recorded": sheet.recorded}
+    return {"session_id": session_id, "present": sheet.present, "absent": sheet.absent, "recorded": sheet.recorded,
+            "excused": sheet.excused}
 
 
 @bp.put("/cohorts/<int:cohort_id>/sessions/<int:session_id>/attendance")
@@ -319,8 +323,9 @@ def get_attendance(cohort_id: int, session_id: int):
 def put_attendance(cohort_id: int, session_id: int, data):
     cohort = _cohort(cohort_id)
     session = sessions.get_session(cohort, session_id)
-    sheet = sessions.record_attendance(current_api_user().id, cohort, session, data["present"])
-    return {"session_id": session_id, "present": sheet.present, "absent": sheet.absent, "recorded": sheet.recorded}
+    sheet = sessions.record_attendance(current_api_user().id, cohort, session, data["present"], data.get("excused", []))
+    return {"session_id": session_id, "present": sheet.present, "absent": sheet.absent, "recorded": sheet.recorded,
+            "excused": sheet.excused}
 
 
 def _document_roster_body(spec: dict) -> dict:

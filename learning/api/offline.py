@@ -27,10 +27,15 @@ class SyncEventSchema(Schema):
 
     id = String(required=True, metadata={"description": "A UUID made by the device; applied at most once, ever",
                                          "example": "0b542a32-9824-4485-ada8-445eac16ae7a"})
-    type = String(required=True, metadata={"description": "lesson.completed or quiz.attempted",
+    type = String(required=True, metadata={"description": "lesson.completed, quiz.attempted or attendance.marked",
                                            "example": "lesson.completed"})
-    enrolment_id = Integer(required=True, strict=True, metadata={"description": "One of the caller's enrolments"})
+    enrolment_id = Integer(required=True, strict=True, metadata={
+        "description": "One of the caller's enrolments; for attendance.marked, the enrolment of the member marked"})
     lesson_id = Integer(strict=True, metadata={"description": "For lesson.completed: a lesson of the course"})
+    session_id = Integer(strict=True, metadata={
+        "description": "For attendance.marked: a session (already begun) of a cohort the caller runs"})
+    attendance = String(metadata={"description": "For attendance.marked: present, absent or excused",
+                                  "example": "present"})
     answers = Dict(keys=String(), values=Integer(strict=True), metadata={
         "description": "For quiz.attempted: question id to the chosen choice id", "example": {"12": 40}})
     occurred_at = String(required=True, metadata={
@@ -53,27 +58,44 @@ class SyncEnrolmentSchema(EnrolmentSchema):
     in a list is also used on its own.)"""
 
 
+class SyncMarkSchema(Schema):
+    session_id = Integer(required=True)
+    enrolment_id = Integer(required=True)
+    user_id = Integer(required=True)
+    attendance = String(required=True, metadata={"description": "present, absent or excused, as recorded now"})
+    recorded_at = String(allow_none=True, required=True, metadata={
+        "description": "When the mark on the register was made (null: never marked)"})
+
+
 class SyncResultSchema(Schema):
     results = List(Nested(SyncEventResultSchema), required=True,
                    metadata={"description": "One per event, in the order sent"})
     enrolments = List(Nested(SyncEnrolmentSchema), required=True,
                       metadata={"description": "The caller's enrolments the events applied to, as they are now"})
+    attendance = List(Nested(SyncMarkSchema), metadata={
+        "description": "The register marks the attendance events named, as they are now: an older mark "
+                       "arriving after a later one is applied (counted once) but does not replace it"})
 
 
 @bp.post("/sync")
 @bp.auth_required(auth)
 @bp.input(SyncRequestSchema, arg_name="data")
 @bp.output(SyncResultSchema)
-@bp.doc(summary="Apply lesson completions and quiz attempts made offline; each event id counts once, ever",
+@bp.doc(summary="Apply lesson completions, quiz attempts and attendance marks made offline; each event id "
+                "counts once, ever",
         description="Events are applied in the order they happened. A rejected event (unknown type, not "
                     "a UUID, someone else's enrolment, a time in the future or before the enrolment, an "
-                    "archived course or a withdrawn enrolment) changes nothing and is reported with its reason.",
+                    "archived course or a withdrawn enrolment; for attendance.marked: a session not in "
+                    "the caller's cohorts, not begun, of a closed cohort, or someone not a member) changes "
+                    "nothing and is reported with its reason. Attendance marks: the latest mark by its own "
+                    "time wins (docs/FIELD_TRAINING.md).",
         responses={401: "Not signed in", 422: "Not {events: [...]} of events of the documented shape, or more than 500"})
 def sync_events(data):
     user = current_api_user()
     result = sync.apply_events(user, data["events"])
     body = {"results": result.results,
-            "enrolments": [enrolment_body(e, services.progress_of(e), user.language) for e in result.enrolments]}
+            "enrolments": [enrolment_body(e, services.progress_of(e), user.language) for e in result.enrolments],
+            "attendance": sync.marks_now(result.marks)}
     return body
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, LargeBinary, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from learning.extensions import db
@@ -83,6 +83,11 @@ class Attendance(db.Model):
         ForeignKey("enrolments.id", ondelete="CASCADE"), primary_key=True
     )
     present: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Absent with a reason the trainer accepted (never together with present); the attendance rules
+    # count only ``present``.
+    excused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When the mark was made: by the server for a mark made online, by the device for one made offline
+    # (its event's ``occurred_at``); a later mark replaces it, an older one does not (sessions.apply_mark).
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 

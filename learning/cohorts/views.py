@@ -25,6 +25,7 @@ from learning.cohorts.roster import RosterFileInvalid, RosterTooLarge, RowError
 from learning.errors import DomainError
 from learning.extensions import db
 from learning.i18n import current_language, isolate
+from learning.models_base import utcnow
 from learning.parsing import is_id, page_number, parse_id
 from learning.web import apply_field_errors
 
@@ -206,15 +207,56 @@ def attendance(cohort_id: int, session_id: int):
     form = ActionForm()
     if form.validate_on_submit():
         present = [parse_id(value) for value in request.form.getlist("present") if is_id(value)]
-        sheet = sessions.record_attendance(current_user.id, cohort, session, present)
+        excused = [parse_id(value) for value in request.form.getlist("excused") if is_id(value)]
+        sheet = sessions.record_attendance(current_user.id, cohort, session, present, excused)
         flash(_("Attendance is saved: %(present)d present, %(absent)d absent.",
                 present=len(sheet.present), absent=len(sheet.absent)), "success")
         return redirect(url_for("cohorts.show", cohort_id=cohort.id))
     members, _total = services.members_of(cohort)
     sheet = sessions.attendance_of(session)
     return render_template("cohorts/session.html", cohort=cohort, session=session, members=members,
-                           present=set(sheet.present), recorded=sheet.recorded, form=form,
-                           started=sessions.has_started(session))
+                           present=set(sheet.present), excused=set(sheet.excused), recorded=sheet.recorded,
+                           form=form, started=sessions.has_started(session))
+
+
+@bp.route("/<int:cohort_id>/sessions/<int:session_id>/paper", methods=["GET", "POST"])
+def paper_sheet(cohort_id: int, session_id: int):
+    """Entering a signed paper sheet on a phone: one row per member, large present/absent/excused
+    choices, "everyone present"; a plain form (no JavaScript needed) that only changes the members
+    given a mark, each as made now (``sessions.apply_mark``: a later mark stays). Offline, with
+    JavaScript, the marks wait on the device and are sent later (static/js/attendance_offline.js)."""
+    cohort = services.get_cohort_for(current_user, cohort_id)
+    session = sessions.get_session(cohort, session_id)
+    members, _total = services.members_of(cohort)
+    form = ActionForm()
+    if form.validate_on_submit():
+        marks = {m.enrolment_id: request.form.get(f"mark-{m.user_id}") for m in members}
+        marks = {k: v for k, v in marks.items() if v in sessions.MARKS}
+        if not marks:
+            flash(_("Choose present, absent or excused for at least one person."), "error")
+        else:
+            services.require_open(cohort)
+            sessions.require_started(session)
+            sessions.lock_session(session)
+            now = utcnow()
+            for enrolment_id, mark in marks.items():
+                sessions.apply_mark(current_user.id, cohort, session, enrolment_id, mark, now, how="paper")
+            sheet = sessions.attendance_of(session)
+            flash(_("Attendance is saved: %(present)d present, %(absent)d absent.",
+                    present=len(sheet.present), absent=len(sheet.absent)), "success")
+            return redirect(url_for("cohorts.paper_sheet", cohort_id=cohort.id, session_id=session.id))
+    sheet = sessions.attendance_of(session)
+    if request.args.get("all") == "present":  # the "everyone present" shortcut without JavaScript
+        chosen = {m.user_id: "present" for m in members}
+    else:
+        chosen = {user_id: "present" for user_id in sheet.present}
+        chosen.update({user_id: "excused" for user_id in sheet.excused})
+        marked = set(sessions.marked_user_ids(session))
+        chosen.update({user_id: "absent" for user_id in sheet.absent if user_id in marked and user_id not in chosen})
+    return render_template("cohorts/paper_sheet.html", cohort=cohort, session=session, members=members,
+                           chosen=chosen, form=form, started=sessions.has_started(session),
+                           editable=cohort.status == "open" and sessions.has_started(session)), \
+        422 if request.method == "POST" else 200
 
 
 @bp.get("/<int:cohort_id>/roster.csv")

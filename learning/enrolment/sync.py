@@ -31,7 +31,8 @@ from learning.extensions import db
 from learning.models_base import utcnow
 
 MAX_EVENTS = 500
-EVENT_TYPES = ("lesson.completed", "quiz.attempted")
+ATTENDANCE = "attendance.marked"  # a trainer's mark on a session's register (learning.cohorts.sessions.apply_mark)
+EVENT_TYPES = ("lesson.completed", "quiz.attempted", ATTENDANCE)
 # A device's clock may run a little fast; beyond this an event "from the future" is refused.
 CLOCK_TOLERANCE = timedelta(minutes=5)
 
@@ -49,12 +50,16 @@ class _Event:
     occurred_at: datetime
     lesson_id: int | None = None
     answers: dict | None = None
+    session_id: int | None = None
+    mark: str | None = None
 
 
 @dataclass
 class SyncResult:
     results: list[dict]
     enrolments: list[Enrolment] = field(default_factory=list)
+    # (session id, enrolment id) of the register marks the batch named, to answer as they are now
+    marks: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _parse_time(value) -> datetime:
@@ -96,6 +101,11 @@ def _parse(index: int, raw: dict, now: datetime) -> _Event:
     event = _Event(index, event_id, event_type, enrolment_id, min(occurred_at, now))
     if event_type == "lesson.completed":
         event.lesson_id = _int(raw.get("lesson_id"), _("This lesson is not part of the course."))
+    elif event_type == ATTENDANCE:
+        event.session_id = _int(raw.get("session_id"), _("No such session in your cohorts."))
+        event.mark = raw.get("attendance")
+        if event.mark not in ("present", "absent", "excused"):
+            raise EventRejected(_("The attendance mark must be present, absent or excused."))
     else:
         answers = raw.get("answers")
         if not isinstance(answers, dict):
@@ -123,16 +133,25 @@ def apply_events(user: User, raw_events: list[dict]) -> SyncResult:
         except EventRejected as exc:
             results[index] = {"id": _id_of(raw), "status": "rejected", "error": str(exc)}
     touched: dict[int, Enrolment] = {}
+    marks: set[tuple[int, int]] = set()
     # Lock order by enrolment id (no deadlock between two batches); within one, the order things happened.
-    for event in sorted(parsed, key=lambda e: (e.enrolment_id, e.occurred_at, e.index)):
-        results[event.index] = _apply_one(user, event, touched)
-    return SyncResult([r for r in results if r is not None], [touched[k] for k in sorted(touched)])
+    # A trainer's attendance marks come after, by session (the lock they take), then the order they were made.
+    learning = [e for e in parsed if e.type != ATTENDANCE]
+    for event in sorted(learning, key=lambda e: (e.enrolment_id, e.occurred_at, e.index)):
+        results[event.index] = _apply_one(user, event, touched, marks)
+    register = [e for e in parsed if e.type == ATTENDANCE]
+    for event in sorted(register, key=lambda e: (e.session_id, e.occurred_at, e.index)):
+        results[event.index] = _apply_one(user, event, touched, marks)
+    return SyncResult([r for r in results if r is not None], [touched[k] for k in sorted(touched)], sorted(marks))
 
 
-def _apply_one(user: User, event: _Event, touched: dict[int, Enrolment]) -> dict:
+def _apply_one(user: User, event: _Event, touched: dict[int, Enrolment], marks: set) -> dict:
     try:
         with db.session.begin_nested():
-            status = _apply_in_savepoint(user, event, touched)
+            if event.type == ATTENDANCE:
+                status = _apply_mark_in_savepoint(user, event, marks)
+            else:
+                status = _apply_in_savepoint(user, event, touched)
     except EventRejected as exc:
         return {"id": event.id, "status": "rejected", "error": str(exc)}
     except DomainError as exc:  # the same rules as online (unknown lesson, invalid answers...)
@@ -147,7 +166,8 @@ def _apply_in_savepoint(user: User, event: _Event, touched: dict[int, Enrolment]
     if seen is not None:
         if seen.user_id != user.id:
             raise EventRejected(_("This event id was already used by another device."))
-        touched[seen.enrolment_id] = db.session.get(Enrolment, seen.enrolment_id)  # the device learns where it stands
+        if seen.event_type != ATTENDANCE:
+            touched[seen.enrolment_id] = db.session.get(Enrolment, seen.enrolment_id)  # where the learner stands
         return "duplicate"
     enrolment = db.session.execute(
         select(Enrolment).where(Enrolment.id == event.enrolment_id, Enrolment.user_id == user.id)
@@ -178,3 +198,54 @@ def _apply_in_savepoint(user: User, event: _Event, touched: dict[int, Enrolment]
                                event_type=event.type, occurred_at=event.occurred_at, applied_at=utcnow()))
     db.session.flush()
     return "applied"
+
+
+def _apply_mark_in_savepoint(user: User, event: _Event, marks: set) -> str:
+    """A trainer's attendance mark made offline: for a session of one of the caller's cohorts that has
+    begun, a member of that cohort; last writer by the mark's own time (``sessions.apply_mark``)."""
+    from learning.cohorts import services as cohorts  # noqa: PLC0415 (cohorts builds on enrolment)
+    from learning.cohorts import sessions  # noqa: PLC0415
+    from learning.cohorts.models import TrainingSession  # noqa: PLC0415
+
+    seen = db.session.get(DeviceEvent, event.id)
+    if seen is not None:
+        if seen.user_id != user.id:
+            raise EventRejected(_("This event id was already used by another device."))
+        return "duplicate"
+    session = db.session.get(TrainingSession, event.session_id)
+    cohort = session and db.session.get(cohorts.Cohort, session.cohort_id)
+    if cohort is None or not cohorts.can_run_cohorts(user) or not (
+            user.is_admin or any(t.user_id == user.id for t in cohort.trainers)):
+        raise EventRejected(_("No such session in your cohorts."))
+    sessions.lock_session(session)
+    # Checked again under the lock: a request that waited for it must see the other's event.
+    if db.session.scalar(select(DeviceEvent.id).where(DeviceEvent.id == event.id)) is not None:
+        return "duplicate"
+    member = db.session.get(Enrolment, event.enrolment_id)
+    if member is None or member.cohort_id != cohort.id or member.status == "withdrawn":
+        raise EventRejected(_("This person is not a member of the session's cohort."))
+    cohorts.require_open(cohort)
+    sessions.require_started(session)
+    if event.occurred_at < session.starts_at:
+        raise EventRejected(_("The mark was made before the session began; check the device's clock."))
+    sessions.apply_mark(user.id, cohort, session, member.id, event.mark, event.occurred_at)
+    marks.add((session.id, member.id))
+    db.session.add(DeviceEvent(id=event.id, user_id=user.id, enrolment_id=member.id, event_type=ATTENDANCE,
+                               occurred_at=event.occurred_at, applied_at=utcnow()))
+    db.session.flush()
+    return "applied"
+
+
+def marks_now(keys: list[tuple[int, int]]) -> list[dict]:
+    """The register marks a batch named, as they are now (the device shows the truth, not its guess)."""
+    from learning.cohorts.models import Attendance  # noqa: PLC0415
+    from learning.cohorts.sessions import mark_of  # noqa: PLC0415
+
+    answer = []
+    for session_id, enrolment_id in keys:
+        row = db.session.get(Attendance, (session_id, enrolment_id))
+        enrolment = db.session.get(Enrolment, enrolment_id)
+        answer.append({"session_id": session_id, "enrolment_id": enrolment_id, "user_id": enrolment.user_id,
+                       "attendance": mark_of(row) if row else "absent",
+                       "recorded_at": row.recorded_at.isoformat() if row else None})
+    return answer

@@ -1,16 +1,23 @@
 /* The site's service worker (docs/OFFLINE.md): keeps the learning pages a learner has visited,
    so that they open without a connection, and shows a clear page for the others.
 
-   Only pages of the catalogue and of the learner's own courses are kept (never the API,
-   accounts, administration or certificates), only when the server allows storing them, and
-   all of them are dropped when the learner signs out (static/js/install.js). */
+   Only pages of the catalogue and of the learner's own courses, and a trainer's session registers
+   (attendance and paper-sheet entry) are kept (never the API, accounts, administration or
+   certificates), only when the server allows storing them, and all of them are dropped when the
+   person signs out (static/js/install.js).
+
+   Background Sync: a page that queues an event offline registers the sync tag; the browser wakes
+   this worker when the connection returns, even with no page open, and it sends the queue
+   (static/js/offline_queue.js, the same code the pages use). */
 "use strict";
+
+importScripts("/static/js/offline_queue.js");
 
 const VERSION = "v1";
 const PAGES = "pages-" + VERSION;
 const FILES = "files-" + VERSION;
 const OFFLINE_PAGE = "/offline";
-const KEPT_PAGES = /^\/(?:courses|learning)\//;
+const KEPT_PAGES = /^\/(?:courses\/|learning\/|cohorts\/\d+\/sessions\/\d+(?:\/paper)?$)/;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -77,4 +84,15 @@ self.addEventListener("message", (event) => {
   if (event.data === "forget") {
     event.waitUntil(caches.delete(PAGES));
   }
+});
+
+self.addEventListener("sync", (event) => {
+  if (event.tag !== self.OfflineQueue.TAG) return;
+  // A failure (still offline, server unreachable) rejects, and the browser tries again later.
+  event.waitUntil(self.OfflineQueue.send().then((body) => {
+    if (!body) return undefined;
+    return self.clients.matchAll({ type: "window" }).then((pages) => {
+      pages.forEach((page) => page.postMessage({ type: "synced", body: body }));
+    });
+  }));
 });

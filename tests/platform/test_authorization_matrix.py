@@ -440,6 +440,15 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
     ("/cohorts/<int:cohort_id>/sessions/<int:session_id>", "POST"): [
         Call("/cohorts/{new_cohort}/sessions/{new_session}", runners(302, LOGIN), data={"present": []},
              fresh=("cohort",))],
+    ("/cohorts/<int:cohort_id>/sessions/<int:session_id>/paper", "GET"): [
+        Call("/cohorts/{cohort_a}/sessions/{session_a}/paper", runners(200, LOGIN)),
+        Call("/cohorts/{cohort_a}/sessions/{session_a}/paper?all=present", runners(200, LOGIN)),
+        Call("/cohorts/{cohort_b}/sessions/{session_a}/paper", runners(404, LOGIN),
+             note="a session is reached only through its own cohort")],
+    ("/cohorts/<int:cohort_id>/sessions/<int:session_id>/paper", "POST"): [
+        Call("/cohorts/{cohort_a}/sessions/{session_a}/paper", runners(422, LOGIN), data={},
+             note="no member given a mark: nothing to save"),
+        Call("/cohorts/{cohort_b}/sessions/{session_a}/paper", runners(404, LOGIN), data={})],
     ("/cohorts/<int:cohort_id>/roster.csv", "GET"): [Call("/cohorts/{cohort_a}/roster.csv", runners(200, LOGIN))],
     ("/cohorts/<int:cohort_id>/sessions/<int:session_id>/check-in-code", "GET"): [
         Call("/cohorts/{cohort_a}/sessions/{session_a}/check-in-code", runners(200, LOGIN)),
