@@ -17,7 +17,7 @@ connections at once, each through a writer thread, so that formatting in Python
 and parsing in PostgreSQL overlap; the tables are truncated and filled in the
 same transaction (``COPY ... FREEZE``), so the final VACUUM has nothing to do.
 
-The database is wiped first; its name must contain "bench".
+The database is wiped first; its name must contain "bench" or "scale".
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ BLOCK = 2000  # people per block of COPY text (about 8,000 enrolments, 0.5 MB)
 
 def ensure_database(url: str) -> None:
     name = url.rsplit("/", 1)[1]
-    if "bench" not in name:
-        raise SystemExit(f"refusing to wipe {name!r}: the database name must contain 'bench'")
+    if "bench" not in name and "scale" not in name:
+        raise SystemExit(f"refusing to wipe {name!r}: the database name must contain 'bench' or 'scale'")
     admin = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
