@@ -130,3 +130,11 @@ def process_tree_rss(pid: int) -> dict:
     children = [value for value in (rss_mb(child) for child in _children(pid)) if value is not None]
     main = rss_mb(pid)
     return {"main": main, "children": children, "max": max([main or 0, *children])}
+
+
+def peak_rss() -> dict:
+    """This process's peak resident memory, and the largest of its waited-for children's, in MB."""
+    import resource
+
+    return {"peak_self": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_children": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)}

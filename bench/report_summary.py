@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import peak_rss  # noqa: E402
 from bench.seed_scale import ADMIN_EMAIL, ADMIN_PASSWORD, DEFAULT_URL  # noqa: E402
 
 # The plainest exact SQL for the whole summary: every figure a COUNT(DISTINCT) over the raw rows.
@@ -76,8 +77,11 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--plain-runs", type=int, default=3)
+    parser.add_argument("--export-runs", type=int, default=3)
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "report_summary.json"))
     args = parser.parse_args()
+    load_before = os.getloadavg()
+    plain_warmup = 1 if args.plain_runs > 1 else 0  # at 10M one plain summary takes minutes
 
     from sqlalchemy import text
 
@@ -124,9 +128,9 @@ def main() -> None:
             endpoint = timed(call(path), args.runs)
             clauses = where(country, year)
             plain_all = timed(lambda c=clauses: [connection.execute(text(q.format(**c))).all() for q in PLAIN_SUMMARY],
-                              args.plain_runs, warmup=1)
+                              args.plain_runs, warmup=plain_warmup)
             plain_one = timed(lambda c=clauses: connection.execute(text(PLAIN_HEADLINE.format(**c))).all(),
-                              args.plain_runs, warmup=1)
+                              args.plain_runs, warmup=plain_warmup)
             results["summary"][name] = {"endpoint": endpoint, "plain_sql_whole_summary": plain_all,
                                         "plain_sql_headline_only": plain_one,
                                         "speed_up": round(plain_all["median_ms"] / endpoint["median_ms"], 1)}
@@ -146,8 +150,10 @@ def main() -> None:
         "csv by cohort and month": "/api/v1/reports/export.csv?group_by=cohort,month",
         "xlsx by country and sector": "/api/v1/reports/export.xlsx?group_by=country,sector",
     }.items():
-        results["exports"][name] = timed(call(path), 3, warmup=0)  # median of 3: the largest takes seconds
+        results["exports"][name] = timed(call(path), args.export_runs, warmup=0)  # the largest takes seconds
         print(f"export {name:38s} median {results['exports'][name]['median_ms']:9.1f} ms")
+    results["load_average_before"], results["load_average_after"] = load_before, os.getloadavg()
+    results["rss_mb"] = peak_rss()
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(results, indent=2))
     print(f"written {args.output}")
