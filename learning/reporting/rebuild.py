@@ -13,11 +13,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, insert, literal, literal_column, select, text, union_all
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from learning.certificates.models import Certificate
+from learning.enrolment.models import Enrolment
 from learning.reporting.models import ReportCell, ReportFact
 from learning.reporting.rollup import (
     ALL_TIME,
@@ -130,7 +133,7 @@ BUILD_SCHEMA, OLD_SCHEMA = "report_build", "report_old"
 class Aside:
     """A table the rebuild builds aside and swaps in with the others, in one short transaction.
 
-    ``statements(dialect)`` gives the INSERT ... SELECT statements that fill it: independent of one
+    ``statements(connection)`` gives the INSERT ... SELECT statements that fill it: independent of one
     another (the rebuild runs them on several connections at once), written with unqualified table
     names (they run with ``search_path`` = the build schema, then public, so they write the table
     built aside and read the ones built before it in ``ASIDE``'s order). ``from_source``: they read
@@ -138,16 +141,28 @@ class Aside:
     """
 
     table: str
-    statements: Callable[[str], list]
+    statements: Callable[[Connection], list]
     from_source: bool = False
 
 
-def _fact_statements(dialect: str, parts: int = 4) -> list:
-    return [insert(ReportFact).from_select(FACT_INSERT_COLUMNS, fact_rows_select(dialect, part=(k, parts)))
-            for k in range(parts)]
+def _fact_statements(connection: Connection) -> list:
+    """A year of facts per statement (enrolled, completed or certified that year, in UTC), the first
+    and last years unbounded: each year's grouping fits in memory, and the connections share them."""
+    dialect = connection.dialect.name
+    years = [moment.year for moment in connection.execute(select(
+        select(func.min(Enrolment.enrolled_at)).scalar_subquery(), select(func.max(Enrolment.enrolled_at)).scalar_subquery(),
+        select(func.max(Enrolment.completed_at)).scalar_subquery(),
+        select(func.min(Certificate.issued_at)).scalar_subquery(),
+        select(func.max(Certificate.issued_at)).scalar_subquery())).one() if moment is not None]
+    if not years:
+        return [insert(ReportFact).from_select(FACT_INSERT_COLUMNS, fact_rows_select(dialect))]
+    bounds = [datetime(year, 1, 1, tzinfo=UTC) for year in range(min(years) + 1, max(years) + 1)]
+    parts = list(zip([None, *bounds], [*bounds, None], strict=True))
+    return [insert(ReportFact).from_select(FACT_INSERT_COLUMNS, fact_rows_select(dialect, between=part))
+            for part in reversed(parts)]  # the latest years (the most rows) first
 
 
-def _cell_statements(dialect: str) -> list:
+def _cell_statements(connection: Connection) -> list:
     # Widest families first, so the connections finish together.
     families = sorted(((subset, grain) for subset, grains in CELL_FAMILIES for grain in grains),
                       key=lambda family: (-len(family[0]), family[1] != "month"))
@@ -231,9 +246,9 @@ def _build_and_swap(engine: Engine, conn: Connection, tables: list[str], workers
             _create_aside(conn, table)
     lap("create_tables")
 
-    dialect = engine.dialect.name
     for aside in ASIDE:
-        statements = aside.statements(dialect)
+        with conn.begin():
+            statements = aside.statements(conn)
         if aside.from_source:
             # One snapshot for every statement reading the source tables, exported by a connection
             # whose transaction stays open until they have all run.
@@ -367,8 +382,10 @@ def _run_parallel(engine: Engine, statements: list, workers: int, snapshot: str 
     for statement in statements:
         pending.put(statement)
     errors: list[BaseException] = []
+    backends: list[int] = []
 
     def run_on(connection: Connection) -> None:
+        backends.append(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
         for setting in (f"search_path TO {BUILD_SCHEMA}, public", "synchronous_commit = off",
                         "work_mem = '256MB'", "maintenance_work_mem = '512MB'",
                         "max_parallel_maintenance_workers = 0"):
@@ -396,7 +413,16 @@ def _run_parallel(engine: Engine, statements: list, workers: int, snapshot: str 
                for n in range(max(1, min(workers, len(statements))))]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException:  # interrupted: stop the statements in flight, then let the caller clean up
+        errors.append(RuntimeError("interrupted"))
+        with engine.connect() as connection:
+            for pid in backends:
+                connection.execute(text("SELECT pg_cancel_backend(:pid)"), {"pid": pid})
+        for thread in threads:
+            thread.join()
+        raise
     if errors:
         raise errors[0]

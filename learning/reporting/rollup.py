@@ -131,10 +131,11 @@ def _among(column, dialect: str):
     return column.in_(bindparam("people", expanding=True))
 
 
-def facts_query(dialect: str, of_people: bool = False, part: tuple[int, int] | None = None):
+def facts_query(dialect: str, of_people: bool = False, between: tuple | None = None):
     """Every fact (or, with ``of_people``, those of the ``people`` parameter), computed from
-    enrolments and certificates; with ``part=(k, n)``, only the people whose id is k modulo n (a
-    rebuild fills the facts in n parts at once; a person's facts are all in one part)."""
+    enrolments and certificates; with ``between=(start, end)`` (UTC datetimes, either None for
+    unbounded), only the facts of events at ``start <= moment < end``: a rebuild fills the facts a
+    year at a time, on several connections (a fact is one day's, so each falls in one part)."""
 
     dimension_columns = (
         func.coalesce(Enrolment.country, ""),
@@ -145,7 +146,7 @@ def facts_query(dialect: str, of_people: bool = False, part: tuple[int, int] | N
     )
     names = ("country", "sector", "course_id", "cohort_id", "organisation_id")
 
-    def grouped(kind: str, day, query):
+    def grouped(kind: str, day, query, moment):
         grouping = (Enrolment.user_id, day, *dimension_columns)
         query = query.add_columns(
             Enrolment.user_id.label("user_id"), literal(kind).label("kind"), day.label("day"),
@@ -154,15 +155,21 @@ def facts_query(dialect: str, of_people: bool = False, part: tuple[int, int] | N
         )
         if of_people:
             query = query.where(_among(Enrolment.user_id, dialect))
-        if part is not None:
-            query = query.where(Enrolment.user_id % part[1] == part[0])
+        if between is not None:
+            start, end = between
+            if start is not None:
+                query = query.where(moment >= start)
+            if end is not None:
+                query = query.where(moment < end)
         return query.group_by(*grouping)
 
-    reached = grouped("reached", _utc_day(Enrolment.enrolled_at, dialect), select().select_from(Enrolment))
+    reached = grouped("reached", _utc_day(Enrolment.enrolled_at, dialect), select().select_from(Enrolment),
+                      Enrolment.enrolled_at)
     trained = grouped("trained", _utc_day(Enrolment.completed_at, dialect),
-                      select().select_from(Enrolment).where(Enrolment.completed_at.is_not(None)))
+                      select().select_from(Enrolment).where(Enrolment.completed_at.is_not(None)), Enrolment.completed_at)
     certified = grouped("certified", _utc_day(Certificate.issued_at, dialect),
-                        select().select_from(Certificate).join(Enrolment, Enrolment.id == Certificate.enrolment_id))
+                        select().select_from(Certificate).join(Enrolment, Enrolment.id == Certificate.enrolment_id),
+                        Certificate.issued_at)
     return union_all(reached, trained, certified).subquery("facts")
 
 
@@ -394,8 +401,8 @@ def _statements(dialect: str) -> Statements:
 
 
 
-def fact_rows_select(dialect: str, of_people: bool = False, part: tuple[int, int] | None = None):
-    facts = facts_query(dialect, of_people, part)
+def fact_rows_select(dialect: str, of_people: bool = False, between: tuple | None = None):
+    facts = facts_query(dialect, of_people, between)
     day = facts.c.day
     return select(facts.c.user_id, facts.c.kind, facts.c.day, _year(day, dialect), _month(day, dialect),
                   facts.c.country, facts.c.sector, facts.c.course_id, facts.c.cohort_id,

@@ -93,8 +93,8 @@ def test_summaries_answer_and_changes_count_while_a_rebuild_builds_aside(postgre
     # Hold the rebuild in the middle of building: the cells' builder first waits for a lock the test holds.
     cells = rebuild_module.ASIDE[1]
     monkeypatch.setattr(rebuild_module, "ASIDE", [rebuild_module.ASIDE[0], Aside(
-        cells.table, lambda dialect: [text(f"SELECT pg_advisory_xact_lock_shared({HOLD})"),
-                                      *cells.statements(dialect)])])
+        cells.table, lambda connection: [text(f"SELECT pg_advisory_xact_lock_shared({HOLD})"),
+                                         *cells.statements(connection)])])
     holder = db.engine.connect()
     holder.execute(text(f"SELECT pg_advisory_lock({HOLD})"))
     holder.commit()
@@ -168,7 +168,7 @@ def test_a_failed_rebuild_leaves_the_live_rollup_and_stops_noting(postgresql, mo
     before = state()
     facts, cells = rebuild_module.ASIDE
     monkeypatch.setattr(rebuild_module, "ASIDE", [facts, Aside(
-        cells.table, lambda dialect: [*cells.statements(dialect), text("SELECT 1 / 0")])])
+        cells.table, lambda connection: [*cells.statements(connection), text("SELECT 1 / 0")])])
     with pytest.raises(Exception, match="division by zero"):
         rebuild_aside(db.engine)
     assert state() == before
