@@ -69,12 +69,14 @@ def rows() -> list[tuple]:
     add("hot path: every completion counted once", get(hot, "integrity", "counted_once"), "", "True",
         get(hot, "integrity", "counted_once"))
 
-    for suffix, scale in (("", "1M"), ("_10m", "10M")):
+    for suffix in ("", "_10m"):
         report = load(f"report_summary{suffix}")
         seed = load(f"seed_scale{suffix}")
         if suffix and report is None and seed is None:
             continue  # the 10M run is BENCH_SCALE=10m's
-        at_scale = scale == "10M"
+        enrolments = get(seed, "enrolments") or get(report, "data", "enrolments")
+        scale = f"{enrolments / 1e6:g}M" if enrolments else "?M"
+        at_scale = bool(enrolments) and enrolments >= 10_000_000
         source[0] = report
         if report is None:
             add(f"{scale} summary: every filter combination", None, "ms", "< 50", None)
@@ -93,12 +95,12 @@ def rows() -> list[tuple]:
         add(f"{scale} seed: {get(seed, 'enrolments') or '?'} enrolments with COPY", seeded, "s",
             "< 120 at 10M", None if seeded is None or not at_scale else seeded < 120,
             f"{get(seed, 'people') or '?'} people; rows in {get(seed, 'copy_enrolments_and_certificates_s')} s, "
-            f"indexes {get(seed, 'create_indexes_s')} s")
+            f"indexes {get(seed, 'create_indexes_s')} s; CPU s: {get(seed, 'seed_cpu_s')}")
         rebuild = get(seed, "rollup_rebuild_s")
         add(f"{scale} rollup rebuild, built aside and swapped", rebuild, "s", "< 600 at 10M",
             None if rebuild is None or not at_scale else rebuild < 600,
             f"{get(seed, 'rollup_facts') or '?'} facts, {get(seed, 'rollup_cells') or '?'} cells; "
-            f"swap {get(seed, 'rollup_swap_s')} s")
+            f"swap {get(seed, 'rollup_swap_s')} s; PostgreSQL CPU {get(seed, 'rollup_rebuild_cpu_s', 'postgresql')} s")
         during = get(seed, "summary_during_rebuild")
         if during:
             add(f"{scale} summary during the rebuild: slowest of {during.get('answers')} answers",
