@@ -94,16 +94,23 @@ def _drop_indexes(connection: Connection, tables: tuple[str, ...]) -> list[str]:
     return again
 
 
-def _cells_select(subset: tuple[str, ...], grain: str):
+def _cells_select(subset: tuple[str, ...], grain: str, years: tuple[int | None, int | None] | None = None):
     """Distinct people per cell as DISTINCT then COUNT (hash aggregation, unlike COUNT(DISTINCT)),
-    plus certificates per cell; the all-time period is a constant, never grouped by."""
+    plus certificates per cell; the all-time period is a constant, never grouped by. With
+    ``years=(first, last)`` (either None for unbounded; year and month grains only), only the cells
+    of those years: a year's cells are counted from that year's facts alone."""
     columns = [c for c in NEUTRAL if c in {DIMENSIONS[name] for name in subset}]
+    within = []
+    if years is not None:
+        first, last = years
+        within = [*([ReportFact.year >= first] if first is not None else []),
+                  *([ReportFact.year <= last] if last is not None else [])]
     constant = grain == ALL_TIME
     period = None if constant else (ReportFact.year if grain == YEAR else ReportFact.month)
     people = (
         select(ReportFact.kind, *([] if constant else [period.label("period")]),
                *[getattr(ReportFact, c) for c in columns], ReportFact.user_id)
-        .where(ReportFact.kind != "certified")
+        .where(ReportFact.kind != "certified", *within)
         .distinct()
         .subquery("people")
     )
@@ -118,7 +125,7 @@ def _cells_select(subset: tuple[str, ...], grain: str):
     certified = (
         select(ReportFact.kind, *([] if constant else [period.label("period")]),
                *[getattr(ReportFact, c) for c in columns], ReportFact.weight)
-        .where(ReportFact.kind == "certified")
+        .where(ReportFact.kind == "certified", *within)
         .subquery("certified")
     )
     return union_all(cell(people, func.count()), cell(certified, func.sum(certified.c.weight)))
@@ -145,29 +152,47 @@ class Aside:
     from_source: bool = False
 
 
+def _source_years(connection: Connection) -> list[int]:
+    """The first and last UTC years of the enrolments' and certificates' moments (empty: no rows)."""
+    moments = connection.execute(select(
+        select(func.min(Enrolment.enrolled_at)).scalar_subquery(),
+        select(func.max(Enrolment.enrolled_at)).scalar_subquery(),
+        select(func.max(Enrolment.completed_at)).scalar_subquery(),
+        select(func.min(Certificate.issued_at)).scalar_subquery(),
+        select(func.max(Certificate.issued_at)).scalar_subquery())).one()
+    years = [moment.year for moment in moments if moment is not None]
+    return list(range(min(years), max(years) + 1)) if years else []
+
+
 def _fact_statements(connection: Connection) -> list:
     """A year of facts per statement (enrolled, completed or certified that year, in UTC), the first
     and last years unbounded: each year's grouping fits in memory, and the connections share them."""
     dialect = connection.dialect.name
-    years = [moment.year for moment in connection.execute(select(
-        select(func.min(Enrolment.enrolled_at)).scalar_subquery(), select(func.max(Enrolment.enrolled_at)).scalar_subquery(),
-        select(func.max(Enrolment.completed_at)).scalar_subquery(),
-        select(func.min(Certificate.issued_at)).scalar_subquery(),
-        select(func.max(Certificate.issued_at)).scalar_subquery())).one() if moment is not None]
+    years = _source_years(connection)
     if not years:
         return [insert(ReportFact).from_select(FACT_INSERT_COLUMNS, fact_rows_select(dialect))]
-    bounds = [datetime(year, 1, 1, tzinfo=UTC) for year in range(min(years) + 1, max(years) + 1)]
+    bounds = [datetime(year, 1, 1, tzinfo=UTC) for year in years[1:]]
     parts = list(zip([None, *bounds], [*bounds, None], strict=True))
     return [insert(ReportFact).from_select(FACT_INSERT_COLUMNS, fact_rows_select(dialect, between=part))
             for part in reversed(parts)]  # the latest years (the most rows) first
 
 
 def _cell_statements(connection: Connection) -> list:
-    # Widest families first, so the connections finish together.
-    families = sorted(((subset, grain) for subset, grains in CELL_FAMILIES for grain in grains),
-                      key=lambda family: (-len(family[0]), family[1] != "month"))
-    return [insert(ReportCell).from_select(list(CELL_COLUMNS) + ["n"], _cells_select(subset, grain))
-            for subset, grain in families]
+    """One statement per family for all time; per family and year for the year and month grains
+    (a year's distinct people fit in memory, where ten years' spill to disk). The first and last
+    years are unbounded, so a fact of a year outside the source's range still counts."""
+    years = _source_years(connection)
+    spans = [(None if index == 0 else year, None if index == len(years) - 1 else year)
+             for index, year in enumerate(years)] or [(None, None)]
+    statements = []
+    for subset, grains in CELL_FAMILIES:
+        for grain in grains:
+            for span in ([None] if grain == ALL_TIME else spans):
+                statements.append((len(subset), grain == ALL_TIME, subset, grain, span))
+    # All-time families (the largest) and the widest first, so the connections finish together.
+    statements.sort(key=lambda item: (not item[1], -item[0]))
+    return [insert(ReportCell).from_select(list(CELL_COLUMNS) + ["n"], _cells_select(subset, grain, span))
+            for _size, _all, subset, grain, span in statements]
 
 
 # Every table of the rollup, in the order they are built (a table's statements may read the ones
@@ -387,7 +412,7 @@ def _run_parallel(engine: Engine, statements: list, workers: int, snapshot: str 
     def run_on(connection: Connection) -> None:
         backends.append(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
         for setting in (f"search_path TO {BUILD_SCHEMA}, public", "synchronous_commit = off",
-                        "work_mem = '256MB'", "maintenance_work_mem = '512MB'",
+                        "work_mem = '512MB'", "maintenance_work_mem = '512MB'",
                         "max_parallel_maintenance_workers = 0"):
             connection.exec_driver_sql(f"SET LOCAL {setting}")
         while not errors:
