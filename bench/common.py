@@ -130,3 +130,68 @@ def process_tree_rss(pid: int) -> dict:
     children = [value for value in (rss_mb(child) for child in children_of(pid)) if value is not None]
     main = rss_mb(pid)
     return {"main": main, "children": children, "max": max([main or 0, *children])}
+
+
+def peak_rss() -> dict:
+    """This process's peak resident memory, and the largest of its waited-for children's, in MB."""
+    import resource
+
+    return {"peak_self": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_children": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)}
+
+
+class ServerCpu:
+    """CPU seconds spent by the PostgreSQL backends serving one database (same host, /proc), sampled
+    every ``interval`` s from ``pg_stat_activity``: a figure the machine's load does not inflate, unlike
+    wall time. Use as a context manager; ``seconds`` after it ends (a backend's CPU before its first
+    sample, at most ``interval`` s of it, is not counted)."""
+
+    def __init__(self, url: str, database: str, interval: float = 0.5) -> None:
+        import threading
+
+        self.url, self.database, self.interval = url, database, interval
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.seconds = 0.0
+
+    @staticmethod
+    def _cpu(pid: int) -> float | None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self.done.is_set():
+                pids = [pid for (pid,) in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (self.database,))]
+                for pid in pids:
+                    value = self._cpu(pid)
+                    if value is not None:
+                        self.first.setdefault(pid, value)
+                        self.last[pid] = value
+                self.done.wait(self.interval)
+
+    def __enter__(self) -> ServerCpu:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.thread.join()
+        self.seconds = round(sum(self.last[pid] - self.first[pid] for pid in self.last), 1)
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process and its waited-for children so far."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime

@@ -17,16 +17,19 @@ connections at once, each through a writer thread, so that formatting in Python
 and parsing in PostgreSQL overlap; the tables are truncated and filled in the
 same transaction (``COPY ... FREEZE``), so the final VACUUM has nothing to do.
 
-The database is wiped first; its name must contain "bench".
+The database is wiped first; its name must contain "bench" or "scale".
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import multiprocessing
 import os
 import random
 import sys
+import threading
 import time
 from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
@@ -40,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bulk_load import SESSION, restore, schema_snapshot, strip  # noqa: E402
-from bench.common import write_result  # noqa: E402
+from bench.common import ServerCpu, own_cpu_seconds, peak_rss, write_result  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/learning_bench_reporting"
 SECTORS = ["law_enforcement", "justice", "education", "health", "social_services", "financial", "technology",
@@ -55,8 +58,8 @@ BLOCK = 2000  # people per block of COPY text (about 8,000 enrolments, 0.5 MB)
 
 def ensure_database(url: str) -> None:
     name = url.rsplit("/", 1)[1]
-    if "bench" not in name:
-        raise SystemExit(f"refusing to wipe {name!r}: the database name must contain 'bench'")
+    if "bench" not in name and "scale" not in name:
+        raise SystemExit(f"refusing to wipe {name!r}: the database name must contain 'bench' or 'scale'")
     admin = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
@@ -98,7 +101,7 @@ def timestamps(now: datetime) -> tuple[list[str], list[str], str, str]:
         "%Y-%m-%d %H:%M:%S+00")
 
 
-def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int) -> dict:
+def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int, processes: int) -> dict:
     rng = random.Random(seed_value)
     rand = rng.random
     codes = [c.alpha_2 for c in pycountry.countries][:countries]
@@ -132,30 +135,37 @@ def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int
         user_country = [""] + rng.choices(codes, weights, k=people)
         user_sector = [""] + [SECTORS[int(rand() * 11)] for _ in range(people)]
         user_org = [""] + [str(1 + int(rand() * ORGANISATIONS)) if rand() < 0.7 else "\\N" for _ in range(people)]
-        with copy_into(cur, "users", "id, email, full_name, country, sector, language, timezone, organisation_id, "
-                                     "active, reminders_enabled, created_at, session_version") as copy:
-            for first in range(1, people + 1, 10 * BLOCK):
-                copy.write("".join(
-                    f"{i}\tp{i}@bench.example.org\tPerson {i}\t{user_country[i]}\t{user_sector[i]}\ten\tUTC\t"
-                    f"{user_org[i]}\tt\tt\t{stamp}\t1\n" for i in range(first, min(people, first + 10 * BLOCK - 1) + 1)))
-            copy.write(f"{people + 1}\t{ADMIN_EMAIL}\tBench Admin\tGB\tother\ten\tUTC\t\\N\tt\tt\t{stamp}\t1\n")
         # cohorts_in[country][course]: the cohorts of that course taught in that country.
         cohorts_in: dict[str, list[list[int]]] = {code: [[] for _ in range(COURSES + 1)] for code in codes}
-        cohort_countries = rng.choices(codes, weights, k=COHORTS)
+        cohort_rows = []
+        for i, country in enumerate(rng.choices(codes, weights, k=COHORTS), start=1):
+            course = 1 + int(rand() * COURSES)
+            cohorts_in[country][course].append(i)
+            cohort_rows.append(f"{i}\t{course}\tCohort {i}\t{country}\tin_person\t2020-01-01\t2020-02-01\topen\t"
+                               f"none\t{stamp}\n")
+        counts = courses_per_person(rng, people, enrolments)
+        # What the worker processes read (inherited when they fork, never sent).
+        _SHARED.update(user_country=user_country, user_sector=user_sector, user_org=user_org, cohorts_in=cohorts_in,
+                       counts=counts, now=now, stamp=stamp, seed=seed_value)
+        pool = stack.enter_context(multiprocessing.get_context("fork").Pool(processes))
+        with copy_into(cur, "users", "id, email, full_name, country, sector, language, timezone, organisation_id, "
+                                     "active, reminders_enabled, created_at, session_version") as copy:
+            for text in pool.imap(user_block, range(1, people + 1, 10 * BLOCK)):
+                copy.write(text)
+            copy.write(f"{people + 1}\t{ADMIN_EMAIL}\tBench Admin\tGB\tother\ten\tUTC\t\\N\tt\tt\t{stamp}\t1\n")
         with copy_into(cur, "cohorts", "id, course_id, name, country, delivery, starts_on, ends_on, status, "
                                        "attendance_rule, created_at") as copy:
-            lines = []
-            for i in range(1, COHORTS + 1):
-                course, country = 1 + int(rand() * COURSES), cohort_countries[i - 1]
-                cohorts_in[country][course].append(i)
-                lines.append(f"{i}\t{course}\tCohort {i}\t{country}\tin_person\t2020-01-01\t2020-02-01\topen\tnone\t"
-                             f"{stamp}\n")
-            copy.write("".join(lines))
+            copy.write("".join(cohort_rows))
         timings["copy_reference_rows_s"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        people_rows = (user_country, user_sector, user_org)
-        blocks = enrolment_blocks(rng, courses_per_person(rng, people, enrolments), people_rows, cohorts_in, now)
+        # Each block of people starts at the enrolment id after the previous block's: the processes
+        # format blocks independently, and this process writes them in order.
+        starts, first_id = [], 1
+        for first in range(1, people + 1, BLOCK):
+            starts.append((first, first_id))
+            first_id += sum(counts[first:first + BLOCK])
+        blocks = pool.imap(enrolment_block, starts)
         totals = {"enrolments": 0, "certificates": 0}
         formatting = 0.0
         with copy_into(cur, "enrolments", "id, course_id, cohort_id, status, enrolled_at, completed_at, user_id, "
@@ -169,10 +179,12 @@ def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int
                 formatting += time.perf_counter() - block_started
                 if block is None:
                     break
-                enrolments_text, certificates_text, totals["enrolments"], totals["certificates"] = block
+                enrolments_text, certificates_text, last_enrolment, certificates = block
+                totals["enrolments"] = last_enrolment
+                totals["certificates"] += certificates
                 enrolments_copy.write(enrolments_text)  # returns at once: a thread sends it
                 certificates_copy.write(certificates_text)
-            timings["format_rows_in_python_s"] = formatting
+            timings["waiting_for_formatted_rows_s"] = formatting
             drain_started = time.perf_counter()
         timings["wait_for_copy_after_formatting_s"] = time.perf_counter() - drain_started
         second.commit()  # first: its TRUNCATE locks certificates until then
@@ -195,53 +207,74 @@ def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int
             "constraints_restored": len(stripped.keys) + len(stripped.foreign_keys), **timings}
 
 
-def enrolment_blocks(rng: random.Random, counts: list[int], people_rows: tuple[list[str], ...],
-                     cohorts_in: dict[str, list[list[int]]], now: datetime):
-    """COPY text of the enrolments and certificates of ``BLOCK`` people at a time, with the last ids so far.
+_SHARED: dict = {}  # set by seed() before the pool forks
+
+
+def user_block(first: int) -> str:
+    """COPY text of ``10 * BLOCK`` people from ``first`` (in a worker process)."""
+    country, sector, org, stamp = (_SHARED[k] for k in ("user_country", "user_sector", "user_org", "stamp"))
+    last = min(len(country) - 1, first + 10 * BLOCK - 1)
+    return "".join(f"{i}\tp{i}@bench.example.org\tPerson {i}\t{country[i]}\t{sector[i]}\ten\tUTC\t"
+                   f"{org[i]}\tt\tt\t{stamp}\t1\n" for i in range(first, last + 1))
+
+
+@functools.cache
+def _clock() -> tuple:
+    """Every day of the period (and the 120 after) and every minute of a day as COPY text, once per process."""
+    now = _SHARED["now"]
+    return (*timestamps(now), (now.date() - FIRST_DAY).days * 1440 + now.hour * 60 + now.minute)
+
+
+def enrolment_block(start: tuple[int, int]) -> tuple[str, str, int, int]:
+    """COPY text of the enrolments and certificates of ``BLOCK`` people (in a worker process), the
+    last enrolment id and the number of certificates.
 
     Each person takes ``counts[person]`` different courses, enrolled at a uniform minute of the ten
     years, with a snapshot of their country, sector and organisation; 60 % complete 1 to 119 days
-    later and get their certificate five minutes after; half of the rest are active, half withdrew;
-    half of the enrolments are in a cohort of the course in the person's country, when it has one.
-    Every value is cut from precomputed strings: no datetime objects, no per-row adaptation.
+    later and get their certificate five minutes after (its id is the enrolment's, so that blocks
+    need no shared counter); half of the rest are active, half withdrew; half of the enrolments are
+    in a cohort of the course in the person's country, when it has one. Every value is cut from
+    precomputed strings: no datetime objects, no per-row adaptation. Each block draws from its own
+    generator, seeded by the run's seed and the block's first person: the data do not depend on the
+    number of processes.
     """
+    first, enrolment_id = start
+    user_country, user_sector, user_org, cohorts_in, counts = (
+        _SHARED[k] for k in ("user_country", "user_sector", "user_org", "cohorts_in", "counts"))
+    rng = random.Random(_SHARED["seed"] * 1_000_003 + first)
     rand, sample = rng.random, rng.sample
-    user_country, user_sector, user_org = people_rows
-    days, clock, now_text, now_plus_5 = timestamps(now)
-    last_minute = (now.date() - FIRST_DAY).days * 1440 + now.hour * 60 + now.minute
+    days, clock, now_text, now_plus_5, last_minute = _clock()
     course_ids = list(range(1, COURSES + 1))
     course_cert = [""] + [f"{c}\tCourse {c}\ten" for c in course_ids]
     people = len(counts) - 1
-    enrolment_id = certificate_id = 0
-    for first in range(1, people + 1, BLOCK):
-        rows, certificates = [], []
-        for user in range(first, min(people, first + BLOCK - 1) + 1):
-            country = user_country[user]
-            tail = f"{user}\t{country}\t{user_sector[user]}\t{user_org[user]}\ten\n"
-            holder = f"{user}\tPerson {user}\t"
-            in_country = cohorts_in[country]
-            for course in sample(course_ids, counts[user]):
-                enrolment_id += 1
-                minute = int(rand() * DAYS * 1440)
-                enrolled = days[minute // 1440] + clock[minute % 1440]
-                if rand() < 0.6:
-                    done = minute + (1 + int(rand() * 119)) * 1440
-                    if done > last_minute:
-                        completed, issued = now_text, now_plus_5
-                    else:
-                        completed = days[done // 1440] + clock[done % 1440]
-                        issue = done + 5
-                        issued = days[issue // 1440] + clock[issue % 1440]
-                    status = "completed"
-                    certificate_id += 1
-                    certificates.append(f"{certificate_id}\tB{certificate_id:015d}\t{enrolment_id}\t"
-                                        f"{course_cert[course]}\t{holder}{issued}\n")
+    enrolment_id -= 1
+    rows, certificates = [], []
+    for user in range(first, min(people, first + BLOCK - 1) + 1):
+        country = user_country[user]
+        tail = f"{user}\t{country}\t{user_sector[user]}\t{user_org[user]}\ten\n"
+        holder = f"{user}\tPerson {user}\t"
+        in_country = cohorts_in[country]
+        for course in sample(course_ids, counts[user]):
+            enrolment_id += 1
+            minute = int(rand() * DAYS * 1440)
+            enrolled = days[minute // 1440] + clock[minute % 1440]
+            if rand() < 0.6:
+                done = minute + (1 + int(rand() * 119)) * 1440
+                if done > last_minute:
+                    completed, issued = now_text, now_plus_5
                 else:
-                    completed, status = "\\N", "active" if rand() < 0.5 else "withdrawn"
-                ids = in_country[course]
-                cohort = ids[int(rand() * len(ids))] if ids and rand() < 0.5 else "\\N"
-                rows.append(f"{enrolment_id}\t{course}\t{cohort}\t{status}\t{enrolled}\t{completed}\t{tail}")
-        yield "".join(rows), "".join(certificates), enrolment_id, certificate_id
+                    completed = days[done // 1440] + clock[done % 1440]
+                    issue = done + 5
+                    issued = days[issue // 1440] + clock[issue % 1440]
+                status = "completed"
+                certificates.append(f"{enrolment_id}\tB{enrolment_id:015d}\t{enrolment_id}\t"
+                                    f"{course_cert[course]}\t{holder}{issued}\n")
+            else:
+                completed, status = "\\N", "active" if rand() < 0.5 else "withdrawn"
+            ids = in_country[course]
+            cohort = ids[int(rand() * len(ids))] if ids and rand() < 0.5 else "\\N"
+            rows.append(f"{enrolment_id}\t{course}\t{cohort}\t{status}\t{enrolled}\t{completed}\t{tail}")
+    return "".join(rows), "".join(certificates), enrolment_id, len(certificates)
 
 
 def courses_per_person(rng: random.Random, people: int, enrolments: int) -> list[int]:
@@ -269,6 +302,42 @@ def check_schema(migrated: dict[str, set[tuple]], restored: dict[str, set[tuple]
           f"{len(restored['constraints'])} constraints", file=sys.stderr)
 
 
+class SummaryProbe(threading.Thread):
+    """Asks for the summary (``services.summary``, what the endpoint calls) every 0.2 s from its own
+    connection while a rebuild runs; records how long each answer took."""
+
+    def __init__(self, app) -> None:
+        super().__init__(daemon=True)
+        self.app, self.samples, self.done, self.errors = app, [], threading.Event(), []
+
+    def run(self) -> None:
+        from learning.extensions import db
+        from learning.reporting import services
+        from learning.reporting.queries import ReportFilter
+
+        with self.app.app_context():
+            while not self.done.is_set():
+                started = time.perf_counter()
+                try:
+                    services.summary(ReportFilter())
+                except Exception as error:  # noqa: BLE001 - counted, reported with the figures
+                    self.errors.append(repr(error)[:200])
+                finally:
+                    db.session.rollback()
+                self.samples.append((time.perf_counter() - started) * 1000)
+                self.done.wait(0.2)
+            db.session.remove()
+
+    def stop(self) -> dict:
+        self.done.set()
+        self.join()
+        ordered = sorted(self.samples)
+        pick = (lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)) if ordered else (
+            lambda q: None)
+        return {"answers": len(ordered), "errors": len(self.errors), "first_errors": self.errors[:3],
+                "median_ms": pick(0.5), "p95_ms": pick(0.95), "max_ms": ordered[-1] if ordered else None}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=DEFAULT_URL)
@@ -276,6 +345,12 @@ def main() -> None:
     parser.add_argument("--enrolments", type=int, default=1_000_000)
     parser.add_argument("--countries", type=int, default=150)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 2,
+                        help="processes formatting the rows (the data do not depend on it)")
+    parser.add_argument("--workers", type=int, default=2, help="connections rebuilding the rollup at once")
+    parser.add_argument("--rebuilds", type=int, default=2, choices=(1, 2),
+                        help="2: build the rollup, then time a rebuild while it is in use (1: only the first)")
+    parser.add_argument("--output", default="seed_scale", help="name of the results file in bench/results/")
     parser.add_argument("--skip-rebuild", action="store_true",
                         help="load the rows only, without rebuilding the statistics rollup (to time the load)")
     args = parser.parse_args()
@@ -285,11 +360,18 @@ def main() -> None:
     ensure_database(args.database_url)
     app = migrated_app(args.database_url)
     counts = {"migrate_s": time.perf_counter() - started}
-    counts.update(seed(args.database_url, args.people, args.enrolments, args.countries, args.seed))
+    database = args.database_url.rsplit("/", 1)[1]
+    python_cpu = own_cpu_seconds()
+    with ServerCpu(args.database_url, database) as server_cpu:
+        counts.update(seed(args.database_url, args.people, args.enrolments, args.countries, args.seed,
+                           args.processes))
+    # CPU seconds are what the machine's load does not inflate: on an idle 2-core machine the wall
+    # time is about the larger of (Python + PostgreSQL) / 2 and the longest single-process part.
+    counts["seed_cpu_s"] = {"postgresql": server_cpu.seconds, "python": round(own_cpu_seconds() - python_cpu, 1)}
 
     from learning.accounts.passwords import hash_password
     from learning.extensions import db
-    from learning.reporting.rebuild import rebuild
+    from learning.reporting.rebuild import rebuild_aside
 
     with app.app_context():
         from learning.accounts.models import User, UserRole
@@ -300,17 +382,27 @@ def main() -> None:
         db.session.commit()
         counts["seed_total_s"] = time.perf_counter() - started
         if not args.skip_rebuild:
+            # Twice: the first builds the rollup from nothing (the live tables are empty); the second
+            # is the one that matters, a rebuild while the statistics are in use, with a probe asking
+            # for the summary all along, as a dashboard would.
+            say = lambda line: print(line, file=sys.stderr)  # noqa: E731
+            if args.rebuilds > 1:
+                first = rebuild_aside(db.engine, workers=args.workers, log=say)
+                counts["rollup_first_build_s"] = sum(v for k, v in first.items() if k.endswith("_s"))
+            probe = SummaryProbe(app)
+            probe.start()
             rebuild_started = time.perf_counter()
-            with db.engine.begin() as connection:
-                rollup = rebuild(connection)
+            with ServerCpu(args.database_url, database) as server_cpu:
+                rollup = rebuild_aside(db.engine, workers=args.workers, log=say)
             counts["rollup_rebuild_s"] = time.perf_counter() - rebuild_started
+            counts["rollup_rebuild_cpu_s"] = {"postgresql": server_cpu.seconds}
+            counts["summary_during_rebuild"] = probe.stop()
             counts.update({f"rollup_{k}": v for k, v in rollup.items()})
-            with db.engine.connect() as connection:
-                connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
         db.session.remove()
     counts = {k: round(v, 2) if isinstance(v, float) else v for k, v in counts.items()}
     print(json.dumps(counts, indent=2))
-    path = write_result("seed_scale", {"skip_rebuild": args.skip_rebuild, "load_average_before": load_before,
+    counts["rss_mb"] = peak_rss()
+    path = write_result(args.output, {"skip_rebuild": args.skip_rebuild, "load_average_before": load_before,
                                        "load_average_after": os.getloadavg(), **counts})
     print(f"written {path}", file=sys.stderr)
 

@@ -95,3 +95,25 @@ class ReportExport(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReportRebuild(db.Model):
+    """One rebuild of the rollup (``rebuild.rebuild_aside``): ``building`` while it runs, then
+    ``swapped`` (or ``failed``, or ``abandoned`` when a later rebuild found it unfinished)."""
+
+    __tablename__ = "report_rebuilds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(12), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    counts: Mapped[dict | None] = mapped_column(JSON)
+
+
+class ReportRebuildPending(db.Model):
+    """A person whose facts were refreshed while a rebuild was building aside: the rebuild refreshes
+    them again in the tables it built before swapping them in."""
+
+    __tablename__ = "report_rebuild_pending"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

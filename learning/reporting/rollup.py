@@ -131,9 +131,11 @@ def _among(column, dialect: str):
     return column.in_(bindparam("people", expanding=True))
 
 
-def facts_query(dialect: str, of_people: bool = False):
+def facts_query(dialect: str, of_people: bool = False, between: tuple | None = None):
     """Every fact (or, with ``of_people``, those of the ``people`` parameter), computed from
-    enrolments and certificates."""
+    enrolments and certificates; with ``between=(start, end)`` (UTC datetimes, either None for
+    unbounded), only the facts of events at ``start <= moment < end``: a rebuild fills the facts a
+    year at a time, on several connections (a fact is one day's, so each falls in one part)."""
 
     dimension_columns = (
         func.coalesce(Enrolment.country, ""),
@@ -144,7 +146,7 @@ def facts_query(dialect: str, of_people: bool = False):
     )
     names = ("country", "sector", "course_id", "cohort_id", "organisation_id")
 
-    def grouped(kind: str, day, query):
+    def grouped(kind: str, day, query, moment):
         grouping = (Enrolment.user_id, day, *dimension_columns)
         query = query.add_columns(
             Enrolment.user_id.label("user_id"), literal(kind).label("kind"), day.label("day"),
@@ -153,13 +155,21 @@ def facts_query(dialect: str, of_people: bool = False):
         )
         if of_people:
             query = query.where(_among(Enrolment.user_id, dialect))
+        if between is not None:
+            start, end = between
+            if start is not None:
+                query = query.where(moment >= start)
+            if end is not None:
+                query = query.where(moment < end)
         return query.group_by(*grouping)
 
-    reached = grouped("reached", _utc_day(Enrolment.enrolled_at, dialect), select().select_from(Enrolment))
+    reached = grouped("reached", _utc_day(Enrolment.enrolled_at, dialect), select().select_from(Enrolment),
+                      Enrolment.enrolled_at)
     trained = grouped("trained", _utc_day(Enrolment.completed_at, dialect),
-                      select().select_from(Enrolment).where(Enrolment.completed_at.is_not(None)))
+                      select().select_from(Enrolment).where(Enrolment.completed_at.is_not(None)), Enrolment.completed_at)
     certified = grouped("certified", _utc_day(Certificate.issued_at, dialect),
-                        select().select_from(Certificate).join(Enrolment, Enrolment.id == Certificate.enrolment_id))
+                        select().select_from(Certificate).join(Enrolment, Enrolment.id == Certificate.enrolment_id),
+                        Certificate.issued_at)
     return union_all(reached, trained, certified).subquery("facts")
 
 
@@ -298,8 +308,18 @@ _FACT_TYPES = {"user_id": "integer", "kind": "varchar", "day": "date", "year": "
                "organisation_id": "integer", "weight": "integer"}
 _CELL_TYPES = {"kind": "varchar", "dims": "varchar", "period": "integer", "country": "varchar", "sector": "varchar",
                "course_id": "integer", "cohort_id": "integer", "organisation_id": "integer", "n": "bigint"}
+# While a rebuild builds the rollup aside (``rebuild.rebuild_aside``), every refresh also notes the
+# people it refreshed, for the rebuild to refresh them again in the tables it built before swapping
+# them in; the rebuild's own catching up sets ``learning.rebuild_catch_up`` so as not to note itself.
+# Part of the refresh's existing statements: no round trip of its own.
+REBUILD_GATE = 7_265_627_508  # the advisory lock a refresh holds shared and a rebuild exclusively
+_WHILE_REBUILDING = ("EXISTS (SELECT 1 FROM report_rebuilds WHERE state = 'building') "
+                     "AND current_setting('learning.rebuild_catch_up', true) IS DISTINCT FROM 'on'")
+_NOTE_PENDING_PG = ("INSERT INTO report_rebuild_pending (user_id) SELECT DISTINCT unnest(CAST(:{0} AS integer[])) "
+                    f"WHERE {_WHILE_REBUILDING} ON CONFLICT DO NOTHING")
 _WRITE_PG = text(
-    "WITH gone AS (DELETE FROM report_facts WHERE user_id = ANY(CAST(:changed AS integer[]))), "
+    f"WITH noted AS ({_NOTE_PENDING_PG.format('changed')}), "
+    "gone AS (DELETE FROM report_facts WHERE user_id = ANY(CAST(:changed AS integer[]))), "
     f"added AS (INSERT INTO report_facts ({', '.join(FACT_INSERT_COLUMNS)}) SELECT * FROM unnest("
     + ", ".join(f"CAST(:f_{name} AS {_FACT_TYPES[name]}[])" for name in FACT_INSERT_COLUMNS) + ")) "
     f"INSERT INTO report_cells ({', '.join(CELL_COLUMNS)}, n) SELECT * FROM unnest("
@@ -322,6 +342,8 @@ def _refresh_set_based(session: Session, statements: Statements, ids: list[int])
     if not changed:
         return 0
     people = {"people": changed}
+    if statements.note_pending is not None:
+        session.execute(statements.note_pending, people)
     session.execute(statements.add_cell_delta, people)
     session.execute(statements.delete, people)
     session.execute(statements.insert_facts, people)
@@ -338,6 +360,7 @@ class Statements:
     changed: Executable
     add_cell_delta: Executable
     insert_facts: Executable
+    note_pending: Executable | None  # PostgreSQL: note the people while a rebuild builds aside
 
 
 @functools.cache
@@ -349,8 +372,17 @@ def _statements(dialect: str) -> Statements:
         select(except_(fresh, stored).subquery().c.user_id),
         select(except_(stored, fresh).subquery().c.user_id),
     ).subquery("differences")
+    lock = select(User.id).where(_among(User.id, dialect)).order_by(User.id).with_for_update()
+    if dialect == "postgresql":
+        # The refresh holds the rebuild gate shared until its transaction ends (taken once, in the
+        # FROM clause): a rebuild raising or lowering its flag waits for the refreshes in flight, and
+        # every refresh after it sees the flag from its next statement (READ COMMITTED).
+        lock = text(
+            "SELECT users.id FROM users, (SELECT pg_advisory_xact_lock_shared(:gate)) AS rebuild_gate "
+            "WHERE users.id = ANY(CAST(:people AS integer[])) ORDER BY users.id FOR UPDATE OF users"
+        ).bindparams(gate=REBUILD_GATE)
     return Statements(
-        lock=select(User.id).where(_among(User.id, dialect)).order_by(User.id).with_for_update(),
+        lock=lock,
         stored_and_fresh=union_all(
             select(literal("stored").label("side"), *(getattr(ReportFact, c) for c in FACT_COLUMNS))
             .where(_among(ReportFact.user_id, dialect)),
@@ -363,13 +395,14 @@ def _statements(dialect: str) -> Statements:
                                                                        _cell_delta_select(dialect)),
         insert_facts=insert(ReportFact.__table__).from_select(FACT_INSERT_COLUMNS,
                                                     fact_rows_select(dialect, of_people=True)),
+        note_pending=text(_NOTE_PENDING_PG.format("people")) if dialect == "postgresql" else None,
     )
 
 
 
 
-def fact_rows_select(dialect: str, of_people: bool = False):
-    facts = facts_query(dialect, of_people)
+def fact_rows_select(dialect: str, of_people: bool = False, between: tuple | None = None):
+    facts = facts_query(dialect, of_people, between)
     day = facts.c.day
     return select(facts.c.user_id, facts.c.kind, facts.c.day, _year(day, dialect), _month(day, dialect),
                   facts.c.country, facts.c.sector, facts.c.course_id, facts.c.cohort_id,

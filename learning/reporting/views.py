@@ -125,10 +125,13 @@ def impact_page(year: int):
 
 
 @bp.cli.command("rebuild")
-def rebuild_command():
-    """Recompute the statistics rollup from enrolments and certificates (after a bulk load)."""
-    from learning.reporting.rebuild import rebuild
+@click.option("--workers", default=2, show_default=True, help="connections building at once (PostgreSQL)")
+def rebuild_command(workers):
+    """Recompute the statistics rollup from enrolments and certificates (after a bulk load).
 
-    with db.engine.begin() as connection:
-        counts = rebuild(connection)
+    On PostgreSQL the new rollup is built aside and swapped in at the end: the statistics keep
+    answering, and every change keeps being counted, for the whole rebuild."""
+    from learning.reporting.rebuild import rebuild_aside
+
+    counts = rebuild_aside(db.engine, workers=workers, log=lambda line: click.echo(line, err=True))
     click.echo(f"Rebuilt {counts['facts']} facts and {counts['cells']} cells.")
