@@ -6,6 +6,10 @@ certificates' fonts, loaded as a worker starts by ``learning.certificates``, thi
 embedded mode's first learner waiting; docs/PERFORMANCE.md, "The newcomer's first certificate").
 """
 
+import os
+from pathlib import Path
+
+from celery.signals import worker_ready
 from sqlalchemy.orm import configure_mappers
 
 from learning import create_app
@@ -16,3 +20,11 @@ celery_app = flask_app.extensions["celery"]
 register_task_metrics()
 with flask_app.app_context():
     configure_mappers()
+
+
+@worker_ready.connect
+def _say_ready(**kwargs) -> None:
+    """Touch ``$LEARNING_WORKER_READY_FILE`` once ready: scripts/worker.sh starts its second worker then."""
+    path = os.environ.get("LEARNING_WORKER_READY_FILE")
+    if path:
+        Path(path).touch()

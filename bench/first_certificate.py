@@ -53,7 +53,7 @@ def start_worker(env: dict, log: Path) -> subprocess.Popen:
     celery = str(Path(sys.executable).with_name("celery"))
     proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "worker.sh")], cwd=ROOT,
                             env={**env, "CELERY": celery}, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # the bulk worker starts once the interactive one is ready
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(log.read_text()[-3000:])

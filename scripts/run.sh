@@ -40,11 +40,12 @@ trap stop INT TERM
 trap 'rm -f "$PIDFILE"' EXIT
 
 # Background jobs of a script ignore Ctrl-C; this script catches it and stops them in order.
-# The workers (one for learners' own events, with beat; one for the bulk queue): scripts/worker.sh.
-CELERY=$BIN/celery bash scripts/worker.sh >>"$WORKER_LOG" 2>&1 &
-WORKER=$!
+# The web server first (it is what the person waits for), then the workers (one for learners' own
+# events, with beat; one for the bulk queue: scripts/worker.sh), which load the app as it does.
 $BIN/flask run --host "$HOST" --port "$PORT" &
 WEB=$!
+CELERY=$BIN/celery bash scripts/worker.sh >>"$WORKER_LOG" 2>&1 &
+WORKER=$!
 echo "Serving on http://$HOST:$PORT (admin@demo.learning / demo-admin-password)."
 echo "Worker and beat log to $WORKER_LOG. Stop with Ctrl-C, or 'make stop' from another terminal."
 

@@ -30,8 +30,18 @@ stop() {
 }
 trap stop INT TERM
 
-$CELERY "${COMMON[@]}" --beat -Q "$QUEUE" -n "interactive@%h" &
+# The bulk worker starts once the interactive one is ready (celery_worker.py touches the file), so
+# that at most two processes (the web server and one worker) load the app at once: on a busy
+# machine, three at once kept the web server from answering for over a minute.
+READY_FILE=$(mktemp -u "${TMPDIR:-/tmp}/learning-worker-ready.XXXXXX")
+LEARNING_WORKER_READY_FILE=$READY_FILE $CELERY "${COMMON[@]}" --beat -Q "$QUEUE" -n "interactive@%h" &
 INTERACTIVE=$!
+for _ in $(seq 1 1200); do  # at most 10 minutes
+  [[ -e "$READY_FILE" ]] && break
+  kill -0 "$INTERACTIVE" 2>/dev/null || break
+  sleep 0.5
+done
+rm -f "$READY_FILE"
 $CELERY "${COMMON[@]}" -Q "$QUEUE.bulk" -n "bulk@%h" &
 BULK=$!
 

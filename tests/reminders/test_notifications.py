@@ -178,7 +178,7 @@ def test_issuing_writes_the_announcement_event_in_the_same_transaction(make):
 
 def test_events_are_published_when_the_transaction_commits_not_when_a_savepoint_is_released(make, monkeypatch):
     published = []
-    monkeypatch.setattr(outbox, "publish", lambda ids, types=None: published.append(list(ids)))
+    monkeypatch.setattr(outbox, "publish", lambda ids, types=None, **options: published.append(list(ids)))
     outbox.emit("test.first", {})
     with db.session.begin_nested():  # e.g. enrol's savepoint, after an earlier completion's event
         outbox.emit("test.second", {})
