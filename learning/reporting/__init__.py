@@ -10,4 +10,4 @@ def init_app(app: Flask) -> None:
     from learning.reporting import rollup, tasks
 
     rollup.install()
-    register_handler(app, "report.export_requested", tasks.export_requested)
+    register_handler(app, "report.export_requested", tasks.export_requested, bulk=True)  # a big export never holds up a learner
