@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from learning.accounts.models import User
 from learning.catalogue.models import Course, Lesson, Module, Quiz
 from learning.certificates.models import Certificate
+from learning.cohorts.models import Cohort
 from learning.enrolment.models import Enrolment, LessonProgress, QuizAttempt
 from learning.errors import Conflict, DomainError, NotFound, ValidationFailed
 from learning.extensions import db
@@ -356,6 +357,8 @@ def check_completion(enrolment: Enrolment, done: set[int] | None = None, *, offl
     """
     if enrolment.status != "active":
         return enrolment.status == "completed"
+    if _completed_by_attendance(enrolment):
+        return False
     outline = course_outline(enrolment.course_id)
     if not set(outline.lesson_ids) <= (done if done is not None else completed_lesson_ids(enrolment)):
         return False
@@ -363,6 +366,16 @@ def check_completion(enrolment: Enrolment, done: set[int] | None = None, *, offl
         return False
     mark_completed(enrolment, at=_requirements_met_at(enrolment, outline) if offline else None)
     return True
+
+
+def _completed_by_attendance(enrolment: Enrolment) -> bool:
+    """In a cohort with an attendance rule, attendance decides: the member is completed (and certified)
+    when the trainer closes the cohort having met the rule, or signs them off by hand; finishing the
+    online part alone does not (issue 18: certificates for those who met the rule)."""
+    if enrolment.cohort_id is None:
+        return False
+    rule = db.session.scalar(select(Cohort.attendance_rule).where(Cohort.id == enrolment.cohort_id))
+    return rule in ("all_sessions", "min_percent")
 
 
 def _requirements_met_at(enrolment: Enrolment, outline: CourseOutline) -> datetime:

@@ -379,3 +379,40 @@ def test_the_qr_endpoint_answers_404_to_any_odd_code(sign_in, room, clock, bad):
     response = sign_in(trainer).get(f"/cohorts/{cohort.id}/sessions/{session.id}/check-in-qr.svg",
                                     query_string={"code": bad})
     assert response.status_code in (400, 404)
+
+
+def _finish_online_part(enrolment) -> None:
+    from learning.enrolment import services as enrolment_services
+
+    for module in enrolment.course.modules:
+        for lesson in module.lessons:
+            enrolment_services.complete_lesson(enrolment, lesson.id)
+    if enrolment.course.quiz is not None:
+        answers = {str(q.id): next(c.id for c in q.choices if c.correct) for q in enrolment.course.quiz.questions}
+        enrolment_services.submit_quiz(enrolment, answers)
+    db.session.commit()
+
+
+def test_with_an_attendance_rule_the_online_part_alone_does_not_complete(api, make, clock):
+    """Certificates go to those who met the rule: finishing the lessons and quiz waits for the close."""
+    trainer = make.trainer()
+    cohort = cohorts.cohort(trainer, attendance_rule="all_sessions")
+    only = cohorts.session(cohort)
+    attended, absent = cohorts.member(cohort), cohorts.member(cohort)
+    api.as_user(trainer).request("PUT", f"cohorts/{cohort.id}/sessions/{only.id}/attendance",
+                                 json={"present": [attended.user_id]})
+    for enrolment in (attended, absent):
+        _finish_online_part(enrolment)
+        assert enrolment.status == "active" and enrolment.completed_at is None
+
+    closed = api.as_user(trainer).post(f"cohorts/{cohort.id}/close")
+    assert closed.status_code == 200, closed.get_json()
+    db.session.expire_all()
+    assert (attended.status, absent.status) == ("completed", "active")
+
+
+def test_without_an_attendance_rule_the_online_part_completes_at_once(make):
+    cohort = cohorts.cohort(make.trainer(), attendance_rule="none")
+    enrolment = cohorts.member(cohort)
+    _finish_online_part(enrolment)
+    assert enrolment.status == "completed"
