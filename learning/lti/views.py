@@ -264,6 +264,41 @@ def deep_linking_respond():
     return response
 
 
+# --- the context's roster (NRPS), from the cohort's page -----------------------------------------
+
+@bp.post("/cohorts/<int:cohort_id>/roster")
+def pull_roster(cohort_id: int):
+    """The cohort page's button: the partner course's roster into the cohort (its trainers and admins)."""
+    from flask import flash
+    from flask_babel import ngettext
+    from flask_login import current_user
+
+    from learning.cohorts.services import get_cohort_for
+    from learning.errors import DomainError
+    from learning.lti import nrps
+
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    cohort = get_cohort_for(current_user, cohort_id)
+    try:
+        report = nrps.pull_roster(current_user, cohort)
+    except DomainError as error:
+        if error.status in (403, 404):
+            raise
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("cohorts.show", cohort_id=cohort_id))
+    flash(" ".join([
+        _("The roster of your learning platform's course is read."),
+        ngettext("%(num)d new account.", "%(num)d new accounts.", report.created),
+        ngettext("%(num)d person enrolled.", "%(num)d people enrolled.", report.enrolled),
+        ngettext("%(num)d person was already enrolled.", "%(num)d people were already enrolled.",
+                 report.already_enrolled),
+        ngettext("%(num)d trainer added.", "%(num)d trainers added.", report.trainers),
+        ngettext("%(num)d member skipped.", "%(num)d members skipped.", report.skipped)]), "success")
+    return redirect(url_for("cohorts.show", cohort_id=cohort_id))
+
+
 # --- shared ------------------------------------------------------------------------------------
 
 def _frameable(response):
