@@ -88,7 +88,7 @@ def build_site() -> Site:
                f"/cohorts/{cohort.id}/sessions/{upcoming.id}", f"/cohorts/{cohort.id}/sessions/{session.id}/check-in-code",
                f"/cohorts/{cohort.id}/close"]
     administration = ["/reports/", "/admin/courses/", "/admin/courses/new", f"/admin/courses/{course.slug}/edit",
-                      "/admin/courses/import", "/admin/audit/", "/certificates/admin",
+                      "/admin/courses/import", "/admin/audit/", "/admin/lti/", "/certificates/admin",
                       f"/certificates/admin/{certificate.code}", "/admin/users/",
                       f"/admin/users/?q={learner.full_name.split()[0]}", f"/admin/users/{learner.id}",
                       "/org/", f"/org/{partner.id}/", f"/org/{partner.id}/figures"]

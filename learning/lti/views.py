@@ -34,8 +34,10 @@ from learning.extensions import csrf, db
 from learning.lti import deep_linking, keys, launch, services
 from learning.lti.services import LtiRefused
 from learning.security import CSP
+from learning.web import admin_required
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
+admin_bp = Blueprint("lti_admin", __name__, url_prefix="/admin/lti")
 STATE_COOKIE = "lti_state_"
 AGS_SCOPES = ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
               "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
@@ -297,6 +299,33 @@ def pull_roster(cohort_id: int):
         ngettext("%(num)d trainer added.", "%(num)d trainers added.", report.trainers),
         ngettext("%(num)d member skipped.", "%(num)d members skipped.", report.skipped)]), "success")
     return redirect(url_for("cohorts.show", cohort_id=cohort_id))
+
+
+# --- the admins' page of registered platforms -----------------------------------------------------
+
+@admin_bp.get("/")
+@admin_required
+def admin_index():
+    platforms = [services.describe(p) for p in services.list_platforms()]
+    return render_template("lti/admin.html", platforms=platforms)
+
+
+@admin_bp.post("/<int:platform_id>/enabled")
+@admin_required
+def admin_set_enabled(platform_id: int):
+    """Turn a registration off (its launches are refused, its scores and roster pulls wait) or on again."""
+    from flask import flash
+    from flask_login import current_user
+
+    from learning.audit.services import record
+
+    platform = services.get_platform(platform_id)
+    platform.enabled = request.form.get("enabled") == "1"
+    record(current_user.id, "lti.platform_enabled" if platform.enabled else "lti.platform_disabled",
+           "lti_platform", platform.id, issuer=platform.issuer, client_id=platform.client_id)
+    flash(_("%(name)s can launch our courses.", name=platform.name) if platform.enabled
+          else _("%(name)s is off: its launches are refused and its grades wait.", name=platform.name), "success")
+    return redirect(url_for("lti_admin.admin_index"))
 
 
 # --- shared ------------------------------------------------------------------------------------
