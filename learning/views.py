@@ -26,7 +26,7 @@ def admin_nav() -> list[tuple[str, str]]:
     return [("catalogue.manage", _("Manage courses")), ("certificates.admin", _("Certificates")),
             ("admin_users.index", _("People")), ("reporting.dashboard", _("Statistics")),
             ("audit.index", _("Audit log")),
-            ("sso_admin.index", _("Single sign-on"))]
+            ("sso_admin.index", _("Single sign-on")), ("lti_admin.admin_index", _("Learning platforms (LTI)"))]
 
 
 def register_views(app: Flask) -> None:
@@ -48,6 +48,7 @@ def register_views(app: Flask) -> None:
     from learning.cohorts.views import bp as cohorts
     from learning.enrolment.views import bp as enrolment
     from learning.evaluations.views import bp as evaluations
+    from learning.lti.views import admin_bp as lti_admin
     from learning.lti.views import bp as lti
     from learning.offline_views import bp as offline
     from learning.organisations.views import bp as organisations
@@ -60,6 +61,6 @@ def register_views(app: Flask) -> None:
                       audit, organisations, offline, assessment):
         blueprint.enable_openapi = False  # HTML pages are not part of the API document
         app.register_blueprint(blueprint)
-    for blueprint in (sso, sso_admin, lti, evaluations):
+    for blueprint in (sso, sso_admin, lti, lti_admin, evaluations):
         blueprint.enable_openapi = False
         app.register_blueprint(blueprint)

@@ -18,10 +18,19 @@ It does what Moodle or Canvas do for a tool, by the IMS specifications:
 Knobs for the refusal tests: ``tamper`` (a function changing the next id token's claims), ``sign_with``
 (another key), ``break_signature``.
 
-Extension points for grade passback and rosters (the next step of issue #20): ``/token`` (OAuth 2 client
-credentials with a JWT client assertion, RFC 7523, checked against the tool's JWKS), ``/lineitems``,
-``/lineitems/<id>/scores`` and ``/memberships`` are declared below with the data they would hold
-(``line_items``, ``scores``, ``members``); they answer 501 until that step implements them.
+LTI Advantage services, by the IMS specifications:
+
+- ``/token``: OAuth 2 client credentials with a JWT client assertion (RFC 7523), checked against the tool's
+  JWKS (``iss`` = ``sub`` = the client id, ``aud`` the token URL, ``exp``, a ``jti`` never seen before), for
+  scopes among ``allowed_scopes``; tokens live ``token_lifetime`` seconds (``revoke_tokens`` ends them early);
+- AGS 2.0: ``/lineitems`` (GET, filtered by ``resource_link_id``; POST creates), ``/lineitems/<id>``,
+  ``/lineitems/<id>/scores`` (POST, ``application/vnd.ims.lis.v1.score+json``; a score older than the stored
+  one is ignored, as the specification requires) and ``/lineitems/<id>/results``. ``line_items``: id → line
+  item; ``score_posts``: every score received (item, body); ``results``: (item, userId) → the score kept.
+  ``refuse_scores``: answer that status to score posts;
+- NRPS 2.0: ``/memberships`` serves ``members`` ``page_size`` at a time, with ``Link: <...>; rel="next"``;
+- ``go_down("refused")`` closes the port (connection refused), ``go_down(503)`` answers 503 to every service
+  request; ``come_back()`` ends either. ``service_calls`` counts the service requests that reached it.
 """
 
 from __future__ import annotations
@@ -46,6 +55,13 @@ LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+AGS_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+AGS_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+AGS_RESULT = "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly"
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+ACTIVITY = {"Initialized", "Started", "InProgress", "Submitted", "Completed"}
+GRADING = {"FullyGraded", "Pending", "PendingManual", "Failed", "NotReady"}
 
 
 def _key(kid: str) -> RSAKey:
@@ -70,24 +86,61 @@ class LtiPlatform:
         self.deep_link_items: list[dict] = []
         self.deep_link_errors: list[str] = []
         self.issued_tokens: list[str] = []
-        # Grade passback and rosters (extension points, see the module docstring).
-        self.line_items: dict[str, dict] = {}
-        self.scores: dict[str, list[dict]] = {}
-        self.members: list[dict] = []
         self.reset()
         self._app = self._build()
+        self._serve()
+
+    def _serve(self) -> None:
         self._server = make_server("127.0.0.1", self.port, self._app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def go_down(self, how="refused") -> None:
+        """``"refused"``: nothing listens on the port any more; a status (503): every service answers it."""
+        if how == "refused":
+            self.stop()
+        else:
+            self.down_status = int(how)
+
+    def come_back(self) -> None:
+        self.down_status = None
+        if self._server is None:
+            self._serve()
 
     def reset(self) -> None:
         self.tamper = None
         self.sign_with = None
         self.break_signature = False
         self.deep_link_items, self.deep_link_errors = [], []
+        # Grade passback and rosters.
+        self.allowed_scopes = {AGS_LINEITEM, AGS_SCORE, AGS_RESULT, NRPS_SCOPE}
+        self.token_lifetime = 3600
+        self.tokens: dict[str, dict] = {}
+        self.token_requests: list[dict] = []
+        self.token_refusals: list[str] = []
+        self.seen_jti: set[str] = set()
+        self.line_items: dict[str, dict] = {}
+        self.score_posts: list[tuple[str, dict]] = []
+        self.results: dict[tuple[str, str], dict] = {}
+        self.refuse_scores: int | None = None
+        self.members: list[dict] = []
+        self.page_size = 50
+        self.down_status: int | None = None
+        self.service_calls = 0
+
+    def revoke_tokens(self) -> None:
+        """Every access token issued so far stops working (answered 401), as when a platform restarts."""
+        for token in self.tokens.values():
+            token["revoked"] = True
+
+    def scores_for(self, subject: str) -> list[dict]:
+        return [body for _item, body in self.score_posts if body.get("userId") == subject]
 
     def rotate_key(self) -> None:
         self.key = _key(f"platform-key-{secrets.token_hex(4)}")
@@ -109,9 +162,11 @@ class LtiPlatform:
                 "lti_message_hint": hint, "client_id": self.client_id, "lti_deployment_id": self.deployment_id}
 
     def resource_link(self, link_id: str = "link-1", custom: dict | None = None, title: str = "Module 1",
-                      ags: bool = True) -> dict:
+                      ags: bool = True, lineitem: bool = True) -> dict:
+        """A resource link launch; ``lineitem``: the platform made the link's line item (else the tool may
+        create one in the context's container)."""
         return {"type": "LtiResourceLinkRequest", "link": {"id": link_id, "title": title}, "custom": custom or {},
-                "ags": ags}
+                "ags": ags, "lineitem": lineitem}
 
     def deep_linking(self) -> dict:
         return {"type": "LtiDeepLinkingRequest", "data": "opaque-" + secrets.token_hex(4)}
@@ -131,11 +186,14 @@ class LtiPlatform:
             claims[LTI + "resource_link"] = message["link"]
             claims[LTI + "custom"] = message.get("custom") or {}
             if message.get("ags", True):
-                claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = {
-                    "scope": ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
-                              "https://purl.imsglobal.org/spec/lti-ags/scope/score"],
-                    "lineitems": f"{self.url}/lineitems",
-                    "lineitem": f"{self.url}/lineitems/{message['link']['id']}"}
+                endpoint = {"scope": [AGS_LINEITEM, AGS_SCORE, AGS_RESULT], "lineitems": f"{self.url}/lineitems"}
+                if message.get("lineitem", True):
+                    item = message["link"]["id"]
+                    self.line_items.setdefault(item, {"id": f"{self.url}/lineitems/{item}", "scoreMaximum": 100,
+                                                      "label": message["link"].get("title") or item,
+                                                      "resourceLinkId": message["link"]["id"]})
+                    endpoint["lineitem"] = f"{self.url}/lineitems/{item}"
+                claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = endpoint
             claims["https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"] = {
                 "context_memberships_url": f"{self.url}/memberships", "service_versions": ["2.0"]}
         else:
@@ -197,22 +255,142 @@ class LtiPlatform:
             platform.deep_link_items.extend(items)
             return "<!doctype html><title>Added</title><p>Content added", 200
 
-        # Extension points for grade passback (AGS 2.0) and rosters (NRPS 2.0).
+        # LTI Advantage: OAuth 2 client credentials, grades (AGS 2.0) and rosters (NRPS 2.0).
+        @app.before_request
+        def down():
+            if request.endpoint in ("token", "line_items", "line_item", "scores", "results", "memberships"):
+                platform.service_calls += 1
+                if platform.down_status:
+                    return jsonify({"error": "unavailable"}), platform.down_status
+            return None
+
         @app.post("/token")
         def token():
-            return jsonify({"error": "unsupported_grant_type", "detail": "not implemented yet"}), 501
+            form = request.form
+            platform.token_requests.append(dict(form))
+            if form.get("grant_type") != "client_credentials" or form.get("client_assertion_type") != \
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+                return jsonify({"error": "unsupported_grant_type"}), 400
+            problem = platform.check_client_assertion(form.get("client_assertion", ""))
+            if problem:
+                platform.token_refusals.append(problem)
+                return jsonify({"error": "invalid_client", "error_description": problem}), 401
+            scopes = set((form.get("scope") or "").split())
+            if not scopes or not scopes <= platform.allowed_scopes:
+                platform.token_refusals.append(f"scope {sorted(scopes - platform.allowed_scopes)}")
+                return jsonify({"error": "invalid_scope"}), 400
+            value = secrets.token_urlsafe(24)
+            platform.tokens[value] = {"scopes": scopes, "expires": time.time() + platform.token_lifetime,
+                                      "revoked": False}
+            return jsonify({"access_token": value, "token_type": "Bearer", "expires_in": platform.token_lifetime,
+                            "scope": " ".join(sorted(scopes))})
+
+        def bearer(scope: str):
+            header = request.headers.get("Authorization", "")
+            found = platform.tokens.get(header[7:]) if header.startswith("Bearer ") else None
+            if found is None or found["revoked"] or found["expires"] < time.time():
+                return jsonify({"error": "invalid_token"}), 401
+            if scope not in found["scopes"]:
+                return jsonify({"error": "insufficient_scope"}), 403
+            return None
 
         @app.route("/lineitems", methods=["GET", "POST"])
-        @app.route("/lineitems/<item>", methods=["GET", "PUT"])
+        def line_items():
+            refused = bearer(AGS_LINEITEM)
+            if refused:
+                return refused
+            if request.method == "GET":
+                wanted = request.args.get("resource_link_id")
+                found = [item for item in platform.line_items.values()
+                         if wanted is None or item.get("resourceLinkId") == wanted]
+                return app.response_class(json.dumps(found),
+                                          mimetype="application/vnd.ims.lis.v2.lineitemcontainer+json")
+            body = request.get_json(force=True, silent=True)
+            if request.mimetype != "application/vnd.ims.lis.v2.lineitem+json" or not isinstance(body, dict) or \
+                    not isinstance(body.get("scoreMaximum"), (int, float)) or body["scoreMaximum"] <= 0 or \
+                    not body.get("label"):
+                return jsonify({"error": "invalid line item"}), 400
+            item = f"created-{len(platform.line_items) + 1}"
+            created = {**body, "id": f"{platform.url}/lineitems/{item}"}
+            platform.line_items[item] = created
+            return app.response_class(json.dumps(created), status=201,
+                                      mimetype="application/vnd.ims.lis.v2.lineitem+json")
+
+        @app.get("/lineitems/<item>")
+        def line_item(item):
+            refused = bearer(AGS_LINEITEM)
+            if refused:
+                return refused
+            if item not in platform.line_items:
+                return jsonify({"error": "no such line item"}), 404
+            return jsonify(platform.line_items[item])
+
         @app.post("/lineitems/<item>/scores")
-        def line_items(item=None):
-            return jsonify({"error": "not implemented yet"}), 501
+        def scores(item):
+            refused = bearer(AGS_SCORE)
+            if refused:
+                return refused
+            if item not in platform.line_items:
+                return jsonify({"error": "no such line item"}), 404
+            if platform.refuse_scores:
+                return jsonify({"error": "refused by the knob"}), platform.refuse_scores
+            body = request.get_json(force=True, silent=True)
+            problem = score_problem(body) if request.mimetype == SCORE_TYPE else "content type"
+            if problem:
+                return jsonify({"error": f"invalid score: {problem}"}), 400
+            platform.score_posts.append((item, body))
+            kept = platform.results.get((item, body["userId"]))
+            if kept is None or _moment(kept["timestamp"]) <= _moment(body["timestamp"]):
+                platform.results[(item, body["userId"])] = body
+            return "", 204
+
+        @app.get("/lineitems/<item>/results")
+        def results(item):
+            refused = bearer(AGS_RESULT)
+            if refused:
+                return refused
+            found = [{"userId": user, "resultScore": body.get("scoreGiven"),
+                      "resultMaximum": body.get("scoreMaximum"), "scoreOf": platform.line_items[item]["id"]}
+                     for (kept_item, user), body in platform.results.items() if kept_item == item]
+            return app.response_class(json.dumps(found), mimetype="application/vnd.ims.lis.v2.resultcontainer+json")
 
         @app.get("/memberships")
         def memberships():
-            return jsonify({"error": "not implemented yet"}), 501
+            refused = bearer(NRPS_SCOPE)
+            if refused:
+                return refused
+            page = int(request.args.get("page", "0"))
+            size = platform.page_size
+            chosen = platform.members[page * size:(page + 1) * size]
+            response = app.response_class(json.dumps({
+                "id": f"{platform.url}/memberships", "context": {"id": platform.context["id"],
+                                                                  "title": platform.context["title"]},
+                "members": chosen}), mimetype="application/vnd.ims.lti-nrps.v2.membershipcontainer+json")
+            if (page + 1) * size < len(platform.members):
+                response.headers["Link"] = f'<{platform.url}/memberships?page={page + 1}>; rel="next"'
+            return response
 
         return app
+
+    def check_client_assertion(self, assertion: str) -> str | None:
+        """What is wrong with a tool's client assertion (RFC 7523, IMS Security Framework 4.1), if anything."""
+        if self.tool_jwks is None:
+            return "the tool's JWKS is unknown"
+        try:
+            claims = jwt.decode(assertion, KeySet.import_key_set(self.tool_jwks()), algorithms=["RS256"]).claims
+        except Exception as error:  # noqa: BLE001 - any failure is a refusal
+            return f"bad signature: {error}"
+        now = time.time()
+        audience = claims.get("aud") if isinstance(claims.get("aud"), list) else [claims.get("aud")]
+        checks = [("iss", claims.get("iss") == self.client_id), ("sub", claims.get("sub") == self.client_id),
+                  ("aud", f"{self.url}/token" in audience),
+                  ("exp", isinstance(claims.get("exp"), int) and now < claims["exp"] <= now + 3600),
+                  ("jti", isinstance(claims.get("jti"), str) and claims["jti"] not in self.seen_jti)]
+        failed = [name for name, ok in checks if not ok]
+        if failed:
+            return f"invalid claims: {failed}"
+        self.seen_jti.add(claims["jti"])
+        return None
 
     def check_deep_linking_response(self, token: str) -> list[dict]:
         """The content items of a tool's ``LtiDeepLinkingResponse``, after checking it as a platform must."""
@@ -239,6 +417,32 @@ class LtiPlatform:
                 raise ValueError("invalid content item")
         self.last_deep_linking_claims = claims
         return claims[DL + "content_items"]
+
+
+def _moment(value: str):
+    from datetime import datetime
+
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def score_problem(body) -> str | None:
+    """What is wrong with an AGS score (AGS 2.0, 3.4), if anything."""
+    if not isinstance(body, dict):
+        return "not an object"
+    if not isinstance(body.get("userId"), str) or not body["userId"]:
+        return "userId"
+    try:
+        _moment(body.get("timestamp") or "")
+    except (TypeError, ValueError):
+        return "timestamp"
+    if body.get("activityProgress") not in ACTIVITY:
+        return "activityProgress"
+    if body.get("gradingProgress") not in GRADING:
+        return "gradingProgress"
+    if "scoreGiven" in body and (not isinstance(body.get("scoreMaximum"), (int, float)) or body["scoreMaximum"] <= 0
+                                 or not isinstance(body["scoreGiven"], (int, float)) or body["scoreGiven"] < 0):
+        return "scoreGiven/scoreMaximum"
+    return None
 
 
 def form_of(page: str, action_contains: str = "") -> tuple[str, dict]:

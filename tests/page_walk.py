@@ -110,7 +110,7 @@ def build_site() -> Site:
                f"/cohorts/{evaluated_cohort.id}/evaluation"]
     administration = ["/reports/", "/reports/evaluations", "/admin/courses/", "/admin/courses/new", f"/admin/courses/{course.slug}/edit",
                       f"/admin/courses/{tested.slug}/knowledge-tests",
-                      "/admin/courses/import", "/admin/audit/", "/certificates/admin",
+                      "/admin/courses/import", "/admin/audit/", "/admin/lti/", "/certificates/admin",
                       f"/certificates/admin/{certificate.code}", "/admin/users/",
                       f"/admin/users/?q={learner.full_name.split()[0]}", f"/admin/users/{learner.id}",
                       "/org/", f"/org/{partner.id}/", f"/org/{partner.id}/figures"]

@@ -95,3 +95,34 @@ def create_platform(data):
 @bp.doc(summary="The registered LTI 1.3 platforms (admin)", responses=ADMIN_ERRORS)
 def list_platforms():
     return [services.describe(p) for p in services.list_platforms()]
+
+
+class RosterPullSchema(Schema):
+    members = Integer(required=True, metadata={"description": "Members the platform listed"})
+    created = Integer(required=True, metadata={"description": "New accounts (they sign in through their platform)"})
+    enrolled = Integer(required=True, metadata={"description": "Learners enrolled in the cohort now"})
+    already_enrolled = Integer(required=True, metadata={"description": "Learners already enrolled in the course"})
+    trainers = Integer(required=True, metadata={"description": "Instructors added as the cohort's trainers"})
+    skipped = Integer(required=True, metadata={
+        "description": "Members left out: inactive, neither learner nor instructor, instructors when the platform's "
+                       "instructors are not trainers here, anonymous, or an address taken outside the platform's "
+                       "organisation"})
+
+
+@bp.post("/cohorts/<int:cohort_id>/lti-roster")
+@bp.auth_required(auth, roles=["trainer", "admin"])
+@bp.output(RosterPullSchema)
+@bp.doc(summary="Pull the LTI platform's roster into the cohort (NRPS)",
+        description="For a cohort made by an LTI context (an instructor's launch) whose platform announced the "
+                    "Names and Role Provisioning Service: every page of the context's members is read; learners "
+                    "are enrolled in the cohort (accounts linked by platform and subject, created if needed), "
+                    "instructors become trainers if the registration says so. Its trainers and admins only.",
+        responses={403: "Not a trainer or admin", 404: "No such cohort (or not one of yours)",
+                   409: "The cohort is closed, or not linked to a platform context with a roster service",
+                   502: "The platform did not give the roster"})
+def pull_lti_roster(cohort_id: int):
+    from learning.cohorts.services import get_cohort_for
+    from learning.lti import nrps
+
+    actor = current_api_user()
+    return nrps.pull_roster(actor, get_cohort_for(actor, cohort_id)).as_dict()

@@ -122,6 +122,8 @@ class LtiResourceLink(db.Model):
     ags_lineitems: Mapped[str | None] = mapped_column(Text)  # the context's line items container URL
     ags_lineitem: Mapped[str | None] = mapped_column(Text)  # this link's own line item URL, if the platform made one
     ags_scopes: Mapped[list] = mapped_column(JSON, default=list)
+    # The line item the tool found or created in the ``ags_lineitems`` container when the launch named none.
+    tool_lineitem: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -145,6 +147,20 @@ class LtiLinkMember(db.Model):
     last_launch_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     identity: Mapped[LtiIdentity] = relationship()
+
+
+class LtiScoreDelivery(db.Model):
+    """The timestamp of the last score a platform took for one person of one resource link (AGS): a score
+    event not newer than it is sent no more (duplicates, retries after a lost answer)."""
+
+    __tablename__ = "lti_score_deliveries"
+
+    resource_link_id: Mapped[int] = mapped_column(ForeignKey("lti_resource_links.id", ondelete="CASCADE"),
+                                                  primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    sent_timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_rank: Mapped[int | None] = mapped_column()  # the fact's kind breaks a tie of timestamps
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LtiLoginState(db.Model):

@@ -117,6 +117,9 @@ def create_platform(*, issuer: str, client_id: str, auth_login_url: str, auth_to
     platform.deployments = [LtiDeployment(deployment_id=d) for d in clean_ids]
     db.session.add(platform)
     db.session.flush()
+    from learning.lti.keys import active_key
+
+    active_key()  # the key the client assertions are signed with exists before the platform asks for a token
     audit(actor.id if actor else None, "lti.platform_registered", "lti_platform", platform.id, issuer=issuer,
           client_id=client_id, deployment_ids=clean_ids)
     return platform
@@ -191,7 +194,7 @@ def is_instructor(roles: list[str]) -> bool:
     return any(role in INSTRUCTOR_ROLES for role in roles)
 
 
-def account_for(platform: LtiPlatform, claims: dict) -> tuple[User, LtiIdentity, bool]:
+def account_for(platform: LtiPlatform, claims: dict, launch: bool = True) -> tuple[User, LtiIdentity, bool]:
     """The account the platform's user launches into, and whether it was created now.
 
     Linked by issuer + subject. The first launch links an existing account with the same address only
@@ -199,6 +202,8 @@ def account_for(platform: LtiPlatform, claims: dict) -> tuple[User, LtiIdentity,
     as single sign-on trusts an organisation's IdP with ``--trust-email``: only when the registration
     names an organisation and the address is of a person of that organisation), else creates an account
     in the registration's organisation.
+
+    ``launch``: the person is signing in now (else a roster pull names them: no sign-in is recorded).
     """
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject or len(subject) > 255:
@@ -223,8 +228,9 @@ def account_for(platform: LtiPlatform, claims: dict) -> tuple[User, LtiIdentity,
     user = identity.user
     if not user.is_active:
         raise LtiRefused("account_disabled", _("This account is disabled."))
-    identity.last_launch_at = utcnow()
-    user.last_login_at = utcnow()
+    if launch:
+        identity.last_launch_at = utcnow()
+        user.last_login_at = utcnow()
     db.session.flush()
     return user, identity, created
 

@@ -34,8 +34,10 @@ from learning.extensions import csrf, db
 from learning.lti import deep_linking, keys, launch, services
 from learning.lti.services import LtiRefused
 from learning.security import CSP
+from learning.web import admin_required
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
+admin_bp = Blueprint("lti_admin", __name__, url_prefix="/admin/lti")
 STATE_COOKIE = "lti_state_"
 AGS_SCOPES = ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
               "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
@@ -262,6 +264,68 @@ def deep_linking_respond():
     response.headers["Content-Security-Policy"] = response.headers["Content-Security-Policy"].replace(
         "form-action 'self'", f"form-action 'self' {origin.scheme}://{origin.netloc}")
     return response
+
+
+# --- the context's roster (NRPS), from the cohort's page -----------------------------------------
+
+@bp.post("/cohorts/<int:cohort_id>/roster")
+def pull_roster(cohort_id: int):
+    """The cohort page's button: the partner course's roster into the cohort (its trainers and admins)."""
+    from flask import flash
+    from flask_babel import ngettext
+    from flask_login import current_user
+
+    from learning.cohorts.services import get_cohort_for
+    from learning.errors import DomainError
+    from learning.lti import nrps
+
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    cohort = get_cohort_for(current_user, cohort_id)
+    try:
+        report = nrps.pull_roster(current_user, cohort)
+    except DomainError as error:
+        if error.status in (403, 404):
+            raise
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("cohorts.show", cohort_id=cohort_id))
+    flash(" ".join([
+        _("The roster of your learning platform's course is read."),
+        ngettext("%(num)d new account.", "%(num)d new accounts.", report.created),
+        ngettext("%(num)d person enrolled.", "%(num)d people enrolled.", report.enrolled),
+        ngettext("%(num)d person was already enrolled.", "%(num)d people were already enrolled.",
+                 report.already_enrolled),
+        ngettext("%(num)d trainer added.", "%(num)d trainers added.", report.trainers),
+        ngettext("%(num)d member skipped.", "%(num)d members skipped.", report.skipped)]), "success")
+    return redirect(url_for("cohorts.show", cohort_id=cohort_id))
+
+
+# --- the admins' page of registered platforms -----------------------------------------------------
+
+@admin_bp.get("/")
+@admin_required
+def admin_index():
+    platforms = [services.describe(p) for p in services.list_platforms()]
+    return render_template("lti/admin.html", platforms=platforms)
+
+
+@admin_bp.post("/<int:platform_id>/enabled")
+@admin_required
+def admin_set_enabled(platform_id: int):
+    """Turn a registration off (its launches are refused, its scores and roster pulls wait) or on again."""
+    from flask import flash
+    from flask_login import current_user
+
+    from learning.audit.services import record
+
+    platform = services.get_platform(platform_id)
+    platform.enabled = request.form.get("enabled") == "1"
+    record(current_user.id, "lti.platform_enabled" if platform.enabled else "lti.platform_disabled",
+           "lti_platform", platform.id, issuer=platform.issuer, client_id=platform.client_id)
+    flash(_("%(name)s can launch our courses.", name=platform.name) if platform.enabled
+          else _("%(name)s is off: its launches are refused and its grades wait.", name=platform.name), "success")
+    return redirect(url_for("lti_admin.admin_index"))
 
 
 # --- shared ------------------------------------------------------------------------------------

@@ -42,6 +42,12 @@ MAIL_EVENT = "mail.send"  # learning/mail/services.py queues it and erases its p
 OPEN_STATUSES = ("pending", "failed")  # events whose handler has not succeeded yet
 
 
+class PermanentFailure(Exception):
+    """Raised by a handler when trying again cannot help (the other side refused this very request): the
+    event is marked ``failed`` at once with the message, for an admin to read and retry once the cause is
+    fixed, instead of being retried with back-off until ``OUTBOX_MAX_ATTEMPTS``."""
+
+
 class HandlerRegistry:
     """The handlers of each event type, filled by the features' ``init_app`` as the app is built."""
 
@@ -232,6 +238,11 @@ def process(event_id: int) -> str:
     try:
         with _bulk_work(is_bulk(event_type)):  # what a roster's import emits is bulk work too
             handler(payload)
+    except PermanentFailure as exc:
+        db.session.rollback()
+        log.warning("outbox: event %s failed for good: %s", event_id, exc)
+        _record_failure(event_id, str(exc), final=True)
+        return "failed"
     except Exception as exc:
         db.session.rollback()
         log.exception("outbox: handler for event %s failed", event_id)
@@ -318,13 +329,13 @@ def _lock_pending(event_ids: list[int]) -> list:
     ).all()
 
 
-def _record_failure(event_id: int, message: str) -> None:
+def _record_failure(event_id: int, message: str, final: bool = False) -> None:
     outbox_event = db.session.get(OutboxEvent, event_id)
     if outbox_event is None:
         return
     outbox_event.attempts += 1
     outbox_event.last_error = message[:2000]
-    if outbox_event.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
+    if final or outbox_event.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
         outbox_event.status = "failed"
     outbox_event.next_attempt_at = utcnow() + backoff(outbox_event.attempts)
     db.session.commit()

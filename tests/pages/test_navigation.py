@@ -91,7 +91,7 @@ def test_the_admin_menu_links_every_admin_page(make, person):
     home = client.get("/").get_data(as_text=True)
     menu = re.search(r'<nav class="admin-nav"[^>]*>(.*?)</nav>', home, re.S).group(1)
     assert LINK.findall(menu) == ["/admin/courses/", "/certificates/admin", "/admin/users/", "/reports/",
-                                  "/admin/audit/", "/admin/sso/"]
+                                  "/admin/audit/", "/admin/sso/", "/admin/lti/"]
 
 
 @pytest.mark.parametrize("role", ["learner", "trainer"])

@@ -626,6 +626,13 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
         "key_set_url": "https://moodle.matrix.example/mod/lti/certs.php",
         "auth_login_url": "https://moodle.matrix.example/mod/lti/auth.php",
         "auth_token_url": "https://moodle.matrix.example/mod/lti/token.php"})],
+    # The roster of an LTI context's cohort (cohort A is not one: 409 for those who may ask; the page flashes it).
+    ("/api/v1/cohorts/<int:cohort_id>/lti-roster", "POST"): [
+        Call("/api/v1/cohorts/{cohort_a}/lti-roster", runners(409))],
+    ("/lti/cohorts/<int:cohort_id>/roster", "POST"): [Call("/lti/cohorts/{cohort_a}/roster", runners(302, LOGIN))],
+    ("/admin/lti/", "GET"): [Call("/admin/lti/", admins(200, LOGIN))],
+    ("/admin/lti/<int:platform_id>/enabled", "POST"): [Call("/admin/lti/999999/enabled", admins(404, LOGIN),
+                                                            data={"enabled": "0"})],
 }
 
 CASES = [
