@@ -18,6 +18,8 @@ from learning.enrolment import queries, services
 from learning.enrolment.models import Enrolment
 from learning.enrolment.services import Progress
 from learning.errors import ValidationFailed
+from learning.extensions import db
+from learning.reporting.rollup import defer_refresh
 
 bp = APIBlueprint("api_enrolment", __name__, url_prefix="/api/v1", tag="Enrolment")
 
@@ -104,6 +106,7 @@ def _answer(enrolment: Enrolment) -> dict:
                    409: "Already enrolled, certificate still valid, or the course is not open"})
 def enrol(slug: str):
     user = current_api_user()
+    defer_refresh(db.session())  # the statistics follow in the worker (docs/PERFORMANCE.md, hot path)
     enrolment = services.enrol(user, visible_course(slug, user))
     body = _answer(enrolment)  # built before commit, which would expire what it reads
     return body
@@ -137,6 +140,7 @@ def get_enrolment(enrolment_id: int):
         responses={**SIGNED_IN, 404: "No such enrolment, or the lesson is not in its course",
                    409: "The enrolment is completed or withdrawn"})
 def complete_lesson(enrolment_id: int, lesson_id: int):
+    defer_refresh(db.session())  # the statistics follow in the worker
     enrolment = services.get_own_enrolment(current_api_user(), enrolment_id, for_update=True)
     services.complete_lesson(enrolment, lesson_id, locked=True)
     body = _answer(enrolment)  # built before commit, which would expire what it reads
