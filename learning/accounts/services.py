@@ -215,9 +215,11 @@ def user_for_token(token: str) -> User | None:
     if not token:
         return None
     # One statement on every API request: the token, its user and the user's roles (joined, where the
-    # roles' own ``selectin`` loading would be a second round trip).
+    # roles' own ``selectin`` loading would be a second round trip). The organisations a manager
+    # steers are loaded only when asked for (a second round trip on every request otherwise).
     row = db.session.execute(
-        select(ApiToken).options(joinedload(ApiToken.user).joinedload(User.role_rows))
+        select(ApiToken).options(joinedload(ApiToken.user).joinedload(User.role_rows),
+                                 joinedload(ApiToken.user).lazyload(User.managed_organisations))
         .where(ApiToken.token_hash == _token_hash(token))
     ).unique().scalar_one_or_none()
     now = utcnow()

@@ -13,7 +13,8 @@ from marshmallow import missing
 
 from learning.api.auth import auth, current_api_user
 from learning.api.schemas import PageQuerySchema, page_of
-from learning.catalogue.services import course_text, visible_course
+from learning.catalogue.content import course_title
+from learning.catalogue.services import visible_course
 from learning.enrolment import queries, services
 from learning.enrolment.models import Enrolment
 from learning.enrolment.services import Progress
@@ -77,7 +78,7 @@ def enrolment_body(enrolment: Enrolment, progress: Progress, language: str | Non
     return {
         "id": enrolment.id,
         "course": enrolment.course.slug,
-        "course_title": course_text(enrolment.course, language).title,
+        "course_title": course_title(db.session(), enrolment.course, language),
         "status": enrolment.status,
         "enrolled_at": enrolment.enrolled_at,
         "completed_at": enrolment.completed_at,
@@ -107,7 +108,7 @@ def _answer(enrolment: Enrolment) -> dict:
 def enrol(slug: str):
     user = current_api_user()
     defer_refresh(db.session())  # the statistics follow in the worker (docs/PERFORMANCE.md, hot path)
-    enrolment = services.enrol(user, visible_course(slug, user))
+    enrolment = services.enrol(user, visible_course(slug, user, texts=False))
     body = _answer(enrolment)  # built before commit, which would expire what it reads
     return body
 
