@@ -6,13 +6,14 @@ transaction (DESIGN.md rule 1); the certificate follows from it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import format_datetime
 from flask_babel import gettext as _
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
@@ -82,9 +83,9 @@ def enrol(user: User, course: Course, cohort_id: int | None = None, by_trainer: 
     }
     # One round trip: the database's unique index of active enrolments refuses a second one (a
     # concurrent request that enrolled first) without an error, so no SAVEPOINT is needed around it.
-    # The rollup notes the person from the statement's ``user_id`` (``_remember_people_of_bulk_statements``).
+    # The rollup notes the person from the row's ``user_id`` (``_remember_people_of_bulk_statements``).
     enrolment = db.session.scalars(
-        _insert_for_dialect()(Enrolment).values(**values).on_conflict_do_nothing().returning(Enrolment)
+        _insert_for_dialect()(Enrolment).on_conflict_do_nothing().returning(Enrolment), [values]
     ).one_or_none()
     if enrolment is None:
         raise AlreadyEnrolled(_("You are already enrolled in this course."))
@@ -119,18 +120,27 @@ def get_own_enrolment(user: User, enrolment_id: int, *, for_update: bool = False
     follows at once; only the caller's own row is ever locked.
     """
     if for_update:
-        # The course comes joined (its content version with it); its translations are read only if
-        # something asks for them (the API's answer takes the title the process keeps).
         enrolment = db.session.execute(
-            select(Enrolment).where(Enrolment.id == enrolment_id, Enrolment.user_id == user.id)
-            .options(joinedload(Enrolment.course).lazyload(Course.translations))
-            .with_for_update(of=Enrolment).execution_options(populate_existing=True)
+            _own_enrolment_for_update(), {"enrolment_id": enrolment_id, "user_id": user.id}
         ).scalar_one_or_none()
     else:
         enrolment = db.session.get(Enrolment, enrolment_id)
     if enrolment is None or enrolment.user_id != user.id:
         raise NotFound(_("No such enrolment."))
     return enrolment
+
+
+@functools.cache
+def _own_enrolment_for_update():
+    """Built once (every lesson completion runs it). The course comes joined (its content version with
+    it); its translations are read only if something asks for them (the API's answer takes the title the
+    process keeps)."""
+    return (
+        select(Enrolment)
+        .where(Enrolment.id == bindparam("enrolment_id"), Enrolment.user_id == bindparam("user_id"))
+        .options(joinedload(Enrolment.course).lazyload(Course.translations))
+        .with_for_update(of=Enrolment).execution_options(populate_existing=True)
+    )
 
 
 def get_enrolment_for(user: User, enrolment_id: int) -> Enrolment:

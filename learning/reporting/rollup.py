@@ -486,6 +486,13 @@ def _user_ids_in_parameters(parameters) -> set[int]:
             if isinstance(params, dict) and params.get("user_id") is not None}
 
 
+def _every_row_names_its_person(parameters) -> bool:
+    """An INSERT's execution parameters give every row's ``user_id`` (the hot path's enrolment):
+    compiling the statement to look for them in its ``values`` costs more than the insert itself."""
+    rows = [parameters] if isinstance(parameters, dict) else parameters
+    return bool(rows) and all(isinstance(row, dict) and row.get("user_id") is not None for row in rows)
+
+
 def _statement_parameters(statement) -> dict:
     try:
         return statement.compile().params
@@ -508,6 +515,9 @@ def _remember_people_of_bulk_statements(state) -> None:
     if watched is None:
         return
     pending: set[int] = state.session.info.setdefault(PENDING_KEY, set())
+    if state.is_insert and _every_row_names_its_person(state.parameters):
+        pending |= _user_ids_in_parameters(state.parameters)  # the rows are the parameters: nothing to compile
+        return
     params = _statement_parameters(statement)
     pending |= _user_ids_in_parameters(state.parameters) | _user_ids_in_parameters(params)
     if state.is_insert:
