@@ -158,6 +158,41 @@ def count_once(database_url: str, learners: int, lessons: int) -> dict:
             "counted_once": progress == distinct == learners * lessons and completed == events == learners}
 
 
+def statistics_exact(database_url: str) -> dict:
+    """Drain the statistics' refresh events the requests left (as the worker would, in this process),
+    then compare the rollup with a recount of the raw rows (facts computed from enrolments and
+    certificates, their cells counted in Python)."""
+    from sqlalchemy import select
+
+    from learning import create_app
+    from learning.extensions import db
+    from learning.outbox.models import OutboxEvent
+    from learning.outbox.services import process_batch
+    from learning.reporting.models import ReportCell, ReportFact
+    from learning.reporting.rollup import REFRESH_EVENT, _fact_key, cells_of, facts_query
+
+    os.environ["DATABASE_URL"] = database_url
+    app = create_app()
+    with app.app_context():
+        ids = list(db.session.scalars(select(OutboxEvent.id).where(
+            OutboxEvent.event_type == REFRESH_EVENT, OutboxEvent.status != "done").order_by(OutboxEvent.id)))
+        started = time.perf_counter()
+        for i in range(0, len(ids), 50):
+            process_batch(ids[i:i + 50])
+        drained_s = time.perf_counter() - started
+        fresh: dict = {}
+        for row in db.session.execute(select(facts_query(db.engine.dialect.name))):
+            fresh[_fact_key(row)] = fresh.get(_fact_key(row), 0) + int(row.weight)
+        expected = {key: n for key, n in cells_of(fresh.keys(), fresh.values()).items() if n}
+        cells = {(c.kind, c.dims, c.period, c.country, c.sector, c.course_id, c.cohort_id, c.organisation_id): c.n
+                 for c in db.session.scalars(select(ReportCell)) if c.n}
+        facts = {(f.user_id, f.kind, f.day, f.country, f.sector, f.course_id, f.cohort_id, f.organisation_id): f.weight
+                 for f in db.session.scalars(select(ReportFact))}
+        db.session.remove()
+    return {"refresh_events": len(ids), "drained_in_s": round(drained_s, 2),
+            "rollup_equals_recount": cells == expected and facts == fresh}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=200)
@@ -172,19 +207,22 @@ def main() -> None:
     env = {"DATABASE_URL": url, "OUTBOX_PUBLISH": "false", "LOG_LEVEL": "WARNING",
            "RATELIMIT_ENABLED": "false", "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "memory://")}
     server, base = start_gunicorn("learning:create_app()", env, workers=args.workers)
-    for _ in range(4 * args.workers):  # the workers booted and answering before "at rest" is read
-        probe = http.client.HTTPConnection(urlparse(base).netloc, timeout=60)
-        probe.request("GET", "/healthz")
-        probe.getresponse().read()
-        probe.close()
-    time.sleep(2)
-    rss = {"gunicorn_at_rest": process_tree_rss(server.pid)}  # the arbiter and each web worker
     try:
+        # The workers booted and answering before "at rest" is read (a worker loads the app after the
+        # fork: minutes on a machine at load 20, hence the long timeout). A failure stops the server.
+        for _ in range(4 * args.workers):
+            probe = http.client.HTTPConnection(urlparse(base).netloc, timeout=300)
+            probe.request("GET", "/healthz")
+            probe.getresponse().read()
+            probe.close()
+        time.sleep(2)
+        rss = {"gunicorn_at_rest": process_tree_rss(server.pid)}  # the arbiter and each web worker
         platform = run_learners(base, slug, lesson_ids, tokens, args.concurrency)
         rss["gunicorn_after"] = process_tree_rss(server.pid)
     finally:
         stop(server)
     checks = count_once(url, args.learners, args.lessons)
+    checks["statistics"] = statistics_exact(url)
     server, base = start_gunicorn("bench.bare_app:create_app()", {"DATABASE_URL": url}, workers=args.workers)
     try:
         bare = run_bare(base, platform["requests"], args.concurrency)
@@ -201,6 +239,7 @@ def main() -> None:
     print(f"bare Flask, one DB write:           {bare['requests_per_second']} req/s, "
           f"p50 {bare['p50_ms']} ms, p95 {bare['p95_ms']} ms")
     print(f"ratio bare/platform: {ratio}; every completion counted once: {checks['counted_once']} ({checks})")
+    print(f"statistics after the refresh events are drained: {checks['statistics']}")
     print(f"web worker RSS (MB): at rest {rss['gunicorn_at_rest']['children']}, "
           f"after {rss['gunicorn_after']['children']}")
     print(f"written to {path}")

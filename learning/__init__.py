@@ -136,6 +136,7 @@ def register_features(app: Flask) -> None:
     from learning import (
         accounts,
         audit,
+        catalogue,
         certificates,
         cohorts,
         enrolment,
@@ -154,6 +155,7 @@ def register_features(app: Flask) -> None:
     mail.init_app(app)
     accounts.init_app(app)
     audit.init_app(app)
+    catalogue.init_app(app)
     enrolment.init_app(app)
     cohorts.init_app(app)
     certificates.init_app(app)

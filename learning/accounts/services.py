@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime, timedelta
@@ -10,7 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -213,16 +214,23 @@ def issue_api_token(user: User, name: str | None = None) -> tuple[str, ApiToken]
     return token, row
 
 
+@functools.cache
+def _token_query():
+    """Built once: every API request runs it."""
+    return (select(ApiToken)
+            .options(joinedload(ApiToken.user).joinedload(User.role_rows),
+                     joinedload(ApiToken.user).lazyload(User.managed_organisations))
+            .where(ApiToken.token_hash == bindparam("token_hash")))
+
+
 def user_for_token(token: str) -> User | None:
     """The user a valid, unexpired, unrevoked token belongs to."""
     if not token:
         return None
     # One statement on every API request: the token, its user and the user's roles (joined, where the
-    # roles' own ``selectin`` loading would be a second round trip).
-    row = db.session.execute(
-        select(ApiToken).options(joinedload(ApiToken.user).joinedload(User.role_rows))
-        .where(ApiToken.token_hash == _token_hash(token))
-    ).unique().scalar_one_or_none()
+    # roles' own ``selectin`` loading would be a second round trip). The organisations a manager
+    # steers are loaded only when asked for (a second round trip on every request otherwise).
+    row = db.session.execute(_token_query(), {"token_hash": _token_hash(token)}).unique().scalar_one_or_none()
     now = utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None

@@ -13,11 +13,14 @@ from marshmallow import missing
 
 from learning.api.auth import auth, current_api_user
 from learning.api.schemas import PageQuerySchema, page_of
-from learning.catalogue.services import course_text, visible_course
+from learning.catalogue.content import course_title
+from learning.catalogue.services import visible_course
 from learning.enrolment import queries, services
 from learning.enrolment.models import Enrolment
 from learning.enrolment.services import Progress
 from learning.errors import ValidationFailed
+from learning.extensions import db
+from learning.reporting.rollup import defer_refresh
 
 bp = APIBlueprint("api_enrolment", __name__, url_prefix="/api/v1", tag="Enrolment")
 
@@ -75,7 +78,7 @@ def enrolment_body(enrolment: Enrolment, progress: Progress, language: str | Non
     return {
         "id": enrolment.id,
         "course": enrolment.course.slug,
-        "course_title": course_text(enrolment.course, language).title,
+        "course_title": course_title(db.session(), enrolment.course, language),
         "status": enrolment.status,
         "enrolled_at": enrolment.enrolled_at,
         "completed_at": enrolment.completed_at,
@@ -104,7 +107,8 @@ def _answer(enrolment: Enrolment) -> dict:
                    409: "Already enrolled, certificate still valid, or the course is not open"})
 def enrol(slug: str):
     user = current_api_user()
-    enrolment = services.enrol(user, visible_course(slug, user))
+    defer_refresh(db.session())  # the statistics follow in the worker (docs/PERFORMANCE.md, hot path)
+    enrolment = services.enrol(user, visible_course(slug, user, texts=False))
     body = _answer(enrolment)  # built before commit, which would expire what it reads
     return body
 
@@ -137,6 +141,7 @@ def get_enrolment(enrolment_id: int):
         responses={**SIGNED_IN, 404: "No such enrolment, or the lesson is not in its course",
                    409: "The enrolment is completed or withdrawn"})
 def complete_lesson(enrolment_id: int, lesson_id: int):
+    defer_refresh(db.session())  # the statistics follow in the worker
     enrolment = services.get_own_enrolment(current_api_user(), enrolment_id, for_update=True)
     services.complete_lesson(enrolment, lesson_id, locked=True)
     body = _answer(enrolment)  # built before commit, which would expire what it reads

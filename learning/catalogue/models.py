@@ -33,6 +33,9 @@ class Course(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Raised by one whenever the course, its translations, modules, lessons or quiz change
+    # (``learning.catalogue.content``): what a process keeps of a course is keyed by it.
+    content_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     translations: Mapped[list[CourseTranslation]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", back_populates="course"

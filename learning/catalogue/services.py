@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from sqlalchemy import Text, cast, func, null, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 
 from learning.audit.services import record as audit
 from learning.catalogue.models import (
@@ -223,17 +223,23 @@ def check_language(tag: str | None, field: str = "language") -> str | None:
     return language
 
 
-def get_course(slug: str, published_only: bool = False) -> Course:
-    """The course with this slug (only if published, when asked); else NotFound."""
-    course = db.session.scalar(select(Course).where(Course.slug == slug))
+def get_course(slug: str, published_only: bool = False, *, texts: bool = True) -> Course:
+    """The course with this slug (only if published, when asked); else NotFound.
+
+    ``texts=False``: its translations are read only when something asks for them (the learner's hot
+    path takes the title the process keeps, ``learning.catalogue.content.course_title``)."""
+    query = select(Course).where(Course.slug == slug)
+    if not texts:
+        query = query.options(lazyload(Course.translations))
+    course = db.session.scalar(query)
     if course is None or (published_only and course.status != "published"):
         raise NotFound(_("No course %(slug)r.", slug=slug))
     return course
 
 
-def visible_course(slug: str, user) -> Course:
+def visible_course(slug: str, user, *, texts: bool = True) -> Course:
     """A course as ``user`` may see it: admins see every state, everyone else published ones."""
-    return get_course(slug, published_only=not (user is not None and user.is_admin))
+    return get_course(slug, published_only=not (user is not None and user.is_admin), texts=texts)
 
 
 def _sector_condition(sector: str):

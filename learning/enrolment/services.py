@@ -6,19 +6,21 @@ transaction (DESIGN.md rule 1); the certificate follows from it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import format_datetime
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from learning.accounts.models import User
+from learning.catalogue.content import kept
 from learning.catalogue.models import Course, Lesson, Module, Quiz
 from learning.certificates.models import Certificate
 from learning.cohorts.models import Cohort
@@ -75,27 +77,28 @@ def enrol(user: User, course: Course, cohort_id: int | None = None, by_trainer: 
     allowed, reason = can_enrol_again(user.id, course.id)
     if not allowed:
         raise AlreadyEnrolled(reason)
-    enrolment = Enrolment(
-        user_id=user.id,
-        course_id=course.id,
-        # The object the caller holds: the answer reads it (and its translations) without a round trip.
-        course=course,
-        cohort_id=cohort_id,
-        status="active",
-        enrolled_at=utcnow(),
-        country=user.country,
-        sector=user.sector,
-        organisation_id=user.organisation_id,
-        language=user.language,
-    )
-    db.session.add(enrolment)
-    try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError as exc:  # a concurrent request enrolled first
-        raise AlreadyEnrolled(_("You are already enrolled in this course.")) from exc
+    values = {
+        "user_id": user.id, "course_id": course.id, "cohort_id": cohort_id, "status": "active",
+        "enrolled_at": utcnow(), "country": user.country, "sector": user.sector,
+        "organisation_id": user.organisation_id, "language": user.language,
+    }
+    # One round trip: the database's unique index of active enrolments refuses a second one (a
+    # concurrent request that enrolled first) without an error, so no SAVEPOINT is needed around it.
+    # The rollup notes the person from the row's ``user_id`` (``_remember_people_of_bulk_statements``).
+    enrolment = db.session.scalars(
+        _insert_for_dialect()(Enrolment).on_conflict_do_nothing().returning(Enrolment), [values]
+    ).one_or_none()
+    if enrolment is None:
+        raise AlreadyEnrolled(_("You are already enrolled in this course."))
+    # The object the caller holds: the answer reads it (and its title) without a round trip.
+    set_committed_value(enrolment, "course", course)
+    db.session.info.setdefault(_DONE, {})[enrolment.id] = frozenset()  # nothing done yet: nothing to read
     _announce(enrolment, "registered", str(enrolment.id), enrolment.enrolled_at)
     return enrolment
+
+
+def _insert_for_dialect():
+    return pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def _announce(enrolment: Enrolment, kind: str, ref: str, at, **details) -> None:
@@ -119,14 +122,26 @@ def get_own_enrolment(user: User, enrolment_id: int, *, for_update: bool = False
     """
     if for_update:
         enrolment = db.session.execute(
-            select(Enrolment).where(Enrolment.id == enrolment_id, Enrolment.user_id == user.id)
-            .with_for_update(of=Enrolment).execution_options(populate_existing=True)
+            _own_enrolment_for_update(), {"enrolment_id": enrolment_id, "user_id": user.id}
         ).scalar_one_or_none()
     else:
         enrolment = db.session.get(Enrolment, enrolment_id)
     if enrolment is None or enrolment.user_id != user.id:
         raise NotFound(_("No such enrolment."))
     return enrolment
+
+
+@functools.cache
+def _own_enrolment_for_update():
+    """Built once (every lesson completion runs it). The course comes joined (its content version with
+    it); its translations are read only if something asks for them (the API's answer takes the title the
+    process keeps)."""
+    return (
+        select(Enrolment)
+        .where(Enrolment.id == bindparam("enrolment_id"), Enrolment.user_id == bindparam("user_id"))
+        .options(joinedload(Enrolment.course).lazyload(Course.translations))
+        .with_for_update(of=Enrolment).execution_options(populate_existing=True)
+    )
 
 
 def get_enrolment_for(user: User, enrolment_id: int) -> Enrolment:
@@ -171,16 +186,26 @@ _DONE = "completed_lessons"  # lessons done per enrolment, as written in this tr
 
 
 def course_outline(course_id: int) -> CourseOutline:
-    """The course's outline, read once per transaction (two small indexed queries)."""
+    """The course's outline: kept by the process for as long as the course's content version is the
+    same (``learning.catalogue.content``; the version comes with the course row, which the hot path's
+    requests read anyway), else read (two small indexed queries), at most once per transaction."""
     cache = db.session.info.setdefault(_OUTLINES, {})
     if course_id not in cache:
-        lesson_ids = tuple(db.session.scalars(
-            select(Lesson.id).join(Module).where(Module.course_id == course_id)
-            .order_by(Module.position, Module.id, Lesson.position, Lesson.id)
-        ))
-        has_quiz = db.session.scalar(select(Quiz.id).where(Quiz.course_id == course_id)) is not None
-        cache[course_id] = CourseOutline(lesson_ids, has_quiz)
+        course = db.session.get(Course, course_id)
+        if course is None:
+            cache[course_id] = _read_outline(course_id)
+        else:
+            cache[course_id] = kept(db.session(), course, "outline", lambda: _read_outline(course_id))
     return cache[course_id]
+
+
+def _read_outline(course_id: int) -> CourseOutline:
+    lesson_ids = tuple(db.session.scalars(
+        select(Lesson.id).join(Module).where(Module.course_id == course_id)
+        .order_by(Module.position, Module.id, Lesson.position, Lesson.id)
+    ))
+    has_quiz = db.session.scalar(select(Quiz.id).where(Quiz.course_id == course_id)) is not None
+    return CourseOutline(lesson_ids, has_quiz)
 
 
 def forget_transaction_caches(session: Session, *_args) -> None:
@@ -208,21 +233,54 @@ def complete_lesson(enrolment: Enrolment, lesson_id: int, *, locked: bool = Fals
     _require_active(enrolment)
     if lesson_id not in course_outline(enrolment.course_id).lesson_ids:
         raise NotFound(_("This lesson is not part of the course."))
-    done = completed_lesson_ids(enrolment)
-    if lesson_id not in done:
-        # The row lock makes a duplicate impossible; ON CONFLICT keeps it harmless anyway.
-        insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        db.session.execute(
-            insert(LessonProgress)
-            .values(enrolment_id=enrolment.id, lesson_id=lesson_id, completed_at=at or utcnow())
-            .on_conflict_do_nothing()
-        )
-        done.add(lesson_id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        done, added = _record_lesson_in_one_statement(enrolment, lesson_id, at)
+    else:
+        done = completed_lesson_ids(enrolment)
+        added = lesson_id not in done
+        if added:
+            # The row lock makes a duplicate impossible; ON CONFLICT keeps it harmless anyway.
+            db.session.execute(
+                sqlite_insert(LessonProgress)
+                .values(enrolment_id=enrolment.id, lesson_id=lesson_id, completed_at=at or utcnow())
+                .on_conflict_do_nothing()
+            )
+            done.add(lesson_id)
+        _note_activity(enrolment, at)
+    if added:
         _announce(enrolment, "lesson_completed", f"{enrolment.id}:{lesson_id}", at or utcnow(), lesson_id=lesson_id)
     db.session.info.setdefault(_DONE, {})[enrolment.id] = frozenset(done)  # for the answer's progress
-    _note_activity(enrolment, at)
     check_completion(enrolment, done, offline=at is not None)
     return enrolment
+
+
+_RECORD_LESSON_PG = text(
+    "WITH added AS (INSERT INTO lesson_progress (enrolment_id, lesson_id, completed_at) "
+    "VALUES (:enrolment_id, :lesson_id, :completed_at) ON CONFLICT DO NOTHING RETURNING lesson_id), "
+    "touched AS (UPDATE enrolments SET last_activity_at = :activity_at WHERE id = :enrolment_id "
+    "AND (last_activity_at IS NULL OR last_activity_at < :activity_at)) "
+    "SELECT lesson_id, false AS added FROM lesson_progress WHERE enrolment_id = :enrolment_id "
+    "UNION ALL SELECT lesson_id, true FROM added"
+)
+
+
+def _record_lesson_in_one_statement(enrolment: Enrolment, lesson_id: int,
+                                    at: datetime | None) -> tuple[set[int], bool]:
+    """PostgreSQL, the enrolment locked: insert the lesson's progress unless it is there, move the last
+    activity forward and read the lessons done, in one round trip. Returns (lessons done, whether this
+    one was added).
+
+    Every part of one statement sees the same snapshot, taken after the row lock was granted: the
+    lessons done by a request that held the lock before are seen; the row added here comes from
+    ``RETURNING``. The last activity is set as ``_note_activity`` would, and the enrolment object told
+    so, so the flush writes nothing more for it."""
+    when = at or utcnow()
+    rows = db.session.execute(_RECORD_LESSON_PG, {
+        "enrolment_id": enrolment.id, "lesson_id": lesson_id, "completed_at": when, "activity_at": when,
+    }).all()
+    if enrolment.last_activity_at is None or enrolment.last_activity_at < when:
+        set_committed_value(enrolment, "last_activity_at", when)
+    return {row.lesson_id for row in rows}, any(row.added for row in rows)
 
 
 class QuizAttemptsExhausted(DomainError):

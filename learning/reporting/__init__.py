@@ -11,3 +11,5 @@ def init_app(app: Flask) -> None:
 
     rollup.install()
     register_handler(app, "report.export_requested", tasks.export_requested, bulk=True)  # a big export never holds up a learner
+    # The rollup's refresh deferred by the learner's hot path (``rollup.defer_refresh``).
+    register_handler(app, rollup.REFRESH_EVENT, rollup.apply_refresh_event, batch=rollup.apply_refresh_events)

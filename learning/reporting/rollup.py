@@ -45,7 +45,7 @@ from sqlalchemy.sql import Executable
 from learning.accounts.models import User
 from learning.certificates.models import Certificate
 from learning.enrolment.models import Enrolment
-from learning.extensions import listen_on_session
+from learning.extensions import db, listen_on_session
 from learning.reporting.models import ReportCell, ReportFact
 
 # The dimensions an enrolment records, in the canonical order of cell keys.
@@ -82,6 +82,8 @@ WATCHED_ENROLMENT = ("user_id", "course_id", "cohort_id", "enrolled_at", "comple
                      "sector", "organisation_id")
 WATCHED_CERTIFICATE = ("user_id", "enrolment_id", "issued_at")
 PENDING_KEY = "reporting_people_to_refresh"
+DEFER_KEY = "reporting_refresh_deferred"  # see ``defer_refresh``
+REFRESH_EVENT = "reporting.refresh"
 
 FactKey = tuple  # (user_id, kind, day, country, sector, course_id, cohort_id, organisation_id)
 CellKey = tuple  # (kind, dims, period, country, sector, course_id, cohort_id, organisation_id)
@@ -517,6 +519,13 @@ def _user_ids_in_parameters(parameters) -> set[int]:
             if isinstance(params, dict) and params.get("user_id") is not None}
 
 
+def _every_row_names_its_person(parameters) -> bool:
+    """An INSERT's execution parameters give every row's ``user_id`` (the hot path's enrolment):
+    compiling the statement to look for them in its ``values`` costs more than the insert itself."""
+    rows = [parameters] if isinstance(parameters, dict) else parameters
+    return bool(rows) and all(isinstance(row, dict) and row.get("user_id") is not None for row in rows)
+
+
 def _statement_parameters(statement) -> dict:
     try:
         return statement.compile().params
@@ -539,6 +548,9 @@ def _remember_people_of_bulk_statements(state) -> None:
     if watched is None:
         return
     pending: set[int] = state.session.info.setdefault(PENDING_KEY, set())
+    if state.is_insert and _every_row_names_its_person(state.parameters):
+        pending |= _user_ids_in_parameters(state.parameters)  # the rows are the parameters: nothing to compile
+        return
     params = _statement_parameters(statement)
     pending |= _user_ids_in_parameters(state.parameters) | _user_ids_in_parameters(params)
     if state.is_insert:
@@ -557,6 +569,9 @@ def _remember_people_of_bulk_statements(state) -> None:
 
 def _refresh_before_commit(session: Session) -> None:
     session.flush()
+    if session.info.get(DEFER_KEY):
+        _queue_refresh(session)
+        return
     people = session.info.pop(PENDING_KEY, None)
     if people:
         refresh_people(session, people)
@@ -564,3 +579,44 @@ def _refresh_before_commit(session: Session) -> None:
 # No clean-up on rollback on purpose: a savepoint's rollback must not forget the
 # people changed earlier in the transaction, and refreshing someone whose
 # changes were rolled back finds nothing to change.
+
+
+# --- the refresh deferred to the worker (the learner's hot path) -------------------------------------
+
+def defer_refresh(session: Session) -> None:
+    """Have the people this session's transactions change refreshed by the worker, not before commit.
+
+    Set by a request that must answer quickly (a learner enrolling or completing a lesson through the
+    API). At the outer commit the people are not refreshed but written as one ``reporting.refresh``
+    outbox event in the same transaction (DESIGN.md rule 1: the change and the note that the
+    statistics must follow it commit together or not at all); the worker's handler
+    (``apply_refresh_events``) then refreshes them. A refresh recomputes a person's facts from the
+    source rows under the lock of their user row, so applying an event twice, late, or out of order
+    changes nothing more: once the queue is drained the rollup is exactly what a rebuild makes. Until
+    then the statistics lag behind by the queue's delay (a few seconds).
+    """
+    session.info[DEFER_KEY] = True
+
+
+def _queue_refresh(session: Session) -> None:
+    """The deferred path of ``_refresh_before_commit``: one outbox event naming the changed people.
+
+    A SAVEPOINT's release also fires ``before_commit``: the people wait for the outer commit, so that a
+    transaction writes one event whatever its savepoints."""
+    if session.in_nested_transaction():
+        return
+    people = session.info.pop(PENDING_KEY, None)
+    if people:
+        from learning.outbox.services import emit
+
+        emit(REFRESH_EVENT, {"user_ids": sorted(int(i) for i in people)})
+
+
+def apply_refresh_events(payloads: list[dict]) -> None:
+    """Outbox handler of ``reporting.refresh`` events (one or a batch): refresh everyone they name, in
+    the caller's transaction, which commits it with the events' done-marks. Idempotent."""
+    refresh_people(db.session(), {int(i) for payload in payloads for i in payload.get("user_ids") or ()})
+
+
+def apply_refresh_event(payload: dict) -> None:
+    apply_refresh_events([payload])

@@ -66,3 +66,38 @@ def test_enrolling_reads_the_course_once_and_answers_from_it(api, make):
     assert response.status_code == 201
     assert response.get_json()["course"] == slug and response.get_json()["course_title"]
     assert sum(1 for s in seen if s.startswith("SELECT courses.")) == 1, "\n".join(s[:120] for s in seen)
+
+
+def test_the_hot_path_in_round_trips_once_the_course_is_kept(api, make):
+    """Fourth session (docs/PERFORMANCE.md, "Hot path (fourth session)"): enrolling is the token, the course,
+    whether the learner may enrol, the enrolment and the statistics' outbox event; a lesson is the token,
+    the locked enrolment and one statement recording it; the last lesson adds the completion, its event
+    and the statistics' event. The course's outline and titles are read once per process and version."""
+    from learning.catalogue.services import all_lessons
+
+    course = make.course(quiz=None, modules=[{"title": "M", "lessons": [
+        {"title": f"Lesson {i}", "body": "Text."} for i in range(3)]}])
+    lessons = [lesson.id for lesson in all_lessons(course)]
+    slug = course.slug
+    first = api.as_user(make.user())
+    first.get("me")  # the token's first use is noted (once per five minutes), not counted below
+    with statements() as warm_up:
+        assert first.post(f"courses/{slug}/enrolments").status_code == 201
+    client = api.as_user(make.user())
+    client.get("me")
+    with statements() as enrol:
+        response = client.post(f"courses/{slug}/enrolments")
+    assert response.status_code == 201 and response.get_json()["progress"]["total_lessons"] == 3
+    assert len(enrol) == len(warm_up) - 3 == 5, "\n".join(s[:120] for s in enrol)  # outline (2) and titles kept
+    counts = []
+    enrolment_id = response.get_json()["id"]
+    for lesson_id in lessons:
+        with statements() as seen:
+            response = client.post(f"enrolments/{enrolment_id}/lessons/{lesson_id}/complete")
+        assert response.status_code == 200
+        counts.append(len(seen))
+    assert response.get_json()["status"] == "completed"
+    if db.engine.dialect.name == "postgresql":
+        assert counts == [3, 3, 6], counts
+    else:  # the lessons done, the progress and the activity in three statements (no data-modifying CTE)
+        assert counts == [5, 5, 7], counts
