@@ -123,17 +123,19 @@ def _empty_postgresql_tables(engine, tables: list[str]) -> None:
     right, TRUNCATE as before. Sequences restart at 1, as ``RESTART IDENTITY`` did."""
     from sqlalchemy.exc import DBAPIError
 
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-            conn.exec_driver_sql("; ".join(f'DELETE FROM "{name}"' for name in reversed(tables)))
-            conn.execute(text(
-                "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE c.relkind = 'S' AND n.nspname = current_schema()"))
-    except DBAPIError:
-        with engine.begin() as conn:
+    with engine.begin() as conn:
+        try:
+            with conn.begin_nested():
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+        except DBAPIError:  # not a superuser
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            return
+        for name in reversed(tables):
+            conn.execute(text(f'DELETE FROM "{name}"'))
+        conn.execute(text(
+            "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'S' AND n.nspname = current_schema()"))
 
 
 def empty_tables() -> None:
