@@ -132,7 +132,7 @@ def test_sessions_and_attendance(api, make):
                               json={"present": [ana.user_id]})
     assert recorded.status_code == 200
     assert recorded.get_json() == {"session_id": session["id"], "present": [ana.user_id], "absent": [ben.user_id],
-                                   "recorded": True}
+                                   "excused": [], "recorded": True}
     listed = client.get(f"cohorts/{cohort.id}/sessions").get_json()
     assert listed[0]["present_count"] == 1
     member = next(m for m in client.get(f"cohorts/{cohort.id}").get_json()["members"] if m["user_id"] == ana.user_id)
