@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from learning.cohorts import services as cohort_services
+from learning.cohorts import completion as cohort_services
 from learning.evaluations.models import Evaluation
 from learning.extensions import db
 from tests import factories_cohorts as cohorts
