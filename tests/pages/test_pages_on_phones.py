@@ -38,7 +38,7 @@ def test_the_trainers_roster_is_one_card_per_person_on_a_phone(browser, live_ser
     site = build_site()
     with browsing_as(browser, live_server.url, site, "trainer", "en", width=PHONE) as page:
         visit(page, "/cohorts/", "en")
-        page.locator(".cohort-list a").first.click()
+        page.locator(".cohort-list a", has_text="Policía Nacional").first.click()  # the open cohort with members
         rows = page.locator("table.roster tbody tr")
         assert rows.count() == 2
         assert page.evaluate("getComputedStyle(document.querySelector('table.roster tbody tr')).display") == "block"
@@ -48,5 +48,5 @@ def test_the_trainers_roster_is_one_card_per_person_on_a_phone(browser, live_ser
             "getComputedStyle(document.querySelector('table.roster td[data-label]:nth-child(2)'), '::before').content")
     with browsing_as(browser, live_server.url, site, "trainer", "en", width=1280) as page:
         visit(page, "/cohorts/", "en")
-        page.locator(".cohort-list a").first.click()
+        page.locator(".cohort-list a", has_text="Policía Nacional").first.click()  # the open cohort with members
         assert page.evaluate("getComputedStyle(document.querySelector('table.roster tbody tr')).display") == "table-row"
