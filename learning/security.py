@@ -3,8 +3,9 @@
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
+from marshmallow import INCLUDE, Schema, fields
 from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
@@ -84,12 +85,42 @@ def _has_nul(value) -> bool:
     return False
 
 
+def _described_nul(value, schema) -> bool:
+    """Whether a JSON value holds text with a NUL character where its body schema describes it.
+    The value of a key the schema does not name is never read (the services take the fields they
+    know), and the document cannot promise it free of NUL, so it is not looked at; everything the
+    schema names is, to its last nested field."""
+    if schema is None or not isinstance(value, dict) or schema.unknown == INCLUDE:
+        return _has_nul(value)
+    fields_by_key = {field.data_key or name: field for name, field in schema.fields.items()}
+    return any(_field_nul(item, fields_by_key[key]) for key, item in value.items() if key in fields_by_key)
+
+
+def _field_nul(value, field) -> bool:
+    if isinstance(field, fields.Nested):
+        nested = field.schema
+        items = value if nested.many and isinstance(value, list) else [value]
+        return any(_described_nul(item, nested) for item in items)
+    if isinstance(field, fields.List) and isinstance(value, list):
+        return any(_field_nul(item, field.inner) for item in value)
+    if isinstance(field, fields.Dict) and field.value_field is not None and isinstance(value, dict):
+        return any(_field_nul(item, field.value_field) for item in value.values())
+    return _has_nul(value)
+
+
+def _body_schema():
+    """The marshmallow schema an API view declares for its JSON body, if it declares one."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    schema = (getattr(view, "_spec", None) or {}).get("body")
+    return schema if isinstance(schema, Schema) else None
+
+
 def refuse_nul_characters() -> None:
     """Text with a NUL character cannot be stored or compared by PostgreSQL: refuse it up front
     (400), in the path, the query, a form or a JSON body, rather than fail deep in a query (500)."""
     if ("\x00" in request.path or _has_nul(request.args.to_dict(flat=False))
             or (request.method not in ("GET", "HEAD") and _has_nul(request.form.to_dict(flat=False)))
-            or (request.is_json and _has_nul(request.get_json(silent=True)))):
+            or (request.is_json and _described_nul(request.get_json(silent=True), _body_schema()))):
         raise BadRequest("Text may not contain NUL characters.")
 
 
