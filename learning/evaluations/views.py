@@ -46,7 +46,7 @@ def overview(report: ReportFilter) -> dict:
     scales = [item for item in figures["questions"] if item["kind"] == SCALE]
     chart = {
         "questions": [{"key": item["question"], "label": item["text"], "mean": item["mean"],
-                       "counts": item["counts"]} for item in scales if item["mean"] is not None],
+                       "mean_text": evaluation_mean(item["mean"]), "counts": item["counts"]} for item in scales if item["mean"] is not None],
         "labels": {"mean": _("Mean rating (1-5)"), "points": {str(n): _("Rated %(n)d", n=n) for n in range(1, 6)}},
     }
     return {"figures": figures, "scales": scales, "chart": chart, "filter_args": exports.filters_as_args(report)}

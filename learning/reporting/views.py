@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import format_number
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField
@@ -22,11 +23,22 @@ from learning.web import admin_required
 bp = Blueprint("reporting", __name__, cli_group="reports")
 
 EXPORT_GROUPS = ("country", "sector", "course", "cohort", "organisation", "year", "month", "country,sector")
+# What a grouping is called in the reader's language ("CSV by country", "Grouped by: country"): the
+# codes themselves ("country,sector") are the API's words, not the interface's.
+GROUPING_LABELS = {"country": _l("country"), "sector": _l("sector"), "course": _l("course"), "cohort": _l("cohort"),
+                   "organisation": _l("organisation"), "year": _l("year"), "month": _l("month"),
+                   "country,sector": _l("country and sector")}
 
 
 class ExportForm(FlaskForm):
     format = SelectField(choices=[SelectChoice("csv", "CSV"), SelectChoice("xlsx", "XLSX")])
-    group_by = SelectField(choices=[SelectChoice(g, g) for g in EXPORT_GROUPS])
+    group_by = SelectField(choices=[SelectChoice(g, GROUPING_LABELS[g]) for g in EXPORT_GROUPS])
+
+
+@bp.app_template_global("grouping_label")
+def grouping_label(code: str) -> str:
+    """A grouping's name in the reader's language (the code itself if it has none)."""
+    return str(GROUPING_LABELS.get(code, code))
 
 
 @bp.app_template_filter("report_number")

@@ -24,7 +24,7 @@
   });
   new Chart(canvas, {
     type: "bar",
-    data: { labels: questions.map(function (q) { return q.label + " (" + data.labels.mean + ": " + q.mean + ")"; }),
+    data: { labels: questions.map(function (q) { return q.label + " (" + data.labels.mean + ": " + (q.mean_text || q.mean) + ")"; }),
             datasets: datasets },
     options: {
       indexAxis: "y", maintainAspectRatio: false, responsive: true, animation: false,
@@ -32,7 +32,7 @@
       plugins: { legend: { position: "bottom", rtl: rtl },
                  tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + c.parsed.x + "%"; } } } },
       scales: { x: { stacked: true, min: 0, max: 100, reverse: rtl, ticks: { callback: function (v) { return v + "%"; } } },
-                y: { stacked: true, ticks: { autoSkip: false } } }
+                y: { stacked: true, position: rtl ? "right" : "left", ticks: { autoSkip: false } } }
     }
   });
   canvas.dataset.ready = "true";

@@ -23,7 +23,7 @@
       locale: document.documentElement.lang, indexAxis: "y", maintainAspectRatio: false, responsive: true,
       maxBarThickness: 28, animation: false,
       plugins: { legend: { position: "bottom", rtl: rtl } },
-      scales: { x: { reverse: rtl, beginAtZero: true, max: 100 }, y: { ticks: { autoSkip: false } } }
+      scales: { x: { reverse: rtl, beginAtZero: true, max: 100 }, y: { position: rtl ? "right" : "left", ticks: { autoSkip: false } } }
     }
   });
   canvas.dataset.ready = "true";

@@ -29,7 +29,7 @@
       var record = {
         id: crypto.randomUUID(), type: "lesson.completed", learner: learner(),
         enrolment_id: Number(form.dataset.enrolmentId), lesson_id: Number(form.dataset.lessonId),
-        occurred_at: new Date().toISOString()
+        label: form.dataset.label || "", occurred_at: new Date().toISOString()
       };
       queue.put(record).then(function () {
         var note = document.createElement("p");
@@ -54,7 +54,7 @@
       var record = {
         id: crypto.randomUUID(), type: "quiz.attempted", learner: learner(),
         enrolment_id: Number(form.dataset.enrolmentId),
-        answers: answers, occurred_at: new Date().toISOString()
+        answers: answers, label: form.dataset.label || "", occurred_at: new Date().toISOString()
       };
       queue.put(record).then(function () {
         var note = document.getElementById("queued") || document.createElement("p");
@@ -67,9 +67,18 @@
     });
   }
 
+  /* The size in the page's language ("1,5 MB", "1.5 ميغابايت", with the digits the server's pages
+     use: Babel writes Arabic pages with Latin digits, so the browser is asked for them too). */
   function formatSize(bytes) {
-    return bytes < 1024 * 1024 ? Math.max(1, Math.round(bytes / 1024)) + " KB"
-      : (bytes / 1024 / 1024).toFixed(1) + " MB";
+    var big = bytes >= 1024 * 1024;
+    var value = big ? bytes / 1024 / 1024 : Math.max(1, Math.round(bytes / 1024));
+    try {
+      return new Intl.NumberFormat((document.documentElement.lang || "en") + "-u-nu-latn", {
+        style: "unit", unit: big ? "megabyte" : "kilobyte", unitDisplay: "short", maximumFractionDigits: 1
+      }).format(value);
+    } catch (e) {
+      return big ? value.toFixed(1) + " MB" : value + " KB";
+    }
   }
 
   function offerDownload(box) {

@@ -160,12 +160,27 @@
         box.className = "flash flash-error";
         box.id = "sync-rejected";
         box.setAttribute("role", "alert");
+        var meta = document.querySelector('meta[name="learner"]');
+        if (meta && meta.dataset.rejected) {  // what the list is, in the page's language
+          var lead = document.createElement("p");
+          var strong = document.createElement("strong");
+          strong.textContent = meta.dataset.rejected;
+          lead.appendChild(strong);
+          box.appendChild(lead);
+        }
         var main = document.getElementById("content") || document.body;
         main.insertBefore(box, main.firstChild);
       }
       rejected.forEach(function (r) {
         var line = document.createElement("p");
-        line.textContent = r.label ? r.label + ": " + r.error : r.error;
+        line.setAttribute("dir", "auto");
+        if (r.label) {
+          var what = document.createElement("bdi");  // a course or person's name in another script stays whole
+          what.textContent = r.label;
+          line.appendChild(what);
+          line.appendChild(document.createTextNode(": "));
+        }
+        line.appendChild(document.createTextNode(r.error));
         box.appendChild(line);
       });
       return rejected;

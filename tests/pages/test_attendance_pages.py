@@ -1,0 +1,73 @@
+"""The trainer's attendance pages walked on a 360 px phone in Spanish and Arabic.
+
+The register becomes one card per member (the name first, then the two boxes side by side, each
+named), nothing in it is cut mid-word, and a mark given to one person reads in the singular
+("Presente", "حاضر": the column of the cohort's sessions table keeps its plural count "Presentes").
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import factories_cohorts as cohorts
+from tests.page_walk import Site, browsing_as, visit
+
+pytestmark = pytest.mark.browser
+
+PHONE = 360
+PRESENT = {"es": "Presente", "ar": "حاضر", "en": "Present"}
+
+
+def _room(make):
+    trainer = make.trainer(full_name="Lucía Ramos")
+    cohort = cohorts.cohort(trainer, name="Policía Nacional — Bogotá")
+    session = cohorts.session(cohort, title="Opening session")
+    for name in ("Ana María Gómez Restrepo", "ليلى حداد"):
+        cohorts.member(cohort, full_name=name)
+    return Site(users={"trainer": trainer}), cohort, session
+
+
+@pytest.mark.parametrize("lang", ["es", "ar"])
+def test_the_register_on_a_phone_is_a_card_per_member_with_named_boxes(browser, live_server, make, lang):
+    site, cohort, session = _room(make)
+    with browsing_as(browser, live_server.url, site, "trainer", lang, width=PHONE) as page:
+        visit(page, f"/cohorts/{cohort.id}/sessions/{session.id}", lang)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE
+        row = page.locator("table.register tbody tr").first
+        assert row.evaluate("el => getComputedStyle(el).display") == "grid"
+        who, present = row.locator("td.who"), row.locator("td.mark").first
+        assert who.bounding_box()["y"] < present.bounding_box()["y"]  # the person first
+        # The name is on one line: not squeezed into a column and cut ("Góme/z").
+        assert who.bounding_box()["height"] < 40 and who.bounding_box()["width"] > 250
+        assert PRESENT[lang] in present.evaluate("el => getComputedStyle(el, '::before').content")
+        box = present.locator("input").bounding_box()
+        assert box["width"] >= 20 and box["height"] >= 20  # a thumb's target
+        # Ticking the box by its name still works in the card.
+        row.locator("td.who label").click()
+        assert present.locator("input").is_checked()
+    with browsing_as(browser, live_server.url, site, "trainer", lang, width=1280) as page:
+        visit(page, f"/cohorts/{cohort.id}/sessions/{session.id}", lang)
+        assert page.evaluate("getComputedStyle(document.querySelector('table.register tbody tr')).display") == "table-row"
+        assert page.locator("table.register thead th").first.inner_text() == PRESENT[lang]
+
+
+@pytest.mark.parametrize("lang", ["es", "ar"])
+def test_the_paper_sheet_marks_one_person_in_the_singular_and_fits_a_phone(browser, live_server, make, lang):
+    site, cohort, session = _room(make)
+    with browsing_as(browser, live_server.url, site, "trainer", lang, width=PHONE) as page:
+        visit(page, f"/cohorts/{cohort.id}/sessions/{session.id}/paper", lang)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE
+        first = page.locator("fieldset.paper-row").first
+        assert first.locator("label.mark-present span").inner_text() == PRESENT[lang]
+        # Each choice's word on one line ("Justificado", not "Justificad/o").
+        lines = page.evaluate("""() => [...document.querySelectorAll('.paper-row .mark span')].map(span => {
+            const range = document.createRange(); range.selectNodeContents(span); return range.getClientRects().length; })""")
+        assert set(lines) == {1}, lines
+        # The keyboard: a Tab reaches the first choice, the arrows move along the row.
+        first.locator("label.mark-present input").focus()
+        page.keyboard.press("ArrowDown")
+        assert first.locator("label.mark-absent input").is_checked()
+    with browsing_as(browser, live_server.url, site, "trainer", lang) as page:
+        visit(page, f"/cohorts/{cohort.id}", lang)
+        # The cohort's table of sessions still counts the people present, in the plural.
+        assert page.locator("table.sessions thead th").nth(3).inner_text() != PRESENT[lang]
