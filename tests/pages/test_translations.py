@@ -121,6 +121,8 @@ def test_the_compiled_catalogue_matches_its_source(lang):
         if message.pluralizable:
             got = tuple(compiled.ngettext(*message.id, n) for n in (0, 1, 2, 3, 11, 100))
             want = tuple(message.string[compiled.plural(n)] for n in (0, 1, 2, 3, 11, 100))
+        elif message.context:  # pgettext("attendance mark", "Present")
+            got, want = compiled.pgettext(message.context, message.id), message.string
         else:
             got, want = compiled.gettext(message.id), message.string
         if got != want:
