@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel import Locale
+from babel.dates import format_date, format_time, get_timezone_name
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -34,7 +35,12 @@ def _when(session: TrainingSession, language: str, zone: str) -> str:
         tz = ZoneInfo("UTC")
     for locale in (language.replace("-", "_"), "en"):
         try:
-            return format_datetime(session.starts_at, format="full", tzinfo=tz, locale=locale)
+            # The day in full and the time without seconds ("lunes, 3 de marzo de 2025, 9:00 (hora de
+            # Colombia)"): Babel's "full" time would print "9:00:00" and the zone's standard-time name.
+            when = Locale.parse(locale).datetime_formats["full"].format(
+                format_time(session.starts_at, "short", tzinfo=tz, locale=locale),
+                format_date(session.starts_at.astimezone(tz), "full", locale=locale))
+            return f"{when} ({get_timezone_name(tz, width='short', locale=locale)})"
         except Exception:  # an unknown locale: English
             continue
     return session.starts_at.isoformat()

@@ -10,7 +10,10 @@
     });
   });
 
+  // Shown only here: without JavaScript the button could do nothing (the boxes are ticked one by one,
+  // or the paper-sheet page's "Everyone present" link is used).
   document.querySelectorAll("[data-check-all]").forEach(function (button) {
+    button.hidden = false;
     button.addEventListener("click", function () {
       var name = button.getAttribute("data-check-all");
       button.form.querySelectorAll('input[type=checkbox][name="' + name + '"]').forEach(function (box) {

@@ -71,3 +71,25 @@ def test_the_paper_sheet_marks_one_person_in_the_singular_and_fits_a_phone(brows
         visit(page, f"/cohorts/{cohort.id}", lang)
         # The cohort's table of sessions still counts the people present, in the plural.
         assert page.locator("table.sessions thead th").nth(3).inner_text() != PRESENT[lang]
+
+
+def test_without_javascript_the_register_offers_no_button_that_does_nothing(browser, live_server, make):
+    site, cohort, session = _room(make)
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False,
+                                  viewport={"width": PHONE, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto("/account/login")
+        page.fill("input[name=email]", site.users["trainer"].email)
+        page.fill("input[name=password]", make.PASSWORD)
+        page.locator("form.stack button[type=submit]").click()
+        page.goto(f"/cohorts/{cohort.id}/sessions/{session.id}?lang=es")
+        assert page.locator("button[data-check-all]").count() == 1
+        assert not page.locator("button[data-check-all]").is_visible()  # it needs JavaScript
+        page.check("table.register tbody tr:first-child input[name=present]")
+        page.get_by_role("button", name="Guardar la asistencia").click()  # the plain form still works
+        page.wait_for_load_state()
+        page.goto(f"/cohorts/{cohort.id}/sessions/{session.id}")
+        assert page.locator("table.register tbody tr:first-child input[name=present]").is_checked()
+    finally:
+        context.close()
