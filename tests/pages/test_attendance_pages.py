@@ -93,3 +93,14 @@ def test_without_javascript_the_register_offers_no_button_that_does_nothing(brow
         assert page.locator("table.register tbody tr:first-child input[name=present]").is_checked()
     finally:
         context.close()
+
+
+def test_the_check_in_screen_isolates_the_session_and_the_address_in_arabic(client, make):
+    from tests.factories_certificates import sign_in
+
+    site, cohort, session = _room(make)
+    sign_in(client, site.users["trainer"])
+    html = client.get(f"/cohorts/{cohort.id}/sessions/{session.id}/check-in-code?lang=ar").get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in html
+    assert "<bdi>Opening session</bdi></h1>" in html  # not "Opening session :تسجيل" run together
+    assert '<bdi dir="ltr">http://localhost/check-in</bdi>' in html
