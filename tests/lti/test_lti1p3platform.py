@@ -1,0 +1,150 @@
+"""Our LTI 1.3 tool launched by a platform that is not ours: ``lti1p3platform`` (tests/lti_foreign_platform.py).
+
+The library makes the login initiation, checks our authentication request, signs the id tokens with its
+own key (PyJWT), issues the access token for our client assertion, checks the bearer tokens and scopes
+of our AGS calls and validates our deep linking response against our ``/lti/jwks``. The tool side is
+the real one (test client for the browser's requests, ``requests`` for the tool's calls to the platform).
+"""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from sqlalchemy import select
+
+from learning.accounts.models import Organisation, User
+from learning.enrolment.models import Enrolment
+from learning.extensions import db
+from learning.lti import client as lti_client
+from learning.lti import launch as lti_launch
+from learning.lti import services
+from tests import factories
+from tests.lti.test_ags import deliver, finish
+from tests.lti_foreign_platform import INSTRUCTOR, LEARNER, ForeignPlatform, path_of
+from tests.lti_platform import form_of
+
+
+@pytest.fixture(scope="module")
+def foreign():
+    platform = ForeignPlatform()
+    platform.users["lina"] = {"sub": "lib-user-5", "name": "Lina Okafor", "email": "lina@college.example",
+                              "roles": [LEARNER]}
+    platform.users["tom"] = {"sub": "lib-user-1", "name": "Tom Berg", "email": "tom@college.example",
+                             "roles": [INSTRUCTOR]}
+    yield platform
+    platform.stop()
+
+
+@pytest.fixture
+def registered(app, app_context, client, foreign, monkeypatch):
+    monkeypatch.setitem(app.config, "LTI_ALLOW_HTTP", True)
+    lti_launch._jwks_cache.clear()
+    lti_client._tokens.clear()
+    foreign.scores.clear()
+    foreign.line_items.clear()
+    foreign.errors.clear()
+    foreign.deep_link_items.clear()
+    foreign.token_requests.clear()
+    foreign.use_tool_jwks(client.get("/lti/jwks").get_json())  # as the admin registers the tool's keys
+    org = Organisation(name="Library College", country="KE", sector="education")
+    db.session.add(org)
+    platform = services.create_platform(**foreign.tool_registration, name="Library LMS", organisation=org)
+    db.session.commit()
+    yield platform
+    lti_client._tokens.clear()
+
+
+def through_the_platform(client, foreign, user: str, message: dict):
+    """The library's login initiation → our login → the library's authentication → the form it posts to us."""
+    started = client.get(path_of(foreign.login_url(user, message)))
+    assert started.status_code == 302, started.get_data(as_text=True)
+    assert started.location.startswith(foreign.url + "/auth?")
+    at_platform = requests.get(started.location, timeout=10)
+    assert at_platform.status_code == 200, (at_platform.text, foreign.errors)
+    return form_of(at_platform.text)
+
+
+def resource_link(course, link_id: str = "lib-link-1", lineitem: bool = True) -> dict:
+    return {"type": "LtiResourceLinkRequest", "link_id": link_id, "title": "Week 1", "lineitem": lineitem,
+            "custom": {"course": course.slug}}
+
+
+def test_the_librarys_launch_signs_the_learner_in_and_opens_the_course(client, registered, foreign):
+    course = factories.course()
+    action, fields = through_the_platform(client, foreign, "lina", resource_link(course))
+    assert path_of(action) == "/lti/launch"
+    response = client.post(path_of(action), data=fields)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert response.location == f"/courses/{course.slug}"
+    person = db.session.scalar(select(User).where(User.email == "lina@college.example"))
+    assert person is not None and person.full_name == "Lina Okafor"
+    assert db.session.scalar(select(Enrolment).where(Enrolment.user_id == person.id,
+                                                     Enrolment.course_id == course.id)) is not None
+    # The library's id token is used once.
+    assert client.post(path_of(action), data=fields).status_code == 403
+    assert foreign.errors == []
+
+
+def test_scores_reach_the_librarys_line_item_with_its_access_token(client, registered, foreign):
+    course = factories.course()
+    action, fields = through_the_platform(client, foreign, "lina", resource_link(course))
+    assert client.post(path_of(action), data=fields).status_code == 302
+    person = db.session.scalar(select(User).where(User.email == "lina@college.example"))
+    enrolment = db.session.scalar(select(Enrolment).where(Enrolment.user_id == person.id))
+    finish(enrolment, course)
+    assert set(deliver()) == {"done"}
+    assert foreign.errors == []
+    assert foreign.token_requests and all(
+        r["grant_type"] == "client_credentials" for r in foreign.token_requests)
+    posted = [score for item, score in foreign.scores if item == "item-lib-link-1"]
+    assert posted and all(score["userId"] == "lib-user-5" for score in posted)
+    final = posted[-1]
+    assert final["activityProgress"] == "Completed" and final["gradingProgress"] == "FullyGraded"
+    assert final["scoreGiven"] == 100 and final["scoreMaximum"] == 100
+
+
+def test_without_a_line_item_the_tool_creates_one_through_the_library_and_scores_it(client, registered, foreign):
+    course = factories.course()
+    action, fields = through_the_platform(client, foreign, "lina", resource_link(course, "lib-link-2", lineitem=False))
+    assert client.post(path_of(action), data=fields).status_code == 302
+    person = db.session.scalar(select(User).where(User.email == "lina@college.example"))
+    enrolment = db.session.scalar(select(Enrolment).where(Enrolment.user_id == person.id))
+    finish(enrolment, course)
+    assert set(deliver()) == {"done"}
+    assert foreign.errors == []
+    created = [key for key, item in foreign.line_items.items() if key.startswith("created-")]
+    assert len(created) == 1 and foreign.line_items[created[0]]["resourceLinkId"] == "lib-link-2"
+    assert {item for item, _score in foreign.scores} == set(created)
+
+
+def test_deep_linking_response_is_accepted_by_the_library(client, app, registered, foreign):
+    course = factories.course()
+    message = {"type": "LtiDeepLinkingRequest", "data": "lib-opaque-1"}
+    action, fields = through_the_platform(client, foreign, "tom", message)
+    assert path_of(action) == "/lti/deep-linking"
+    picker = client.post(path_of(action), data=fields)
+    assert picker.status_code == 200, picker.get_data(as_text=True)
+    choice, ticket = form_of(picker.get_data(as_text=True), "/lti/deep-linking/respond")
+    chosen = client.post(path_of(choice), data={**ticket, "course": course.slug})
+    assert chosen.status_code == 200
+    back, jwt_fields = form_of(chosen.get_data(as_text=True), "/deep-link-return")
+    assert back == f"{foreign.url}/deep-link-return"
+    answer = requests.post(back, data=jwt_fields, timeout=10)
+    assert answer.status_code == 200, (answer.text, foreign.errors)
+    [item] = foreign.deep_link_items
+    assert item["type"] == "ltiResourceLink" and item["custom"] == {"course": course.slug}
+    claims = jwt.decode(jwt_fields["JWT"], KeySet.import_key_set(client.get("/lti/jwks").get_json()),
+                        algorithms=["RS256"]).claims
+    assert claims["aud"] == foreign.url and claims["iss"] == foreign.client_id
+    assert claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] == {"opaque": "lib-opaque-1"}
+
+    # The placed link launches the course.
+    learner = app.test_client()
+    placed = {"type": "LtiResourceLinkRequest", "link_id": "placed-lib-1", "title": item["title"],
+              "custom": item["custom"], "lineitem": True}
+    action, fields = through_the_platform(learner, foreign, "lina", placed)
+    response = learner.post(path_of(action), data=fields)
+    assert response.status_code == 302 and response.location == f"/courses/{course.slug}"
+    assert foreign.errors == []
