@@ -50,6 +50,36 @@ def _rsa_pems() -> tuple[str, str]:
     return private, public
 
 
+class PlatformRegistration(Registration):
+    """The library's registration; ``without_kid`` signs and publishes keys as Open edX's LTI consumer
+    (xblock-lti-consumer's ``PlatformKeyHandler``) does: PyJWT with no ``kid`` header, a keyset without
+    kids. ``other_keys``: more public keys published before the platform's own (a rotation under way);
+    ``publish_own``: False publishes only those (the token's key is then not in the set)."""
+
+    without_kid = False
+    other_keys: list[dict] = []
+    publish_own = True
+
+    def get_kid(self):
+        return None if self.without_kid else super().get_kid()
+
+    def get_jwks(self):
+        own = super().get_jwks() if self.publish_own else []
+        if self.without_kid:
+            own = [{k: v for k, v in key.items() if k != "kid"} for key in own]
+        return [*self.other_keys, *own]
+
+
+def public_jwk_without_kid() -> dict:
+    """A public RSA key as PyJWT exports it (no kid), of a key the platform does not sign with."""
+    import json
+
+    import jwt as pyjwt
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return json.loads(pyjwt.get_algorithm_by_name("RS256").to_jwk(key.public_key()))
+
+
 class PlatformConf(LTI1P3PlatformConfAbstract):
     """The library's platform configuration: one registration (our tool)."""
 
@@ -155,7 +185,7 @@ class ForeignPlatform:
         self.url = f"http://127.0.0.1:{self.port}"
         self.client_id, self.deployment_id = client_id, deployment_id
         private, public = _rsa_pems()
-        self.registration = (Registration().set_iss(self.url).set_client_id(client_id)
+        self.registration = (PlatformRegistration().set_iss(self.url).set_client_id(client_id)
                              .set_deployment_id(deployment_id)
                              .set_oidc_login_url(f"{tool_base}/lti/login")
                              .set_launch_url(f"{tool_base}/lti/launch")
@@ -176,6 +206,10 @@ class ForeignPlatform:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def sign_as_usual(self) -> None:
+        self.registration.without_kid, self.registration.other_keys = False, []
+        self.registration.publish_own = True
 
     def conf(self) -> PlatformConf:
         return PlatformConf(registration=self.registration)

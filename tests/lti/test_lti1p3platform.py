@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 
@@ -22,7 +22,13 @@ from learning.lti import launch as lti_launch
 from learning.lti import services
 from tests import factories
 from tests.lti.test_ags import deliver, finish
-from tests.lti_foreign_platform import INSTRUCTOR, LEARNER, ForeignPlatform, path_of
+from tests.lti_foreign_platform import (
+    INSTRUCTOR,
+    LEARNER,
+    ForeignPlatform,
+    path_of,
+    public_jwk_without_kid,
+)
 from tests.lti_platform import form_of
 
 
@@ -47,6 +53,7 @@ def registered(app, app_context, client, foreign, monkeypatch):
     foreign.errors.clear()
     foreign.deep_link_items.clear()
     foreign.token_requests.clear()
+    foreign.sign_as_usual()
     foreign.use_tool_jwks(client.get("/lti/jwks").get_json())  # as the admin registers the tool's keys
     org = Organisation(name="Library College", country="KE", sector="education")
     db.session.add(org)
@@ -148,3 +155,37 @@ def test_deep_linking_response_is_accepted_by_the_library(client, app, registere
     response = learner.post(path_of(action), data=fields)
     assert response.status_code == 302 and response.location == f"/courses/{course.slug}"
     assert foreign.errors == []
+
+
+def test_id_tokens_without_a_kid_as_open_edx_signs_them_are_checked_against_each_key(client, registered, foreign):
+    """Open edX's LTI consumer signs id tokens with no ``kid`` and publishes keys without one. With one key
+    in the set that always worked; with two (a rotation under way) joserfc found "no key for kid None"
+    and every launch was refused as a bad signature. Each key is now tried."""
+    foreign.registration.without_kid = True
+    foreign.registration.other_keys = [public_jwk_without_kid()]
+    course = factories.course()
+    action, fields = through_the_platform(client, foreign, "lina", resource_link(course, "lib-link-kidless"))
+    assert "kid" not in jws.extract_compact(fields["id_token"].encode()).headers()
+    response = client.post(path_of(action), data=fields)
+    assert response.status_code == 302 and response.location == f"/courses/{course.slug}", \
+        response.get_data(as_text=True)
+
+    # Signed by a key the platform does not publish (the keyset is fetched again, then refused).
+    foreign.registration.publish_own = False
+    lti_launch._jwks_cache.clear()
+    other = app_client(client)
+    action, fields = through_the_platform(other, foreign, "lina", resource_link(course, "lib-link-kidless"))
+    refused = other.post(path_of(action), data=fields)
+    assert refused.status_code == 403 and "bad_signature" in audit_reasons()
+
+
+def app_client(client):
+    return client.application.test_client()
+
+
+def audit_reasons() -> list[str]:
+    from learning.audit.models import AuditEntry
+
+    db.session.expire_all()
+    return [e.details.get("reason") for e in db.session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "lti.launch_refused"))]
