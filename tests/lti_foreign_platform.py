@@ -20,6 +20,7 @@ import html
 import secrets
 import threading
 import typing as t
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
@@ -169,6 +170,13 @@ class Grades(AssignmentsGradesService):
         raise NotImplementedError
 
     def update_score(self, line_item_id, score):
+        """AGS 2.0: a score not later than the one held is not applied (the library answers it 409)."""
+        held = self.platform.held.get((line_item_id, score.get("userId")))
+        moment = datetime.fromisoformat(score["timestamp"].replace("Z", "+00:00"))
+        if held is not None and moment <= held:
+            self.platform.stale_scores.append((line_item_id, score))
+            return UpdateScoreStatus.OLD_TIMESTAMP
+        self.platform.held[(line_item_id, score.get("userId"))] = moment
         self.platform.scores.append((line_item_id, score))
         return UpdateScoreStatus.SUCCESS
 
@@ -196,6 +204,8 @@ class ForeignPlatform:
         self.context_id = "lib-course-7"
         self.line_items: dict[str, dict] = {}
         self.scores: list[tuple[str, dict]] = []
+        self.held: dict[tuple[str, str], datetime] = {}  # (line item, userId) -> the timestamp of the score held
+        self.stale_scores: list[tuple[str, dict]] = []  # scores answered 409 (not later than the one held)
         self.token_requests: list[dict] = []
         self.deep_link_items: list[dict] = []
         self.errors: list[str] = []
@@ -256,7 +266,7 @@ class ForeignPlatform:
                 out = jsonify(body)
                 out.status_code = response.code
             out.content_type = response.media_type
-            if response.code >= 400:
+            if response.code >= 400 and response.code != 409:
                 platform.errors.append(f"{request.method} {request.path}: {response.code} {response.message}")
             return out
 

@@ -137,6 +137,20 @@ def _scopes(link: LtiResourceLink) -> list[str]:
     return sorted(s for s in (client.SCORE_SCOPE, client.LINEITEM_SCOPE) if s in (link.ags_scopes or []))
 
 
+#: Open edX's LTI consumer (``LtiAgsScoreSerializer.validate_timestamp``) answers 400 with one of these to a
+#: score whose timestamp is not later than the one it holds.
+NOT_NEWER_400 = ("Score already exists for the provided timestamp",
+                 "Score timestamp can only be updated to a later point in time")
+
+
+def _platform_has_newer(error: client.ServiceError) -> bool:
+    """Whether the platform refused the score because it holds one at least as new (so this one is delivered,
+    or superseded). Moodle (``Refusing score with an earlier timestamp``, comparing whole seconds) and
+    lti1p3platform answer 409 Conflict; Open edX a 400 naming the timestamp (``NOT_NEWER_400``). A score
+    sent again after its answer was lost meets exactly that, and must not be marked failed."""
+    return error.status == 409 or (error.status == 400 and any(text in str(error) for text in NOT_NEWER_400))
+
+
 def _failure(error: client.ServiceError, what: str) -> Exception:
     if error.transient:
         return error
@@ -212,7 +226,9 @@ def post_score(payload: dict) -> None:
     try:
         client.call(link.platform, "POST", scores_url(url), _scopes(link), json_body=body, content_type=SCORE_TYPE)
     except client.ServiceError as error:
-        raise _failure(error, "the platform refused the score") from error
+        if not _platform_has_newer(error):
+            raise _failure(error, "the platform refused the score") from error
+        log.info("lti: the platform holds a score at least as new for link %s (%s)", link_id, str(error)[:200])
     delivery.sent_timestamp, delivery.sent_rank, delivery.sent_at = moment, rank, utcnow()
 
 

@@ -12,16 +12,17 @@ import pytest
 import requests
 from joserfc import jws, jwt
 from joserfc.jwk import KeySet
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from learning.accounts.models import Organisation, User
 from learning.enrolment.models import Enrolment
 from learning.extensions import db
+from learning.lti import ags, services
 from learning.lti import client as lti_client
 from learning.lti import launch as lti_launch
-from learning.lti import services
+from learning.lti.models import LtiScoreDelivery
 from tests import factories
-from tests.lti.test_ags import deliver, finish
+from tests.lti.test_ags import deliver, finish, score_events
 from tests.lti_foreign_platform import (
     INSTRUCTOR,
     LEARNER,
@@ -49,6 +50,8 @@ def registered(app, app_context, client, foreign, monkeypatch):
     lti_launch._jwks_cache.clear()
     lti_client._tokens.clear()
     foreign.scores.clear()
+    foreign.held.clear()
+    foreign.stale_scores.clear()
     foreign.line_items.clear()
     foreign.errors.clear()
     foreign.deep_link_items.clear()
@@ -110,6 +113,26 @@ def test_scores_reach_the_librarys_line_item_with_its_access_token(client, regis
     final = posted[-1]
     assert final["activityProgress"] == "Completed" and final["gradingProgress"] == "FullyGraded"
     assert final["scoreGiven"] == 100 and final["scoreMaximum"] == 100
+
+
+def test_a_score_sent_again_after_its_answer_was_lost_is_not_marked_failed(client, registered, foreign):
+    """lti1p3platform (like Moodle) answers 409 Conflict to a score not later than the one it holds. A score
+    the platform took whose answer was lost is sent again and meets that 409: it is delivered, not failed."""
+    course = factories.course()
+    action, fields = through_the_platform(client, foreign, "lina", resource_link(course, "lib-link-3"))
+    assert client.post(path_of(action), data=fields).status_code == 302
+    person = db.session.scalar(select(User).where(User.email == "lina@college.example"))
+    enrolment = db.session.scalar(select(Enrolment).where(Enrolment.user_id == person.id))
+    finish(enrolment, course)
+    payloads = [dict(e.payload) for e in score_events()]
+    assert set(deliver()) == {"done"} and len(foreign.scores) == 1
+    # The platform took it but the answer was lost: the tool recorded no delivery and the handler runs again.
+    db.session.execute(delete(LtiScoreDelivery))
+    db.session.commit()
+    ags.post_score(payloads[-1])  # no exception: the outbox marks the event done, not failed
+    db.session.commit()
+    assert len(foreign.scores) == 1 and len(foreign.stale_scores) == 1
+    assert foreign.stale_scores[0][1]["timestamp"] == foreign.scores[0][1]["timestamp"]
 
 
 def test_without_a_line_item_the_tool_creates_one_through_the_library_and_scores_it(client, registered, foreign):
@@ -189,3 +212,17 @@ def audit_reasons() -> list[str]:
     db.session.expire_all()
     return [e.details.get("reason") for e in db.session.scalars(select(AuditEntry).where(
         AuditEntry.action == "lti.launch_refused"))]
+
+
+def test_what_counts_as_the_platform_holding_a_newer_score():
+    """Moodle's and lti1p3platform's 409, Open edX's 400 naming the timestamp; any other refusal is one."""
+    from learning.lti.client import ServiceError
+
+    moodle = ServiceError("POST … answered 409: Refusing score with an earlier timestamp for item 3 and user 7",
+                          status=409)
+    open_edx = ServiceError('POST … answered 400: {"timestamp": ["Score already exists for the provided timestamp"]}',
+                            status=400)
+    other = ServiceError('POST … answered 400: {"userId": ["This field is required."]}', status=400)
+    assert ags._platform_has_newer(moodle) and ags._platform_has_newer(open_edx)
+    assert not ags._platform_has_newer(other)
+    assert not ags._platform_has_newer(ServiceError("answered 403", status=403))
