@@ -226,3 +226,38 @@ def test_what_counts_as_the_platform_holding_a_newer_score():
     assert ags._platform_has_newer(moodle) and ags._platform_has_newer(open_edx)
     assert not ags._platform_has_newer(other)
     assert not ags._platform_has_newer(ServiceError("answered 403", status=403))
+
+
+def test_the_tool_configuration_has_what_canvas_checks_and_our_keys_parse_as_open_edx_reads_them(
+        client, registered):
+    """Canvas's developer key configuration (its schema and model, read in Canvas's code) and Open edX's
+    reading of a tool keyset (PyJWT's ``PyJWKSet``, as its ``ToolKeyHandler`` does) on our documents."""
+    import jwt as pyjwt
+
+    answer = client.get("/lti/config")
+    assert answer.content_type.startswith("application/json")  # Canvas refuses any other type
+    config = answer.get_json()
+    assert all(isinstance(config.get(k), str) and config[k]
+               for k in ("title", "description", "target_link_uri", "oidc_initiation_url"))
+    assert set(config["public_jwk"]) >= {"kty", "e", "n", "kid", "alg", "use"} and config["public_jwk_url"]
+    assert "custom_fields" not in config  # Canvas would send it verbatim to every launch
+    canvas_scopes = {"https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+                     "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly",
+                     "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+                     "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+                     "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"}
+    assert set(config["scopes"]) <= canvas_scopes
+    [canvas] = [e for e in config["extensions"] if e["platform"] == "canvas.instructure.com"]
+    assert canvas["privacy_level"] in ("public", "email_only", "name_only", "anonymous")
+    message_types = {"link_selection": "LtiDeepLinkingRequest", "assignment_selection": "LtiDeepLinkingRequest",
+                     "course_navigation": "LtiResourceLinkRequest"}
+    for placement in canvas["settings"]["placements"]:
+        assert message_types[placement["placement"]] == placement["message_type"]
+        assert placement["target_link_uri"] in config["redirect_uris"]
+
+    jwks = client.get("/lti/jwks").get_json()
+    parsed = pyjwt.PyJWKSet.from_dict(jwks)
+    assertion = lti_client.client_assertion(registered)
+    kid = pyjwt.get_unverified_header(assertion)["kid"]
+    claims = pyjwt.decode(assertion, parsed[kid].key, algorithms=["RS256"], options={"verify_aud": False})
+    assert claims["iss"] == claims["sub"] == registered.client_id
