@@ -36,8 +36,8 @@ ACTIVITY_TYPES = {
     "credential": "https://w3id.org/xapi/tla/activity-types/credential",
 }
 #: The xAPI LMS profile (https://w3id.org/xapi/lms): its "registered to a course" template asks for this
-#: activity in ``context.contextActivities.category`` (Ralph's ``LMSRegisteredCourse`` model refuses the
-#: statement without it, and analytics built on the profile, Open edX's among them, select by it).
+#: activity in ``context.contextActivities.category`` (Ralph's ``LMSRegisteredCourse`` model, which claims
+#: any ``registered`` statement about a course, refuses the statement without it).
 LMS_PROFILE = {"objectType": "Activity", "id": "https://w3id.org/xapi/lms",
                "definition": {"type": f"{ADL}/activities/profile"}}
 #: Which verbs each learning event becomes (a quiz attempt is also passed or failed).
