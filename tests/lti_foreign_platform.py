@@ -173,6 +173,8 @@ class Grades(AssignmentsGradesService):
         """AGS 2.0: a score not later than the one held is not applied (the library answers it 409)."""
         held = self.platform.held.get((line_item_id, score.get("userId")))
         moment = datetime.fromisoformat(score["timestamp"].replace("Z", "+00:00"))
+        if self.platform.whole_seconds:  # as Moodle compares them (strtotime)
+            moment = moment.replace(microsecond=0)
         if held is not None and moment <= held:
             self.platform.stale_scores.append((line_item_id, score))
             return UpdateScoreStatus.OLD_TIMESTAMP
@@ -206,6 +208,7 @@ class ForeignPlatform:
         self.scores: list[tuple[str, dict]] = []
         self.held: dict[tuple[str, str], datetime] = {}  # (line item, userId) -> the timestamp of the score held
         self.stale_scores: list[tuple[str, dict]] = []  # scores answered 409 (not later than the one held)
+        self.whole_seconds = False  # compare score timestamps in whole seconds, as Moodle does
         self.token_requests: list[dict] = []
         self.deep_link_items: list[dict] = []
         self.errors: list[str] = []

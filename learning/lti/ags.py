@@ -22,7 +22,7 @@ quiz score (100 when the course has no quiz).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import delete, func, select, update
@@ -199,6 +199,19 @@ def scores_url(lineitem: str) -> str:
     return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/scores"))
 
 
+def _stamp(payload: dict, delivery: LtiScoreDelivery) -> str:
+    """The score's ``timestamp``: the fact's own time, unless the platform took a score for the same link and
+    person in the same whole second. Moodle compares in whole seconds and answers 409 to a score not later
+    than the grade's, so such a score is sent at the next second (it is later than that one, by our order)."""
+    if delivery.sent_timestamp is None:
+        return payload["timestamp"]
+    last = _utc(delivery.sent_timestamp).replace(microsecond=0)
+    moment = _key(payload)[0]
+    if moment.replace(microsecond=0) > last:
+        return payload["timestamp"]
+    return (last + timedelta(seconds=1)).isoformat(timespec="milliseconds")
+
+
 def post_score(payload: dict) -> None:
     """The outbox handler of ``lti.score``: the score to the platform, unless it is not needed any more."""
     if not payload.get("score"):
@@ -222,7 +235,7 @@ def post_score(payload: dict) -> None:
     moment, rank = _key(payload)
     if delivery.sent_timestamp is not None and (_utc(delivery.sent_timestamp), delivery.sent_rank or 0) >= (moment, rank):
         return  # the platform has this score, or a newer one
-    body = {**payload["score"], "userId": member.identity.subject, "timestamp": payload["timestamp"]}
+    body = {**payload["score"], "userId": member.identity.subject, "timestamp": _stamp(payload, delivery)}
     try:
         client.call(link.platform, "POST", scores_url(url), _scopes(link), json_body=body, content_type=SCORE_TYPE)
     except client.ServiceError as error:
