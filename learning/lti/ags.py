@@ -12,7 +12,10 @@ coalesced: a score with a newer one waiting for the same link and person is not 
 than the last the platform took is not sent again (``LtiScoreDelivery``), so a retry after a lost answer,
 or the same fact stated twice, reaches the platform once. A platform down or answering 5xx: the outbox
 tries again with its back-off. A 4xx (other than a 401, which gets a new token once): the event is marked
-failed with the platform's answer.
+failed with the platform's answer, unless the answer says the platform holds a score at least as new
+(``_platform_has_newer``: Moodle's 409, Open edX's 400), which is what a score sent again meets. Moodle
+compares timestamps in whole seconds, so a score in the same second as the last one taken is sent at the
+next second (``_stamp``).
 
 What is sent: a lesson done, ``InProgress``/``Pending`` without a score; a quiz attempt, its score out of
 100, ``Submitted``/``FullyGraded``; the course completed, ``Completed``/``FullyGraded`` with the best passed
