@@ -202,17 +202,19 @@ def scores_url(lineitem: str) -> str:
     return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/scores"))
 
 
-def _stamp(payload: dict, delivery: LtiScoreDelivery) -> str:
-    """The score's ``timestamp``: the fact's own time, unless the platform took a score for the same link and
-    person in the same whole second. Moodle compares in whole seconds and answers 409 to a score not later
-    than the grade's, so such a score is sent at the next second (it is later than that one, by our order)."""
-    if delivery.sent_timestamp is None:
-        return payload["timestamp"]
-    last = _utc(delivery.sent_timestamp).replace(microsecond=0)
+def _stamp(payload: dict, delivery: LtiScoreDelivery) -> datetime:
+    """The score's ``timestamp``: the fact's own time, unless that is not a whole second later than the
+    ``timestamp`` last sent for the same link and person. Moodle compares in whole seconds and answers 409
+    to a score not later than the grade's, so such a score is sent at the next whole second after the last
+    one sent (it is later than that one by our order: ``post_score`` checked it)."""
     moment = _key(payload)[0]
-    if moment.replace(microsecond=0) > last:
-        return payload["timestamp"]
-    return (last + timedelta(seconds=1)).isoformat(timespec="milliseconds")
+    last = delivery.sent_stamp or delivery.sent_timestamp
+    if last is None:
+        return moment
+    last_second = _utc(last).replace(microsecond=0)
+    if moment.replace(microsecond=0) > last_second:
+        return moment
+    return last_second + timedelta(seconds=1)
 
 
 def post_score(payload: dict) -> None:
@@ -238,7 +240,9 @@ def post_score(payload: dict) -> None:
     moment, rank = _key(payload)
     if delivery.sent_timestamp is not None and (_utc(delivery.sent_timestamp), delivery.sent_rank or 0) >= (moment, rank):
         return  # the platform has this score, or a newer one
-    body = {**payload["score"], "userId": member.identity.subject, "timestamp": _stamp(payload, delivery)}
+    stamp = _stamp(payload, delivery)
+    body = {**payload["score"], "userId": member.identity.subject,
+            "timestamp": payload["timestamp"] if stamp == moment else stamp.isoformat(timespec="milliseconds")}
     try:
         client.call(link.platform, "POST", scores_url(url), _scopes(link), json_body=body, content_type=SCORE_TYPE)
     except client.ServiceError as error:
@@ -246,6 +250,7 @@ def post_score(payload: dict) -> None:
             raise _failure(error, "the platform refused the score") from error
         log.info("lti: the platform holds a score at least as new for link %s (%s)", link_id, str(error)[:200])
     delivery.sent_timestamp, delivery.sent_rank, delivery.sent_at = moment, rank, utcnow()
+    delivery.sent_stamp = stamp
 
 
 # --- erasure --------------------------------------------------------------------------------------

@@ -293,3 +293,20 @@ def test_the_tool_configuration_has_what_canvas_checks_and_our_keys_parse_as_ope
     kid = pyjwt.get_unverified_header(assertion)["kid"]
     claims = pyjwt.decode(assertion, parsed[kid].key, algorithms=["RS256"], options={"verify_aud": False})
     assert claims["iss"] == claims["sub"] == registered.client_id
+
+
+def test_the_timestamp_sent_is_a_whole_second_after_the_last_one_sent_when_it_must_be():
+    from datetime import UTC
+
+    from learning.lti.models import LtiScoreDelivery as Delivery
+
+    def at(text):
+        return datetime.fromisoformat(f"2026-12-02T10:00:{text}+00:00")
+
+    payload = {"timestamp": at("01.200").isoformat(timespec="milliseconds"), "rank": 1}
+    assert ags._stamp(payload, Delivery()) == at("01.200")  # nothing sent yet: the fact's time
+    assert ags._stamp(payload, Delivery(sent_timestamp=at("00.900"))) == at("01.200")  # a later second
+    assert ags._stamp(payload, Delivery(sent_timestamp=at("01.100"))) == at("02.000")  # the same second
+    # The last one was itself sent at the next second (10:00:01): this one goes at 10:00:02.
+    assert ags._stamp(payload, Delivery(sent_timestamp=at("00.900"), sent_stamp=at("01.000"))) == at("02.000")
+    assert at("02.000").tzinfo == UTC
