@@ -12,7 +12,10 @@ coalesced: a score with a newer one waiting for the same link and person is not 
 than the last the platform took is not sent again (``LtiScoreDelivery``), so a retry after a lost answer,
 or the same fact stated twice, reaches the platform once. A platform down or answering 5xx: the outbox
 tries again with its back-off. A 4xx (other than a 401, which gets a new token once): the event is marked
-failed with the platform's answer.
+failed with the platform's answer, unless the answer says the platform holds a score at least as new
+(``_platform_has_newer``: Moodle's 409, Open edX's 400), which is what a score sent again meets. Moodle
+compares timestamps in whole seconds, so a score in the same second as the last one taken is sent at the
+next second (``_stamp``).
 
 What is sent: a lesson done, ``InProgress``/``Pending`` without a score; a quiz attempt, its score out of
 100, ``Submitted``/``FullyGraded``; the course completed, ``Completed``/``FullyGraded`` with the best passed
@@ -22,7 +25,7 @@ quiz score (100 when the course has no quiz).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import delete, func, select, update
@@ -137,6 +140,20 @@ def _scopes(link: LtiResourceLink) -> list[str]:
     return sorted(s for s in (client.SCORE_SCOPE, client.LINEITEM_SCOPE) if s in (link.ags_scopes or []))
 
 
+#: Open edX's LTI consumer (``LtiAgsScoreSerializer.validate_timestamp``) answers 400 with one of these to a
+#: score whose timestamp is not later than the one it holds.
+NOT_NEWER_400 = ("Score already exists for the provided timestamp",
+                 "Score timestamp can only be updated to a later point in time")
+
+
+def _platform_has_newer(error: client.ServiceError) -> bool:
+    """Whether the platform refused the score because it holds one at least as new (so this one is delivered,
+    or superseded). Moodle (``Refusing score with an earlier timestamp``, comparing whole seconds) and
+    lti1p3platform answer 409 Conflict; Open edX a 400 naming the timestamp (``NOT_NEWER_400``). A score
+    sent again after its answer was lost meets exactly that, and must not be marked failed."""
+    return error.status == 409 or (error.status == 400 and any(text in str(error) for text in NOT_NEWER_400))
+
+
 def _failure(error: client.ServiceError, what: str) -> Exception:
     if error.transient:
         return error
@@ -185,6 +202,21 @@ def scores_url(lineitem: str) -> str:
     return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/scores"))
 
 
+def _stamp(payload: dict, delivery: LtiScoreDelivery) -> datetime:
+    """The score's ``timestamp``: the fact's own time, unless that is not a whole second later than the
+    ``timestamp`` last sent for the same link and person. Moodle compares in whole seconds and answers 409
+    to a score not later than the grade's, so such a score is sent at the next whole second after the last
+    one sent (it is later than that one by our order: ``post_score`` checked it)."""
+    moment = _key(payload)[0]
+    last = delivery.sent_stamp or delivery.sent_timestamp
+    if last is None:
+        return moment
+    last_second = _utc(last).replace(microsecond=0)
+    if moment.replace(microsecond=0) > last_second:
+        return moment
+    return last_second + timedelta(seconds=1)
+
+
 def post_score(payload: dict) -> None:
     """The outbox handler of ``lti.score``: the score to the platform, unless it is not needed any more."""
     if not payload.get("score"):
@@ -208,12 +240,17 @@ def post_score(payload: dict) -> None:
     moment, rank = _key(payload)
     if delivery.sent_timestamp is not None and (_utc(delivery.sent_timestamp), delivery.sent_rank or 0) >= (moment, rank):
         return  # the platform has this score, or a newer one
-    body = {**payload["score"], "userId": member.identity.subject, "timestamp": payload["timestamp"]}
+    stamp = _stamp(payload, delivery)
+    body = {**payload["score"], "userId": member.identity.subject,
+            "timestamp": payload["timestamp"] if stamp == moment else stamp.isoformat(timespec="milliseconds")}
     try:
         client.call(link.platform, "POST", scores_url(url), _scopes(link), json_body=body, content_type=SCORE_TYPE)
     except client.ServiceError as error:
-        raise _failure(error, "the platform refused the score") from error
+        if not _platform_has_newer(error):
+            raise _failure(error, "the platform refused the score") from error
+        log.info("lti: the platform holds a score at least as new for link %s (%s)", link_id, str(error)[:200])
     delivery.sent_timestamp, delivery.sent_rank, delivery.sent_at = moment, rank, utcnow()
+    delivery.sent_stamp = stamp
 
 
 # --- erasure --------------------------------------------------------------------------------------

@@ -122,12 +122,23 @@ def _kid_of(id_token: str) -> str | None:
 def _decode(platform: LtiPlatform, id_token: str) -> dict:
     kid = _kid_of(id_token)
     keys = platform_keys(platform)
-    if kid is not None and all(k.kid != kid for k in keys.keys):
-        keys = platform_keys(platform, refresh=True)  # the platform may have rotated its keys
-    try:
-        return jwt.decode(id_token, keys, algorithms=ALGORITHMS).claims
-    except (ValueError, JoseError) as error:
-        raise LtiRefused("bad_signature") from error
+    if kid is not None:
+        if all(k.kid != kid for k in keys.keys):
+            keys = platform_keys(platform, refresh=True)  # the platform may have rotated its keys
+        try:
+            return jwt.decode(id_token, keys, algorithms=ALGORITHMS).claims
+        except (ValueError, JoseError) as error:
+            raise LtiRefused("bad_signature") from error
+    # No ``kid`` (Open edX's LTI consumer signs without one): any key of the set may have signed it, and
+    # joserfc picks a key of a set only by kid, so each key is tried; none: the set is fetched once more.
+    for attempt in (keys, None):
+        candidates = attempt.keys if attempt is not None else platform_keys(platform, refresh=True).keys
+        for key in candidates:
+            try:
+                return jwt.decode(id_token, key, algorithms=ALGORITHMS).claims
+            except (ValueError, JoseError):
+                continue
+    raise LtiRefused("bad_signature")
 
 
 # --- the launch ---------------------------------------------------------------------------------

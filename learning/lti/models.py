@@ -161,6 +161,8 @@ class LtiScoreDelivery(db.Model):
     sent_timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_rank: Mapped[int | None] = mapped_column()  # the fact's kind breaks a tie of timestamps
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The ``timestamp`` the platform was sent (the fact's, or the next whole second: ``ags._stamp``).
+    sent_stamp: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LtiLoginState(db.Model):

@@ -4,7 +4,8 @@
 adds one ``xapi.statement`` outbox event per statement; the outbox publishes them after commit,
 in batches of ``OUTBOX_BATCH_SIZE``, and retries them with its back-off when the LRS is down or
 answers 5xx. Statements carry stable ids, so a batch sent twice (the LRS stored it but the answer
-was lost) is kept once: an LRS answering 409 Conflict for ids it already has counts as delivered.
+was lost) is kept once (Ralph answers 204 to statements it already has); a 409 Conflict, an id
+held with another statement, counts as delivered and is logged.
 
 Erasure (DESIGN.md rule 8): the person's statements not yet sent are dropped (marked done, their
 payload emptied) and a statement of an erased person is never sent, even if it was queued before.
@@ -168,16 +169,28 @@ def _request(statements: list[dict]) -> int:
 def deliver(statements: list[dict]) -> None:
     """Send statements; returns once the LRS has every one of them, else raises ``XapiDeliveryError``.
 
-    A 409 for a batch may mean only some ids were known (and the LRS then stores none of the batch,
-    as the spec allows), so the batch is sent again one statement at a time; a 409 for a single
-    statement means the LRS has it already.
+    An LRS answers a batch of statements it already has with 204 (Ralph) or 200, storing only the new
+    ones. A 409 for a batch means one of its ids is held with a different statement (and the LRS then
+    stores none of the batch), so the batch is sent again one statement at a time; a 409 for a single
+    statement means the LRS holds another statement under that id (``_conflict_is_kept``).
     """
     if not statements:
         return
     status = _post(statements)
     if status == 409 and len(statements) > 1:
         for statement in statements:
-            _post([statement])
+            _conflict_is_kept(statement, _post([statement]))
+    else:
+        _conflict_is_kept(statements[0], status)
+
+
+def _conflict_is_kept(statement: dict, status: int) -> None:
+    """A 409 for one statement: the LRS holds a *different* statement under its id (xAPI 1.0.3; Ralph
+    answers 204 to the same statement sent again). Sending it again cannot succeed, so it counts as
+    delivered, and the LRS's copy stays; said in the log, since what the LRS holds is not what was sent
+    (the actor changed with ``XAPI_ACTOR``, or another site with the same ``PUBLIC_BASE_URL`` sent it)."""
+    if status == 409:
+        log.warning("xapi: the LRS holds another statement under id %s; its copy is kept", statement.get("id"))
 
 
 def send_statements(payloads: list[dict]) -> None:

@@ -35,6 +35,11 @@ ACTIVITY_TYPES = {
     "meeting": f"{ADL}/activities/meeting",
     "credential": "https://w3id.org/xapi/tla/activity-types/credential",
 }
+#: The xAPI LMS profile (https://w3id.org/xapi/lms): its "registered to a course" template asks for this
+#: activity in ``context.contextActivities.category`` (Ralph's ``LMSRegisteredCourse`` model, which claims
+#: any ``registered`` statement about a course, refuses the statement without it).
+LMS_PROFILE = {"objectType": "Activity", "id": "https://w3id.org/xapi/lms",
+               "definition": {"type": f"{ADL}/activities/profile"}}
 #: Which verbs each learning event becomes (a quiz attempt is also passed or failed).
 KIND_VERBS = {
     "registered": ("registered",),
@@ -92,6 +97,8 @@ def build(kind: str, verb: str, ref: str, *, enrolment_id: int, course: dict, ob
                      "language": language or "en"}
     if obj["id"] != course["id"]:
         context["contextActivities"] = {"parent": [course]}
+    elif verb == "registered":
+        context["contextActivities"] = {"category": [LMS_PROFILE]}
     statement = {
         "id": statement_id(kind, verb, ref),
         "verb": {"id": VERBS[verb], "display": {"en-US": verb}},
