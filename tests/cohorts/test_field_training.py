@@ -416,3 +416,28 @@ def test_without_an_attendance_rule_the_online_part_completes_at_once(make):
     enrolment = cohorts.member(cohort)
     _finish_online_part(enrolment)
     assert enrolment.status == "completed"
+
+
+# --- an integrator with an API token (the outside check) --------------------------------------
+
+def test_the_qr_url_and_the_sign_in_sheet_take_the_api_token(api, room, make, clock, client):
+    """The API hands an integrator ``qr_url``, and API.md lists the sign-in sheet: with the bearer
+    token they called the API with, both answer (they redirected to the sign-in page before);
+    anyone else's token is refused with the API's error body, and no browser session is made."""
+    trainer, cohort, session, *_ = room
+    body = _code(api, trainer, cohort, session)
+    qr = api.as_user(trainer).get(body["qr_url"].split("localhost", 1)[-1])
+    assert qr.status_code == 200 and qr.mimetype == "image/svg+xml"
+    sheet_path = f"/cohorts/{cohort.id}/sessions/{session.id}/sign-in-sheet.pdf"
+    sheet = api.as_user(trainer).get(sheet_path)
+    assert sheet.status_code == 200 and sheet.data.startswith(b"%PDF")
+    assert api.as_user(make.admin()).get(sheet_path).status_code == 200
+    other = api.as_user(make.trainer()).get(sheet_path)
+    assert other.status_code == 404 and other.get_json()["error"]["code"] == "not_found"
+    learner = api.as_user(make.user()).get(sheet_path)
+    assert learner.status_code == 403 and learner.get_json()["error"]["code"] == "forbidden"
+    bad = client.get(sheet_path, headers={"Authorization": "Bearer nonsense"})
+    assert bad.status_code == 401 and bad.get_json()["error"]["code"] == "unauthorized"
+    assert api.as_user(trainer).get(f"/cohorts/{cohort.id}/sessions/999999/sign-in-sheet.pdf").status_code == 404
+    # Other trainer pages still want the browser session.
+    assert api.as_user(trainer).get(f"/cohorts/{cohort.id}").status_code == 302
