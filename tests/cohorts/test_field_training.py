@@ -441,3 +441,16 @@ def test_the_qr_url_and_the_sign_in_sheet_take_the_api_token(api, room, make, cl
     assert api.as_user(trainer).get(f"/cohorts/{cohort.id}/sessions/999999/sign-in-sheet.pdf").status_code == 404
     # Other trainer pages still want the browser session.
     assert api.as_user(trainer).get(f"/cohorts/{cohort.id}").status_code == 302
+
+
+@pytest.mark.parametrize("setting", ["CHECK_IN_RATE_LIMIT", "LOGIN_RATE_LIMIT", "TOKEN_RATE_LIMIT", "SIGNUP_RATE_LIMIT"])
+def test_a_rate_limit_that_does_not_parse_refuses_to_start(setting):
+    """Outside check: CHECK_IN_RATE_LIMIT=lots started, and Flask-Limiter then logged the error and
+    limited nothing (codes could be guessed freely); now the start-up names the setting."""
+    from learning.config import ConfigError, load_config
+
+    env = {"SECRET_KEY": "test-secret-key-that-is-long-enough-for-tests"}
+    with pytest.raises(ConfigError, match=setting):
+        load_config({**env, setting: "lots"})
+    assert load_config({**env, setting: "3 per minute"})[setting] == "3 per minute"
+    assert load_config(env)["CHECK_IN_RATE_LIMIT"] == "10 per minute"
