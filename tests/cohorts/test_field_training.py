@@ -14,7 +14,7 @@ from learning.audit.models import AuditEntry
 from learning.cohorts import checkin
 from learning.cohorts import sessions as session_service
 from learning.cohorts.models import Attendance
-from learning.extensions import db
+from learning.extensions import db, limiter
 from tests import factories_cohorts as cohorts
 from tests.factories import PASSWORD
 
@@ -207,6 +207,7 @@ def test_a_closed_cohort_takes_no_check_in(api, room, clock):
 
 
 def test_guessing_is_rate_limited_per_person(api, app, room, clock, monkeypatch):
+    limiter.reset()
     trainer, cohort, session, first, second = room
     monkeypatch.setitem(app.config, "CHECK_IN_RATE_LIMIT", "3 per minute")
     guesser = api.as_user(_user(first))
@@ -217,6 +218,19 @@ def test_guessing_is_rate_limited_per_person(api, app, room, clock, monkeypatch)
     assert _present(session) == set()
     # Someone else in the same room (the same address) is not held up by the guesser.
     assert api.as_user(_user(second)).post("check-in", json={"code": code}).status_code == 200
+
+
+def test_the_limit_is_the_person_s_whatever_tokens_they_use(api, app, room, clock, monkeypatch):
+    """Outside check: the limit was keyed by the token, so a guesser minting a token per few guesses
+    (POST /api/v1/auth/tokens) had a fresh allowance each time; now every token of a person shares one."""
+    limiter.reset()
+    _trainer, _cohort, session, first, _second = room
+    monkeypatch.setitem(app.config, "CHECK_IN_RATE_LIMIT", "3 per minute")
+    person = _user(first)
+    for n in range(3):
+        assert api.as_user(person).post("check-in", json={"code": f"{session.id}00000{n}"}).status_code == 422
+    response = api.as_user(person).post("check-in", json={"code": f"{session.id}000009"})  # a new token
+    assert response.status_code == 429 and response.get_json()["error"]["code"] == "rate_limited"
 
 
 def test_an_anonymous_caller_is_refused(api, room, clock):
