@@ -57,6 +57,26 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _at_least_one(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be 1 or more, got {value}")
+    return value
+
+
+def _rate_limit(env: dict[str, str], name: str, default: str) -> str:
+    """A Flask-Limiter limit such as ``10 per minute``; refused at start-up when it does not parse
+    (Flask-Limiter would otherwise log the error and enforce no limit at all)."""
+    from limits import parse_many
+
+    value = env.get(name) or default
+    try:
+        parse_many(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a rate limit such as '10 per minute', got {value!r}") from exc
+    return value
+
+
 def weak_secret_key(key: str) -> str | None:
     """Why ``key`` must not sign sessions and e-mailed links in production, or None if it may."""
     if not key:
@@ -229,10 +249,10 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "RATELIMIT_STORAGE_URI": rate_limit_storage,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "RATELIMIT_HEADERS_ENABLED": True,
-        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
-        "SIGNUP_RATE_LIMIT": env.get("SIGNUP_RATE_LIMIT", "20 per hour"),
-        "TOKEN_RATE_LIMIT": env.get("TOKEN_RATE_LIMIT", "20 per minute"),
-        "CHECK_IN_RATE_LIMIT": env.get("CHECK_IN_RATE_LIMIT", "10 per minute"),  # per person (a room shares one address)
+        "LOGIN_RATE_LIMIT": _rate_limit(env, "LOGIN_RATE_LIMIT", "10 per minute"),
+        "SIGNUP_RATE_LIMIT": _rate_limit(env, "SIGNUP_RATE_LIMIT", "20 per hour"),
+        "TOKEN_RATE_LIMIT": _rate_limit(env, "TOKEN_RATE_LIMIT", "20 per minute"),
+        "CHECK_IN_RATE_LIMIT": _rate_limit(env, "CHECK_IN_RATE_LIMIT", "10 per minute"),  # per person (a room shares one address)
         "LOG_FORMAT": env.get("LOG_FORMAT", ""),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         # "fast": minimal Argon2 cost, for the test suite's hundreds of accounts (tests/conftest.py sets it).
@@ -250,7 +270,7 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "XAPI_USERNAME": env.get("XAPI_USERNAME", ""),
         "XAPI_PASSWORD": env.get("XAPI_PASSWORD", ""),
         "XAPI_ACTOR": _xapi_actor(env),
-        "XAPI_TIMEOUT": _int(env, "XAPI_TIMEOUT", 10),
+        "XAPI_TIMEOUT": _at_least_one(env, "XAPI_TIMEOUT", 10),
         "OUTBOX_MAX_ATTEMPTS": _int(env, "OUTBOX_MAX_ATTEMPTS", 10),
         # Events of a type with a batch handler committed together are handled this many per task.
         "OUTBOX_BATCH_SIZE": _int(env, "OUTBOX_BATCH_SIZE", 50),

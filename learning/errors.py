@@ -84,6 +84,8 @@ def wants_json() -> bool:
     """API paths always get JSON; other clients get it when they prefer it."""
     if request.path.startswith("/api/") or request.path.startswith("/.well-known/"):
         return True
+    if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        return True  # an API client fetching a document the API points to (a QR code, a sign-in sheet)
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 

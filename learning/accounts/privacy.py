@@ -112,7 +112,47 @@ def export_personal_data(user: User) -> dict:
         ],
         "single_sign_on": _sso_identities(user),
         "evaluations": _evaluations(user),
+        "attendance": _attendance(user, enrolment_ids),
+        "offline_events": _offline_events(user),
+        "learning_platforms": _lti_identities(user),
     }
+
+
+def _attendance(user: User, enrolment_ids: list[int]) -> list[dict]:
+    """The person's marks on their cohorts' registers (learning/cohorts): check-ins, the trainer's marks."""
+    from learning.cohorts.models import Attendance, TrainingSession
+
+    if not enrolment_ids:
+        return []
+    rows = db.session.execute(select(Attendance, TrainingSession).join(
+        TrainingSession, TrainingSession.id == Attendance.session_id).where(
+        Attendance.enrolment_id.in_(enrolment_ids)).order_by(TrainingSession.starts_at, TrainingSession.id)).all()
+    return [{"enrolment_id": a.enrolment_id, "cohort_id": s.cohort_id, "session_id": s.id, "session_title": s.title,
+             "session_starts_at": _iso(s.starts_at), "present": a.present, "excused": a.excused,
+             "recorded_at": _iso(a.recorded_at), "checked_in_yourself": a.recorded_by_id == user.id}
+            for a, s in rows]
+
+
+def _offline_events(user: User) -> list[dict]:
+    """The events the person's devices sent (``POST /api/v1/sync``, learning/enrolment/sync)."""
+    from learning.enrolment.models import DeviceEvent
+
+    rows = db.session.scalars(select(DeviceEvent).where(DeviceEvent.user_id == user.id)
+                              .order_by(DeviceEvent.occurred_at, DeviceEvent.id)).all()
+    return [{"id": e.id, "type": e.event_type, "enrolment_id": e.enrolment_id, "occurred_at": _iso(e.occurred_at),
+             "applied_at": _iso(e.applied_at)} for e in rows]
+
+
+def _lti_identities(user: User) -> list[dict]:
+    """The partners' LMSs (LTI 1.3 platforms) the person launched from (learning/lti), and who they are there."""
+    from learning.lti.models import LtiIdentity, LtiPlatform
+
+    rows = db.session.execute(select(LtiIdentity, LtiPlatform).join(
+        LtiPlatform, LtiPlatform.id == LtiIdentity.platform_id).where(LtiIdentity.user_id == user.id)
+        .order_by(LtiIdentity.id)).all()
+    return [{"platform": platform.name or platform.issuer, "issuer": platform.issuer, "subject": identity.subject,
+             "linked_at": _iso(identity.created_at), "last_launch_at": _iso(identity.last_launch_at)}
+            for identity, platform in rows]
 
 
 def _sso_identities(user: User) -> list[dict]:

@@ -212,7 +212,8 @@ def patch_me(data):
 
 
 EXPORT_LISTS = ("enrolments", "lessons_completed", "quiz_attempts", "certificates", "api_tokens", "sessions",
-                "reminders_sent", "actions_in_audit_log")
+                "reminders_sent", "actions_in_audit_log", "knowledge_test_attempts", "single_sign_on", "evaluations",
+                "attendance", "offline_events", "learning_platforms")
 
 
 @bp.get("/me/export")

@@ -283,12 +283,20 @@ def close_cohort(cohort_id: int):
     return {**serialise_cohort(cohort), "signed_off": result.signed_off, "still_active": result.still_active}
 
 
+SessionPageSchema = page_of(SessionSchema)
+
+
 @bp.get("/cohorts/<int:cohort_id>/sessions")
 @bp.auth_required(auth, roles=RUNNERS)
-@bp.output(SessionSchema(many=True))
-@bp.doc(summary="The cohort's sessions", responses={404: "No such cohort"})
-def list_sessions(cohort_id: int):
-    return [serialise_session(s, n) for s, n in sessions.sessions_of(_cohort(cohort_id))]
+@bp.input(PageQuerySchema, location="query", arg_name="query")
+@bp.output(SessionPageSchema)
+@bp.doc(summary="The cohort's sessions, in time order (paginated, as every list: API.md's conventions)",
+        responses={404: "No such cohort", 422: "Invalid page or per_page"})
+def list_sessions(cohort_id: int, query):
+    rows = sessions.sessions_of(_cohort(cohort_id))
+    page, per_page = query["page"], query["per_page"]
+    items = [serialise_session(s, n) for s, n in rows[(page - 1) * per_page:page * per_page]]
+    return {"items": items, "page": page, "per_page": per_page, "total": len(rows)}
 
 
 @bp.post("/cohorts/<int:cohort_id>/sessions")

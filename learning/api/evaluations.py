@@ -21,9 +21,9 @@ from learning.reporting import services as reporting
 bp = APIBlueprint("api_evaluations", __name__, url_prefix="/api/v1", tag="Evaluations")
 
 ANSWERS_DOC = (
-    "Answers by question key: a rating question takes an integer from 1 to 5, a choice question one of its "
-    f"`values`, a text question a string of at most {TEXT_MAX} characters. Every question is optional (null or "
-    "blank is unanswered) but at least one must be answered. An unknown question, a rating outside 1-5 or a "
+    "Answers by question key: a rating question takes an integer from 1 to 5 (a number, not a string), a "
+    f"choice question one of its `values`, a text question a string of at most {TEXT_MAX} characters. Every "
+    "question is optional (null or blank is unanswered) but at least one must be answered. An unknown question, a rating outside 1-5 or a "
     "value not offered answers 422 naming each question at fault, and nothing is stored."
 )
 
@@ -107,7 +107,7 @@ def evaluation_form(enrolment_id: int):
                    422: "An answer is invalid"})
 def submit_evaluation(enrolment_id: int, data):
     enrolment = get_own_enrolment(current_api_user(), enrolment_id)
-    services.submit_evaluation(enrolment, data["answers"], current_language())
+    services.submit_evaluation(enrolment, data["answers"], current_language(), strict=True)
     return _form_body(enrolment), 201
 
 

@@ -11,7 +11,7 @@ from apiflask.validators import Length
 from flask_babel import gettext as _
 
 from learning.api.auth import auth, current_api_user
-from learning.api.schemas import Id
+from learning.api.schemas import Id, PageQuerySchema, page_of
 from learning.errors import ValidationFailed
 from learning.extensions import db
 from learning.lti import services
@@ -89,12 +89,20 @@ def create_platform(data):
     return services.describe(platform), 201
 
 
+PlatformPageSchema = page_of(PlatformSchema)
+
+
 @bp.get("/lti/platforms")
 @bp.auth_required(auth, roles=["admin"])
-@bp.output(PlatformSchema(many=True))
-@bp.doc(summary="The registered LTI 1.3 platforms (admin)", responses=ADMIN_ERRORS)
-def list_platforms():
-    return [services.describe(p) for p in services.list_platforms()]
+@bp.input(PageQuerySchema, location="query", arg_name="query")
+@bp.output(PlatformPageSchema)
+@bp.doc(summary="The registered LTI 1.3 platforms (admin; paginated, as every list: API.md's conventions)",
+        responses={**ADMIN_ERRORS, 422: "Invalid page or per_page"})
+def list_platforms(query):
+    platforms = services.list_platforms()
+    page, per_page = query["page"], query["per_page"]
+    items = [services.describe(p) for p in platforms[(page - 1) * per_page:page * per_page]]
+    return {"items": items, "page": page, "per_page": per_page, "total": len(platforms)}
 
 
 class RosterPullSchema(Schema):

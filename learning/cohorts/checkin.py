@@ -145,15 +145,25 @@ def check_in(user: User, code) -> CheckInResult:
 def rate_limit_key() -> str:
     """Limit guesses per person, not per address: a whole room checks in through one connection.
 
-    The key is found before authentication runs: the signed-in page's user, or a hash of the
-    bearer token; an anonymous caller is keyed by address (and refused afterwards)."""
+    The key is found before authentication runs: the bearer token's owner (a hash of the token if
+    it names nobody), or the signed-in page's user; an anonymous caller is keyed by address (and
+    refused afterwards)."""
     from flask import request
     from flask_limiter.util import get_remote_address
     from flask_login import current_user
 
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        # The person the token is theirs, not the token: one person with many tokens (each sign-in
+        # through the API makes one) gets one allowance, as the setting says.
+        from learning.accounts.services import user_for_token
+
+        user = user_for_token(header[7:].strip())
+        if user is not None:
+            return f"check-in:user:{user.id}"
+        return "check-in:token:" + hashlib.sha256(header.encode()).hexdigest()
     if current_user and current_user.is_authenticated:
         return f"check-in:user:{current_user.id}"
-    header = request.headers.get("Authorization", "")
     if header:
         return "check-in:token:" + hashlib.sha256(header.encode()).hexdigest()
     return f"check-in:address:{get_remote_address()}"

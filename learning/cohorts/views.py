@@ -33,6 +33,37 @@ bp = Blueprint("cohorts", __name__, url_prefix="/cohorts")
 ROSTER_PAGE_SIZE = 100
 
 
+# The two documents the API points an integrator to (API.md: the check-in code's ``qr_url``, and the
+# session's sign-in sheet) also take the API's bearer token, for this request only (no session is made).
+BEARER_ENDPOINTS = frozenset({"cohorts.check_in_qr", "cohorts.sign_in_sheet"})
+
+
+@bp.before_request
+def _bearer_for_integrators():
+    header = request.headers.get("Authorization", "")
+    if request.endpoint not in BEARER_ENDPOINTS or not header.lower().startswith("bearer "):
+        return
+    from flask import g
+
+    from learning.accounts.services import user_for_token
+    from learning.api.auth import refuse_without_two_factor
+    from learning.errors import Unauthorized
+
+    user = refuse_without_two_factor(user_for_token(header[7:].strip()))
+    if user is None:
+        raise Unauthorized(_("Sign in: send 'Authorization: Bearer <token>' from POST /api/v1/auth/tokens."))
+    g._login_user = user  # Flask-Login's current user for this request
+    g.cohorts_bearer_user = True
+
+
+@bp.teardown_request
+def _forget_bearer_user(_exc=None):
+    from flask import g
+
+    if g.pop("cohorts_bearer_user", False):
+        g.pop("_login_user", None)  # never outlives the request (an app context may hold several)
+
+
 @bp.before_request
 @login_required
 def _only_trainers_and_admins():

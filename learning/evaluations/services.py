@@ -61,11 +61,12 @@ def evaluated_ids(enrolment_ids: list[int]) -> set[int]:
     return set(db.session.scalars(select(Evaluation.enrolment_id).where(Evaluation.enrolment_id.in_(enrolment_ids))))
 
 
-def clean_answers(enrolment: Enrolment, raw: Mapping[str, Any]) -> dict[str, Any]:
+def clean_answers(enrolment: Enrolment, raw: Mapping[str, Any], strict: bool = False) -> dict[str, Any]:
     """The answers as they are stored, by question key; every problem named in one ``ValidationFailed``.
 
     A blank answer (None, "" or only spaces) is a question left unanswered. Ratings may come as
-    numbers or as digits (a form's radio button)."""
+    numbers or as digits (a form's radio button); ``strict`` (the JSON API, whose contract says an
+    integer) refuses digits in a string as the wrong type."""
     asked = {question.key: question for question in questions_for(enrolment)}
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
@@ -80,7 +81,7 @@ def clean_answers(enrolment: Enrolment, raw: Mapping[str, Any]) -> dict[str, Any
             try:
                 if isinstance(value, float) and value.is_integer():
                     value = int(value)
-                if not isinstance(value, int | str):
+                if not isinstance(value, int | str) or (strict and isinstance(value, str)):
                     raise InvalidInput("not a number")
                 cleaned[key] = parse_int(value, minimum=1, maximum=5)
             except InvalidInput:
@@ -106,14 +107,15 @@ def clean_answers(enrolment: Enrolment, raw: Mapping[str, Any]) -> dict[str, Any
     return cleaned
 
 
-def submit_evaluation(enrolment: Enrolment, raw: Mapping[str, Any], language: str | None = None) -> Evaluation:
+def submit_evaluation(enrolment: Enrolment, raw: Mapping[str, Any], language: str | None = None,
+                      strict: bool = False) -> Evaluation:
     """Store the learner's evaluation of a completed enrolment, attributed as the enrolment recorded it.
 
     Raises ``NotCompleted`` before completion, ``AlreadyEvaluated`` for a second one (also when two
     requests race: the unique enrolment id decides), ``ValidationFailed`` for bad answers."""
     if enrolment.status != "completed":
         raise NotCompleted(_("You can evaluate a course once you have completed it."))
-    answers = clean_answers(enrolment, raw)
+    answers = clean_answers(enrolment, raw, strict=strict)
     if evaluation_of(enrolment.id) is not None:
         raise AlreadyEvaluated(_("You have already evaluated this course. Thank you!"))
     evaluation = Evaluation(

@@ -447,7 +447,15 @@ def refuse(platform: LtiPlatform | None, reason: str, **details) -> None:
 
 
 def _on_user_erased(person) -> None:
-    """The platform's subject and the launches identify the person at their LMS: they go."""
+    """The platform's subject and the launches identify the person at their LMS: they go. So do the
+    login states (kept ten minutes, and removed only when someone next signs in) whose login hint is
+    their subject, as Moodle's and Open edX's are: the subject would otherwise outlive the erasure."""
+    from learning.lti.models import LtiLoginState
+
+    for platform_id, subject in db.session.execute(
+            select(LtiIdentity.platform_id, LtiIdentity.subject).where(LtiIdentity.user_id == person.user_id)).all():
+        db.session.execute(delete(LtiLoginState).where(LtiLoginState.platform_id == platform_id,
+                                                       LtiLoginState.login_hint == subject))
     db.session.execute(delete(LtiLinkMember).where(LtiLinkMember.user_id == person.user_id))
     db.session.execute(delete(LtiIdentity).where(LtiIdentity.user_id == person.user_id))
 

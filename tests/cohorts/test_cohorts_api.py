@@ -134,7 +134,12 @@ def test_sessions_and_attendance(api, make):
     assert recorded.get_json() == {"session_id": session["id"], "present": [ana.user_id], "absent": [ben.user_id],
                                    "excused": [], "recorded": True}
     listed = client.get(f"cohorts/{cohort.id}/sessions").get_json()
-    assert listed[0]["present_count"] == 1
+    # Outside check: a list, so paginated as API.md's conventions say (it was a bare array).
+    assert (listed["page"], listed["per_page"], listed["total"]) == (1, 50, 1)
+    assert listed["items"][0]["present_count"] == 1
+    second = client.get(f"cohorts/{cohort.id}/sessions?page=2&per_page=1").get_json()
+    assert second["items"] == [] and second["total"] == 1
+    assert client.get(f"cohorts/{cohort.id}/sessions?per_page=501").status_code == 422
     member = next(m for m in client.get(f"cohorts/{cohort.id}").get_json()["members"] if m["user_id"] == ana.user_id)
     assert (member["sessions_attended"], member["sessions_total"]) == (1, 1)
 

@@ -14,7 +14,7 @@ from learning.audit.models import AuditEntry
 from learning.cohorts import checkin
 from learning.cohorts import sessions as session_service
 from learning.cohorts.models import Attendance
-from learning.extensions import db
+from learning.extensions import db, limiter
 from tests import factories_cohorts as cohorts
 from tests.factories import PASSWORD
 
@@ -207,6 +207,7 @@ def test_a_closed_cohort_takes_no_check_in(api, room, clock):
 
 
 def test_guessing_is_rate_limited_per_person(api, app, room, clock, monkeypatch):
+    limiter.reset()
     trainer, cohort, session, first, second = room
     monkeypatch.setitem(app.config, "CHECK_IN_RATE_LIMIT", "3 per minute")
     guesser = api.as_user(_user(first))
@@ -217,6 +218,19 @@ def test_guessing_is_rate_limited_per_person(api, app, room, clock, monkeypatch)
     assert _present(session) == set()
     # Someone else in the same room (the same address) is not held up by the guesser.
     assert api.as_user(_user(second)).post("check-in", json={"code": code}).status_code == 200
+
+
+def test_the_limit_is_the_person_s_whatever_tokens_they_use(api, app, room, clock, monkeypatch):
+    """Outside check: the limit was keyed by the token, so a guesser minting a token per few guesses
+    (POST /api/v1/auth/tokens) had a fresh allowance each time; now every token of a person shares one."""
+    limiter.reset()
+    _trainer, _cohort, session, first, _second = room
+    monkeypatch.setitem(app.config, "CHECK_IN_RATE_LIMIT", "3 per minute")
+    person = _user(first)
+    for n in range(3):
+        assert api.as_user(person).post("check-in", json={"code": f"{session.id}00000{n}"}).status_code == 422
+    response = api.as_user(person).post("check-in", json={"code": f"{session.id}000009"})  # a new token
+    assert response.status_code == 429 and response.get_json()["error"]["code"] == "rate_limited"
 
 
 def test_an_anonymous_caller_is_refused(api, room, clock):
@@ -416,3 +430,41 @@ def test_without_an_attendance_rule_the_online_part_completes_at_once(make):
     enrolment = cohorts.member(cohort)
     _finish_online_part(enrolment)
     assert enrolment.status == "completed"
+
+
+# --- an integrator with an API token (the outside check) --------------------------------------
+
+def test_the_qr_url_and_the_sign_in_sheet_take_the_api_token(api, room, make, clock, client):
+    """The API hands an integrator ``qr_url``, and API.md lists the sign-in sheet: with the bearer
+    token they called the API with, both answer (they redirected to the sign-in page before);
+    anyone else's token is refused with the API's error body, and no browser session is made."""
+    trainer, cohort, session, *_ = room
+    body = _code(api, trainer, cohort, session)
+    qr = api.as_user(trainer).get(body["qr_url"].split("localhost", 1)[-1])
+    assert qr.status_code == 200 and qr.mimetype == "image/svg+xml"
+    sheet_path = f"/cohorts/{cohort.id}/sessions/{session.id}/sign-in-sheet.pdf"
+    sheet = api.as_user(trainer).get(sheet_path)
+    assert sheet.status_code == 200 and sheet.data.startswith(b"%PDF")
+    assert api.as_user(make.admin()).get(sheet_path).status_code == 200
+    other = api.as_user(make.trainer()).get(sheet_path)
+    assert other.status_code == 404 and other.get_json()["error"]["code"] == "not_found"
+    learner = api.as_user(make.user()).get(sheet_path)
+    assert learner.status_code == 403 and learner.get_json()["error"]["code"] == "forbidden"
+    bad = client.get(sheet_path, headers={"Authorization": "Bearer nonsense"})
+    assert bad.status_code == 401 and bad.get_json()["error"]["code"] == "unauthorized"
+    assert api.as_user(trainer).get(f"/cohorts/{cohort.id}/sessions/999999/sign-in-sheet.pdf").status_code == 404
+    # Other trainer pages still want the browser session.
+    assert api.as_user(trainer).get(f"/cohorts/{cohort.id}").status_code == 302
+
+
+@pytest.mark.parametrize("setting", ["CHECK_IN_RATE_LIMIT", "LOGIN_RATE_LIMIT", "TOKEN_RATE_LIMIT", "SIGNUP_RATE_LIMIT"])
+def test_a_rate_limit_that_does_not_parse_refuses_to_start(setting):
+    """Outside check: CHECK_IN_RATE_LIMIT=lots started, and Flask-Limiter then logged the error and
+    limited nothing (codes could be guessed freely); now the start-up names the setting."""
+    from learning.config import ConfigError, load_config
+
+    env = {"SECRET_KEY": "test-secret-key-that-is-long-enough-for-tests"}
+    with pytest.raises(ConfigError, match=setting):
+        load_config({**env, setting: "lots"})
+    assert load_config({**env, setting: "3 per minute"})[setting] == "3 per minute"
+    assert load_config(env)["CHECK_IN_RATE_LIMIT"] == "10 per minute"

@@ -143,6 +143,11 @@ def test_a_learner_reads_the_form_and_sends_it_once(api, make):
     ({"answers": {"recommend": "perhaps"}}, "recommend"),
     ({"answers": {"unknown": 3}}, "unknown"),
     ({"answers": {"relevance": "high"}}, "relevance"),
+    # Outside check: the contract says an integer; digits in a string are the wrong type (the form's
+    # radio buttons, which send strings, are read by the page, not by this API).
+    ({"answers": {"relevance": "5"}}, "relevance"),
+    ({"answers": {"relevance": True}}, "relevance"),
+    ({"answers": {"relevance": 10**30}}, "relevance"),
     ({"answers": {}}, "answers"),
     ({"answers": [5]}, "answers"),
     ({}, "answers"),

@@ -20,6 +20,7 @@ from learning.lti.models import (
     LtiIdentity,
     LtiLinkMember,
     LtiLoginState,
+    LtiPlatform,
     LtiResourceLink,
 )
 from tests import factories
@@ -344,3 +345,38 @@ def test_erasure_removes_the_platform_subject_and_launches(client, registered, l
     db.session.commit()
     assert count(LtiIdentity) == 0 and count(LtiLinkMember) == 0
     assert count(LtiResourceLink) == 1  # the placement is the platform's, not the person's
+
+
+def test_the_person_s_data_export_names_the_platforms_they_launched_from(client, registered, lms):
+    """GET /api/v1/me/export holds "all personal data held on the caller": the LMS's subject too."""
+    from learning.accounts.privacy import export_personal_data
+
+    course = factories.course()
+    assert launch(client, lms, "ana", lms.resource_link(custom={"course": course.slug})).status_code == 302
+    identity = db.session.scalar(select(LtiIdentity))
+    platform = db.session.get(LtiPlatform, identity.platform_id)
+    exported = export_personal_data(db.session.get(User, identity.user_id))["learning_platforms"]
+    assert [(e["issuer"], e["subject"]) for e in exported] == [(platform.issuer, identity.subject)]
+    assert exported[0]["linked_at"]
+
+
+def test_erasure_removes_the_login_states_that_name_the_person(client, registered, lms):
+    """Outside check: Moodle's login hint is the person's subject; the used login state kept it (until
+    someone else's sign-in swept expired states), so the subject outlived the erasure in a dump."""
+    from learning.accounts.privacy import erase_user
+
+    lms.users["moodle-user-17"] = dict(lms.users["ana"])  # the hint is the subject, as Moodle sends it
+    lms.users["teo-hint"] = dict(lms.users["teo"])
+    course = factories.course()
+    assert launch(client, lms, "moodle-user-17", lms.resource_link(custom={"course": course.slug})).status_code == 302
+    assert launch(client, lms, "teo-hint", lms.resource_link(custom={"course": course.slug})).status_code == 302
+    assert _hints() == {"moodle-user-17", "teo-hint"}
+    user_id = db.session.scalar(select(LtiIdentity.user_id).where(LtiIdentity.subject == "moodle-user-17"))
+    erase_user(user_id)
+    db.session.commit()
+    assert _hints() == {"teo-hint"}  # someone else's stays
+
+
+def _hints() -> set[str]:
+    db.session.expire_all()
+    return set(db.session.scalars(select(LtiLoginState.login_hint)))

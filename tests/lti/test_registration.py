@@ -39,7 +39,11 @@ def test_an_admin_registers_a_platform_and_lists_it(client, app_context):
     assert body["deployment_ids"] == ["3", "4"] and body["organisation"] == {"id": org.id, "name": "Academia"}
     assert body["name"] == "moodle.academia.example" and body["instructors_are_trainers"] is True
     listed = client.get("/api/v1/lti/platforms", headers=bearer(admin)).get_json()
-    assert [p["client_id"] for p in listed] == ["Xy12AbC"]
+    # Outside check: a list, so paginated as API.md's conventions say (it was a bare array).
+    assert [p["client_id"] for p in listed["items"]] == ["Xy12AbC"]
+    assert (listed["page"], listed["per_page"], listed["total"]) == (1, 50, 1)
+    assert client.get("/api/v1/lti/platforms?page=2", headers=bearer(admin)).get_json()["items"] == []
+    assert client.get("/api/v1/lti/platforms?page=0", headers=bearer(admin)).status_code == 422
 
 
 def test_the_same_issuer_and_client_id_twice_is_a_conflict(client, app_context):

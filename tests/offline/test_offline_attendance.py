@@ -242,3 +242,23 @@ def test_the_api_register_takes_and_gives_the_excused(api, room):
     refused = api.as_user(trainer).request("PUT", path, json={"present": [], "excused": [2**31 - 1]})
     assert refused.status_code == 422 and "excused" in str(refused.get_json())
     assert register(session) == {ana.id: "present", ben.id: "excused", eva.id: "absent"}
+
+
+def test_the_data_export_holds_the_members_marks_and_the_devices_events(api, room):
+    """GET /api/v1/me/export holds all personal data held on the caller: a member's marks on the
+    register (a check-in or the trainer's mark), and the events their own devices sent."""
+    trainer, _cohort, session, (ana, ben, _eva) = room
+    at = (utcnow() - timedelta(minutes=30)).replace(microsecond=0)
+    events = [mark(ana, session, "present", at), mark(ben, session, "excused", at)]
+    assert api.as_user(trainer).post("sync", json={"events": events}).status_code == 200
+
+    exported = api.as_user(ana.user).get("me/export").get_json()
+    assert [(m["session_id"], m["present"], m["excused"], m["checked_in_yourself"]) for m in exported["attendance"]] \
+        == [(session.id, True, False, False)]
+    assert exported["attendance"][0]["recorded_at"] == at.isoformat()
+    assert exported["offline_events"] == []  # the trainer's device sent them
+    excused = api.as_user(ben.user).get("me/export").get_json()["attendance"]
+    assert [(m["present"], m["excused"]) for m in excused] == [(False, True)]
+    mine = api.as_user(trainer).get("me/export").get_json()["offline_events"]
+    assert sorted(e["id"] for e in mine) == sorted(e["id"] for e in events)
+    assert {e["type"] for e in mine} == {"attendance.marked"}

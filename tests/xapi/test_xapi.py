@@ -254,3 +254,15 @@ def test_the_configuration_is_checked():
         load_config({**env, "XAPI_ACTOR": "email"})
     with pytest.raises(ConfigError, match="XAPI_ENDPOINT"):
         load_config({**env, "XAPI_ENDPOINT": "lrs.example.org"})
+
+
+@pytest.mark.parametrize("timeout", ["0", "-5"])
+def test_a_timeout_that_could_never_send_refuses_to_start(timeout):
+    """Outside check: XAPI_TIMEOUT=0 or -5 started, and then every batch failed in requests (a timeout
+    must be positive) and was retried for ever; now the start-up names the setting."""
+    from learning.config import ConfigError, load_config
+
+    env = {"SECRET_KEY": "test-secret-key-that-is-long-enough-for-tests", "XAPI_ENDPOINT": "https://lrs.example.org/xapi"}
+    with pytest.raises(ConfigError, match="XAPI_TIMEOUT must be 1 or more"):
+        load_config({**env, "XAPI_TIMEOUT": timeout})
+    assert load_config({**env, "XAPI_TIMEOUT": "3"})["XAPI_TIMEOUT"] == 3
