@@ -82,6 +82,7 @@ def main() -> None:
                         help="for how many of the four summaries to time the whole summary in plain SQL "
                              "(each takes minutes at 10M); the headline in plain SQL is timed for all")
     parser.add_argument("--unaligned-runs", type=int, default=11)
+    parser.add_argument("--periods", default="", help="unaligned periods to time: short, long (default: both)")
     parser.add_argument("--only", choices=("summary", "unaligned", "exports"),
                         help="run one part only (the others are skipped)")
     parser.add_argument("--exports", default="",
@@ -163,7 +164,7 @@ def main() -> None:
             break
         if wanted and name not in wanted:
             continue
-        with ServerCpu(args.database_url, args.database_url.rsplit("/", 1)[1]) as server:
+        with BackendCpu(args.database_url) as server:
             own = own_cpu_seconds()
             results["exports"][name] = timed(call(path), args.export_runs, warmup=0)  # the largest takes seconds
             own = own_cpu_seconds() - own
@@ -179,6 +180,33 @@ def main() -> None:
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(results, indent=2))
     print(f"written {args.output}")
+
+
+class BackendCpu:
+    """CPU seconds of the PostgreSQL backends of one database (/proc), read at the start and at the
+    end: exact for the app's pooled connections, which live through the whole measurement (``ServerCpu``
+    samples every half second and misses the end of a run shorter than that)."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.database = url, url.rsplit("/", 1)[1]
+        self.seconds = 0.0
+
+    def _sample(self) -> dict[int, float]:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            pids = [pid for (pid,) in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (self.database,))]
+        return {pid: cpu for pid in pids if (cpu := ServerCpu._cpu(pid)) is not None}
+
+    def __enter__(self) -> BackendCpu:
+        self.first = self._sample()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        last = self._sample()
+        self.seconds = sum(value - self.first[pid] for pid, value in last.items() if pid in self.first)
 
 
 # Periods that are not a whole year or month (the cells cannot answer them): a short one and a long one.
@@ -220,24 +248,26 @@ def unaligned(app, call, args, biggest: str) -> dict:
         f"country={biggest}, course={slug}": (f"&country={biggest}&course={slug}",
                                              f"e.country = '{biggest}' AND e.course_id = {course_id}"),
     }
-    database = args.database_url.rsplit("/", 1)[1]
     results: dict = {}
     print(f"summary for a period that is not a whole year or month (aim: median under {AIM_MS} ms)")
     with app.app_context():
         connection = db.engine.connect()
         for period_name, (start, end) in UNALIGNED.items():
+            if args.periods and period_name.split()[0] not in args.periods.split(","):
+                continue
             for filter_name, (query, condition) in filters.items():
                 path = f"/api/v1/reports/summary?from={start}&to={end}{query}"
-                with ServerCpu(args.database_url, database) as server:
+                call(path)()  # warm-up outside the CPU window (it opens the pool's connection)
+                with BackendCpu(args.database_url) as server:
                     own = own_cpu_seconds()
-                    endpoint = timed(call(path), args.unaligned_runs, warmup=1)
+                    endpoint = timed(call(path), args.unaligned_runs, warmup=0)
                     own = own_cpu_seconds() - own
                 floor = timed(lambda c=condition, s=start, e=end: connection.execute(text(
                     "SELECT count(DISTINCT user_id) FROM enrolments e WHERE " + c +
                     f" AND e.enrolled_at >= '{s}T00:00:00Z' AND e.enrolled_at < date '{e}' + 1")).all(),
                     args.plain_runs, warmup=0)
-                cpu = {"python": round(own * 1000 / (args.unaligned_runs + 1), 1),
-                       "postgresql": round(server.seconds * 1000 / (args.unaligned_runs + 1), 1)}
+                cpu = {"python": round(own * 1000 / args.unaligned_runs, 1),
+                       "postgresql": round(server.seconds * 1000 / args.unaligned_runs, 1)}
                 results[f"{period_name}, {filter_name}"] = {"endpoint": endpoint, "cpu_ms_per_call": cpu,
                                                             "plain_sql_headline_only": floor, "aim_ms": AIM_MS}
                 print(f"  {period_name:31s} {filter_name:34s} median {endpoint['median_ms']:8.1f} ms "
