@@ -47,12 +47,14 @@ PLAIN_SUMMARY = [
 PLAIN_HEADLINE = "SELECT count(DISTINCT user_id) FROM enrolments e WHERE {enrolled}"
 
 
-def where(country: str | None, year: int | None) -> dict[str, str]:
+def where(country: str | None, year: int | str | None) -> dict[str, str]:
     def clause(column: str) -> str:
         parts = ["TRUE"]
         if country:
             parts.append(f"e.country = '{country}'")
-        if year:
+        if isinstance(year, str):  # a month, "YYYY-MM"
+            parts.append(f"{column} >= '{year}-01T00:00:00Z' AND {column} < date '{year}-01' + interval '1 month'")
+        elif year:
             parts.append(f"{column} >= '{year}-01-01T00:00:00Z' AND {column} < '{year + 1}-01-01T00:00:00Z'")
         return " AND ".join(parts)
 
@@ -126,6 +128,7 @@ def main() -> None:
         "summary, no filter": ("/api/v1/reports/summary", None, None),
         f"summary, country={biggest}": (f"/api/v1/reports/summary?country={biggest}", biggest, None),
         "summary, year 2024": ("/api/v1/reports/summary?from=2024-01-01&to=2024-12-31", None, 2024),
+        "summary, month 2024-03": ("/api/v1/reports/summary?from=2024-03-01&to=2024-03-31", None, "2024-03"),
         f"summary, country={biggest} and year 2024": (
             f"/api/v1/reports/summary?country={biggest}&from=2024-01-01&to=2024-12-31", biggest, 2024),
     }

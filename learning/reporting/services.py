@@ -115,7 +115,7 @@ def summary(report: ReportFilter) -> dict:
     by_country = list(counts(report, ("country",)))
     by_sector = list(counts(report, ("sector",)))
     by_course = list(counts(report, ("course",)))
-    by_year = list(counts(report, ("year",)))
+    by_year = _by_year(report, total)
     slugs = course_slugs([row.key[0] for row in by_course])
     return {
         "professionals_reached": total.reached,
@@ -128,6 +128,18 @@ def summary(report: ReportFilter) -> dict:
         "by_course": [_figures("course", slugs.get(row.key[0]), row) for row in by_course],
         "by_year": [_figures("year", row.key[0], row) for row in by_year],
     }
+
+
+def _by_year(report: ReportFilter, total: CountRow) -> list[CountRow]:
+    """The summary's figures by year. A period within one calendar year has one year, whose figures are
+    the period's own (the same people, the same certificates): no second count, which for a period
+    that is not a whole year would be another pass over its facts (the cells keep no month by year)."""
+    start, end = report.date_from, report.date_to
+    if start is None or end is None or start.year != end.year:
+        return list(counts(report, ("year",)))
+    if not (total.reached or total.trained or total.certified):
+        return []
+    return [CountRow((start.year,), total.reached, total.trained, total.certified)]
 
 
 def _figures(name: str, value, row: CountRow) -> dict:
