@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -37,7 +36,7 @@ from learning.reporting.queries import GROUPS, TIME_GROUPS, CountRow, ReportFilt
 
 FORMATS = ("csv", "xlsx")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-LABEL_BATCH = 500
+LABEL_BATCH = 2000  # ids per label query
 
 
 def parse_group_by(value: str | None) -> tuple[str, ...]:
@@ -82,33 +81,42 @@ def rows(report: ReportFilter, group: tuple[str, ...], language: str) -> Iterato
     """Labelled rows in key order, as published (small and complementary cells withheld)."""
     threshold = services.small_cell_threshold()
     table, figures, _withheld = disclosure.publish_rows(report, group, list(counts(report, group)), threshold)
-    source = iter(zip(table, figures, strict=True))
-    while batch := list(itertools.islice(source, LABEL_BATCH)):
-        labels = _labels(group, [row for row, _ in batch], language)
-        for row, published in batch:
-            cells: list = []
-            for position, name in enumerate(group):
-                cells += labels[name](row.key[position])
-            cells += [published["reached"], published["trained"], published["certified"]]
-            yield [neutralise(cell) for cell in cells]
+    # The labels of every key of the table, read once (a query per LABEL_BATCH distinct keys), not
+    # once per batch of rows: a cohort × month table repeats each cohort on a hundred rows.
+    labels = _labels(group, table, language)
+    for row, published in zip(table, figures, strict=True):
+        cells: list = []
+        for position, name in enumerate(group):
+            cells += labels[name](row.key[position])
+        cells += [published["reached"], published["trained"], published["certified"]]
+        yield [neutralise(cell) for cell in cells]
 
 
-def _labels(group: tuple[str, ...], batch: list[CountRow], language: str) -> dict:
+def _in_batches(fetch, keys) -> dict:
+    """``fetch`` (keys -> dict) over the distinct keys, LABEL_BATCH at a time, merged."""
+    distinct = sorted({key for key in keys if key is not None})
+    found: dict = {}
+    for start in range(0, len(distinct), LABEL_BATCH):
+        found.update(fetch(distinct[start:start + LABEL_BATCH]))
+    return found
+
+
+def _labels(group: tuple[str, ...], table: list[CountRow], language: str) -> dict:
     labels = {}
     for position, name in enumerate(group):
-        keys = [row.key[position] for row in batch]
+        keys = [row.key[position] for row in table]
         if name == "country":
             labels[name] = lambda code: [code or "", services.label_country(code, language)]
         elif name == "sector":
             labels[name] = lambda code: [code or "", services.label_sector(code)]
         elif name == "course":
-            titles = services.course_titles(keys, language)
+            titles = _in_batches(lambda ids: services.course_titles(ids, language), keys)
             labels[name] = lambda key, titles=titles: list(titles.get(key, ("", "")))
         elif name == "cohort":
-            names = services.cohort_names(keys)
+            names = _in_batches(services.cohort_names, keys)
             labels[name] = lambda key, names=names: [key or "", names.get(key, "") if key else _("No cohort")]
         elif name == "organisation":
-            names = services.organisation_names(keys)
+            names = _in_batches(services.organisation_names, keys)
             labels[name] = lambda key, names=names: [key or "", names.get(key, "") if key else _("No organisation")]
         elif name == "year":
             labels[name] = lambda year: [year]

@@ -112,10 +112,10 @@ def find_organisation(value: str) -> Organisation | None:
 def summary(report: ReportFilter) -> dict:
     """The API's summary: headline figures and the breakdowns by country, sector, course and year."""
     total = next(iter(counts(report)), CountRow(()))
-    by_country = list(counts(report, ("country",)))
-    by_sector = list(counts(report, ("sector",)))
-    by_course = list(counts(report, ("course",)))
-    by_year = list(counts(report, ("year",)))
+    by_country = _by_dimension(report, total, "country")
+    by_sector = _by_dimension(report, total, "sector")
+    by_course = _by_dimension(report, total, "course")
+    by_year = _by_year(report, total)
     slugs = course_slugs([row.key[0] for row in by_course])
     return {
         "professionals_reached": total.reached,
@@ -128,6 +128,33 @@ def summary(report: ReportFilter) -> dict:
         "by_course": [_figures("course", slugs.get(row.key[0]), row) for row in by_course],
         "by_year": [_figures("year", row.key[0], row) for row in by_year],
     }
+
+
+def _only_row(key, total: CountRow) -> list[CountRow]:
+    """A breakdown with a single possible key: the total's figures under it (no row when all are zero,
+    as a count finds no fact)."""
+    if not (total.reached or total.trained or total.certified):
+        return []
+    return [CountRow((key,), total.reached, total.trained, total.certified)]
+
+
+def _by_dimension(report: ReportFilter, total: CountRow, name: str) -> list[CountRow]:
+    """The summary's breakdown by one dimension; when the filters fix that dimension, its one row is
+    the total (every fact counted has that value): no second count."""
+    value = getattr(report, name)
+    if value is not None:
+        return _only_row(value, total)
+    return list(counts(report, (name,)))
+
+
+def _by_year(report: ReportFilter, total: CountRow) -> list[CountRow]:
+    """The summary's figures by year. A period within one calendar year has one year, whose figures are
+    the period's own (the same people, the same certificates): no second count, which for a period
+    that is not a whole year would be another pass over its facts (the cells keep no month by year)."""
+    start, end = report.date_from, report.date_to
+    if start is None or end is None or start.year != end.year:
+        return list(counts(report, ("year",)))
+    return _only_row(start.year, total)
 
 
 def _figures(name: str, value, row: CountRow) -> dict:
