@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -248,7 +249,7 @@ def record_attempt(enrolment: Enrolment, kind: str, answers, *, at: datetime | N
     them): for results of the past loaded as history, such as the demo's. Still one per enrolment."""
     tests = tests_of(enrolment.course_id) if tests is None else tests
     questions = {q.id: q for q in questions_of(kind, tests)}
-    scored = score_answers(answers, questions, not_asked=_("Not a question of this test."))
+    scored = score_answers(answers, questions, not_asked=_l("Not a question of this test."))
     attempt = KnowledgeTestAttempt(
         enrolment_id=enrolment.id, kind=kind, submitted_at=at or utcnow(), correct=scored.correct,
         questions=scored.questions, score=scored.percent, answers=scored.answers_as_data())

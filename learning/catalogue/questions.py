@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from flask_babel import LazyString
 from flask_babel import gettext as _
 
 from learning.errors import ValidationFailed
@@ -45,16 +46,17 @@ class Scored:
         return {str(question_id): choice_id for question_id, choice_id in self.chosen.items()}
 
 
-def score_answers(answers, questions: Mapping[int, Question], *, not_asked: str) -> Scored:
+def score_answers(answers, questions: Mapping[int, Question], *, not_asked: LazyString) -> Scored:
     """Check ``answers`` against ``questions`` (by id) and score them; ``ValidationFailed`` if any is
-    invalid. ``not_asked`` is the message for an id that is not one of these questions."""
+    invalid. ``not_asked`` is the message for an id that is not one of these questions: lazy, so that
+    scoring valid answers translates nothing (a translation fixes the request's language)."""
     chosen = _checked_answers(answers, questions, not_asked)
     correct = sum(1 for question_id, question in questions.items()
                   if chosen.get(question_id) in {c.id for c in question.choices if c.correct})
     return Scored(chosen, correct, len(questions))
 
 
-def _checked_answers(answers, questions: Mapping[int, Question], not_asked: str) -> dict[int, int]:
+def _checked_answers(answers, questions: Mapping[int, Question], not_asked: LazyString) -> dict[int, int]:
     if not isinstance(answers, dict):
         raise ValidationFailed(_("The answers must map question ids to choice ids."),
                                {"answers": [_("Must be an object.")]})
@@ -68,7 +70,7 @@ def _checked_answers(answers, questions: Mapping[int, Question], not_asked: str)
             continue
         question = questions.get(question_id)
         if question is None:
-            errors.setdefault(f"answers.{key}", []).append(not_asked)
+            errors.setdefault(f"answers.{key}", []).append(str(not_asked))
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value not in {c.id for c in question.choices}:
             errors.setdefault(f"answers.{key}", []).append(_("Not a choice of this question."))

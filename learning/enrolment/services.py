@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import format_datetime
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -364,7 +365,7 @@ def submit_quiz(enrolment: Enrolment, answers, *, at: datetime | None = None) ->
             error.headers["Retry-After"] = str(max(1, int((wait.retry_at - utcnow()).total_seconds()) + 1))
         raise error
     scored = score_answers(answers, {q.id: q for q in course.quiz.questions},
-                           not_asked=_("Not a question of this quiz."))
+                           not_asked=_l("Not a question of this quiz."))
     score = scored.percent
     passed = score >= course.pass_mark
     attempt = QuizAttempt(enrolment_id=enrolment.id, score=score, passed=passed,
