@@ -36,6 +36,15 @@ def _controlled(page) -> None:
     page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=15_000)
 
 
+def _paper_sheet_offline(page, email: str, cohort, session) -> None:
+    """Sign in, open the session's paper sheet under the service worker, then lose the connection."""
+    _sign_in(page, email)
+    page.goto(f"/cohorts/{cohort.id}/sessions/{session.id}/paper")
+    _controlled(page)
+    page.reload()
+    page.context.set_offline(True)
+
+
 def _register(session) -> dict[int, str]:
     db.session.expire_all()
     return {row.enrolment_id: sessions.mark_of(row) for row in db.session.scalars(
@@ -100,12 +109,7 @@ def test_the_register_marked_offline_reaches_the_server_once_when_back_online(pa
 
 def test_marks_refused_by_the_server_are_shown_to_the_trainer_with_the_reason(page, make):
     trainer, cohort, session, (ana, _ben, _eva) = _room(make)
-    _sign_in(page, trainer.email)
-    url = f"/cohorts/{cohort.id}/sessions/{session.id}/paper"
-    page.goto(url)
-    _controlled(page)
-    page.reload()
-    page.context.set_offline(True)
+    _paper_sheet_offline(page, trainer.email, cohort, session)
     page.locator(f"fieldset[data-enrolment-id='{ana.id}'] label.mark-present").click()
     page.get_by_role("button", name="Save attendance").click()
     expect(page.locator("#queued")).to_contain_text("Marks kept on this device: 1")
@@ -168,12 +172,7 @@ def test_the_paper_sheet_on_a_phone_offline_with_javascript(browser, live_server
 
 def test_the_service_worker_sends_the_queue_by_background_sync_with_no_register_open(page, make, live_server):
     trainer, cohort, session, (ana, ben, eva) = _room(make)
-    _sign_in(page, trainer.email)
-    url = f"/cohorts/{cohort.id}/sessions/{session.id}/paper"
-    page.goto(url)
-    _controlled(page)
-    page.reload()
-    page.context.set_offline(True)
+    _paper_sheet_offline(page, trainer.email, cohort, session)
     page.locator("#all-present").click()
     page.get_by_role("button", name="Save attendance").click()
     expect(page.locator("#queued")).to_contain_text("Marks kept on this device: 3")
