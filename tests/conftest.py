@@ -183,6 +183,18 @@ def make(app_context):
 
 
 @pytest.fixture
+def sign_in(client):
+    """Sign the test client in to the pages: ``sign_in(user)`` returns the client, now ``user``'s."""
+    from tests.factories import PASSWORD
+
+    def as_user(user):
+        response = client.post("/account/login", data={"email": user.email, "password": PASSWORD})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return client
+    return as_user
+
+
+@pytest.fixture
 def api(client, app):
     """A JSON client for ``/api/v1`` that can act as any user: ``api.as_user(user).get(...)``."""
     from tests.factories import ApiClient

@@ -16,6 +16,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,6 +113,19 @@ def build_world() -> World:
     world.tokens = {role: factories.token(person) for role, person in people.items()}
     db.session.remove()
     return world
+
+
+@contextmanager
+def module_world(app) -> Iterator[World]:
+    """A world that lives for a whole test module: built on empty tables, emptied afterwards."""
+    from tests.conftest import empty_tables
+
+    with app.app_context():
+        empty_tables()
+        built = build_world()
+    yield built
+    with app.app_context():
+        empty_tables()
 
 
 def sign_in(client, email: str) -> None:

@@ -1,9 +1,12 @@
-"""Test plumbing that is not a fixture: databases, free ports, a real SMTP server."""
+"""Test plumbing that is not a fixture: databases, free ports, a real SMTP server, and the helpers of
+the browser tests on phones (signing in, reading a QR code off the screen, the offline queue)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -105,3 +108,44 @@ def start_smtp_server(port: int | None = None):
 def body_text(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     return part.get_content() if part else ""
+
+
+# --- phones in a real browser (Playwright) ---------------------------------------------------
+
+# The offline queue of a page (IndexedDB ``learning-offline``): the events waiting to be sent.
+QUEUED_EVENTS = """() => new Promise(r => { const q = indexedDB.open('learning-offline', 2);
+    q.onupgradeneeded = () => { q.result.createObjectStore('events', {keyPath: 'id'});
+                                q.result.createObjectStore('rejected', {keyPath: 'id'}); };
+    q.onsuccess = () => { const g = q.result.transaction('events').objectStore('events').getAll();
+    g.onsuccess = () => { q.result.close(); r(g.result); }; }; })"""
+
+
+def phone_options(width: int = 360) -> dict:
+    """Browser context options of a phone ``width`` CSS pixels wide, with a touch screen."""
+    return {"viewport": {"width": width, "height": 740}, "is_mobile": True, "has_touch": True}
+
+
+def sign_in_on(page, email: str) -> None:
+    """Fill in and send the sign-in form the page shows (a protected page redirects to it)."""
+    from tests.factories import PASSWORD
+
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def scan_qr(image, tmp_path) -> str:
+    """Read the QR code as a phone's camera would: from the pixels on the screen."""
+    import pytest
+
+    if not shutil.which("zbarimg"):
+        pytest.fail("Reading the QR code needs zbarimg (zbar-tools).")
+    shot = tmp_path / "qr.png"
+    image.screenshot(path=str(shot))
+    return subprocess.run(["zbarimg", "--quiet", "--raw", str(shot)], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def fits_width(page) -> bool:
+    """Whether the page fits the screen's width (nothing to scroll sideways)."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -7,11 +7,9 @@ Each page parses, authorises, calls one function of ``learning.accounts.manageme
 
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from learning.accounts import management, services
 from learning.accounts.forms import (
@@ -24,6 +22,7 @@ from learning.accounts.forms import (
 from learning.errors import DomainError
 from learning.extensions import db
 from learning.parsing import page_number
+from learning.web import admin_required
 
 bp = Blueprint("admin_users", __name__, url_prefix="/admin/users")
 
@@ -41,17 +40,6 @@ def role_label(role: str) -> str:
 def status_label(status: str) -> str:
     """An account status (``active``, ``disabled``, ``erased``) in the reader's language."""
     return {"active": _("Active"), "disabled": _("Disabled"), "erased": _("Erased")}.get(status, status)
-
-
-def admin_required(view):
-    @wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if not current_user.is_admin:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
 
 
 @bp.get("/")

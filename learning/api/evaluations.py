@@ -7,10 +7,15 @@ import io
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, DateTime, Dict, Float, Integer, List, Nested, Raw, String
-from flask import Response, request
 
 from learning.api.auth import auth, current_api_user
-from learning.api.reports import FILTERS_DOC, FilterQuerySchema, published_count
+from learning.api.reports import (
+    FILTERS_DOC,
+    FilterQuerySchema,
+    csv_attachment,
+    published_count,
+    requested_filters,
+)
 from learning.enrolment.services import get_own_enrolment
 from learning.evaluations import report, services
 from learning.evaluations.questions import TEXT_MAX
@@ -122,7 +127,7 @@ def submit_evaluation(enrolment_id: int, data):
                     "was sent; the other filters are what the enrolment recorded. " + FILTERS_DOC,
         responses={401: "Not signed in", 403: "Not an admin", 422: "A filter is invalid"})
 def evaluations_report(query):
-    filters = reporting.parse_filters(request.args, blank_is_unset=False)
+    filters = requested_filters()
     return report.published(filters, reporting.small_cell_threshold(), with_texts=True)
 
 
@@ -135,11 +140,9 @@ def evaluations_report(query):
 @bp.doc(summary="Course evaluations as CSV (admin)", description=FILTERS_DOC,
         responses={401: "Not signed in", 403: "Not an admin", 422: "A filter is invalid"})
 def report_csv(query):
-    filters = reporting.parse_filters(request.args, blank_is_unset=False)
+    filters = requested_filters()
     exports.audit_export(current_api_user().id, "csv", ("evaluation",), filters)
     buffer = io.StringIO()
     csv.writer(buffer).writerows(report.csv_rows(report.published(filters, reporting.small_cell_threshold(),
                                                                   with_texts=False)))
-    response = Response(buffer.getvalue(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = 'attachment; filename="evaluations.csv"'
-    return response
+    return csv_attachment(buffer.getvalue(), "evaluations.csv")

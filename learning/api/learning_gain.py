@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Float, Integer, List, Nested, String
-from flask import Response, request
+from flask import request
 
 from learning.api.auth import auth, current_api_user
-from learning.api.reports import FilterQuerySchema, published_count
+from learning.api.reports import (
+    FilterQuerySchema,
+    csv_attachment,
+    published_count,
+    requested_filters,
+)
 from learning.assessment import exports
 from learning.assessment import report as gain
 from learning.i18n import current_language
@@ -73,8 +78,7 @@ class GainExportQuerySchema(FilterQuerySchema):
 @bp.doc(summary="Learning gain: pre-test and post-test means (admin)", description=DOC,
         responses={401: "Not signed in", 403: "Not an admin", 422: "A filter is invalid"})
 def learning_gain(query):
-    report = services.parse_filters(request.args, blank_is_unset=False)
-    return gain.learning_gain(report, services.small_cell_threshold(),
+    return gain.learning_gain(requested_filters(), services.small_cell_threshold(),
                               groups=("country", "sector", "course", "cohort"))
 
 
@@ -87,9 +91,7 @@ def learning_gain(query):
 @bp.doc(summary="Export the learning gain as CSV (admin)", description=DOC,
         responses={401: "Not signed in", 403: "Not an admin", 422: "A filter or the grouping is invalid"})
 def learning_gain_csv(query):
-    report = services.parse_filters(request.args, blank_is_unset=False)
+    report = requested_filters()
     group = exports.parse_group_by(request.args.get("group_by"))
     exports.audit_export(current_api_user().id, group, report)
-    response = Response(exports.csv_text(report, group, current_language()), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{exports.file_name(group)}"'
-    return response
+    return csv_attachment(exports.csv_text(report, group, current_language()), exports.file_name(group))

@@ -15,6 +15,7 @@ from learning.errors import NotFound
 from learning.i18n import current_language
 from learning.parsing import DATABASE_YEARS_PATTERN
 from learning.reporting import exports, services
+from learning.reporting.queries import ReportFilter
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -33,6 +34,19 @@ FilterQuerySchema = Schema.from_dict(
     {name: String(metadata={**meta, "pattern": DATABASE_YEARS_PATTERN} if meta.get("format") == "date" else meta)
      for name, meta in services.FILTERS.items()},
     name="FilterQuerySchema")
+
+
+def requested_filters(args=None) -> ReportFilter:
+    """The summary's filters as every report of the API takes them: from the query string (or
+    ``args``), documented by ``FilterQuerySchema``, a blank date refused; 422 naming each bad one."""
+    return services.parse_filters(request.args if args is None else args, blank_is_unset=False)
+
+
+def csv_attachment(body, filename: str) -> Response:
+    """A CSV download (``body``: the text, or its chunks to stream) named ``filename``."""
+    response = Response(body, mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 class ExportQuerySchema(FilterQuerySchema):
@@ -137,13 +151,11 @@ class ImpactSchema(Schema):
 @bp.doc(summary="Training statistics (admin)", description=FILTERS_DOC,
         responses={401: "Not signed in", 403: "Not an admin", 422: "A filter is invalid"})
 def summary(query):
-    return services.summary(services.parse_filters(request.args, blank_is_unset=False))
+    return services.summary(requested_filters())
 
 
 def _export_args():
-    report = services.parse_filters(request.args, blank_is_unset=False)
-    group = exports.parse_group_by(request.args.get("group_by"))
-    return report, group
+    return requested_filters(), exports.parse_group_by(request.args.get("group_by"))
 
 
 @bp.get("/reports/export.csv")
@@ -157,9 +169,7 @@ def export_csv(query):
     report, group = _export_args()
     exports.audit_export(current_api_user().id, "csv", group, report)
     chunks = exports.csv_chunks(report, group, current_language())
-    response = Response(stream_with_context(chunks), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{exports.file_name(group, "csv")}"'
-    return response
+    return csv_attachment(stream_with_context(chunks), exports.file_name(group, "csv"))
 
 
 @bp.get("/reports/export.xlsx")
@@ -215,7 +225,7 @@ def serialise_job(job) -> dict:
         responses={401: "Not signed in", 403: "Not an admin", 422: "A field is invalid"})
 def create_export(data):
     raw = {key: value for key, value in (request.get_json(silent=True) or {}).items() if isinstance(value, str)}
-    report = services.parse_filters(raw, blank_is_unset=False)
+    report = requested_filters(raw)
     group = exports.parse_group_by(data.get("group_by"))
     job = exports.request_export(current_api_user().id, report, group, data.get("format", "csv"),
                                  current_language())

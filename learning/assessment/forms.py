@@ -14,9 +14,9 @@ from wtforms import FieldList, FormField, RadioField, SelectChoice
 
 from learning.catalogue.forms import (
     QuestionForm,
-    blank_fields,
+    add_question_slots,
     dump_translations,
-    load_translations,
+    questions_from,
 )
 
 
@@ -29,12 +29,8 @@ class KnowledgeTestsForm(FlaskForm):
     post_questions = FieldList(FormField(QuestionForm))
 
     def add_empty_slots(self) -> KnowledgeTestsForm:
-        for questions in (self.pre_questions, self.post_questions):
-            for question in questions:
-                question.form.choices.append_entry()
-            new = questions.append_entry()
-            for _ in range(4):
-                new.form.choices.append_entry()
+        add_question_slots(self.pre_questions)
+        add_question_slots(self.post_questions)
         return self
 
 
@@ -57,23 +53,8 @@ def definition_from(form: KnowledgeTestsForm) -> tuple[dict, dict]:
     where: dict = {"post": form.post_mode, "post.same_as_pre": form.post_mode,
                    "post.questions": form.post_mode}
 
-    def questions(entries, kind: str) -> list[dict]:
-        found = []
-        for entry in entries:
-            question = entry.form
-            choices = [{"text": c.form.text.data, "correct": bool(c.form.correct.data),
-                        "translations": load_translations(c.form.translations.data)}
-                       for c in question.choices if not blank_fields(c.form.text.data)]
-            if blank_fields(question.text.data) and not choices:
-                continue
-            path = f"{kind}.questions.{len(found)}"
-            where[path] = where[f"{path}.text"] = where[f"{path}.choices"] = question.text
-            found.append({"text": question.text.data, "choices": choices,
-                          "translations": load_translations(question.translations.data)})
-        return found
-
-    pre = questions(form.pre_questions, "pre")
-    post = questions(form.post_questions, "post")
+    pre = questions_from(form.pre_questions, "pre", where)
+    post = questions_from(form.post_questions, "post", where)
     if not pre and not post:
         return {"pre": None, "post": None}, where
     if form.post_mode.data == "parallel":

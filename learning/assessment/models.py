@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from learning.catalogue.models import ChoiceColumns, QuestionColumns
 from learning.extensions import db
 from learning.models_base import UTCDateTime, utcnow
 
@@ -31,14 +32,10 @@ class KnowledgeTest(db.Model):
     )
 
 
-class KnowledgeQuestion(db.Model):
+class KnowledgeQuestion(QuestionColumns, db.Model):
     __tablename__ = "knowledge_questions"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     test_id: Mapped[int] = mapped_column(ForeignKey("knowledge_tests.id", ondelete="CASCADE"), index=True)
-    position: Mapped[int] = mapped_column(default=0)
-    text: Mapped[str] = mapped_column(Text)
-    translations: Mapped[dict] = mapped_column(JSON, default=dict)
 
     test: Mapped[KnowledgeTest] = relationship(back_populates="questions")
     choices: Mapped[list[KnowledgeChoice]] = relationship(
@@ -46,15 +43,10 @@ class KnowledgeQuestion(db.Model):
     )
 
 
-class KnowledgeChoice(db.Model):
+class KnowledgeChoice(ChoiceColumns, db.Model):
     __tablename__ = "knowledge_choices"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     question_id: Mapped[int] = mapped_column(ForeignKey("knowledge_questions.id", ondelete="CASCADE"), index=True)
-    position: Mapped[int] = mapped_column(default=0)
-    text: Mapped[str] = mapped_column(Text)
-    correct: Mapped[bool] = mapped_column(Boolean, default=False)
-    translations: Mapped[dict] = mapped_column(JSON, default=dict)
 
     question: Mapped[KnowledgeQuestion] = relationship(back_populates="choices")
 

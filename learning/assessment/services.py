@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -30,6 +31,7 @@ from learning.assessment.models import (
 )
 from learning.audit.services import record as audit
 from learning.catalogue.models import Course
+from learning.catalogue.questions import score_answers
 from learning.catalogue.validation import CourseErrors
 from learning.catalogue.validation import (
     validate_quiz as validate_questions,  # the quiz's rules, one place
@@ -247,13 +249,10 @@ def record_attempt(enrolment: Enrolment, kind: str, answers, *, at: datetime | N
     them): for results of the past loaded as history, such as the demo's. Still one per enrolment."""
     tests = tests_of(enrolment.course_id) if tests is None else tests
     questions = {q.id: q for q in questions_of(kind, tests)}
-    chosen = _checked_answers(answers, questions)
-    correct = sum(1 for qid, question in questions.items()
-                  if chosen.get(qid) in {c.id for c in question.choices if c.correct})
+    scored = score_answers(answers, questions, not_asked=_l("Not a question of this test."))
     attempt = KnowledgeTestAttempt(
-        enrolment_id=enrolment.id, kind=kind, submitted_at=at or utcnow(), correct=correct,
-        questions=len(questions), score=round(100 * correct / len(questions)) if questions else 0,
-        answers={str(k): v for k, v in chosen.items()})
+        enrolment_id=enrolment.id, kind=kind, submitted_at=at or utcnow(), correct=scored.correct,
+        questions=scored.questions, score=scored.percent, answers=scored.answers_as_data())
     db.session.add(attempt)
     try:
         with db.session.begin_nested():
@@ -261,31 +260,6 @@ def record_attempt(enrolment: Enrolment, kind: str, answers, *, at: datetime | N
     except IntegrityError as exc:  # the same test sent twice at once
         raise TestAlreadyTaken(_("You have already taken this test.")) from exc
     return attempt
-
-
-def _checked_answers(answers, questions: dict[int, KnowledgeQuestion]) -> dict[int, int]:
-    if not isinstance(answers, dict):
-        raise ValidationFailed(_("The answers must map question ids to choice ids."),
-                               {"answers": [_("Must be an object.")]})
-    errors: dict[str, list[str]] = {}
-    chosen: dict[int, int] = {}
-    for key, value in answers.items():
-        try:
-            question_id = int(key)
-        except (TypeError, ValueError):
-            errors.setdefault(f"answers.{key}", []).append(_("Not a question id."))
-            continue
-        question = questions.get(question_id)
-        if question is None:
-            errors.setdefault(f"answers.{key}", []).append(_("Not a question of this test."))
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value not in {c.id for c in question.choices}:
-            errors.setdefault(f"answers.{key}", []).append(_("Not a choice of this question."))
-            continue
-        chosen[question_id] = value
-    if errors:
-        raise ValidationFailed(_("Some answers are invalid."), errors)
-    return chosen
 
 
 def pending_test(enrolment: Enrolment) -> str | None:

@@ -100,13 +100,18 @@ class CourseForm(FlaskForm):
         new_module = self.modules.append_entry()
         for _ in range(3 if not self.modules.entries[:-1] else 2):
             new_module.form.lessons.append_entry()
-        for question in self.questions:
-            question.form.choices.append_entry()
-        new_question = self.questions.append_entry()
-        for _ in range(4):
-            new_question.form.choices.append_entry()
+        add_question_slots(self.questions)
         self.translations.append_entry()
         return self
+
+
+def add_question_slots(questions: FieldList) -> None:
+    """A blank choice under every question, and a blank question with four blank choices."""
+    for question in questions:
+        question.form.choices.append_entry()
+    new_question = questions.append_entry()
+    for _ in range(4):
+        new_question.form.choices.append_entry()
 
 
 def dump_translations(translations: dict | None) -> str:
@@ -206,24 +211,27 @@ def course_data_from(form: CourseForm) -> tuple[dict, dict]:
         where[path] = where[f"{path}.title"] = where[f"{path}.id"] = where[f"{path}.lessons"] = module.title
         data["modules"].append({"id": _id(module.id.data), "title": module.title.data, "lessons": lessons,
                                 "translations": load_translations(module.translations.data)})
-    questions = []
-    for entry in form.questions:
-        question = entry.form
-        choices = []
-        for choice_entry in question.choices:
-            choice = choice_entry.form
-            if blank_fields(choice.text.data):
-                continue
-            choices.append({"text": choice.text.data, "correct": bool(choice.correct.data),
-                            "translations": load_translations(choice.translations.data)})
-        if blank_fields(question.text.data) and not choices:
-            continue
-        path = f"quiz.questions.{len(questions)}"
-        where[path] = where[f"{path}.text"] = where[f"{path}.choices"] = question.text
-        questions.append({"text": question.text.data, "choices": choices,
-                          "translations": load_translations(question.translations.data)})
+    questions = questions_from(form.questions, "quiz", where)
     data["quiz"] = {"questions": questions} if questions else None
     return data, where
+
+
+def questions_from(entries: FieldList, path: str, where: dict) -> list[dict]:
+    """The filled-in question slots in the API's shape (blank choices and questions left out);
+    ``where`` learns the field each question's errors (``<path>.questions.<n>...``) are shown at."""
+    questions = []
+    for entry in entries:
+        question = entry.form
+        choices = [{"text": choice.form.text.data, "correct": bool(choice.form.correct.data),
+                    "translations": load_translations(choice.form.translations.data)}
+                   for choice in question.choices if not blank_fields(choice.form.text.data)]
+        if blank_fields(question.text.data) and not choices:
+            continue
+        at = f"{path}.questions.{len(questions)}"
+        where[at] = where[f"{at}.text"] = where[f"{at}.choices"] = question.text
+        questions.append({"text": question.text.data, "choices": choices,
+                          "translations": load_translations(question.translations.data)})
+    return questions
 
 
 def show_errors(fields: dict[str, list[str]], where: dict) -> list[str]:

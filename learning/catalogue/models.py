@@ -109,14 +109,30 @@ class Quiz(db.Model):
     )
 
 
-class QuizQuestion(db.Model):
-    __tablename__ = "quiz_questions"
+class QuestionColumns:
+    """The columns of a multiple-choice question, the quiz's and the knowledge tests' alike
+    (``learning.catalogue.questions`` scores the answers to either)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    quiz_id: Mapped[int] = mapped_column(ForeignKey("quizzes.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(default=0)
     text: Mapped[str] = mapped_column(Text)
     translations: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class ChoiceColumns:
+    """The columns of one choice of a multiple-choice question."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(default=0)
+    text: Mapped[str] = mapped_column(Text)
+    correct: Mapped[bool] = mapped_column(Boolean, default=False)
+    translations: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class QuizQuestion(QuestionColumns, db.Model):
+    __tablename__ = "quiz_questions"
+
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("quizzes.id", ondelete="CASCADE"), index=True)
 
     quiz: Mapped[Quiz] = relationship(back_populates="questions")
     choices: Mapped[list[QuizChoice]] = relationship(
@@ -124,16 +140,11 @@ class QuizQuestion(db.Model):
     )
 
 
-class QuizChoice(db.Model):
+class QuizChoice(ChoiceColumns, db.Model):
     __tablename__ = "quiz_choices"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     question_id: Mapped[int] = mapped_column(
         ForeignKey("quiz_questions.id", ondelete="CASCADE"), index=True
     )
-    position: Mapped[int] = mapped_column(default=0)
-    text: Mapped[str] = mapped_column(Text)
-    correct: Mapped[bool] = mapped_column(Boolean, default=False)
-    translations: Mapped[dict] = mapped_column(JSON, default=dict)
 
     question: Mapped[QuizQuestion] = relationship(back_populates="choices")

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import format_datetime
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -22,10 +23,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 from learning.accounts.models import User
 from learning.catalogue.content import kept
 from learning.catalogue.models import Course, Lesson, Module, Quiz
+from learning.catalogue.questions import score_answers
 from learning.certificates.models import Certificate
 from learning.cohorts.models import Cohort
 from learning.enrolment.models import Enrolment, LessonProgress, QuizAttempt
-from learning.errors import Conflict, DomainError, NotFound, ValidationFailed
+from learning.errors import Conflict, DomainError, NotFound
 from learning.extensions import db
 from learning.models_base import utcnow
 from learning.outbox.services import emit
@@ -362,36 +364,12 @@ def submit_quiz(enrolment: Enrolment, answers, *, at: datetime | None = None) ->
         if wait.retry_at is not None:
             error.headers["Retry-After"] = str(max(1, int((wait.retry_at - utcnow()).total_seconds()) + 1))
         raise error
-    if not isinstance(answers, dict):
-        raise ValidationFailed(_("The answers must map question ids to choice ids."),
-                               {"answers": [_("Must be an object.")]})
-    questions = {q.id: q for q in course.quiz.questions}
-    errors: dict[str, list[str]] = {}
-    chosen: dict[int, int] = {}
-    for key, value in answers.items():
-        try:
-            question_id = int(key)
-        except (TypeError, ValueError):
-            errors.setdefault(f"answers.{key}", []).append(_("Not a question id."))
-            continue
-        question = questions.get(question_id)
-        if question is None:
-            errors.setdefault(f"answers.{key}", []).append(_("Not a question of this quiz."))
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value not in {c.id for c in question.choices}:
-            errors.setdefault(f"answers.{key}", []).append(_("Not a choice of this question."))
-            continue
-        chosen[question_id] = value
-    if errors:
-        raise ValidationFailed(_("Some answers are invalid."), errors)
-    correct = sum(
-        1 for qid, question in questions.items()
-        if chosen.get(qid) in {c.id for c in question.choices if c.correct}
-    )
-    score = round(100 * correct / len(questions)) if questions else 0
+    scored = score_answers(answers, {q.id: q for q in course.quiz.questions},
+                           not_asked=_l("Not a question of this quiz."))
+    score = scored.percent
     passed = score >= course.pass_mark
     attempt = QuizAttempt(enrolment_id=enrolment.id, score=score, passed=passed,
-                          answers={str(k): v for k, v in chosen.items()}, submitted_at=at or utcnow())
+                          answers=scored.answers_as_data(), submitted_at=at or utcnow())
     db.session.add(attempt)
     _note_activity(enrolment, at)
     db.session.flush()

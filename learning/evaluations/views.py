@@ -98,11 +98,7 @@ def cohort_summary(cohort_id: int):
 @bp.get("/reports/evaluations")
 @admin_required
 def report_page():
-    errors: dict[str, list[str]] = {}
-    try:
-        report = reporting.parse_filters(request.args)
-    except ValidationFailed as error:
-        errors, report = error.fields or {}, ReportFilter()
+    report, errors = reporting.filters_or_errors(request.args)
     figures = evaluation_report.published(report, reporting.small_cell_threshold(), with_texts=True)
     return render_template("evaluations/report.html", figures=figures, report=report, errors=errors,
                            filter_args=exports.filters_as_args(report)), 200

@@ -7,12 +7,12 @@ an ``id_token`` and the ``state`` to our launch URL, where everything is checked
 issued and not yet used, the token's signature verifies with a key of the platform's JWKS (cached, fetched
 again for an unknown ``kid``), ``iss`` is registered, ``aud`` holds our client id (and ``azp`` is it when
 there are several), ``exp``/``iat`` are current, the ``nonce`` is the state's, the deployment is registered,
-the message type and version are ones we take.
+the message type and version are ones we take. The state, nonce and claim checks it shares with
+single sign-on are ``learning.openid``'s.
 """
 
 from __future__ import annotations
 
-import secrets
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +27,7 @@ from learning.extensions import db
 from learning.lti.models import LtiLoginState, LtiPlatform
 from learning.lti.services import LtiRefused, find_deployment, find_platform
 from learning.models_base import utcnow
+from learning.openid import check_id_token_claims, new_login_secrets
 
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
@@ -39,7 +40,6 @@ RESOURCE_LINK = "LtiResourceLinkRequest"
 DEEP_LINKING = "LtiDeepLinkingRequest"
 MESSAGE_TYPES = (RESOURCE_LINK, DEEP_LINKING)
 ALGORITHMS = ["RS256", "RS384", "RS512"]  # the security framework names RS256; RSA keys only
-CLOCK_SKEW = 60  # seconds
 STATE_LIFETIME = timedelta(minutes=10)
 HTTP_TIMEOUT = 10
 CACHE_SECONDS = 3600
@@ -67,7 +67,8 @@ def start_login(params: dict, redirect_uri: str) -> tuple[str, LtiLoginState]:
         raise LtiRefused("bad_message_hint", status=400)
     now = utcnow()
     db.session.execute(delete(LtiLoginState).where(LtiLoginState.expires_at < now))
-    state = LtiLoginState(state=secrets.token_urlsafe(32), nonce=secrets.token_urlsafe(32), platform_id=platform.id,
+    login = new_login_secrets()
+    state = LtiLoginState(state=login.state, nonce=login.nonce, platform_id=platform.id,
                           login_hint=login_hint, message_hint=message_hint, target_link_uri=target,
                           deployment_id=deployment_id, created_at=now, expires_at=now + STATE_LIFETIME)
     db.session.add(state)
@@ -173,6 +174,12 @@ def login_state(state: str | None) -> LtiLoginState:
     return row
 
 
+def _launch_refused(reason: str) -> LtiRefused:
+    if reason == "expired":
+        return LtiRefused(reason, _("This launch has expired. Start it again from your course."))
+    return LtiRefused(reason)
+
+
 def verify_launch(id_token: str, state: LtiLoginState) -> tuple[LtiPlatform, dict]:
     """The registered platform and the verified claims of a launch; ``LtiRefused`` (nothing used) otherwise."""
     if not isinstance(id_token, str) or not id_token or len(id_token) > 100_000:
@@ -184,23 +191,11 @@ def verify_launch(id_token: str, state: LtiLoginState) -> tuple[LtiPlatform, dic
         if refused.reason == "unknown_client":  # the issuer is registered, for another client id
             raise LtiRefused("wrong_audience") from None
         raise
-    claims = _decode(platform, id_token)
-    now = time.time()
-    if claims.get("iss") != platform.issuer:
-        raise LtiRefused("wrong_issuer")
-    audiences = claims.get("aud") if isinstance(claims.get("aud"), list) else [claims.get("aud")]
-    if platform.client_id not in audiences or (
-            (len(audiences) > 1 or "azp" in claims) and claims.get("azp") != platform.client_id):
-        raise LtiRefused("wrong_audience")
-    if not isinstance(claims.get("exp"), (int, float)) or claims["exp"] + CLOCK_SKEW < now:
-        raise LtiRefused("expired", _("This launch has expired. Start it again from your course."))
-    if not isinstance(claims.get("iat"), (int, float)) or claims["iat"] - CLOCK_SKEW > now:
-        raise LtiRefused("issued_in_future")
     if state.platform_id != platform.id:
         raise LtiRefused("bad_state")
-    nonce = claims.get("nonce")
-    if not isinstance(nonce, str) or not secrets.compare_digest(nonce, state.nonce):
-        raise LtiRefused("bad_nonce")
+    claims = _decode(platform, id_token)
+    check_id_token_claims(claims, issuer=platform.issuer, client_id=platform.client_id, nonce=state.nonce,
+                          refuse=_launch_refused, strict=True)
     if state.used_at is not None:
         raise LtiRefused("replayed", _("This launch was already used. Start it again from your course."))
     deployment = find_deployment(platform, claims.get(DEPLOYMENT_ID))

@@ -12,7 +12,6 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import select
 
 from learning.accounts.models import Organisation
@@ -152,13 +151,7 @@ def _xlsx(rows, name: str, sheet_name: str) -> Response:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(sheet_name)
     for row in rows:
-        cells = []
-        for value in row:
-            cell = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # never a formula, whatever the text
-            cells.append(cell)
-        sheet.append(cells)
+        exports.append_as_data(sheet, row)
     buffer = io.BytesIO()
     workbook.save(buffer)
     response = Response(buffer.getvalue(), mimetype=XLSX)

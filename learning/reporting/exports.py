@@ -159,15 +159,20 @@ def write_xlsx(report: ReportFilter, group: tuple[str, ...], language: str, path
     count = 0
     for row in rows(report, group, language):
         count += 1
-        cells = []
-        for value in row:
-            cell = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # never a formula, whatever the text
-            cells.append(cell)
-        sheet.append(cells)
+        append_as_data(sheet, row)
     workbook.save(path)
     return count
+
+
+def append_as_data(sheet, row) -> None:
+    """Append ``row`` to a write-only sheet, its texts as texts: never a formula, whatever they say."""
+    cells = []
+    for value in row:
+        cell = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str):
+            cell.data_type = "s"
+        cells.append(cell)
+    sheet.append(cells)
 
 
 def file_name(group: tuple[str, ...], extension: str) -> str:

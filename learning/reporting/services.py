@@ -102,6 +102,15 @@ def parse_filters(args, *, blank_is_unset: bool = True) -> ReportFilter:
     return ReportFilter(**values, labels=labels)
 
 
+def filters_or_errors(args) -> tuple[ReportFilter, dict[str, list[str]]]:
+    """A report page's filters (a blank field: any); when one is bad, no filter at all and the
+    errors to show beside the fields, so that the page still answers."""
+    try:
+        return parse_filters(args), {}
+    except ValidationFailed as error:
+        return ReportFilter(), error.fields or {}
+
+
 def find_organisation(value: str) -> Organisation | None:
     """An organisation by id (digits) or else by its name, ignoring case."""
     if is_id(value):

@@ -12,12 +12,10 @@ from wtforms import SelectChoice, SelectField
 
 from learning.accounts.models import Organisation
 from learning.catalogue.models import Course
-from learning.errors import ValidationFailed
 from learning.extensions import db
 from learning.i18n import country_choices, current_language
 from learning.models_base import utcnow
 from learning.reporting import exports, services
-from learning.reporting.queries import ReportFilter
 from learning.web import admin_required
 
 bp = Blueprint("reporting", __name__, cli_group="reports")
@@ -67,11 +65,7 @@ def _cohort_choices(language: str) -> list[tuple[int, str]]:
 @bp.get("/reports/")
 @admin_required
 def dashboard():
-    errors: dict[str, list[str]] = {}
-    try:
-        report = services.parse_filters(request.args)
-    except ValidationFailed as error:
-        errors, report = error.fields or {}, ReportFilter()
+    report, errors = services.filters_or_errors(request.args)
     language = current_language()
     figures = services.summary(report)
     granularity, timeline = services.over_time(report)

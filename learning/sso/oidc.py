@@ -3,12 +3,12 @@
 The browser carries ``state`` back; the server-side checks are: ``state`` equals the one this
 browser was given, the id_token's signature verifies with a key of the provider's JWKS, and its
 ``iss``, ``aud`` (and ``azp``), ``exp``, ``iat`` and ``nonce`` are what they must be. The nonce
-also goes to the replay cache, so the same id_token cannot sign in twice.
+also goes to the replay cache, so the same id_token cannot sign in twice. The state, nonce and
+claim checks are ``learning.openid``'s, shared with the LTI launch.
 """
 
 from __future__ import annotations
 
-import secrets
 import time
 from datetime import UTC, datetime
 
@@ -18,11 +18,11 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from learning.openid import check_id_token_claims, new_login_secrets, same_secret
 from learning.sso.models import SsoProvider
 from learning.sso.services import SsoRefused, consume_once
 
 HTTP_TIMEOUT = 10
-CLOCK_SKEW = 60  # seconds allowed between our clock and the provider's
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384"]
 _metadata_cache: dict[str, tuple[float, dict]] = {}
 _jwks_cache: dict[str, tuple[float, dict]] = {}
@@ -74,20 +74,20 @@ def _client(provider: SsoProvider, redirect_uri: str) -> OAuth2Session:
 def start(provider: SsoProvider, redirect_uri: str, login_hint: str | None = None) -> tuple[str, dict]:
     """The provider's authorization URL, and what this browser's session must keep for the callback."""
     meta = metadata(provider)
-    state, nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(24), generate_token(64)
-    extra = {"nonce": nonce, "code_verifier": verifier}
+    login, verifier = new_login_secrets(), generate_token(64)
+    extra = {"nonce": login.nonce, "code_verifier": verifier}
     if login_hint:
         extra["login_hint"] = login_hint
     with _client(provider, redirect_uri) as client:
-        url, _state = client.create_authorization_url(meta["authorization_endpoint"], state=state, **extra)
-    return url, {"state": state, "nonce": nonce, "verifier": verifier}
+        url, _state = client.create_authorization_url(meta["authorization_endpoint"], state=login.state, **extra)
+    return url, {"state": login.state, "nonce": login.nonce, "verifier": verifier}
 
 
 def finish(provider: SsoProvider, redirect_uri: str, args: dict, pending: dict) -> dict:
     """The verified claims of the id_token this callback leads to; ``SsoRefused`` otherwise."""
     if args.get("error"):
         raise SsoRefused("provider_error:" + str(args.get("error"))[:40])
-    if not pending or not args.get("state") or not secrets.compare_digest(str(args["state"]), pending["state"]):
+    if not pending or not same_secret(args.get("state"), pending["state"]):
         raise SsoRefused("bad_state")
     if not args.get("code"):
         raise SsoRefused("no_code")
@@ -122,20 +122,8 @@ def verify_id_token(provider: SsoProvider, meta: dict, id_token: str, nonce: str
     except (ValueError, JoseError) as error:
         raise SsoRefused("bad_signature") from error
     claims = decoded.claims
-    now = time.time()
-    if claims.get("iss") != meta["issuer"]:
-        raise SsoRefused("wrong_issuer")
-    audience = claims.get("aud")
-    audiences = audience if isinstance(audience, list) else [audience]
-    client_id = provider.settings["client_id"]
-    if client_id not in audiences or (len(audiences) > 1 and claims.get("azp") != client_id):
-        raise SsoRefused("wrong_audience")
-    if not isinstance(claims.get("exp"), (int, float)) or claims["exp"] + CLOCK_SKEW < now:
-        raise SsoRefused("expired")
-    if isinstance(claims.get("iat"), (int, float)) and claims["iat"] - CLOCK_SKEW > now:
-        raise SsoRefused("issued_in_future")
-    if not isinstance(claims.get("nonce"), str) or not secrets.compare_digest(claims["nonce"], nonce):
-        raise SsoRefused("bad_nonce")
+    check_id_token_claims(claims, issuer=meta["issuer"], client_id=provider.settings["client_id"], nonce=nonce,
+                          refuse=SsoRefused)
     return claims
 
 

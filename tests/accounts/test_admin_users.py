@@ -14,15 +14,6 @@ from learning.outbox.models import OutboxEvent
 from tests.factories import PASSWORD
 
 
-@pytest.fixture
-def sign_in(client):
-    def as_user(user):
-        response = client.post("/account/login", data={"email": user.email, "password": PASSWORD})
-        assert response.status_code == 302
-        return client
-    return as_user
-
-
 def _actions(user_id: int) -> list[str]:
     return list(db.session.scalars(select(AuditEntry.action).where(
         AuditEntry.target_type == "user", AuditEntry.target_id == str(user_id)).order_by(AuditEntry.id)))

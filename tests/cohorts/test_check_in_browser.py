@@ -3,8 +3,6 @@ phone-sized pages (one scans the QR code, one types the code), and a stranger is
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import timedelta
 
 import pytest
@@ -14,30 +12,10 @@ from learning.cohorts.models import Attendance
 from learning.extensions import db
 from learning.models_base import utcnow
 from tests import factories_cohorts as cohorts
-from tests.factories import PASSWORD
+from tests.support import fits_width, phone_options, scan_qr, sign_in_on
 
 pytestmark = [pytest.mark.browser]
-PHONE = {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True}
-
-
-def _sign_in(page, email: str) -> None:
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
-def _scan(image, tmp_path) -> str:
-    """Read the QR code as a phone's camera would: from the pixels on the screen."""
-    if not shutil.which("zbarimg"):
-        pytest.fail("Reading the QR code needs zbarimg (zbar-tools).")
-    shot = tmp_path / "qr.png"
-    image.screenshot(path=str(shot))
-    return subprocess.run(["zbarimg", "--quiet", "--raw", str(shot)], check=True, capture_output=True,
-                          text=True).stdout.strip()
-
-
-def _fits(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+PHONE = phone_options(375)
 
 
 def test_members_check_in_from_their_phones_with_the_code_on_the_screen(browser, live_server, make, tmp_path):
@@ -52,12 +30,12 @@ def test_members_check_in_from_their_phones_with_the_code_on_the_screen(browser,
     screen_context = browser.new_context(base_url=live_server.url, locale="en-GB")
     screen = screen_context.new_page()
     screen.goto("/account/login")
-    _sign_in(screen, trainer.email)
+    sign_in_on(screen, trainer.email)
     screen.goto(f"/cohorts/{cohort.id}/sessions/{session.id}")
     screen.get_by_role("link", name="Show the check-in code").click()
     code = screen.locator("#check-in-code").get_attribute("data-code")
     assert code and code.startswith(str(session.id))
-    scanned = _scan(screen.locator("img.check-in-qr"), tmp_path)
+    scanned = scan_qr(screen.locator("img.check-in-qr"), tmp_path)
     assert scanned.startswith(live_server.url + "/check-in?code=")
 
     def phone():
@@ -67,9 +45,9 @@ def test_members_check_in_from_their_phones_with_the_code_on_the_screen(browser,
     # Ana scans: the camera opens the link, she signs in, and the code is already filled in.
     context, page = phone()
     page.goto(scanned)
-    _sign_in(page, emails[scanner.user_id])
+    sign_in_on(page, emails[scanner.user_id])
     assert page.locator("input[name=code]").input_value() == code
-    assert _fits(page)
+    assert fits_width(page)
     page.get_by_role("button", name="Check in").click()
     assert "You are checked in to" in page.locator(".flash-success").inner_text()
     context.close()
@@ -77,7 +55,7 @@ def test_members_check_in_from_their_phones_with_the_code_on_the_screen(browser,
     # Jorge types the code as the screen groups it.
     context, page = phone()
     page.goto("/check-in")
-    _sign_in(page, emails[typist.user_id])
+    sign_in_on(page, emails[typist.user_id])
     page.fill("input[name=code]", screen.locator("#check-in-code").inner_text())
     page.get_by_role("button", name="Check in").click()
     assert "You are checked in to" in page.locator(".flash-success").inner_text()
@@ -86,13 +64,13 @@ def test_members_check_in_from_their_phones_with_the_code_on_the_screen(browser,
     page.get_by_role("button", name="Check in").click()
     assert "This code is wrong or has expired." in page.locator(".field-error").inner_text()
     assert page.locator("input[name=code]").get_attribute("aria-invalid") == "true"
-    assert _fits(page)
+    assert fits_width(page)
     context.close()
 
     # Someone not in the cohort is refused, with a reason.
     context, page = phone()
     page.goto(scanned)
-    _sign_in(page, stranger.email)
+    sign_in_on(page, stranger.email)
     page.get_by_role("button", name="Check in").click()
     assert "You are not a member of this session's cohort." in page.locator(".field-error").inner_text()
     context.close()

@@ -11,19 +11,9 @@ from learning.cohorts.models import Cohort
 from learning.enrolment.models import Enrolment
 from learning.extensions import db
 from tests import factories_cohorts as cohorts
-from tests.factories import PASSWORD
 from tests.factories_cohorts import csv_bytes
 
 HEADER = "email,full_name,country,sector,organisation,language"
-
-
-@pytest.fixture
-def sign_in(client):
-    def as_user(user):
-        response = client.post("/account/login", data={"email": user.email, "password": PASSWORD})
-        assert response.status_code == 302
-        return client
-    return as_user
 
 
 def test_my_cohorts_lists_only_the_trainers_own(make, sign_in):

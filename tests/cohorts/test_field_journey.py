@@ -16,9 +16,6 @@ suppressed as the property tests of the two reports require.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from datetime import date, timedelta
 from fractions import Fraction
 
@@ -35,26 +32,20 @@ from learning.extensions import db
 from learning.models_base import utcnow
 from learning.outbox import services as outbox
 from learning.outbox.models import OutboxEvent
-from learning.reporting import disclosure
 from tests import factories
 from tests import factories_assessment as fa
+from tests.assessment.test_learning_gain_properties import published_groups, rounded
 from tests.assessment.test_learning_gain_properties import recount as gain_recount
-from tests.assessment.test_learning_gain_properties import rounded
 from tests.conftest import wait_until
 from tests.evaluations.test_evaluation_properties import comparable, raw_rows
 from tests.evaluations.test_evaluation_properties import recount as evaluation_recount
-from tests.factories import PASSWORD
 from tests.factories_cohorts import csv_bytes
+from tests.support import QUEUED_EVENTS, fits_width, phone_options, scan_qr, sign_in_on
 
 pytestmark = [pytest.mark.browser, pytest.mark.celery, pytest.mark.xdist_group("celery")]
-PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True}
+PHONE = phone_options()
 THRESHOLD = 2  # small cells: low enough for a group of four
 HEADER = "email,full_name,country,sector,organisation,language"
-QUEUED = """() => new Promise(r => { const q = indexedDB.open('learning-offline', 2);
-    q.onupgradeneeded = () => { q.result.createObjectStore('events', {keyPath: 'id'});
-                                q.result.createObjectStore('rejected', {keyPath: 'id'}); };
-    q.onsuccess = () => { const g = q.result.transaction('events').objectStore('events').getAll();
-    g.onsuccess = () => { q.result.close(); r(g.result); }; }; })"""
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -82,38 +73,9 @@ def _read(app, query):
             db.session.remove()
 
 
-def _sign_in(page, email: str) -> None:
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
-def _scan(image, tmp_path) -> str:
-    """Read the QR code as a phone's camera would: from the pixels on the screen."""
-    if not shutil.which("zbarimg"):
-        pytest.fail("Reading the QR code needs zbarimg (zbar-tools).")
-    shot = tmp_path / "qr.png"
-    image.screenshot(path=str(shot))
-    return subprocess.run(["zbarimg", "--quiet", "--raw", str(shot)], check=True, capture_output=True,
-                          text=True).stdout.strip()
-
-
-def _fits(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-
-
 def _register(session_id: int) -> dict[int, str]:
     return {row.enrolment_id: registers.mark_of(row) for row in db.session.scalars(
         select(Attendance).where(Attendance.session_id == session_id))}
-
-
-def _poll(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 def _send_pending_events(live_app) -> None:
@@ -203,32 +165,32 @@ def test_a_cohorts_field_journey_from_check_in_to_certificates_and_exact_reports
     screen_context = context()
     screen = screen_context.new_page()
     screen.goto("/account/login")
-    _sign_in(screen, trainer_email)
+    sign_in_on(screen, trainer_email)
     screen.goto(f"/cohorts/{cohort_id}/sessions/{day[3]}")
     screen.get_by_role("link", name="Show the check-in code").click()
     code = screen.locator("#check-in-code").get_attribute("data-code")
     assert code and code.startswith(str(day[3]))
-    scanned = _scan(screen.locator("img.check-in-qr"), tmp_path)
+    scanned = scan_qr(screen.locator("img.check-in-qr"), tmp_path)
     assert scanned.startswith(live_server.url + "/check-in?code=")
 
     phone_context = context(**PHONE)  # Ana types the code as the screen groups it
     phone = phone_context.new_page()
     phone.goto("/check-in")
-    _sign_in(phone, members["ana"][1])
+    sign_in_on(phone, members["ana"][1])
     phone.fill("input[name=code]", screen.locator("#check-in-code").inner_text())
     phone.get_by_role("button", name="Check in").click()
     expect(phone.locator(".flash-success")).to_contain_text("You are checked in to")
-    assert _fits(phone)
+    assert fits_width(phone)
     phone_context.close()
 
     phone_context = context(**PHONE)  # Ben scans it: the camera opens the link, the code filled in
     phone = phone_context.new_page()
     phone.goto(scanned)
-    _sign_in(phone, members["ben"][1])
+    sign_in_on(phone, members["ben"][1])
     assert phone.locator("input[name=code]").input_value() == code
     phone.get_by_role("button", name="Check in").click()
     expect(phone.locator(".flash-success")).to_contain_text("You are checked in to")
-    assert _fits(phone)
+    assert fits_width(phone)
     phone_context.close()
     assert _read(app, lambda: _register(day[3])) == {enrolment["ana"]: "present", enrolment["ben"]: "present"}
 
@@ -249,21 +211,22 @@ def test_a_cohorts_field_journey_from_check_in_to_certificates_and_exact_reports
     screen_context.set_offline(False)
     expected_day1 = {enrolment["ana"]: "present", enrolment["ben"]: "present", enrolment["eva"]: "present",
                      enrolment["dan"]: "absent"}
-    _poll(lambda: _read(app, lambda: _register(day[1])) == expected_day1)
+    wait_until(lambda: _read(app, lambda: _register(day[1])) == expected_day1, timeout=20, interval=0.2,
+               message="day 1's register")
     expect(screen.locator("#queued")).to_have_text("The marks kept on this device have been sent.")
-    _poll(lambda: screen.evaluate(QUEUED) == [])
+    wait_until(lambda: screen.evaluate(QUEUED_EVENTS) == [], timeout=20, interval=0.2, message="the queue to empty")
     assert _read(app, lambda: db.session.scalar(select(func.count()).select_from(DeviceEvent))) == 4  # once
 
     # Day 2's paper sign-in sheet, entered afterwards on the trainer's phone.
     paper_context = context(**PHONE)
     paper = paper_context.new_page()
     paper.goto("/account/login")
-    _sign_in(paper, trainer_email)
+    sign_in_on(paper, trainer_email)
     paper.goto(f"/cohorts/{cohort_id}/sessions/{day[2]}")
     paper.get_by_role("link", name="Enter the paper sheet").click()
     for name, mark in (("ana", "present"), ("ben", "absent"), ("eva", "excused"), ("dan", "present")):
         paper.locator(f"fieldset[data-enrolment-id='{enrolment[name]}'] label.mark-{mark}").tap()
-    assert _fits(paper)
+    assert fits_width(paper)
     paper.locator("#save-paper").tap()
     expect(paper.locator(".flash-success")).to_contain_text("2 present")
     paper_context.close()
@@ -368,17 +331,8 @@ def test_a_cohorts_field_journey_from_check_in_to_certificates_and_exact_reports
     assert (report["people"], report["pre_mean"], report["post_mean"], report["gain"],
             report["small_cell_threshold"]) == (people, rounded(pre), rounded(post), rounded(post - pre), THRESHOLD)
     for group in ("country", "sector", "course", "cohort"):
-        exact = gain_recount(rows, (None, None), dims, group)
-        keys = sorted(exact, key=lambda k: (k is not None, str(k) if k is not None else ""))
-        cells, _whole = disclosure.protect_one_way([exact[k][0] for k in keys], people, THRESHOLD)
-        expected = []
-        for key, shown in zip(keys, cells, strict=True):
-            n, group_pre, group_post = exact[key]
-            visible = isinstance(shown, int)
-            expected.append({group: data["slug"] if group == "course" else key, "people": shown,
-                             "pre_mean": rounded(group_pre) if visible else None,
-                             "post_mean": rounded(group_post) if visible else None,
-                             "gain": rounded(group_post - group_pre) if visible else None})
+        expected = published_groups(rows, (None, None), dims, group, people, THRESHOLD,
+                                    name=lambda key, group=group: data["slug"] if group == "course" else key)
         assert report[f"by_{group}"] == expected, group
     # The sector of one (Ben's education) is suppressed, with no means; with a threshold of 2, "<2" can
     # only be 1, so the other sector's count reveals nothing more and is shown.

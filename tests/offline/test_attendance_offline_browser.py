@@ -7,7 +7,6 @@ the reason; the paper sheet is entered on a 360 px phone without JavaScript."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -20,22 +19,16 @@ from learning.enrolment.models import DeviceEvent
 from learning.extensions import db
 from learning.models_base import utcnow
 from tests import factories_cohorts as cohorts
-from tests.factories import PASSWORD
+from tests.conftest import wait_until
+from tests.support import QUEUED_EVENTS, phone_options, sign_in_on
 
 pytestmark = [pytest.mark.browser]
-PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True}
-QUEUED = """() => new Promise(r => { const q = indexedDB.open('learning-offline', 2);
-    q.onupgradeneeded = () => { q.result.createObjectStore('events', {keyPath: 'id'});
-                                q.result.createObjectStore('rejected', {keyPath: 'id'}); };
-    q.onsuccess = () => { const g = q.result.transaction('events').objectStore('events').getAll();
-    g.onsuccess = () => { q.result.close(); r(g.result); }; }; })"""
+PHONE = phone_options()
 
 
 def _sign_in(page, email: str) -> None:
     page.goto("/account/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_on(page, email)
     expect(page.locator("form[action$='/account/logout']")).to_have_count(1)
 
 
@@ -43,13 +36,13 @@ def _controlled(page) -> None:
     page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=15_000)
 
 
-def _wait_for(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out")
+def _paper_sheet_offline(page, email: str, cohort, session) -> None:
+    """Sign in, open the session's paper sheet under the service worker, then lose the connection."""
+    _sign_in(page, email)
+    page.goto(f"/cohorts/{cohort.id}/sessions/{session.id}/paper")
+    _controlled(page)
+    page.reload()
+    page.context.set_offline(True)
 
 
 def _register(session) -> dict[int, str]:
@@ -90,7 +83,7 @@ def test_the_register_marked_offline_reaches_the_server_once_when_back_online(pa
     page.get_by_role("button", name="Save attendance").click()
     expect(page.locator("#queued")).to_contain_text("Marks kept on this device: 3")
     assert _register(session) == {} and _events() == 0  # nothing reached the server
-    queued = page.evaluate(QUEUED)
+    queued = page.evaluate(QUEUED_EVENTS)
     assert sorted((e["enrolment_id"], e["attendance"]) for e in queued) == sorted(
         [(ana.id, "present"), (ben.id, "absent"), (eva.id, "excused")])
     assert {e["type"] for e in queued} == {"attendance.marked"} and len({e["id"] for e in queued}) == 3
@@ -98,9 +91,10 @@ def test_the_register_marked_offline_reaches_the_server_once_when_back_online(pa
     assert "learning-sync" in page.evaluate("navigator.serviceWorker.ready.then(r => r.sync.getTags())")
 
     page.context.set_offline(False)
-    _wait_for(lambda: _register(session) == {ana.id: "present", ben.id: "absent", eva.id: "excused"})
+    wait_until(lambda: _register(session) == {ana.id: "present", ben.id: "absent", eva.id: "excused"}, timeout=20, interval=0.2,
+               message="the register")
     expect(page.locator("#queued")).to_have_text("The marks kept on this device have been sent.")
-    _wait_for(lambda: page.evaluate(QUEUED) == [])
+    wait_until(lambda: page.evaluate(QUEUED_EVENTS) == [], timeout=20, interval=0.2, message="the queue to empty")
     assert _events() == 3
 
     # Replayed, doubled and reversed (a device that lost the answer): all duplicates, nothing changes.
@@ -115,12 +109,7 @@ def test_the_register_marked_offline_reaches_the_server_once_when_back_online(pa
 
 def test_marks_refused_by_the_server_are_shown_to_the_trainer_with_the_reason(page, make):
     trainer, cohort, session, (ana, _ben, _eva) = _room(make)
-    _sign_in(page, trainer.email)
-    url = f"/cohorts/{cohort.id}/sessions/{session.id}/paper"
-    page.goto(url)
-    _controlled(page)
-    page.reload()
-    page.context.set_offline(True)
+    _paper_sheet_offline(page, trainer.email, cohort, session)
     page.locator(f"fieldset[data-enrolment-id='{ana.id}'] label.mark-present").click()
     page.get_by_role("button", name="Save attendance").click()
     expect(page.locator("#queued")).to_contain_text("Marks kept on this device: 1")
@@ -130,7 +119,7 @@ def test_marks_refused_by_the_server_are_shown_to_the_trainer_with_the_reason(pa
     page.context.set_offline(False)
     expect(page.locator("#sync-rejected")).to_contain_text("Ana Gómez (Día 1): This cohort is closed.")
     assert _register(session) == {} and _events() == 0
-    _wait_for(lambda: page.evaluate(QUEUED) == [])
+    wait_until(lambda: page.evaluate(QUEUED_EVENTS) == [], timeout=20, interval=0.2, message="the queue to empty")
 
 
 def test_the_paper_sheet_is_entered_on_a_phone_without_javascript(browser, live_server, make):
@@ -175,19 +164,15 @@ def test_the_paper_sheet_on_a_phone_offline_with_javascript(browser, live_server
     expect(page.locator("#queued")).to_contain_text("Marks kept on this device: 3")
     assert _register(session) == {}
     context.set_offline(False)
-    _wait_for(lambda: _register(session) == {ana.id: "present", ben.id: "present", eva.id: "excused"})
+    wait_until(lambda: _register(session) == {ana.id: "present", ben.id: "present", eva.id: "excused"}, timeout=20, interval=0.2,
+               message="the register")
     assert _events() == 3
     context.close()
 
 
 def test_the_service_worker_sends_the_queue_by_background_sync_with_no_register_open(page, make, live_server):
     trainer, cohort, session, (ana, ben, eva) = _room(make)
-    _sign_in(page, trainer.email)
-    url = f"/cohorts/{cohort.id}/sessions/{session.id}/paper"
-    page.goto(url)
-    _controlled(page)
-    page.reload()
-    page.context.set_offline(True)
+    _paper_sheet_offline(page, trainer.email, cohort, session)
     page.locator("#all-present").click()
     page.get_by_role("button", name="Save attendance").click()
     expect(page.locator("#queued")).to_contain_text("Marks kept on this device: 3")
@@ -206,6 +191,7 @@ def test_the_service_worker_sends_the_queue_by_background_sync_with_no_register_
         page.wait_for_timeout(200)
     cdp.send("ServiceWorker.dispatchSyncEvent", {"origin": live_server.url, "registrationId": registrations[0],
                                                  "tag": "learning-sync", "lastChance": False})
-    _wait_for(lambda: _register(session) == {ana.id: "present", ben.id: "present", eva.id: "present"})
+    wait_until(lambda: _register(session) == {ana.id: "present", ben.id: "present", eva.id: "present"}, timeout=20, interval=0.2,
+               message="the register")
     assert _events() == 3
-    _wait_for(lambda: page.evaluate(QUEUED) == [])
+    wait_until(lambda: page.evaluate(QUEUED_EVENTS) == [], timeout=20, interval=0.2, message="the queue to empty")

@@ -11,18 +11,8 @@ from learning.catalogue.models import Course
 from learning.cohorts.models import Cohort
 from learning.extensions import db
 from tests import factories_cohorts as cohorts
-from tests.factories import PASSWORD
 from tests.factories_cohorts import csv_bytes
 from tests.html_forms import as_multidict, form_values
-
-
-@pytest.fixture
-def sign_in(client):
-    def as_user(user):
-        response = client.post("/account/login", data={"email": user.email, "password": PASSWORD})
-        assert response.status_code == 302
-        return client
-    return as_user
 
 
 def _cohort_state(cohort_id: int) -> dict:

@@ -14,14 +14,6 @@ from tests import factories_cohorts as cohorts
 from tests.factories import PASSWORD
 
 
-@pytest.fixture
-def sign_in(client):
-    def as_user(user):
-        assert client.post("/account/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
-        return client
-    return as_user
-
-
 def test_statistics_filters_name_courses_cohorts_and_organisations(make, sign_in):
     course = make.course(slug="online-safety-101", title="Online safety for children")
     cohort = cohorts.cohort(make.trainer(), course, name="Policía Nacional — Bogotá")

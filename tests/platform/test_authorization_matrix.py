@@ -25,12 +25,11 @@ import pytest
 from learning.extensions import db
 from tests import factories, factories_assessment
 from tests import factories_cohorts as cohorts
-from tests.conftest import empty_tables
 from tests.security_fixtures import (
     ROLE_KINDS,
     ROLES,
-    build_world,
     fingerprint,
+    module_world,
     sign_in,
 )
 
@@ -653,12 +652,8 @@ def _clean_database():
 
 @pytest.fixture(scope="module")
 def world(app):
-    with app.app_context():
-        empty_tables()
-        built = build_world()
-    yield built
-    with app.app_context():
-        empty_tables()
+    with module_world(app) as built:
+        yield built
 
 
 @pytest.fixture(scope="module")

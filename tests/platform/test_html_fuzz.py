@@ -29,8 +29,7 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
 from learning import create_app
-from tests.conftest import empty_tables
-from tests.security_fixtures import build_world, sign_in
+from tests.security_fixtures import module_world, sign_in
 
 ROLES = ("anonymous", "learner", "trainer", "admin")
 EXAMPLES = int(os.environ.get("LEARNING_FUZZ_HTML_EXAMPLES", "6"))
@@ -133,12 +132,8 @@ def _clean_database():
 
 @pytest.fixture(scope="module")
 def world(app):
-    with app.app_context():
-        empty_tables()
-        built = build_world()
-    yield built
-    with app.app_context():
-        empty_tables()
+    with module_world(app) as built:
+        yield built
 
 
 # The admins' actions on a person (disable, erase...) aim at someone no test here signs in as, so that
