@@ -95,6 +95,10 @@ def main() -> None:
     parser.add_argument("--lessons", type=int, default=4)
     parser.add_argument("--cprofile", type=int, metavar="N", default=0,
                         help="also run the requests under cProfile and print the N costliest functions (own time)")
+    parser.add_argument("--sort", default="tottime", choices=("tottime", "cumulative"),
+                        help="the cProfile listing's order (cumulative: with what each function calls)")
+    parser.add_argument("--only", default="", metavar="REGEX",
+                        help="list only the functions whose file and name match (e.g. 'learning/|apiflask|marshmallow')")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     ensure_postgres_database(url)
@@ -134,8 +138,8 @@ def main() -> None:
 
         profiler.disable()
         out = io.StringIO()
-        stats = pstats.Stats(profiler, stream=out).sort_stats("tottime")
-        stats.print_stats(args.cprofile)
+        stats = pstats.Stats(profiler, stream=out).sort_stats(args.sort)
+        stats.print_stats(*([args.only] if args.only else []), args.cprofile)
         print(out.getvalue())
     figures = {name: summarise(values) for name, values in samples.items()}
     figures["units"] = "median per request: statements as a count, everything else in ms"
