@@ -199,14 +199,16 @@ def main() -> None:
     parser.add_argument("--lessons", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per process (gthread)")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    load_before = os.getloadavg()
     ensure_postgres_database(url)
     reset_and_migrate(url)
     slug, lesson_ids, tokens = prepare(url, args.learners, args.lessons)
     env = {"DATABASE_URL": url, "OUTBOX_PUBLISH": "false", "LOG_LEVEL": "WARNING",
            "RATELIMIT_ENABLED": "false", "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "memory://")}
-    server, base = start_gunicorn("learning:create_app()", env, workers=args.workers)
+    server, base = start_gunicorn("learning:create_app()", env, workers=args.workers, threads=args.threads)
     try:
         # The workers booted and answering before "at rest" is read (a worker loads the app after the
         # fork: minutes on a machine at load 20, hence the long timeout). A failure stops the server.
@@ -223,16 +225,17 @@ def main() -> None:
         stop(server)
     checks = count_once(url, args.learners, args.lessons)
     checks["statistics"] = statistics_exact(url)
-    server, base = start_gunicorn("bench.bare_app:create_app()", {"DATABASE_URL": url}, workers=args.workers)
+    server, base = start_gunicorn("bench.bare_app:create_app()", {"DATABASE_URL": url}, workers=args.workers,
+                                  threads=args.threads)
     try:
         bare = run_bare(base, platform["requests"], args.concurrency)
     finally:
         stop(server)
     ratio = round(bare["requests_per_second"] / platform["requests_per_second"], 2) if platform["requests_per_second"] else None
     figures = {"learners": args.learners, "lessons": args.lessons, "concurrency": args.concurrency,
-               "gunicorn_workers": args.workers, "platform": platform, "bare_flask_one_write": bare,
+               "gunicorn_workers": args.workers, "gunicorn_threads": args.threads, "platform": platform, "bare_flask_one_write": bare,
                "bare_to_platform_throughput_ratio": ratio, "integrity": checks, "rss_mb": rss,
-               "load_average_after": os.getloadavg()}
+               "load_average_before": load_before, "load_average_after": os.getloadavg()}
     path = write_result("hot_path", figures)
     print(f"hot path (enrol + complete lessons): {platform['requests_per_second']} req/s, "
           f"p50 {platform['p50_ms']} ms, p95 {platform['p95_ms']} ms, errors {platform['error_count']}")
@@ -242,7 +245,8 @@ def main() -> None:
     print(f"statistics after the refresh events are drained: {checks['statistics']}")
     print(f"web worker RSS (MB): at rest {rss['gunicorn_at_rest']['children']}, "
           f"after {rss['gunicorn_after']['children']}")
-    print(f"written to {path}")
+    print(f"gunicorn {args.workers} x {args.threads} threads; load average {load_before[0]:.2f} -> "
+          f"{figures['load_average_after'][0]:.2f}; written to {path}")
 
 
 if __name__ == "__main__":

@@ -95,6 +95,13 @@ def main() -> None:
     parser.add_argument("--lessons", type=int, default=4)
     parser.add_argument("--cprofile", type=int, metavar="N", default=0,
                         help="also run the requests under cProfile and print the N costliest functions (own time)")
+    parser.add_argument("--sort", default="tottime", choices=("tottime", "cumulative"),
+                        help="the cProfile listing's order (cumulative: with what each function calls)")
+    parser.add_argument("--cpu", action="store_true",
+                        help="the profiler counts this thread's CPU time, not the wall clock (waits for PostgreSQL drop out)")
+    parser.add_argument("--dump", metavar="PATH", help="also write the profile there (for pstats)")
+    parser.add_argument("--only", default="", metavar="REGEX",
+                        help="list only the functions whose file and name match (e.g. 'learning/|apiflask|marshmallow')")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     ensure_postgres_database(url)
@@ -113,7 +120,7 @@ def main() -> None:
     if args.cprofile:
         import cProfile
 
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.thread_time) if args.cpu else cProfile.Profile()
         profiler.enable()
     for token in tokens:
         headers = {"Authorization": f"Bearer {token}"}
@@ -133,9 +140,11 @@ def main() -> None:
         import pstats
 
         profiler.disable()
+        if args.dump:
+            profiler.dump_stats(args.dump)
         out = io.StringIO()
-        stats = pstats.Stats(profiler, stream=out).sort_stats("tottime")
-        stats.print_stats(args.cprofile)
+        stats = pstats.Stats(profiler, stream=out).sort_stats(args.sort)
+        stats.print_stats(*([args.only] if args.only else []), args.cprofile)
         print(out.getvalue())
     figures = {name: summarise(values) for name, values in samples.items()}
     figures["units"] = "median per request: statements as a count, everything else in ms"

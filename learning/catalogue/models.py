@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from learning.extensions import db
@@ -36,6 +36,9 @@ class Course(db.Model):
     # Raised by one whenever the course, its translations, modules, lessons or quiz change
     # (``learning.catalogue.content``): what a process keeps of a course is keyed by it.
     content_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Set (never cleared) once a resource link of an LTI platform opens the course (``learning.lti.ags``):
+    # until then no learning event of the course can owe a platform a grade, and none looks for one.
+    lti_linked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     translations: Mapped[list[CourseTranslation]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", back_populates="course"

@@ -14,6 +14,8 @@ from learning.catalogue.texts import course_text, reader_language
 from learning.enrolment import queries, services
 from learning.enrolment.forms import ActionForm, answers_of, quiz_form
 from learning.enrolment.models import Enrolment
+from learning.extensions import db
+from learning.reporting.rollup import defer_refresh
 
 bp = Blueprint("enrolment", __name__)
 
@@ -43,6 +45,7 @@ def _next_step(enrolment: Enrolment) -> str:
 @login_required
 def enrol(slug: str):
     _checked_form()
+    defer_refresh(db.session())  # the statistics follow in the worker, as for the API (docs/PERFORMANCE.md, hot path)
     enrolment = services.enrol(current_user, visible_course(slug, current_user))
     flash(_("You are enrolled. Welcome to the course!"), "success")
     return redirect(_next_step(enrolment))
@@ -83,8 +86,9 @@ def lesson(enrolment_id: int, lesson_id: int):
 @login_required
 def complete_lesson(enrolment_id: int, lesson_id: int):
     _checked_form()
-    enrolment = services.get_own_enrolment(current_user, enrolment_id)
-    services.complete_lesson(enrolment, lesson_id)
+    defer_refresh(db.session())  # the statistics follow in the worker
+    enrolment = services.get_own_enrolment(current_user, enrolment_id, for_update=True)
+    services.complete_lesson(enrolment, lesson_id, locked=True)
     if enrolment.status == "completed":
         flash(_("You have completed the course. Well done!"), "success")
     return redirect(_next_step(enrolment))

@@ -29,7 +29,9 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from learning.accounts.models import User
 from learning.extensions import db
@@ -87,9 +89,50 @@ def _utc(moment) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _course_may_be_linked(course_id: int) -> bool:
+    """Whether a resource link may open the course (``courses.lti_linked``), told without a round trip when
+    this transaction has the course's row already (the hot path's requests read it with the enrolment):
+    False only if the row read says no platform ever linked the course. Unknown (the course not loaded, or
+    expired): True, and the links are looked for as before.
+
+    The flag is set in the transaction that points a link at the course (``mark_linked_courses``), so a
+    row read after that transaction committed says so; a row read before it is as if the learning event
+    came before the launch, as it did in this transaction."""
+    from learning.catalogue.models import Course
+
+    course = db.session.identity_map.get(db.session.identity_key(Course, course_id))
+    if course is None or "lti_linked" in sa_inspect(course).unloaded:
+        return True
+    return bool(course.lti_linked)
+
+
+def mark_linked_courses(session, flush_context, instances) -> None:
+    """``before_flush``: a resource link that opens a course, new or changed, sets the course's
+    ``lti_linked`` in the same transaction (never cleared: a course once linked is looked up for good)."""
+    from learning.catalogue.models import Course
+
+    course_ids = {obj.course_id for obj in (*session.new, *session.dirty)
+                  if isinstance(obj, LtiResourceLink) and obj.course_id is not None}
+    if not course_ids:
+        return
+    known = {course_id for course_id in course_ids
+             if (course := session.identity_map.get(session.identity_key(Course, course_id))) is not None
+             and "lti_linked" not in sa_inspect(course).unloaded and course.lti_linked}
+    course_ids -= known
+    if not course_ids:
+        return
+    session.execute(update(Course.__table__).where(Course.__table__.c.id.in_(sorted(course_ids)),
+                                                   Course.__table__.c.lti_linked.is_(False))
+                    .values(lti_linked=True))
+    for course_id in course_ids:
+        course = session.identity_map.get(session.identity_key(Course, course_id))
+        if course is not None:
+            set_committed_value(course, "lti_linked", True)
+
+
 def on_learning_event(event) -> None:
     """Receiver of ``learning_event``: queue the score for each resource link of the course the person launched."""
-    if event.kind not in RANKS:
+    if event.kind not in RANKS or not _course_may_be_linked(event.course_id):
         return
     links = [link for link in db.session.scalars(
         select(LtiResourceLink).join(LtiLinkMember, LtiLinkMember.resource_link_id == LtiResourceLink.id)
@@ -267,7 +310,9 @@ def _on_user_erased(person) -> None:
 
 
 def connect() -> None:
+    from learning.extensions import listen_on_session
     from learning.signals import learning_event, user_erased
 
+    listen_on_session("before_flush", mark_linked_courses)
     learning_event.connect(on_learning_event)
     user_erased.connect(_on_user_erased)

@@ -246,3 +246,45 @@ def test_an_erased_person_gets_no_more_scores(client, registered, lms):
     assert all(e.payload == {} and e.status == "done" for e in score_events(None))
     assert lms.score_posts == [] and db.session.scalar(select(LtiScoreDelivery)) is None
 
+
+
+def test_a_course_no_platform_links_looks_for_no_link_until_another_process_links_it(app, client, registered, lms):
+    """Fifth session (docs/PERFORMANCE.md): ``courses.lti_linked``, read with the course the learning event's
+    transaction reads anyway, spares the look-up of the links while no resource link opens the course; a
+    link pointed at the course by another process (its own session and transaction) sets it, and the next
+    learning event of the course looks and queues the score."""
+    from sqlalchemy import event
+
+    from learning.catalogue.models import Course
+
+    linked, launched_enrolment = launched(client, lms)
+    assert linked.lti_linked  # set by the launch that pointed the link at it
+    other = factories.course(quiz=None)
+    assert other.lti_linked is False
+    other_id, first, second = other.id, *lessons_of(other)
+    enrolment = enrolment_services.enrol(db.session.get(User, launched_enrolment.user_id), other)
+    db.session.commit()
+    seen: list[str] = []
+
+    def log(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", log)
+    try:
+        enrolment_services.complete_lesson(enrolment, first)
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", log)
+    assert seen and not any("lti_link_members" in statement for statement in seen)
+    assert score_events(None) == []
+
+    with app.app_context():  # another session, as another process would
+        link = db.session.scalar(select(LtiResourceLink))
+        link.course_id = other_id
+        db.session.commit()
+        assert db.session.get(Course, other_id).lti_linked
+    db.session.rollback()  # this session's next transaction reads the course afresh, as a request would
+    enrolment_services.complete_lesson(enrolment, second)  # the last lesson: the course completed too
+    db.session.commit()
+    assert [e.payload["kind"] for e in score_events()] == ["lesson_completed", "course_completed"]
+    assert deliver() == ["done", "done"] and lms.scores_for("moodle-user-17")[-1]["activityProgress"] == "Completed"

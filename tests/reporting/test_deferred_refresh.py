@@ -126,6 +126,34 @@ def test_a_refresh_event_applied_again_changes_nothing(api, make):
     assert stored() == exact == recount()
 
 
+def test_the_learners_pages_defer_too_and_the_worker_makes_the_rollup_exact(client, make):
+    """Fifth session: the enrol button and a lesson's "mark as done" write the same event as the API (the
+    learner's page answers without the refresh); the worker's handling makes the rollup what a recount says."""
+    from learning.enrolment.models import Enrolment
+    from learning.outbox.services import process
+    from tests.catalogue.test_catalogue_pages import sign_in
+
+    course = short_course(make, lessons=2)
+    learner = make.user(country="KE", sector="education")
+    make.completed_enrolment(make.user(country="CO"), course)  # counted inline, no event
+    before = stored()
+    assert before == recount()
+    sign_in(client, learner)
+    assert client.post(f"/courses/{course.slug}/enrol").status_code == 302
+    enrolment_id = db.session.scalar(select(Enrolment.id).where(Enrolment.user_id == learner.id))
+    for lesson_id in lesson_ids(course):
+        assert client.post(f"/learning/{enrolment_id}/lessons/{lesson_id}/done").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Enrolment, enrolment_id).status == "completed"
+    events = refresh_events()
+    assert [e.payload for e in events] == [{"user_ids": [learner.id]}, {"user_ids": [learner.id]}]
+    assert stored() == before  # nothing refreshed while the learner waited
+    for event in events:
+        assert process(event.id) == "done"
+    db.session.expire_all()
+    assert stored() == recount() != before
+
+
 def test_a_refused_request_writes_no_event(api, make):
     course = short_course(make, lessons=1)
     client = api.as_user(make.user())
