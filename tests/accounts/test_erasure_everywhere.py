@@ -219,7 +219,10 @@ def test_after_erasure_the_person_is_nowhere_in_the_database_or_the_storage(eras
     # The mails queued for them never went; the one written before is gone.
     written = [message_from_bytes(p.read_bytes(), policy=policy.default)
                for p in Path(erasing_app.config["MAIL_OUTBOX_DIR"]).glob("*.eml")]
-    assert {m["To"] for m in written} == {OTHER}
+    # (Others' own mails may have gone too: the evaluator's "certificate ready" is sent at once in
+    # their daytime and held in their quiet hours, so it depends on the hour the test runs.)
+    recipients = {m["To"] for m in written}
+    assert OTHER in recipients and EMAIL not in recipients
     # The mail to someone else that named them went, without their name.
     bodies = [m.get_body(preferencelist=("plain",)).get_content() for m in written]
     assert [body for body in bodies if "Tomás Ferreira" in body and "[erased], Tomás Ferreira" in body]
