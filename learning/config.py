@@ -169,6 +169,13 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         raise ConfigError("TRUSTED_PROXIES must be 0 (the default: no proxy is believed) or more.")
 
     engine_options: dict = {"pool_pre_ping": True}
+    if database_url.startswith("postgresql+psycopg://"):
+        # No ``SELECT 1`` before every request: the pool polls the connection's socket at checkout
+        # instead and replaces one the server closed (learning/db_liveness.py); TCP keepalives find a
+        # peer that vanished silently.
+        from learning.db_liveness import KEEPALIVES
+
+        engine_options = {"pool_pre_ping": False, "connect_args": dict(KEEPALIVES)}
     if database_url.startswith("sqlite"):
         # SQLite is shared by the web process and the worker: wait for locks.
         engine_options["connect_args"] = {"timeout": 30}
