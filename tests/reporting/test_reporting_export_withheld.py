@@ -227,3 +227,38 @@ def test_every_export_is_as_before_or_refused_only_when_nothing_was_published(ap
                     assert (name in refused.suggestions) == publishes, (group, name, refused.suggestions)
             else:
                 assert after == before, (group, probe_from)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang, said, button", [
+    ("en", "No figure of this table can be published", "Prepare it grouped by year"),
+    ("es", "Ninguna cifra de esta tabla puede publicarse", "Prepararla agrupada por año"),
+    ("ar", "لا يمكن نشر أي رقم من هذا الجدول", "إعداده مجمَّعًا حسب السنة"),
+])
+def test_the_withheld_export_page_on_a_phone(browser, live_server, app, lang, said, button):
+    """360 px wide in three languages: the page says why, fits, and its suggestion prepares that export."""
+    from learning.reporting.models import ReportExport
+    from tests import factories
+    from tests.page_walk import Site, browsing_as, visit
+
+    with app.app_context():
+        course = rf.course()
+        spread_cohort(course, rf.cohort(course, name="Bogotá 2024"), [1, 2], 3)
+        admin = factories.admin()
+        job = ReportExport(requested_by_id=admin.id, format="csv", group_by="cohort,month",
+                           filters={"language": lang}, status="pending")
+        db.session.add(job)
+        db.session.commit()
+        assert exports.build_export(job.id) == "withheld"
+        job_id, _email = job.id, admin.email  # read before the session goes
+        db.session.remove()
+    with browsing_as(browser, live_server.url, Site(users={"admin": admin}), "admin", lang, width=360) as page:
+        visit(page, f"/reports/exports/{job_id}", lang)
+        assert said in page.locator("#export-withheld").inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        page.get_by_role("button", name=button).click()
+        page.wait_for_selector("#export-waiting")
+        assert page.url.rstrip("/").split("/")[-1] != str(job_id)
+    with app.app_context():
+        assert db.session.query(ReportExport).order_by(ReportExport.id.desc()).first().group_by == "year"
+        db.session.remove()
