@@ -404,19 +404,26 @@ def publish_two_way(rows: list[CountRow], total: CountRow, row_margins: dict[Has
     return rows, published, withheld
 
 
-def withheld_by_a_row(row_values: dict[Hashable, dict[Hashable, int]], row_totals: dict[Hashable, int],
-                      total: int, threshold: int) -> bool:
-    """Whether the two-way table of one figure is withheld whole because one of the rows given
-    (``row_values``: a row key -> its non-zero cells by column) cannot be protected.
-
-    ``row_totals``: the margins of every row of the table. Exact, not a guess: in the first pass of
-    ``TwoWay`` each row line is protected from the marks of small cells alone (rows do not share
-    cells, and columns come after them), so a row that cannot be protected alone makes the table
-    withheld whole, whatever the other rows and columns hold. (Answering False proves nothing.)
-    """
+def protect_margins(row_totals: dict[Hashable, int], total: int, threshold: int) -> tuple[dict, bool]:
+    """The one-way table of a two-way table's margins as published (by key), and whether it was withheld
+    whole: what ``TwoWay`` protects its lines against."""
     keys = sorted(row_totals, key=_order)
     shown, margins_withheld = protect_one_way([row_totals[key] for key in keys], total, threshold)
-    margin_shown = dict(zip(keys, shown, strict=True))
+    return dict(zip(keys, shown, strict=True)), margins_withheld
+
+
+def withheld_by_a_row(row_values: dict[Hashable, dict[Hashable, int]], row_totals: dict[Hashable, int],
+                      total: int, threshold: int, margins: tuple[dict, bool] | None = None) -> bool:
+    """Whether the two-way table of one figure is withheld whole because one of the rows given
+    (``row_values``: a row key -> its cells by column) cannot be protected.
+
+    ``row_totals``: the margins of every row of the table (``margins``: their ``protect_margins``, if
+    already worked out). Exact, not a guess: in the first pass of ``TwoWay`` each row line is protected
+    from the marks of small cells alone (rows do not share cells, and columns come after them), so a
+    row that cannot be protected alone makes the table withheld whole, whatever the other rows and
+    columns hold. (Answering False proves nothing.)
+    """
+    margin_shown, margins_withheld = margins or protect_margins(row_totals, total, threshold)
     for key, values in row_values.items():
         line = [Cell(value) for column, value in sorted(values.items(), key=lambda item: _order(item[0])) if value]
         mark_small(line, threshold)

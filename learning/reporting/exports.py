@@ -13,6 +13,7 @@ requesting admin downloads when it is ready.
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 import os
 import tempfile
@@ -136,49 +137,66 @@ def publish(report: ReportFilter, group: tuple[str, ...]) -> Published:
         return Published(table, figures)
     total = next(iter(counts(report)), CountRow(()))
     margins = [{row.key[0]: row for row in counts(report, (name,))} for name in group]
-    if _withheld_early(report, group, total, margins[0], len(margins[1]), threshold):
-        raise Unpublishable(group, suggestions(report, group, total, margins, threshold))
+    protected: dict = {}  # (name, figure) -> the margins as published, shared by the probe and the suggestions
+    if _withheld_early(report, group, total, margins[0], len(margins[1]), threshold, protected):
+        raise Unpublishable(group, suggestions(report, group, total, margins, threshold, protected))
     table, figures, withheld = disclosure.publish_two_way(list(counts(report, group)), total, *margins, threshold)
     if withheld == set(disclosure.FIGURES):
-        raise Unpublishable(group, suggestions(report, group, total, margins, threshold))
+        raise Unpublishable(group, suggestions(report, group, total, margins, threshold, protected))
     return Published(table, figures)
 
 
+def _protected(protected: dict, name: str, figure: str, margins: dict, total: CountRow,
+               threshold: int) -> tuple[dict, bool]:
+    if (name, figure) not in protected:
+        protected[name, figure] = disclosure.protect_margins(
+            {key: getattr(row, figure) for key, row in margins.items()}, getattr(total, figure), threshold)
+    return protected[name, figure]
+
+
 def _withheld_early(report: ReportFilter, group: tuple[str, ...], total: CountRow, row_margins: dict,
-                    columns: int, threshold: int) -> bool:
+                    columns: int, threshold: int, protected: dict) -> bool:
     """Whether every figure of a large two-way table is withheld whole, known from a few of its rows.
 
-    For each figure, the rows with the smallest margins from the threshold up (those most likely to
-    hold only small cells that their exact margin would give away) are counted on their own (their
-    dimension as a filter: a few hundred facts through its index) and protected as the table's first
-    pass would protect them (``disclosure.withheld_by_a_row``: exact when it answers yes). Any "no"
-    and the table is counted and protected whole."""
+    For each figure, the rows already counted and then, one at a time, the rows with the smallest
+    margins from the threshold up (those most likely to hold only small cells that their exact margin
+    gives away), at most PROBE_ROWS, are counted on their own (their dimension as a filter: a few
+    hundred facts through its index) and protected as the table's first pass would protect them
+    (``disclosure.withheld_by_a_row``: exact when it answers yes). One row that cannot be protected
+    settles the figure; a figure not settled and the table is counted and protected whole."""
     name = group[0]
     if name not in DIMENSIONS or name in report.dimensions() or len(row_margins) * columns < PROBE_FROM:
         return False
     counted: dict = {}
     for figure in disclosure.FIGURES:
         row_totals = {key: getattr(row, figure) for key, row in row_margins.items()}
-        probed = sorted((key for key, value in row_totals.items() if key is not None and value >= threshold),
-                        key=lambda key: (row_totals[key], disclosure._order(key)))[:PROBE_ROWS]
-        for key in probed:
+        margins = _protected(protected, name, figure, row_margins, total, threshold)
+        probed = heapq.nsmallest(PROBE_ROWS, (key for key, value in row_totals.items()
+                                              if key is not None and value >= threshold),
+                                 key=lambda key: (row_totals[key], disclosure._order(key)))
+        settled = False
+        for key in [*counted, *(key for key in probed if key not in counted)]:
             if key not in counted:
                 counted[key] = list(counts(replace(report, **{name: key}), (group[1],)))
-        row_values = {key: {row.key[0]: getattr(row, figure) for row in counted[key]} for key in probed}
-        if not disclosure.withheld_by_a_row(row_values, row_totals, getattr(total, figure), threshold):
+            row = {key: {count.key[0]: getattr(count, figure) for count in counted[key]}}
+            if disclosure.withheld_by_a_row(row, row_totals, getattr(total, figure), threshold, margins):
+                settled = True
+                break
+        if not settled:
             return False
     return True
 
 
 def suggestions(report: ReportFilter, group: tuple[str, ...], total: CountRow, margins: list[dict],
-                threshold: int) -> list[str]:
+                threshold: int, protected: dict) -> list[str]:
     """The single groupings of the same filters that publish at least one figure: each name of the
     grouping (its margins, already counted), and the year when it was by month."""
-    tables = list(zip(group, (list(margin.values()) for margin in margins), strict=True))
+    tables = dict(zip(group, margins, strict=True))
     if "month" in group:
-        tables.append(("year", list(counts(report, ("year",)))))
-    return [name for name, table in tables
-            if disclosure.publish_one_way(table, total, threshold)[2] != set(disclosure.FIGURES)]
+        tables["year"] = {row.key[0]: row for row in counts(report, ("year",))}
+    # A one-way export protects its rows as a two-way table protects its margins (``publish_one_way``).
+    return [name for name, table in tables.items()
+            if any(not _protected(protected, name, figure, table, total, threshold)[1] for figure in disclosure.FIGURES)]
 
 
 def rows(report: ReportFilter, group: tuple[str, ...], language: str, table: Published | None = None) -> Iterator[list]:
