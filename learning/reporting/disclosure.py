@@ -235,11 +235,9 @@ class TwoWay:
             self.in_column.setdefault(key[1], []).append(key)
         self.row_lines: dict[Hashable, tuple[list[Cell], Total]] = {}
         self.column_lines: dict[Hashable, tuple[list[Cell], Total]] = {}
-        self.margins_withheld = []
         for margins, keys, members, target in ((row_totals, self.rows, self.in_row, self.row_lines),
                                                (column_totals, self.columns, self.in_column, self.column_lines)):
             shown, margins_withheld = protect_one_way([margins.get(key, 0) for key in keys], total, threshold)
-            self.margins_withheld.append(margins_withheld)
             for key, margin in zip(keys, shown, strict=True):
                 if key not in members:
                     continue
@@ -431,4 +429,28 @@ def withheld_by_a_row(row_values: dict[Hashable, dict[Hashable, int]], row_total
                                 margins_withheld)
         if not protect_line(line, known, threshold, ordered=False):
             return True
+    return False
+
+
+def withheld_by_a_column(column_values: dict[Hashable, dict[Hashable, int]], column_totals: dict[Hashable, int],
+                         total: int, threshold: int, margins: tuple[dict, bool] | None = None) -> bool:
+    """Whether the two-way table of one figure is withheld whole because one of the columns given
+    (a column key -> its cells by row) cannot be protected whatever the rows have withheld in it.
+
+    A column is protected after the rows, from the complements they placed, so it is judged at the
+    most withheld it can ever be: every figure of it withheld (``"<5"`` or ``"x"``). Withholding one
+    more figure of a line only widens what a reader can deduce of the others (a complement lets the
+    sum of the others be anything upwards, and its lower bound is the threshold, below its value), so
+    a small cell narrowed even then is narrowed in every state the column can reach: that line cannot
+    be protected, and the table is withheld whole. Exact when it answers yes (and only then used).
+    """
+    margin_shown, margins_withheld = margins or protect_margins(column_totals, total, threshold)
+    for key, values in column_values.items():
+        line = [Cell(value, SMALL if value < threshold else COMPLEMENT) for value in values.values() if value > 0]
+        known = Total.published(margin_shown[key], column_totals[key], sum(cell.value for cell in line), threshold,
+                                margins_withheld)
+        exact_total = known.exact() and known.low >= threshold
+        for cell, (low, high) in zip(line, deducible(line, known, threshold, ordered=False), strict=True):
+            if cell.mark == SMALL and ((exact_total and (low > 1 or high < threshold - 1)) or low >= high):
+                return True
     return False

@@ -138,7 +138,7 @@ def publish(report: ReportFilter, group: tuple[str, ...]) -> Published:
     total = next(iter(counts(report)), CountRow(()))
     margins = [{row.key[0]: row for row in counts(report, (name,))} for name in group]
     protected: dict = {}  # (name, figure) -> the margins as published, shared by the probe and the suggestions
-    if _withheld_early(report, group, total, margins[0], len(margins[1]), threshold, protected):
+    if _withheld_early(report, group, total, margins, threshold, protected):
         raise Unpublishable(group, suggestions(report, group, total, margins, threshold, protected))
     table, figures, withheld = disclosure.publish_two_way(list(counts(report, group)), total, *margins, threshold)
     if withheld == set(disclosure.FIGURES):
@@ -154,32 +154,37 @@ def _protected(protected: dict, name: str, figure: str, margins: dict, total: Co
     return protected[name, figure]
 
 
-def _withheld_early(report: ReportFilter, group: tuple[str, ...], total: CountRow, row_margins: dict,
-                    columns: int, threshold: int, protected: dict) -> bool:
-    """Whether every figure of a large two-way table is withheld whole, known from a few of its rows.
+def _withheld_early(report: ReportFilter, group: tuple[str, ...], total: CountRow, margins: list[dict],
+                    threshold: int, protected: dict) -> bool:
+    """Whether every figure of a large two-way table is withheld whole, known from a few of its lines.
 
-    For each figure, the rows already counted and then, one at a time, the rows with the smallest
-    margins from the threshold up (those most likely to hold only small cells that their exact margin
-    gives away), at most PROBE_ROWS, are counted on their own (their dimension as a filter: a few
-    hundred facts through its index) and protected as the table's first pass would protect them
-    (``disclosure.withheld_by_a_row``: exact when it answers yes). One row that cannot be protected
-    settles the figure; a figure not settled and the table is counted and protected whole."""
-    name = group[0]
-    if name not in DIMENSIONS or name in report.dimensions() or len(row_margins) * columns < PROBE_FROM:
+    The lines probed are rows when the first name is a dimension, else columns when the second is
+    (``month,cohort``). For each figure, the lines already counted and then, one at a time, those with
+    the smallest margins from the threshold up (most likely to hold only small cells that their exact
+    margin gives away), at most PROBE_ROWS, are counted on their own (their dimension as a filter: a
+    few hundred facts through its index) and judged: a row as the table's first pass protects it
+    (``disclosure.withheld_by_a_row``), a column at its most withheld (``withheld_by_a_column``); both
+    exact when they answer yes. One such line settles the figure; a figure not settled and the table
+    is counted and protected whole."""
+    position = next((i for i, name in enumerate(group) if name in DIMENSIONS and name not in report.dimensions()),
+                    None)
+    if position is None or len(margins[0]) * len(margins[1]) < PROBE_FROM:
         return False
+    name, other = group[position], group[1 - position]
+    judge = disclosure.withheld_by_a_row if position == 0 else disclosure.withheld_by_a_column
     counted: dict = {}
     for figure in disclosure.FIGURES:
-        row_totals = {key: getattr(row, figure) for key, row in row_margins.items()}
-        margins = _protected(protected, name, figure, row_margins, total, threshold)
-        probed = heapq.nsmallest(PROBE_ROWS, (key for key, value in row_totals.items()
+        line_totals = {key: getattr(row, figure) for key, row in margins[position].items()}
+        protection = _protected(protected, name, figure, margins[position], total, threshold)
+        probed = heapq.nsmallest(PROBE_ROWS, (key for key, value in line_totals.items()
                                               if key is not None and value >= threshold),
-                                 key=lambda key: (row_totals[key], disclosure._order(key)))
+                                 key=lambda key: (line_totals[key], disclosure._order(key)))
         settled = False
         for key in [*counted, *(key for key in probed if key not in counted)]:
             if key not in counted:
-                counted[key] = list(counts(replace(report, **{name: key}), (group[1],)))
-            row = {key: {count.key[0]: getattr(count, figure) for count in counted[key]}}
-            if disclosure.withheld_by_a_row(row, row_totals, getattr(total, figure), threshold, margins):
+                counted[key] = list(counts(replace(report, **{name: key}), (other,)))
+            line = {key: {count.key[0]: getattr(count, figure) for count in counted[key]}}
+            if judge(line, line_totals, getattr(total, figure), threshold, protection):
                 settled = True
                 break
         if not settled:

@@ -300,3 +300,27 @@ def test_a_row_that_cannot_be_protected_withholds_the_table_whole(table, thresho
         if disclosure.withheld_by_a_row(row_values, {k: getattr(r, figure) for k, r in row_margins.items()},
                                         getattr(total, figure), threshold):
             assert figure in withheld, figure
+
+
+@given(table=count_tables(rows=LARGE_ROWS, columns=LARGE_COLUMNS, high=7, max_size=150), threshold=THRESHOLDS,
+       probed=st.lists(st.sampled_from(LARGE_COLUMNS), max_size=8, unique=True))
+@settings(max_examples=100, deadline=None)
+def test_a_column_that_cannot_be_protected_withholds_the_table_whole(table, threshold, probed):
+    """The same for a column judged at its most withheld (``withheld_by_a_column``), whatever the rows did."""
+    rows, total, row_margins, column_margins = table
+    _rows, _published, withheld = dense_publish_rows(("r", "c"), rows, total, row_margins, column_margins, threshold)
+    for figure in FIGURES:
+        column_values = {key: {row.key[0]: getattr(row, figure) for row in rows if row.key[1] == key}
+                         for key in probed if key in column_margins}
+        if disclosure.withheld_by_a_column(column_values, {k: getattr(r, figure) for k, r in column_margins.items()},
+                                           getattr(total, figure), threshold):
+            assert figure in withheld, figure
+
+
+def test_a_cohort_of_six_over_two_months_is_settled_by_its_row_or_its_column():
+    """Three and three under an exact six: the cohort's line cannot be protected, as a row or a column."""
+    cells = {"January": 3, "February": 3}
+    assert disclosure.withheld_by_a_row({"Bogotá": cells}, {"Bogotá": 6, "Lima": 40}, 46, 5)
+    assert disclosure.withheld_by_a_column({"Bogotá": cells}, {"Bogotá": 6, "Lima": 40}, 46, 5)
+    assert not disclosure.withheld_by_a_column({"Lima": {"January": 20, "February": 20}}, {"Bogotá": 6, "Lima": 40},
+                                               46, 5)
