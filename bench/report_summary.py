@@ -117,11 +117,17 @@ def main() -> None:
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
 
+    answers: dict = {}  # path -> (status, rows or the refusal's suggestions), of the last run
+
     def call(path: str):
         def run():
             response = client.get(path, headers=headers)
-            assert response.status_code == 200, response.get_data(as_text=True)[:500]
-            response.get_data()
+            # An export none of whose figures can be published answers 422 with what does publish (issue 16).
+            refused = response.status_code == 422 and "export" in path and "suggestions" in response.json["error"]
+            assert response.status_code == 200 or refused, response.get_data(as_text=True)[:500]
+            body = response.get_data()
+            answers[path] = (response.status_code, response.json["error"]["suggestions"] if refused
+                             else body.count(b"\n") - 1 if "export.csv" in path else None)
         return run
 
     cases = {
@@ -162,6 +168,16 @@ def main() -> None:
         "csv by sector": "/api/v1/reports/export.csv?group_by=sector",
         "csv by cohort and month": "/api/v1/reports/export.csv?group_by=cohort,month",
         "xlsx by country and sector": "/api/v1/reports/export.xlsx?group_by=country,sector",
+        "csv by month and cohort": "/api/v1/reports/export.csv?group_by=month,cohort",
+        "csv by cohort and year": "/api/v1/reports/export.csv?group_by=cohort,year",
+        "csv by cohort": "/api/v1/reports/export.csv?group_by=cohort",
+        "csv by month": "/api/v1/reports/export.csv?group_by=month",
+        "csv by course and month": "/api/v1/reports/export.csv?group_by=course,month",
+        # Not here: organisation × month (3,000 × 124, cells mostly small, not withheld whole) does not finish
+        # (the whole-table movability check; docs/PERFORMANCE.md, helper "export").
+        "csv by cohort and month in 2024": "/api/v1/reports/export.csv?group_by=cohort,month&from=2024-01-01&to=2024-12-31",
+        "csv by cohort and month 15 Mar-20 Sep 2024":
+            "/api/v1/reports/export.csv?group_by=cohort,month&from=2024-03-15&to=2024-09-20",
     }.items():
         if not args.export_runs or args.only not in (None, "exports"):
             break
@@ -174,10 +190,14 @@ def main() -> None:
         figures = results["exports"][name]
         figures["cpu_ms_per_run"] = {"python": round(own * 1000 / args.export_runs, 1),
                                      "postgresql": round(server.seconds * 1000 / args.export_runs, 1)}
-        aim = "  (aim: under 1,000 ms)" if "cohort" in name else ""
-        print(f"export {name:38s} median {figures['median_ms']:9.1f} ms  CPU per run: Python "
+        status, answer = answers[path]
+        figures["status"], figures["answer"] = status, answer
+        figures["load_average"] = os.getloadavg()[0]
+        aim = "  (aim: under 1,000 ms)" if "cohort and month" in name else ""
+        said = f"422, suggests {','.join(answer)}" if status == 422 else f"{answer} rows" if answer is not None else ""
+        print(f"export {name:44s} median {figures['median_ms']:9.1f} ms  CPU per run: Python "
               f"{figures['cpu_ms_per_run']['python']:.0f} ms, PostgreSQL {figures['cpu_ms_per_run']['postgresql']:.0f} ms"
-              f"{aim}  load {os.getloadavg()[0]:.1f}")
+              f"{aim}  [{said}]  load {os.getloadavg()[0]:.1f}")
     results["load_average_before"], results["load_average_after"] = load_before, os.getloadavg()
     results["rss_mb"] = peak_rss()
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
