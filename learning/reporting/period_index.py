@@ -88,26 +88,28 @@ def _month_end(value: date) -> date:
 # --- loading ---------------------------------------------------------------------------------
 
 _HEADER_SQL = text(
-    "SELECT CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text), pg_relation_filenode('report_facts'), "
+    "SELECT CAST(pg_current_snapshot() AS text), pg_relation_filenode('report_facts'), "
     "(SELECT CAST(pruned_below AS text) FROM report_changes_horizon WHERE id = 1), "
     "(SELECT array_agg(DISTINCT country) FROM report_facts), (SELECT array_agg(DISTINCT sector) FROM report_facts)"
 )
 _COPY_SQL = (
     f"COPY (SELECT user_id, (CASE kind WHEN 'certified' THEN 0 WHEN 'reached' THEN 1 ELSE 2 END) * {1 << DAY_BITS} "
-    "+ (day - DATE '1970-01-01'), array_position(%(countries)s::text[], country) - 1, "
-    "array_position(%(sectors)s::text[], sector) - 1, course_id, cohort_id, organisation_id, weight "
-    "FROM report_facts) TO STDOUT (FORMAT BINARY)"
+    "+ (day - DATE '1970-01-01'), CAST(c.n AS integer) - 1, CAST(s.n AS integer) - 1, course_id, cohort_id, "
+    "organisation_id, weight FROM report_facts "
+    "JOIN unnest(%(countries)s::text[]) WITH ORDINALITY AS c (v, n) ON c.v = country "
+    "JOIN unnest(%(sectors)s::text[]) WITH ORDINALITY AS s (v, n) ON s.v = sector) TO STDOUT (FORMAT BINARY)"
 )
 _COPY_FIELDS = ("user", "kd", "country", "sector", "course", "cohort", "organisation", "weight")
 _COPY_ROW = np.dtype([("n", ">i2")] + [item for name in _COPY_FIELDS for item in ((f"l_{name}", ">i4"),
                                                                                    (name, ">i4"))])
 
 _SYNC_SQL = text(
-    "WITH changed AS (SELECT DISTINCT user_id FROM report_changes WHERE xid >= CAST(:w AS xid8)), "
+    "WITH changed AS (SELECT DISTINCT user_id FROM report_changes WHERE xid >= CAST(:w AS xid8) "
+    "AND NOT pg_visible_in_snapshot(xid, CAST(:snapshot AS pg_snapshot))), "
     "fresh AS (SELECT user_id, kind, day - DATE '1970-01-01' AS day, country, sector, course_id, cohort_id, "
     "organisation_id, weight FROM report_facts WHERE user_id IN (SELECT user_id FROM changed) "
     f"AND (SELECT count(*) FROM changed) <= {RELOAD_FROM}) "
-    "SELECT CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text), pg_relation_filenode('report_facts'), "
+    "SELECT CAST(pg_current_snapshot() AS text), pg_relation_filenode('report_facts'), "
     "(SELECT CAST(pruned_below AS text) FROM report_changes_horizon WHERE id = 1), "
     "(SELECT count(*) FROM changed), (SELECT array_agg(user_id) FROM changed), "
     "(SELECT json_agg(json_build_array(user_id, kind, day, country, sector, course_id, cohort_id, "
@@ -153,7 +155,7 @@ class State:
     """One snapshot of the facts plus the changes applied since: columns, overlay and bitmaps."""
 
     def __init__(self, header, columns: dict[str, np.ndarray], countries: list[str], sectors: list[str]):
-        self.w, self.generation, self.pruned_below = header
+        self.snapshot, self.generation, self.pruned_below = header
         self.countries = list(countries)
         self.sectors = list(sectors)
         self.codes = {"country": {v: i for i, v in enumerate(self.countries)},
@@ -170,6 +172,12 @@ class State:
         self._overlay_columns: dict[str, np.ndarray] | None = None
         self.bitmaps: dict[tuple, dict[tuple, BitMap]] = {}
         self._build_bitmaps()
+
+    @property
+    def xmin(self) -> int:
+        """The oldest transaction in flight at the snapshot (``xmin:xmax:xip``): every change not yet
+        seen has an id from it on, and is one the snapshot did not see."""
+        return int(self.snapshot.split(":", 1)[0])
 
     # -- building -----------------------------------------------------------------------------
 
@@ -210,7 +218,7 @@ class State:
 
     def _kind_range(self, kind: int) -> tuple[int, int]:
         kd = self.base["kd"]
-        return (int(np.searchsorted(kd, kind << DAY_BITS)), int(np.searchsorted(kd, (kind + 1) << DAY_BITS)))
+        return int(kd.searchsorted(np.int32(kind << DAY_BITS))), int(kd.searchsorted(np.int32((kind + 1) << DAY_BITS)))
 
     def code(self, name: str, value: str) -> int:
         codes = self.codes[name]
@@ -233,8 +241,8 @@ class State:
             user_id = int(user_id)
             for row in self._current_rows(user_id):
                 self._touch_bitmaps(user_id, row, add=False)
-            lo = int(np.searchsorted(self.user_sorted, user_id))
-            hi = int(np.searchsorted(self.user_sorted, user_id, side="right"))
+            lo = int(self.user_sorted.searchsorted(np.int32(user_id)))
+            hi = int(self.user_sorted.searchsorted(np.int32(user_id), side="right"))
             if hi > lo:
                 positions = self.by_user[lo:hi]
                 self.dead_count += int((~self.dead[positions]).sum())
@@ -253,8 +261,8 @@ class State:
     def _current_rows(self, user_id: int) -> list[tuple]:
         if user_id in self.overlay:
             return self.overlay[user_id]
-        lo = int(np.searchsorted(self.user_sorted, user_id))
-        hi = int(np.searchsorted(self.user_sorted, user_id, side="right"))
+        lo = int(self.user_sorted.searchsorted(np.int32(user_id)))
+        hi = int(self.user_sorted.searchsorted(np.int32(user_id), side="right"))
         rows = []
         base = self.base
         for position in self.by_user[lo:hi].tolist():
@@ -302,7 +310,7 @@ class State:
         overlay = self._overlay()
         columns = {name: np.concatenate([self.base[name][live], overlay[name]]) for name in _COPY_FIELDS}
         bitmaps = self.bitmaps
-        self.__init__((self.w, self.generation, self.pruned_below), columns, self.countries, self.sectors)
+        self.__init__((self.snapshot, self.generation, self.pruned_below), columns, self.countries, self.sectors)
         self.bitmaps = bitmaps  # already current; the rebuild above made the same ones
 
     # -- reading ------------------------------------------------------------------------------
@@ -310,8 +318,9 @@ class State:
     def rows(self, kind: int, first: int, last: int) -> dict[str, np.ndarray]:
         """The live facts of a kind on days ``first..last``: a slice of the columns and the overlay's."""
         kd = self.base["kd"]
-        lo = int(np.searchsorted(kd, (kind << DAY_BITS) + first))
-        hi = int(np.searchsorted(kd, (kind << DAY_BITS) + last, side="right"))
+        # A scalar of the array's own type: a Python int would make numpy convert the whole column first.
+        lo = int(kd.searchsorted(np.int32((kind << DAY_BITS) + first)))
+        hi = int(kd.searchsorted(np.int32((kind << DAY_BITS) + last), side="right"))
         names = ("user", "month", "country", "sector", "course", "cohort", "organisation", "weight")
         part = {name: self.base[name][lo:hi] for name in names}
         if self.dead_count:
@@ -345,24 +354,25 @@ def load(connection) -> State:
     whose transaction has not begun)."""
     connection = connection.execution_options(isolation_level="REPEATABLE READ")
     with connection.begin():
-        w, generation, pruned_below, countries, sectors = connection.execute(_HEADER_SQL).one()
+        snapshot, generation, pruned_below, countries, sectors = connection.execute(_HEADER_SQL).one()
         countries, sectors = sorted(countries or []), sorted(sectors or [])
         raw = connection.connection.driver_connection
         with raw.cursor() as cursor:
             with cursor.copy(_COPY_SQL, {"countries": countries, "sectors": sectors}) as copy:
                 columns = _read_copy(bytes(block) for block in copy)
-    return State((int(w), int(generation), int(pruned_below or 0)), columns, countries, sectors)
+    return State((snapshot, int(generation), int(pruned_below or 0)), columns, countries, sectors)
 
 
 def sync(state: State, connection) -> bool:
     """Apply the changes logged since ``state``'s snapshot; False when only a full reload will do."""
-    w, generation, pruned_below, count, users, facts = connection.execute(_SYNC_SQL, {"w": str(state.w)}).one()
+    snapshot, generation, pruned_below, count, users, facts = connection.execute(
+        _SYNC_SQL, {"w": str(state.xmin), "snapshot": state.snapshot}).one()
     connection.rollback()
-    if int(generation) != state.generation or state.w < int(pruned_below or 0) or count > RELOAD_FROM:
+    if int(generation) != state.generation or state.xmin < int(pruned_below or 0) or count > RELOAD_FROM:
         return False
     if users:
         state.apply(users, facts or [])
-    state.w = int(w)
+    state.snapshot = snapshot
     return True
 
 
@@ -627,12 +637,13 @@ class PeriodIndex:
         self.building = threading.Thread(target=work, name="period-index", daemon=True)
         self.building.start()
 
-    def answer(self, report, group):
-        """The rows of ``counts(report, group)``, or None (not built yet: the caller counts the facts)."""
+    def answer(self, report, group, synced: bool = False):
+        """The rows of ``counts(report, group)``, or None (not built yet: the caller counts the facts).
+        ``synced``: the caller's transaction has had the log read already (a summary's five counts)."""
         with self.lock:
             if self.state is None and not self.background:
                 self.state = self._build()
-            if self.state is not None:
+            if self.state is not None and not synced:
                 with self.engine().connect() as connection:
                     if not sync(self.state, connection):
                         self.state = None
@@ -658,6 +669,7 @@ def init_app(app) -> None:
 
 
 WROTE_FACTS_KEY = "reporting_wrote_facts_in"
+SYNCED_KEY = "reporting_period_index_synced_in"
 
 
 def counts_from_index(report, group):
@@ -674,17 +686,23 @@ def counts_from_index(report, group):
     if index is None:
         return None
     session = db.session()
-    if session.info.get(WROTE_FACTS_KEY) is not None and session.info[WROTE_FACTS_KEY] is session.get_transaction():
+    transaction = session.get_transaction()
+    if session.info.get(WROTE_FACTS_KEY) is not None and session.info[WROTE_FACTS_KEY] is transaction:
         return None
-    return index.answer(report, group)
+    # The log is read once per transaction of the asking session (a request, or a test's step): the
+    # counts of one summary come from one synchronisation, as the facts path's come from one request.
+    synced = transaction is not None and session.info.get(SYNCED_KEY) is transaction and index.state is not None
+    rows = index.answer(report, group, synced=synced)
+    if transaction is not None:
+        session.info[SYNCED_KEY] = transaction
+    return rows
 
 
 # --- pruning the log ----------------------------------------------------------------------------------
 
 PRUNE_SQL = text(
-    "WITH horizon AS (SELECT LEAST(pg_snapshot_xmin(pg_current_snapshot()), "
-    "COALESCE((SELECT min(xid) FROM report_changes WHERE at >= now() - make_interval(hours => :hours)), "
-    "pg_snapshot_xmin(pg_current_snapshot()))) AS below), "
+    "WITH horizon AS (SELECT COALESCE((SELECT min(xid) FROM report_changes "
+    "WHERE at >= now() - make_interval(hours => :hours)), pg_snapshot_xmax(pg_current_snapshot())) AS below), "
     "raised AS (INSERT INTO report_changes_horizon (id, pruned_below) SELECT 1, below FROM horizon "
     "ON CONFLICT (id) DO UPDATE SET pruned_below = GREATEST(report_changes_horizon.pruned_below, excluded.pruned_below)) "
     "DELETE FROM report_changes WHERE xid < (SELECT below FROM horizon)"
@@ -692,9 +710,10 @@ PRUNE_SQL = text(
 
 
 def prune_changes(session, hours: int = 24) -> int:
-    """Delete the change rows older than ``hours`` (by transaction id: every row below the horizon, the
-    oldest id still written in that window and still in flight), raising the horizon first, so that a
-    process last synchronised before it reloads instead of missing a pruned change."""
+    """Delete the change rows older than ``hours``: every row (committed, so visible) whose transaction
+    id is below the horizon, the oldest id of a row written in that window (or, with none, the next
+    id). The horizon is raised in the same statement: a process whose snapshot's ``xmin`` is below it
+    may have missed a pruned row, so it reloads; a transaction still in flight keeps its rows."""
     if session.get_bind().dialect.name != "postgresql":
         return 0
     return session.execute(PRUNE_SQL, {"hours": hours}).rowcount
