@@ -90,15 +90,19 @@ def _month_end(value: date) -> date:
 _HEADER_SQL = text(
     "SELECT CAST(pg_current_snapshot() AS text), pg_relation_filenode('report_facts'), "
     "(SELECT CAST(pruned_below AS text) FROM report_changes_horizon WHERE id = 1), "
-    "(SELECT array_agg(DISTINCT country) FROM report_facts), (SELECT array_agg(DISTINCT sector) FROM report_facts)"
+    # Every value a fact has is in an all-time cell of its dimension (a few hundred rows, not a scan).
+    "(SELECT array_agg(DISTINCT country) FROM report_cells WHERE dims = 'country' AND period = 0), "
+    "(SELECT array_agg(DISTINCT sector) FROM report_cells WHERE dims = 'sector' AND period = 0)"
 )
 _COPY_SQL = (
     f"COPY (SELECT user_id, (CASE kind WHEN 'certified' THEN 0 WHEN 'reached' THEN 1 ELSE 2 END) * {1 << DAY_BITS} "
-    "+ (day - DATE '1970-01-01'), CAST(c.n AS integer) - 1, CAST(s.n AS integer) - 1, course_id, cohort_id, "
-    "organisation_id, weight FROM report_facts "
-    "JOIN unnest(%(countries)s::text[]) WITH ORDINALITY AS c (v, n) ON c.v = country "
-    "JOIN unnest(%(sectors)s::text[]) WITH ORDINALITY AS s (v, n) ON s.v = sector) TO STDOUT (FORMAT BINARY)"
+    "+ (day - DATE '1970-01-01'), CAST(COALESCE(c.n, 0) AS integer) - 1, CAST(COALESCE(s.n, 0) AS integer) - 1, "
+    "course_id, cohort_id, organisation_id, weight FROM report_facts "
+    "LEFT JOIN unnest(%(countries)s::text[]) WITH ORDINALITY AS c (v, n) ON c.v = country "
+    "LEFT JOIN unnest(%(sectors)s::text[]) WITH ORDINALITY AS s (v, n) ON s.v = sector) TO STDOUT (FORMAT BINARY)"
 )
+_VALUES_SQL = text("SELECT (SELECT array_agg(DISTINCT country) FROM report_facts), "
+                   "(SELECT array_agg(DISTINCT sector) FROM report_facts)")
 _COPY_FIELDS = ("user", "kd", "country", "sector", "course", "cohort", "organisation", "weight")
 _COPY_ROW = np.dtype([("n", ">i2")] + [item for name in _COPY_FIELDS for item in ((f"l_{name}", ">i4"),
                                                                                    (name, ">i4"))])
@@ -171,6 +175,7 @@ class State:
         self.overlay: dict[int, list[tuple]] = {}
         self._overlay_columns: dict[str, np.ndarray] | None = None
         self.bitmaps: dict[tuple, dict[tuple, BitMap]] = {}
+        self._matching: dict[tuple, dict] = {}  # see ``matching``; dropped when a slot gains a key
         self._build_bitmaps()
 
     @property
@@ -288,9 +293,30 @@ class State:
                 period = month if grain == "month" else month // 12
                 slot = self.bitmaps.setdefault((family, kind, grain, period), {})
                 if add:
-                    slot.setdefault(key, BitMap()).add(user_id)
+                    if key not in slot:
+                        slot[key] = BitMap()
+                        self._matching = {}
+                    slot[key].add(user_id)
                 elif key in slot:
                     slot[key].discard(user_id)
+
+    def matching(self, slot_key: tuple, fixed: tuple, width: int) -> list[tuple[tuple, BitMap]]:
+        """The (key, bitmap) pairs of a slot whose key has the ``fixed`` (position, value) pairs: a
+        look-up when every position is fixed, else a list kept per slot and fixed positions."""
+        slot = self.bitmaps[slot_key]
+        if len(fixed) == width:
+            key = tuple(value for _, value in fixed)
+            return [(key, slot[key])] if key in slot else []
+        if not fixed:
+            return list(slot.items())
+        positions = tuple(position for position, _ in fixed)
+        cached = self._matching.get((slot_key, positions))
+        if cached is None:
+            cached = defaultdict(list)
+            for key, bitmap in slot.items():
+                cached[tuple(key[p] for p in positions)].append((key, bitmap))
+            self._matching[(slot_key, positions)] = cached
+        return cached.get(tuple(value for _, value in fixed), [])
 
     def _overlay(self) -> dict[str, np.ndarray]:
         if self._overlay_columns is None:
@@ -309,9 +335,7 @@ class State:
         live = ~self.dead
         overlay = self._overlay()
         columns = {name: np.concatenate([self.base[name][live], overlay[name]]) for name in _COPY_FIELDS}
-        bitmaps = self.bitmaps
         self.__init__((self.snapshot, self.generation, self.pruned_below), columns, self.countries, self.sectors)
-        self.bitmaps = bitmaps  # already current; the rebuild above made the same ones
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -355,11 +379,16 @@ def load(connection) -> State:
     connection = connection.execution_options(isolation_level="REPEATABLE READ")
     with connection.begin():
         snapshot, generation, pruned_below, countries, sectors = connection.execute(_HEADER_SQL).one()
-        countries, sectors = sorted(countries or []), sorted(sectors or [])
-        raw = connection.connection.driver_connection
-        with raw.cursor() as cursor:
-            with cursor.copy(_COPY_SQL, {"countries": countries, "sectors": sectors}) as copy:
-                columns = _read_copy(bytes(block) for block in copy)
+        for attempt in range(2):
+            countries, sectors = sorted(countries or []), sorted(sectors or [])
+            raw = connection.connection.driver_connection
+            with raw.cursor() as cursor:
+                with cursor.copy(_COPY_SQL, {"countries": countries, "sectors": sectors}) as copy:
+                    columns = _read_copy(bytes(block) for block in copy)
+            if attempt or not ((columns["country"] < 0).any() or (columns["sector"] < 0).any()):
+                break
+            # A value the cells do not have (they should): the values from the facts themselves.
+            countries, sectors = connection.execute(_VALUES_SQL).one()
     return State((snapshot, int(generation), int(pruned_below or 0)), columns, countries, sectors)
 
 
@@ -429,13 +458,18 @@ def _time_columns(part: dict[str, np.ndarray], time_group: str | None) -> None:
         part["month_key"] = part["month"]
 
 
-def _masked(state: State, part: dict[str, np.ndarray], conditions: dict[str, int]) -> dict[str, np.ndarray]:
+def _masked(state: State, part: dict[str, np.ndarray], conditions: dict[str, int],
+            group: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The rows meeting the filters, with only the columns a count reads (the user, the month, the
+    weight and the grouping's dimensions): selecting every column of a long period costs more."""
     if not conditions:
         return part
     chosen = np.ones(len(part["user"]), dtype=bool)
     for name, code in conditions.items():
         chosen &= part[name] == code
-    return {name: values[chosen] for name, values in part.items()}
+    rows = np.flatnonzero(chosen)
+    kept = {"user", "month", "weight", *group}
+    return {name: values[rows] for name, values in part.items() if name in kept}
 
 
 def _users_by_group(part, names) -> dict[tuple, np.ndarray]:
@@ -512,13 +546,13 @@ def answer(state: State, report, group: tuple[str, ...]) -> list | None:
         if use_bitmaps:
             counted = _people_from_bitmaps(state, kind, dims, grains, first, last, conditions, group, time_group)
         else:
-            part = _masked(state, state.rows(kind, first_day, last_day), conditions)
+            part = _masked(state, state.rows(kind, first_day, last_day), conditions, group)
             _time_columns(part, time_group)
             counted = _distinct_by_group(part, names)
         for key, n in counted.items():
             if n:
                 figures[key][kind] = n
-    part = _masked(state, state.rows(CERTIFIED, first_day, last_day), conditions)
+    part = _masked(state, state.rows(CERTIFIED, first_day, last_day), conditions, group)
     _time_columns(part, time_group)
     for key, n in _sums_by_group(part, names).items():
         if n:
@@ -548,42 +582,44 @@ def _decode(state: State, group: tuple[str, ...], key: tuple) -> tuple:
 
 def _people_from_bitmaps(state: State, kind: int, dims, grains, first: date, last: date,
                          conditions: dict[str, int], group: tuple[str, ...], time_group: str | None):
-    """Distinct people per group: the union of the whole years' and months' bitmaps and of the bitmaps
-    of the ragged days' people."""
-    fixed = [(position, conditions[name]) for position, name in enumerate(dims) if name in conditions]
+    """Distinct people per group: the union of the whole years' and months' bitmaps, to which the
+    people of the ragged days are added (one slice for both ends, grouped once)."""
+    fixed = tuple((position, conditions[name]) for position, name in enumerate(dims) if name in conditions)
     key_positions = {name: position for position, name in enumerate(dims)}
     pieces: dict[tuple, list[BitMap]] = defaultdict(list)
-    dim_names = [g for g in group if g not in ("year", "month")]
+    ends: list[dict[str, np.ndarray]] = []
     for segment in _segments(first, last, grains, time_group == "month"):
         if segment[0] == "days":
-            part = _masked(state, state.rows(kind, segment[1], segment[2]), conditions)
-            _time_columns(part, time_group)
-            names = [("month_key" if g == "month" else g) for g in group]
-            for key, users in _users_by_group(part, names).items():
-                pieces[key].append(_bitmap(users))
+            ends.append(_masked(state, state.rows(kind, segment[1], segment[2]), conditions, group))
             continue
         grain, period = segment
-        slot = state.bitmaps.get((dims, kind, grain, period))
-        if not slot:
+        slot_key = (dims, kind, grain, period)
+        if slot_key not in state.bitmaps:
             continue
         if time_group == "year":
             time_value = period if grain == "year" else period // 12
         else:
             time_value = period
-        if len(fixed) == len(dims):
-            bitmaps = [(tuple(value for _, value in fixed), slot.get(tuple(value for _, value in fixed)))]
-        else:
-            bitmaps = [(key, bitmap) for key, bitmap in slot.items()
-                       if all(key[position] == value for position, value in fixed)]
-        for key, bitmap in bitmaps:
-            if bitmap is None:
-                continue
+        for key, bitmap in state.matching(slot_key, fixed, len(dims)):
             group_key = tuple((time_value if name in ("year", "month") else key[key_positions[name]])
                               for name in group)
             pieces[group_key].append(bitmap)
-    del dim_names
-    return {key: (len(bitmaps[0]) if len(bitmaps) == 1 else len(BitMap.union(*bitmaps)))
-            for key, bitmaps in pieces.items()}
+    added: dict[tuple, np.ndarray] = {}
+    if ends:
+        part = ends[0] if len(ends) == 1 else {name: np.concatenate([end[name] for end in ends]) for name in ends[0]}
+        _time_columns(part, time_group)
+        added = _users_by_group(part, [("month_key" if g == "month" else g) for g in group])
+    counts = {}
+    for key in set(pieces) | set(added):
+        bitmaps = pieces.get(key, [])
+        users = added.get(key)
+        if users is None:
+            counts[key] = len(bitmaps[0]) if len(bitmaps) == 1 else len(BitMap.union(*bitmaps))
+            continue
+        union = BitMap.union(*bitmaps) if len(bitmaps) > 1 else BitMap(bitmaps[0]) if bitmaps else BitMap()
+        union.update(array.array("I", np.ascontiguousarray(users, dtype=np.uint32).tobytes()))
+        counts[key] = len(union)
+    return counts
 
 
 # --- the index of a process ------------------------------------------------------------------------
@@ -616,6 +652,7 @@ class PeriodIndex:
         started = time.perf_counter()
         with self.engine().connect() as connection:
             state = load(connection)
+        _give_memory_back()  # the COPY's buffers and the sorts' temporaries
         self.build_seconds = time.perf_counter() - started
         log.info("period index built in %.1f s", self.build_seconds)
         return state
@@ -653,6 +690,16 @@ class PeriodIndex:
                 self._build_in_background()
                 return None
             return answer(self.state, report, group)
+
+
+def _give_memory_back() -> None:
+    """Return the heap freed after a build to the system (glibc keeps it otherwise)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def enabled(app) -> bool:
