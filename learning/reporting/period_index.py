@@ -16,14 +16,16 @@ Anything else (a cohort or an organisation, three dimensions, a pair by month) i
 numpy columns of the period with masks and ``unique``; certificates are sums of weights (``bincount``).
 
 **Kept exact by a change log.** Every statement that rewrites someone's facts also writes a row to
-``report_changes`` (``rollup._WRITE_PG`` and the set-based path's note). Before answering, the index
-reads in one statement (one snapshot) the people with a change whose transaction id is at least the
-``xmin`` of its previous snapshot, their current facts, the new ``xmin`` and the facts table's
+``report_changes`` (``rollup._WRITE_PG`` and the set-based path's note). Before answering (once per
+transaction of the asking session), the index reads in one statement (one snapshot) the people with a
+change whose transaction the previous snapshot did not see (an id at least that snapshot's ``xmin``,
+and not visible in it), their current facts, the new snapshot and the facts table's
 generation (``pg_relation_filenode``: a rebuild in place truncates the table, a rebuild aside swaps in
 another table; both give a new file). Each changed person's old facts leave the bitmaps (and are marked
 dead in the columns), their new ones are added (the bitmaps, and a small overlay of columns): applying
-a change twice changes nothing, and a transaction still in flight at the snapshot has an id at least
-its ``xmin``, so it is read again next time. A new generation, or a snapshot older than the pruned part
+a change twice changes nothing, and a transaction still in flight at the snapshot is not visible in
+it, so it is read once it has committed. A transaction that rewrote facts it has not committed yet
+counts its own reports from the facts (``counts_from_index``). A new generation, or a snapshot older than the pruned part
 of the log (``report_changes_horizon``), means a full reload. ``prune_changes`` (a beat task) prunes.
 
 Configuration: ``REPORT_PERIOD_INDEX`` (default on for PostgreSQL, never on SQLite, where the facts
