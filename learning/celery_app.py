@@ -28,7 +28,8 @@ BULK_SUFFIX = ".bulk"
 # a year's inactive accounts): on the bulk queue, so that it never holds up a learner's own event.
 # The outbox's sweep stays on the default queue: it is quick, and it is what republishes a learner's
 # event that could not be sent at its commit.
-BULK_TASKS = ("reminders.run", "reminders.send_batch", "accounts.apply_retention", "accounts.prune_sign_in_records")
+BULK_TASKS = ("reminders.run", "reminders.send_batch", "accounts.apply_retention", "accounts.prune_sign_in_records",
+              "reporting.prune_changes")
 
 
 def bulk_queue(default_queue: str) -> str:

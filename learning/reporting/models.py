@@ -28,6 +28,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     func,
@@ -154,7 +155,8 @@ class ReportChange(db.Model):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     user_id: Mapped[int] = mapped_column(Integer)
-    xid = mapped_column(XID8, index=True, server_default=text("pg_current_xact_id()"))
+    xid = mapped_column(XID8().with_variant(Numeric(), "sqlite"), index=True,
+                        server_default=text("pg_current_xact_id()"))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True, server_default=func.now())
 
 
@@ -165,4 +167,4 @@ class ReportChangesHorizon(db.Model):
     __tablename__ = "report_changes_horizon"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    pruned_below = mapped_column(XID8)
+    pruned_below = mapped_column(XID8().with_variant(Numeric(), "sqlite"))

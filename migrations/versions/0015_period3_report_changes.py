@@ -31,11 +31,12 @@ class XID8(UserDefinedType):
 
 def upgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
+    xid8 = XID8 if postgresql else sa.Numeric  # SQLite never writes these tables
     op.create_table(
         "report_changes",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
         sa.Column("user_id", sa.Integer, nullable=False),
-        sa.Column("xid", XID8, server_default=sa.text("pg_current_xact_id()") if postgresql else None),
+        sa.Column("xid", xid8, server_default=sa.text("pg_current_xact_id()") if postgresql else None),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
     op.create_index("ix_report_changes_xid", "report_changes", ["xid"])
@@ -43,7 +44,7 @@ def upgrade() -> None:
     op.create_table(
         "report_changes_horizon",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("pruned_below", XID8),
+        sa.Column("pruned_below", xid8),
     )
 
 
