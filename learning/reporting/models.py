@@ -34,6 +34,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import base as postgresql_types
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
 
@@ -144,6 +145,10 @@ class XID8(UserDefinedType):
 
     def get_col_spec(self, **kw) -> str:
         return "xid8"
+
+
+# Reflection (Alembic's comparison of the models with the database) knows the type by its name.
+postgresql_types.ischema_names.setdefault("xid8", XID8)
 
 
 class ReportChange(db.Model):
