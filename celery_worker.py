@@ -17,6 +17,11 @@ from learning.observability import register_task_metrics
 
 flask_app = create_app()
 celery_app = flask_app.extensions["celery"]
+if os.environ.get("REPORT_PERIOD_INDEX", "auto").strip().lower() == "auto":
+    # "auto" keeps the period index in the web processes, where admins wait for a summary; a worker's
+    # background export counts from the facts instead of holding the index (+220 MB at 1M enrolments),
+    # so that a worker stays under its memory aim (docs/PERFORMANCE.md, "an index in each process").
+    flask_app.extensions.pop("period_index", None)
 register_task_metrics()
 with flask_app.app_context():
     configure_mappers()
