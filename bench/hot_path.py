@@ -24,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
 from bench.common import (
+    ServerCpu,
+    children_of,
     ensure_postgres_database,
     percentile,
     process_tree_rss,
@@ -145,6 +147,25 @@ def run_bare(base: str, requests: int, concurrency: int) -> dict:
             "error_count": sum(1 for s in statuses if s != 201)}
 
 
+def workers_cpu(server_pid: int) -> dict[int, float]:
+    """CPU seconds so far of each gunicorn web worker (the arbiter's children), from /proc."""
+    return {pid: cpu for pid in children_of(server_pid) if (cpu := ServerCpu._cpu(pid)) is not None}
+
+
+def cpu_per_request(server_pid: int, database_url: str, run) -> tuple[dict, dict]:
+    """Run ``run()`` and add to its figures the CPU milliseconds per request of the web workers and of
+    the PostgreSQL backends serving the database: what each request costs, which a loaded machine
+    inflates far less than wall time (docs/PERFORMANCE.md, helper "hotpath3")."""
+    before = workers_cpu(server_pid)
+    with ServerCpu(database_url, urlparse(database_url).path.lstrip("/"), interval=0.2) as server_cpu:
+        figures = run()
+    after = workers_cpu(server_pid)
+    web = sum(after[pid] - before.get(pid, 0.0) for pid in after)
+    figures["web_workers_cpu_ms_per_request"] = round(1000 * web / figures["requests"], 2)
+    figures["postgres_cpu_ms_per_request"] = round(1000 * server_cpu.seconds / figures["requests"], 2)
+    return figures, after
+
+
 def count_once(database_url: str, learners: int, lessons: int) -> dict:
     import psycopg
 
@@ -219,7 +240,8 @@ def main() -> None:
             probe.close()
         time.sleep(2)
         rss = {"gunicorn_at_rest": process_tree_rss(server.pid)}  # the arbiter and each web worker
-        platform = run_learners(base, slug, lesson_ids, tokens, args.concurrency)
+        platform, _ = cpu_per_request(server.pid, url, lambda: run_learners(base, slug, lesson_ids, tokens,
+                                                                            args.concurrency))
         rss["gunicorn_after"] = process_tree_rss(server.pid)
     finally:
         stop(server)
@@ -228,7 +250,12 @@ def main() -> None:
     server, base = start_gunicorn("bench.bare_app:create_app()", {"DATABASE_URL": url}, workers=args.workers,
                                   threads=args.threads)
     try:
-        bare = run_bare(base, platform["requests"], args.concurrency)
+        for _ in range(4 * args.workers):  # booted, as for the platform
+            probe = http.client.HTTPConnection(urlparse(base).netloc, timeout=300)
+            probe.request("POST", "/write")
+            probe.getresponse().read()
+            probe.close()
+        bare, _ = cpu_per_request(server.pid, url, lambda: run_bare(base, platform["requests"], args.concurrency))
     finally:
         stop(server)
     ratio = round(bare["requests_per_second"] / platform["requests_per_second"], 2) if platform["requests_per_second"] else None
@@ -241,6 +268,9 @@ def main() -> None:
           f"p50 {platform['p50_ms']} ms, p95 {platform['p95_ms']} ms, errors {platform['error_count']}")
     print(f"bare Flask, one DB write:           {bare['requests_per_second']} req/s, "
           f"p50 {bare['p50_ms']} ms, p95 {bare['p95_ms']} ms")
+    print(f"CPU ms per request: web workers {platform['web_workers_cpu_ms_per_request']} (bare "
+          f"{bare['web_workers_cpu_ms_per_request']}), PostgreSQL {platform['postgres_cpu_ms_per_request']} (bare "
+          f"{bare['postgres_cpu_ms_per_request']})")
     print(f"ratio bare/platform: {ratio}; every completion counted once: {checks['counted_once']} ({checks})")
     print(f"statistics after the refresh events are drained: {checks['statistics']}")
     print(f"web worker RSS (MB): at rest {rss['gunicorn_at_rest']['children']}, "

@@ -17,6 +17,8 @@ BEAT_SCHEDULE = {
     "accounts-retention": {"task": "accounts.apply_retention", "schedule": timedelta(hours=24)},
     # Sign-in records: failures older than the throttling hour, sessions ended or expired a day ago.
     "accounts-prune-sign-ins": {"task": "accounts.prune_sign_in_records", "schedule": timedelta(hours=1)},
+    # The facts' change log read by each process's period index (learning/reporting/period_index.py).
+    "reporting-prune-changes": {"task": "reporting.prune_changes", "schedule": timedelta(hours=1)},
 }
 
 
@@ -26,7 +28,8 @@ BULK_SUFFIX = ".bulk"
 # a year's inactive accounts): on the bulk queue, so that it never holds up a learner's own event.
 # The outbox's sweep stays on the default queue: it is quick, and it is what republishes a learner's
 # event that could not be sent at its commit.
-BULK_TASKS = ("reminders.run", "reminders.send_batch", "accounts.apply_retention", "accounts.prune_sign_in_records")
+BULK_TASKS = ("reminders.run", "reminders.send_batch", "accounts.apply_retention", "accounts.prune_sign_in_records",
+              "reporting.prune_changes")
 
 
 def bulk_queue(default_queue: str) -> str:

@@ -47,6 +47,12 @@ def _bool(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _period_index_setting(value: str) -> str | bool:
+    """REPORT_PERIOD_INDEX: "auto" (on for PostgreSQL, off for SQLite), or a boolean."""
+    value = (value or "auto").strip().lower()
+    return "auto" if value == "auto" else _bool(value)
+
+
 def _int(env: dict[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw in (None, ""):
@@ -169,6 +175,13 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         raise ConfigError("TRUSTED_PROXIES must be 0 (the default: no proxy is believed) or more.")
 
     engine_options: dict = {"pool_pre_ping": True}
+    if database_url.startswith("postgresql+psycopg://"):
+        # No ``SELECT 1`` before every request: the pool polls the connection's socket at checkout
+        # instead and replaces one the server closed (learning/db_liveness.py); TCP keepalives find a
+        # peer that vanished silently.
+        from learning.db_liveness import KEEPALIVES
+
+        engine_options = {"pool_pre_ping": False, "connect_args": dict(KEEPALIVES)}
     if database_url.startswith("sqlite"):
         # SQLite is shared by the web process and the worker: wait for locks.
         engine_options["connect_args"] = {"timeout": 30}
@@ -264,6 +277,12 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "ADMIN_2FA_REQUIRED": _bool(env.get("ADMIN_2FA_REQUIRED"), production),
         "API_TOKEN_LIFETIME_HOURS": _int(env, "API_TOKEN_LIFETIME_HOURS", 24 * 30),
         "SMALL_CELL_THRESHOLD": _int(env, "SMALL_CELL_THRESHOLD", 5),
+        # Any period answered exactly from an in-memory index in each process (PostgreSQL only; about
+        # 0.5 GB per process at 1M enrolments: docs/PERFORMANCE.md). "auto": on for PostgreSQL.
+        "REPORT_PERIOD_INDEX": _period_index_setting(env.get("REPORT_PERIOD_INDEX", "auto")),
+        # "background": built in a thread on first use (the facts answer meanwhile); "sync": in that request.
+        "REPORT_PERIOD_INDEX_BUILD": env.get("REPORT_PERIOD_INDEX_BUILD", "background"),
+        "REPORT_CHANGES_RETENTION_HOURS": _int(env, "REPORT_CHANGES_RETENTION_HOURS", 24),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 16 * 1024 * 1024),
         # xAPI learning records for a partner's LRS (learning/xapi, docs/INTEGRATIONS.md); off when empty.
         "XAPI_ENDPOINT": _xapi_endpoint(env),

@@ -181,6 +181,7 @@ def submit_quiz(enrolment_id: int, data):
     if data is missing or not isinstance(data, dict) or "answers" not in data:
         raise ValidationFailed(_("Send the answers as {\"answers\": {\"<question_id>\": <choice_id>}}."),
                                {"answers": [_("This field is required.")]})
+    defer_refresh(db.session())  # a pass that completes the course: the statistics follow in the worker
     result = services.submit_quiz(enrolment, data["answers"])
     return {"id": result.attempt.id, "score": result.score, "passed": result.passed,
             "pass_mark": enrolment.course.pass_mark, "submitted_at": result.attempt.submitted_at,

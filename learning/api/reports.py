@@ -27,6 +27,12 @@ FILTERS_DOC = (
     "(distinct), attributed by what their enrolment recorded. Bad values answer 422 naming the field."
 )
 
+WITHHELD_DOC = (
+    " A two-way grouping none of whose figures can be published (each would be withheld whole to protect "
+    "small counts, as with cohort by month) answers 422 naming `group_by`, with `suggestions`: the single "
+    "groupings of the same filters that do publish figures."
+)
+
 
 # The filters as the service names and checks them (``services.parse_filters``); documented here only.
 # Dates carry the pattern of the years the platform handles, so a date the server refuses is not "valid".
@@ -104,7 +110,9 @@ class ExportRequestSchema(FilterQuerySchema):
 
 class ExportJobSchema(Schema):
     id = Integer(required=True)
-    status = String(required=True, metadata={"description": "pending, running, ready or failed"})
+    status = String(required=True, metadata={
+        "description": "pending, running, ready or failed; or withheld: no figure of the table can be published "
+                       "at this grain (no file; see `message` and `suggestions`)"})
     format = String(required=True)
     group_by = String(required=True)
     filters = Dict(keys=String(), values=String())
@@ -113,6 +121,10 @@ class ExportJobSchema(Schema):
     finished_at = DateTime(allow_none=True)
     status_url = String(required=True)
     download_url = String(allow_none=True, metadata={"description": "Present once the file is ready"})
+    message = String(allow_none=True, metadata={
+        "description": "When `status` is `withheld`: why nothing was published, in the caller's language"})
+    suggestions = List(String(), metadata={
+        "description": "When `status` is `withheld`: groupings of the same filters that do publish figures"})
 
 
 def published_count() -> Raw:
@@ -163,12 +175,14 @@ def _export_args():
 @bp.input(ExportQuerySchema, location="query", arg_name="query")
 @bp.output({}, content_type="text/csv",
            description="CSV, streamed; counts below the threshold as \"<5\", complementary cells as \"x\"")
-@bp.doc(summary="Export statistics as CSV (admin)", description=FILTERS_DOC,
-        responses={401: "Not signed in", 403: "Not an admin", 422: "A filter is invalid"})
+@bp.doc(summary="Export statistics as CSV (admin)", description=FILTERS_DOC + WITHHELD_DOC,
+        responses={401: "Not signed in", 403: "Not an admin",
+                   422: "A filter is invalid, or no figure can be published at this grain"})
 def export_csv(query):
     report, group = _export_args()
+    table = exports.publish(report, group)  # counted and protected before anything is sent or audited
     exports.audit_export(current_api_user().id, "csv", group, report)
-    chunks = exports.csv_chunks(report, group, current_language())
+    chunks = exports.csv_chunks(report, group, current_language(), table)
     return csv_attachment(stream_with_context(chunks), exports.file_name(group, "csv"))
 
 
@@ -177,15 +191,17 @@ def export_csv(query):
 @bp.input(ExportQuerySchema, location="query", arg_name="query")
 @bp.output({}, content_type=XLSX,
            description="An XLSX workbook; counts below the threshold as \"<5\", complementary cells as \"x\"")
-@bp.doc(summary="Export statistics as XLSX (admin)", description=FILTERS_DOC,
-        responses={401: "Not signed in", 403: "Not an admin", 422: "A filter is invalid"})
+@bp.doc(summary="Export statistics as XLSX (admin)", description=FILTERS_DOC + WITHHELD_DOC,
+        responses={401: "Not signed in", 403: "Not an admin",
+                   422: "A filter is invalid, or no figure can be published at this grain"})
 def export_xlsx(query):
     report, group = _export_args()
+    table = exports.publish(report, group)
     exports.audit_export(current_api_user().id, "xlsx", group, report)
     handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115
     handle.close()
     try:
-        exports.write_xlsx(report, group, current_language(), handle.name)
+        exports.write_xlsx(report, group, current_language(), handle.name, table)
     except Exception:
         os.unlink(handle.name)
         raise
@@ -206,12 +222,16 @@ def _file_chunks(path: str, size: int = 64 * 1024):
 
 
 def serialise_job(job) -> dict:
+    suggestions = exports.withheld_suggestions(job)
+    withheld = job.status == exports.WITHHELD_STATUS
     return {
         "id": job.id, "status": job.status, "format": job.format, "group_by": job.group_by,
         "filters": {k: v for k, v in job.filters.items() if k != "language"}, "rows": job.rows,
         "created_at": job.created_at, "finished_at": job.finished_at,
         "status_url": url_for("api_reports.export_job", export_id=job.id),
         "download_url": url_for("api_reports.export_download", export_id=job.id) if job.status == "ready" else None,
+        "message": exports.withheld_message(tuple(job.group_by.split(",")), suggestions) if withheld else None,
+        "suggestions": suggestions,
     }
 
 
@@ -220,8 +240,9 @@ def serialise_job(job) -> dict:
 @bp.input(ExportRequestSchema, arg_name="data")
 @bp.output(ExportJobSchema, status_code=202)
 @bp.doc(summary="Build a large export in the background (admin)",
-        description="Answers at once; a worker builds the file and `download_url` appears when it is ready. "
-                    + FILTERS_DOC,
+        description="Answers at once; a worker builds the file and `download_url` appears when it is ready "
+                    "(or the job ends `withheld`, with `message` and `suggestions`, when no figure of the "
+                    "table can be published at this grain). " + FILTERS_DOC,
         responses={401: "Not signed in", 403: "Not an admin", 422: "A field is invalid"})
 def create_export(data):
     raw = {key: value for key, value in (request.get_json(silent=True) or {}).items() if isinstance(value, str)}

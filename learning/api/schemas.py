@@ -16,6 +16,9 @@ class ErrorDetailSchema(Schema):
     message = String(required=True)
     fields = Dict(keys=String(), values=List(String()), metadata={"description": "Per-field problems"})
     retry_after = Integer(metadata={"description": "With 429 `too_many_attempts`: seconds to wait before trying again"})
+    suggestions = List(String(), metadata={
+        "description": "With 422 from an export whose table has no figure to publish at its grain: the "
+                       "groupings (`group_by` codes) of the same filters that do publish figures"})
 
 
 class ErrorSchema(Schema):

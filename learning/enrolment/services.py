@@ -14,10 +14,10 @@ from flask import current_app
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import and_, bindparam, exists, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from learning.accounts.models import User
@@ -76,22 +76,32 @@ def enrol(user: User, course: Course, cohort_id: int | None = None, by_trainer: 
     """Enrol a learner, recording their country, sector and organisation as of now (rule 3)."""
     if course.status != "published" and not (by_trainer and course.status == "draft"):
         raise NotEnrollable(_("This course is not open for enrolment."))
-    allowed, reason = can_enrol_again(user.id, course.id)
-    if not allowed:
-        raise AlreadyEnrolled(reason)
     values = {
         "user_id": user.id, "course_id": course.id, "cohort_id": cohort_id, "status": "active",
         "enrolled_at": utcnow(), "country": user.country, "sector": user.sector,
         "organisation_id": user.organisation_id, "language": user.language,
     }
-    # One round trip: the database's unique index of active enrolments refuses a second one (a
-    # concurrent request that enrolled first) without an error, so no SAVEPOINT is needed around it.
-    # The rollup notes the person from the row's ``user_id`` (``_remember_people_of_bulk_statements``).
-    enrolment = db.session.scalars(
-        _insert_for_dialect()(Enrolment).on_conflict_do_nothing().returning(Enrolment), [values]
-    ).one_or_none()
-    if enrolment is None:
-        raise AlreadyEnrolled(_("You are already enrolled in this course."))
+    # The database's unique index of active enrolments refuses a second one (a concurrent request that
+    # enrolled first) without an error, so no SAVEPOINT is needed around the insert. The rollup notes
+    # the person from the parameters' ``user_id`` (``_remember_people_of_bulk_statements``).
+    if db.session.get_bind().dialect.name == "postgresql":
+        # One round trip: the rule of ``can_enrol_again`` is the insert's own condition (helper
+        # "hotpath3"); only a refusal asks again, for the reason to give.
+        enrolment = db.session.scalars(
+            _enrol_unless_barred(), {**values, "renewal_from": values["enrolled_at"] + _renewal_window()}
+        ).one_or_none()
+        if enrolment is None:
+            allowed, reason = can_enrol_again(user.id, course.id)
+            raise AlreadyEnrolled(reason if not allowed else _("You are already enrolled in this course."))
+    else:
+        allowed, reason = can_enrol_again(user.id, course.id)
+        if not allowed:
+            raise AlreadyEnrolled(reason)
+        enrolment = db.session.scalars(
+            sqlite_insert(Enrolment).on_conflict_do_nothing().returning(Enrolment), [values]
+        ).one_or_none()
+        if enrolment is None:
+            raise AlreadyEnrolled(_("You are already enrolled in this course."))
     # The object the caller holds: the answer reads it (and its title) without a round trip.
     set_committed_value(enrolment, "course", course)
     db.session.info.setdefault(_DONE, {})[enrolment.id] = frozenset()  # nothing done yet: nothing to read
@@ -99,8 +109,33 @@ def enrol(user: User, course: Course, cohort_id: int | None = None, by_trainer: 
     return enrolment
 
 
-def _insert_for_dialect():
-    return pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+_ENROLMENT_VALUES = ("user_id", "course_id", "cohort_id", "status", "enrolled_at", "country", "sector",
+                     "organisation_id", "language")
+
+
+@functools.cache
+def _enrol_unless_barred():
+    """PostgreSQL, built once: ``INSERT INTO enrolments … SELECT <the values> WHERE NOT EXISTS (<what
+    bars it>) ON CONFLICT DO NOTHING RETURNING enrolments.*``. What bars it is ``can_enrol_again``'s rule
+    in SQL: an active enrolment in the course, or a completed one whose certificate is not revoked and
+    either never expires or expires after ``renewal_from`` (now + the renewal window); a completed
+    enrolment whose certificate is still to be issued bars it too (no certificate row: nothing revoked,
+    no expiry)."""
+    table = Enrolment.__table__
+    params = {name: bindparam(name, type_=table.c[name].type) for name in _ENROLMENT_VALUES}
+    earlier = aliased(Enrolment)
+    barred = (
+        select(1).select_from(earlier).outerjoin(Certificate, Certificate.enrolment_id == earlier.id)
+        .where(earlier.user_id == params["user_id"], earlier.course_id == params["course_id"],
+               or_(earlier.status == "active",
+                   and_(earlier.status == "completed", Certificate.revoked_at.is_(None),
+                        or_(Certificate.expires_at.is_(None),
+                            Certificate.expires_at > bindparam("renewal_from", type_=Certificate.expires_at.type)))))
+    )
+    rows = select(*params.values()).where(~exists(barred))
+    return (pg_insert(Enrolment).from_select(list(_ENROLMENT_VALUES), rows)
+            .on_conflict_do_nothing().returning(Enrolment)
+            .execution_options(dml_strategy="orm"))  # the parameters are the SELECT's, not rows to insert
 
 
 def _announce(enrolment: Enrolment, kind: str, ref: str, at, **details) -> None:

@@ -104,6 +104,7 @@ def quiz(enrolment_id: int):
     form = quiz_form(course.quiz, reader_language(), course.language)
     result, status = None, 200
     if enrolment.status == "active" and form.validate_on_submit():
+        defer_refresh(db.session())  # a pass that completes the course: the statistics follow in the worker
         try:
             result = services.submit_quiz(enrolment, answers_of(form, course.quiz))
         except services.QuizAttemptsExhausted:

@@ -199,17 +199,19 @@ def export_figures(organisation_id: int, extension: str):
     report = services.scoped_filter(organisation, {k: v for k, v in request.args.items()
                                                    if v and k != "group_by"})
     group = exports.parse_group_by(request.args.get("group_by"))
+    table = exports.publish(report, group)  # a table with nothing to publish is refused before it is audited
     exports.audit_export(current_user.id, extension, group, report)
     name = exports.file_name(group, extension)
     if extension == "csv":
-        response = Response(b"".join(chunk.encode() for chunk in exports.csv_chunks(report, group, current_language())),
+        response = Response(b"".join(chunk.encode() for chunk in exports.csv_chunks(report, group, current_language(),
+                                                                                    table)),
                             mimetype="text/csv")
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
     handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115
     handle.close()
     try:
-        exports.write_xlsx(report, group, current_language(), handle.name)
+        exports.write_xlsx(report, group, current_language(), handle.name, table)
         with open(handle.name, "rb") as saved:
             body = saved.read()
     finally:

@@ -34,7 +34,7 @@ column from another in the same row.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 
 from learning.reporting.queries import CountRow, ReportFilter, counts
@@ -195,96 +195,137 @@ def protect_two_way(values: dict[tuple[Hashable, Hashable], int], row_totals: di
     module protects those too); rows and columns are protected against them
     until no line changes.
     """
-    rows = sorted({key[0] for key in values} | set(row_totals), key=_order)
-    columns = sorted({key[1] for key in values} | set(column_totals), key=_order)
-    grid = {(r, c): Cell(values.get((r, c), 0)) for r in rows for c in columns}
-    mark_small(grid.values(), threshold)
-    lines = []
-    for margins, keys, line_of in ((row_totals, rows, lambda r: [(r, c) for c in columns]),
-                                   (column_totals, columns, lambda c: [(r, c) for r in rows])):
-        shown, margins_withheld = protect_one_way([margins.get(key, 0) for key in keys], total, threshold)
-        for key, margin in zip(keys, shown, strict=True):
-            cells = [grid[k] for k in line_of(key)]
-            lines.append((cells, Total.published(margin, margins.get(key, 0), sum(cell.value for cell in cells),
-                                                 threshold,
-                                                 margins_withheld)))
-    row_lines = dict(zip(rows, lines[:len(rows)], strict=True))
-    column_lines = dict(zip(columns, lines[len(rows):], strict=True))
-    withheld = False
-    while not withheld:
-        before = sum(cell.mark is not None for cell in grid.values())
-        for line, line_total in lines:
-            if not protect_line(line, line_total, threshold, ordered=False):
-                withheld = True
-                break
-        if withheld or sum(cell.mark is not None for cell in grid.values()) != before:
-            continue
-        # Lines one by one are safe; a small cell must also be movable in the table as a whole.
-        stuck = next((key for key, cell in grid.items() if cell.mark == SMALL
-                      and not _movable(grid, rows, columns, key, row_lines, column_lines, threshold)), None)
-        if stuck is None:
-            break
-        candidates = [grid[key] for key in grid if (key[0] == stuck[0] or key[1] == stuck[1])
-                      and grid[key].mark is None and grid[key].value > 0]
-        if not candidates:
-            withheld = True
-        else:
-            min(candidates, key=lambda cell: cell.value).mark = COMPLEMENT
-    if withheld:
+    table = TwoWay(values, row_totals, column_totals, total, threshold)
+    if table.withheld:
         # Every combination is listed: were the empty ones left out, a reader would know them as zeros and
         # could solve a small table from its margins.
-        withhold_all(grid.values())
-        return {key: cell.published(threshold) for key, cell in grid.items()}, withheld
-    return {key: grid[key].published(threshold) for key in values}, withheld
+        return dict.fromkeys(table.combinations(), WITHHELD), True
+    return {key: table.published(key) for key in values}, False
 
 
-def _movable(grid: dict, rows: list, columns: list, key: tuple, row_lines: dict, column_lines: dict,
-             threshold: int) -> bool:
-    """Whether another table, consistent with everything published, has a different value in this cell.
+class TwoWay:
+    """The protection of a two-way table of one figure, held sparsely: only its non-zero cells.
 
-    A sufficient test (it finds such a table or answers no): change the cell
-    by one alone, or with one other withheld cell of its row or column, or
-    around a rectangle of four withheld cells, keeping every cell within what
-    its mark says and every line within what its total says.
+    A zero cell is inert in every step of the protection: it is never small,
+    never a candidate to withhold (only figures above zero are), adds nothing
+    to a line's sum, and, being published, cannot move; so a line of zeros is
+    always safe and is not built. The grid of every combination is
+    materialised only to list a table withheld whole (``combinations``).
+    The steps and their order (lines, then the whole-table check on small
+    cells in row-major order, ties broken by position) are those of the dense
+    grid, so the outcome is the same: ``tests/reporting/test_reporting_sparse.py``
+    compares both on random tables.
     """
-    def fits(changes: dict[tuple, int]) -> bool:
-        for cell_key, delta in changes.items():
-            cell = grid[cell_key]
-            if cell.mark is None:
-                return False
-            low, high = (1, threshold - 1) if cell.mark == SMALL else (
-                (0, INFINITY) if cell.mark == COLUMN else (threshold, INFINITY))
-            if not low <= cell.value + delta <= high:
-                return False
-        for lines, position in ((row_lines, 0), (column_lines, 1)):
-            moved: dict = {}
-            for cell_key, delta in changes.items():
-                moved[cell_key[position]] = moved.get(cell_key[position], 0) + delta
-            for line_key, delta in moved.items():
-                if delta:
-                    line, total = lines[line_key]
-                    current = sum(cell.value for cell in line)
-                    if not total.low <= current + delta <= total.high:
-                        return False
-        return True
 
-    r, c = key
-    for delta in (1, -1):
-        if fits({key: delta}):
-            return True
-        for other in columns:
-            if other != c and fits({key: delta, (r, other): -delta}):
-                return True
-        for other in rows:
-            if other != r and fits({key: delta, (other, c): -delta}):
-                return True
-        for other_row in rows:
-            for other_column in columns:
-                if other_row != r and other_column != c and fits(
-                        {key: delta, (r, other_column): -delta, (other_row, c): -delta,
-                         (other_row, other_column): delta}):
+    def __init__(self, values: dict[tuple[Hashable, Hashable], int], row_totals: dict[Hashable, int],
+                 column_totals: dict[Hashable, int], total: int, threshold: int):
+        self.threshold = threshold
+        self.rows = sorted({key[0] for key in values} | set(row_totals), key=_order)
+        self.columns = sorted({key[1] for key in values} | set(column_totals), key=_order)
+        row_index = {key: index for index, key in enumerate(self.rows)}
+        column_index = {key: index for index, key in enumerate(self.columns)}
+        self.position = lambda key: (row_index[key[0]], column_index[key[1]])
+        self.cells = {key: Cell(value) for key, value in sorted(
+            ((key, value) for key, value in values.items() if value), key=lambda item: self.position(item[0]))}
+        mark_small(self.cells.values(), threshold)
+        self.in_row: dict[Hashable, list] = {}
+        self.in_column: dict[Hashable, list] = {}
+        for key in self.cells:  # row-major: each row's keys by column, each column's by row
+            self.in_row.setdefault(key[0], []).append(key)
+            self.in_column.setdefault(key[1], []).append(key)
+        self.row_lines: dict[Hashable, tuple[list[Cell], Total]] = {}
+        self.column_lines: dict[Hashable, tuple[list[Cell], Total]] = {}
+        for margins, keys, members, target in ((row_totals, self.rows, self.in_row, self.row_lines),
+                                               (column_totals, self.columns, self.in_column, self.column_lines)):
+            shown, margins_withheld = protect_one_way([margins.get(key, 0) for key in keys], total, threshold)
+            for key, margin in zip(keys, shown, strict=True):
+                if key not in members:
+                    continue
+                cells = [self.cells[k] for k in members[key]]
+                target[key] = (cells, Total.published(margin, margins.get(key, 0), sum(c.value for c in cells),
+                                                      threshold, margins_withheld))
+        self.withheld = self._protect()
+
+    def _marked(self) -> int:
+        return sum(cell.mark is not None for cell in self.cells.values())
+
+    def _protect(self) -> bool:
+        """Whether the table must be withheld whole (the cells' marks are set as the dense grid sets them)."""
+        lines = [*self.row_lines.values(), *self.column_lines.values()]
+        while True:
+            before = self._marked()
+            for line, line_total in lines:
+                if not protect_line(line, line_total, self.threshold, ordered=False):
                     return True
-    return False
+            if self._marked() != before:
+                continue
+            # Lines one by one are safe; a small cell must also be movable in the table as a whole.
+            stuck = next((key for key, cell in self.cells.items()
+                          if cell.mark == SMALL and not self._movable(key)), None)
+            if stuck is None:
+                return False
+            near = sorted(set(self.in_row[stuck[0]]) | set(self.in_column[stuck[1]]), key=self.position)
+            candidates = [self.cells[key] for key in near if self.cells[key].mark is None]
+            if not candidates:
+                return True
+            min(candidates, key=lambda cell: cell.value).mark = COMPLEMENT
+
+    def published(self, key) -> int | str:
+        cell = self.cells.get(key)
+        return cell.published(self.threshold) if cell is not None else 0
+
+    def combinations(self) -> Iterator[tuple[Hashable, Hashable]]:
+        return ((row, column) for row in self.rows for column in self.columns)
+
+    def _movable(self, key: tuple) -> bool:
+        """Whether another table, consistent with everything published, has a different value in this cell.
+
+        A sufficient test (it finds such a table or answers no): change the cell
+        by one alone, or with one other withheld cell of its row or column, or
+        around a rectangle of four withheld cells, keeping every cell within what
+        its mark says and every line within what its total says. Only withheld
+        cells can change, so only those are tried.
+        """
+        threshold, cells = self.threshold, self.cells
+
+        def fits(changes: dict[tuple, int]) -> bool:
+            for cell_key, delta in changes.items():
+                cell = cells[cell_key]
+                low, high = (1, threshold - 1) if cell.mark == SMALL else (
+                    (0, INFINITY) if cell.mark == COLUMN else (threshold, INFINITY))
+                if not low <= cell.value + delta <= high:
+                    return False
+            for lines, position in ((self.row_lines, 0), (self.column_lines, 1)):
+                moved: dict = {}
+                for cell_key, delta in changes.items():
+                    moved[cell_key[position]] = moved.get(cell_key[position], 0) + delta
+                for line_key, delta in moved.items():
+                    if delta:
+                        line, total = lines[line_key]
+                        current = sum(cell.value for cell in line)
+                        if not total.low <= current + delta <= total.high:
+                            return False
+            return True
+
+        r, c = key
+        in_row = [k for k in self.in_row[r] if k != key and cells[k].mark is not None]
+        in_column = [k for k in self.in_column[c] if k != key and cells[k].mark is not None]
+        for delta in (1, -1):
+            if fits({key: delta}):
+                return True
+            for other in in_row:
+                if fits({key: delta, other: -delta}):
+                    return True
+            for other in in_column:
+                if fits({key: delta, other: -delta}):
+                    return True
+            for across in in_column:
+                for along in in_row:
+                    corner = (across[0], along[1])
+                    if corner in cells and cells[corner].mark is not None and fits(
+                            {key: delta, along: -delta, across: -delta, corner: delta}):
+                        return True
+        return False
 
 
 def publish_count(value: int, threshold: int) -> int | str:
@@ -311,35 +352,105 @@ def publish_rows(report: ReportFilter, group: tuple[str, ...], rows: list[CountR
     margin) are counted again here, distinct people as everywhere.
     """
     total = next(iter(counts(report)), CountRow(()))
-    withheld: set[str] = set()
     if len(group) == 1:
-        published: list[dict] = [{} for _ in rows]
-        # In one canonical order, so that ties are broken as the margins of a two-way table break them.
-        order = sorted(range(len(rows)), key=lambda index: _order(rows[index].key[0]))
-        for figure in FIGURES:
-            cells, whole = protect_one_way([getattr(rows[index], figure) for index in order],
-                                           getattr(total, figure), threshold)
-            for index, cell in zip(order, cells, strict=True):
-                published[index][figure] = cell
-            if whole:
-                withheld.add(figure)
-        return rows, published, withheld
+        return publish_one_way(rows, total, threshold)
     if len(group) != 2:
         raise ValueError(f"unsupported grouping {group!r}")
     row_margins = {row.key[0]: row for row in counts(report, (group[0],))}
     column_margins = {row.key[0]: row for row in counts(report, (group[1],))}
-    by_figure = {}
+    return publish_two_way(rows, total, row_margins, column_margins, threshold)
+
+
+def publish_one_way(rows: list[CountRow], total: CountRow,
+                    threshold: int) -> tuple[list[CountRow], list[dict], set[str]]:
+    """``publish_rows`` of one name, its total given."""
+    withheld: set[str] = set()
+    published: list[dict] = [{} for _ in rows]
+    # In one canonical order, so that ties are broken as the margins of a two-way table break them.
+    order = sorted(range(len(rows)), key=lambda index: _order(rows[index].key[0]))
     for figure in FIGURES:
-        by_figure[figure], whole = protect_two_way(
-            {row.key: getattr(row, figure) for row in rows},
-            {key: getattr(row, figure) for key, row in row_margins.items()},
-            {key: getattr(row, figure) for key, row in column_margins.items()},
-            getattr(total, figure), threshold)
+        cells, whole = protect_one_way([getattr(rows[index], figure) for index in order],
+                                       getattr(total, figure), threshold)
+        for index, cell in zip(order, cells, strict=True):
+            published[index][figure] = cell
         if whole:
             withheld.add(figure)
-    if withheld:
-        known = {row.key: row for row in rows}
-        keys = set(known).union(*(set(cells) for cells in by_figure.values()))
-        rows = [known.get(key) or CountRow(key) for key in sorted(keys, key=lambda k: (_order(k[0]), _order(k[1])))]
-    published = [{figure: by_figure[figure].get(row.key, 0) for figure in FIGURES} for row in rows]
     return rows, published, withheld
+
+
+def publish_two_way(rows: list[CountRow], total: CountRow, row_margins: dict[Hashable, CountRow],
+                    column_margins: dict[Hashable, CountRow],
+                    threshold: int) -> tuple[list[CountRow], list[dict], set[str]]:
+    """``publish_rows`` of two names, its total and margins (one-way tables, by key) given."""
+    tables = {figure: TwoWay({row.key: getattr(row, figure) for row in rows},
+                             {key: getattr(row, figure) for key, row in row_margins.items()},
+                             {key: getattr(row, figure) for key, row in column_margins.items()},
+                             getattr(total, figure), threshold) for figure in FIGURES}
+    withheld = {figure for figure, table in tables.items() if table.withheld}
+    if withheld:
+        # Every combination of the rows and columns (the same for each figure: the keys of the counts
+        # and of the margins), in key order.
+        table = tables[next(iter(withheld))]
+        known = {row.key: row for row in rows}
+        rows = [known.get(key) or CountRow(key) for key in table.combinations()]
+
+    def shown(figure: str, key) -> int | str:
+        table = tables[figure]
+        return WITHHELD if table.withheld else table.published(key)
+
+    published = [{figure: shown(figure, row.key) for figure in FIGURES} for row in rows]
+    return rows, published, withheld
+
+
+def protect_margins(row_totals: dict[Hashable, int], total: int, threshold: int) -> tuple[dict, bool]:
+    """The one-way table of a two-way table's margins as published (by key), and whether it was withheld
+    whole: what ``TwoWay`` protects its lines against."""
+    keys = sorted(row_totals, key=_order)
+    shown, margins_withheld = protect_one_way([row_totals[key] for key in keys], total, threshold)
+    return dict(zip(keys, shown, strict=True)), margins_withheld
+
+
+def withheld_by_a_row(row_values: dict[Hashable, dict[Hashable, int]], row_totals: dict[Hashable, int],
+                      total: int, threshold: int, margins: tuple[dict, bool] | None = None) -> bool:
+    """Whether the two-way table of one figure is withheld whole because one of the rows given
+    (``row_values``: a row key -> its cells by column) cannot be protected.
+
+    ``row_totals``: the margins of every row of the table (``margins``: their ``protect_margins``, if
+    already worked out). Exact, not a guess: in the first pass of ``TwoWay`` each row line is protected
+    from the marks of small cells alone (rows do not share cells, and columns come after them), so a
+    row that cannot be protected alone makes the table withheld whole, whatever the other rows and
+    columns hold. (Answering False proves nothing.)
+    """
+    margin_shown, margins_withheld = margins or protect_margins(row_totals, total, threshold)
+    for key, values in row_values.items():
+        line = [Cell(value) for column, value in sorted(values.items(), key=lambda item: _order(item[0])) if value]
+        mark_small(line, threshold)
+        known = Total.published(margin_shown[key], row_totals[key], sum(cell.value for cell in line), threshold,
+                                margins_withheld)
+        if not protect_line(line, known, threshold, ordered=False):
+            return True
+    return False
+
+
+def withheld_by_a_column(column_values: dict[Hashable, dict[Hashable, int]], column_totals: dict[Hashable, int],
+                         total: int, threshold: int, margins: tuple[dict, bool] | None = None) -> bool:
+    """Whether the two-way table of one figure is withheld whole because one of the columns given
+    (a column key -> its cells by row) cannot be protected whatever the rows have withheld in it.
+
+    A column is protected after the rows, from the complements they placed, so it is judged at the
+    most withheld it can ever be: every figure of it withheld (``"<5"`` or ``"x"``). Withholding one
+    more figure of a line only widens what a reader can deduce of the others (a complement lets the
+    sum of the others be anything upwards, and its lower bound is the threshold, below its value), so
+    a small cell narrowed even then is narrowed in every state the column can reach: that line cannot
+    be protected, and the table is withheld whole. Exact when it answers yes (and only then used).
+    """
+    margin_shown, margins_withheld = margins or protect_margins(column_totals, total, threshold)
+    for key, values in column_values.items():
+        line = [Cell(value, SMALL if value < threshold else COMPLEMENT) for value in values.values() if value > 0]
+        known = Total.published(margin_shown[key], column_totals[key], sum(cell.value for cell in line), threshold,
+                                margins_withheld)
+        exact_total = known.exact() and known.low >= threshold
+        for cell, (low, high) in zip(line, deducible(line, known, threshold, ordered=False), strict=True):
+            if cell.mark == SMALL and ((exact_total and (low > 1 or high < threshold - 1)) or low >= high):
+                return True
+    return False

@@ -13,10 +13,12 @@ requesting admin downloads when it is ready.
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -33,8 +35,14 @@ from learning.outbox.services import emit
 from learning.reporting import disclosure, services
 from learning.reporting.models import ReportExport
 from learning.reporting.queries import GROUPS, TIME_GROUPS, CountRow, ReportFilter, counts
+from learning.reporting.rollup import DIMENSIONS
 
 FORMATS = ("csv", "xlsx")
+WITHHELD_STATUS = "withheld"  # a background export with nothing to publish at its grain (no file)
+# From how many combinations (rows × columns) a two-way export first probes a few of its rows: the
+# answer "withheld whole" is then known without counting the table (``_withheld_early``).
+PROBE_FROM = 20_000
+PROBE_ROWS = 8  # rows probed per figure
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LABEL_BATCH = 2000  # ids per label query
 
@@ -77,14 +85,137 @@ def header(group: tuple[str, ...]) -> list[str]:
     return columns + ["professionals_reached", "professionals_trained", "certificates_issued"]
 
 
-def rows(report: ReportFilter, group: tuple[str, ...], language: str) -> Iterator[list]:
-    """Labelled rows in key order, as published (small and complementary cells withheld)."""
+@dataclass
+class Published:
+    """A table as it will be published: its rows (keys and counts) and each row's published figures."""
+
+    rows: list[CountRow]
+    figures: list[dict]
+
+
+class Unpublishable(ValidationFailed):
+    """No figure of a two-way table can be published at this grain: each would be withheld whole.
+
+    The export answers this instead of a file of "x" (docs/REPORTING.md, *A table that cannot be
+    published at its grain*): a 422 naming ``group_by``, with the single groupings of the same filters
+    that do publish figures (``suggestions``, the API's codes)."""
+
+    def __init__(self, group: tuple[str, ...], suggestions: list[str]):
+        self.group, self.suggestions = group, suggestions
+        message = withheld_message(group, suggestions)
+        super().__init__(message, {"group_by": [message]}, suggestions=suggestions)
+
+
+def withheld_message(group: tuple[str, ...], suggestions: list[str]) -> str:
+    """Why a table was not published, and what to ask for instead, in the reader's language."""
+    message = _("No figure of this table can be published grouped by %(grouping)s: each would have to be "
+                "withheld so that no small count could be worked out from the others.",
+                grouping=grouping_name(group))
+    if suggestions:
+        names = [grouping_name((name,)) for name in suggestions]
+        choices = names[0] if len(names) == 1 else _("%(some)s or %(last)s", some=", ".join(names[:-1]),
+                                                         last=names[-1])
+        return message + " " + _("Export it grouped by %(groupings)s instead.", groupings=choices)
+    return message + " " + _("Try a longer period or fewer filters.")
+
+
+def grouping_name(group: tuple[str, ...]) -> str:
+    """A grouping (one or two names) in the reader's language."""
+    from learning.reporting.views import grouping_label
+
+    if len(group) == 2:
+        return _("%(first)s and %(second)s", first=grouping_label(group[0]), second=grouping_label(group[1]))
+    return grouping_label(group[0])
+
+
+def publish(report: ReportFilter, group: tuple[str, ...]) -> Published:
+    """The table of an export as published, counted and protected (``disclosure``); raises
+    ``Unpublishable`` when it is a two-way table every figure of which would be withheld whole."""
     threshold = services.small_cell_threshold()
-    table, figures, _withheld = disclosure.publish_rows(report, group, list(counts(report, group)), threshold)
+    if len(group) == 1:
+        table, figures, _withheld = disclosure.publish_rows(report, group, list(counts(report, group)), threshold)
+        return Published(table, figures)
+    total = next(iter(counts(report)), CountRow(()))
+    margins = [{row.key[0]: row for row in counts(report, (name,))} for name in group]
+    protected: dict = {}  # (name, figure) -> the margins as published, shared by the probe and the suggestions
+    if _withheld_early(report, group, total, margins, threshold, protected):
+        raise Unpublishable(group, suggestions(report, group, total, margins, threshold, protected))
+    table, figures, withheld = disclosure.publish_two_way(list(counts(report, group)), total, *margins, threshold)
+    if withheld == set(disclosure.FIGURES):
+        raise Unpublishable(group, suggestions(report, group, total, margins, threshold, protected))
+    return Published(table, figures)
+
+
+def _protected(protected: dict, name: str, figure: str, margins: dict, total: CountRow,
+               threshold: int) -> tuple[dict, bool]:
+    if (name, figure) not in protected:
+        protected[name, figure] = disclosure.protect_margins(
+            {key: getattr(row, figure) for key, row in margins.items()}, getattr(total, figure), threshold)
+    return protected[name, figure]
+
+
+def _withheld_early(report: ReportFilter, group: tuple[str, ...], total: CountRow, margins: list[dict],
+                    threshold: int, protected: dict) -> bool:
+    """Whether every figure of a large two-way table is withheld whole, known from a few of its lines.
+
+    The lines probed are rows when the first name is a dimension, else columns when the second is
+    (``month,cohort``). For each figure, the lines already counted and then, one at a time, those with
+    the smallest margins from the threshold up (most likely to hold only small cells that their exact
+    margin gives away), at most PROBE_ROWS, are counted on their own (their dimension as a filter: a
+    few hundred facts through its index) and judged: a row as the table's first pass protects it
+    (``disclosure.withheld_by_a_row``), a column at its most withheld (``withheld_by_a_column``); both
+    exact when they answer yes. One such line settles the figure; a figure not settled and the table
+    is counted and protected whole."""
+    position = next((i for i, name in enumerate(group) if name in DIMENSIONS and name not in report.dimensions()),
+                    None)
+    if position is None or len(margins[0]) * len(margins[1]) < PROBE_FROM:
+        return False
+    name, other = group[position], group[1 - position]
+    judge = disclosure.withheld_by_a_row if position == 0 else disclosure.withheld_by_a_column
+    counted: dict = {}
+    for figure in disclosure.FIGURES:
+        line_totals = {key: getattr(row, figure) for key, row in margins[position].items()}
+        protection = _protected(protected, name, figure, margins[position], total, threshold)
+        probed = heapq.nsmallest(PROBE_ROWS, (key for key, value in line_totals.items()
+                                              if key is not None and value >= threshold),
+                                 key=lambda key: (line_totals[key], disclosure._order(key)))
+        settled = False
+        for key in [*counted, *(key for key in probed if key not in counted)]:
+            if key not in counted:
+                counted[key] = list(counts(replace(report, **{name: key}), (other,)))
+            line = {key: {count.key[0]: getattr(count, figure) for count in counted[key]}}
+            if judge(line, line_totals, getattr(total, figure), threshold, protection):
+                settled = True
+                break
+        if not settled:
+            return False
+    return True
+
+
+def suggestions(report: ReportFilter, group: tuple[str, ...], total: CountRow, margins: list[dict],
+                threshold: int, protected: dict) -> list[str]:
+    """The single groupings of the same filters that publish at least one figure: each name of the
+    grouping (its margins, already counted), and the year when it was by month."""
+    tables = dict(zip(group, margins, strict=True))
+    if "month" in group:
+        tables["year"] = {row.key[0]: row for row in counts(report, ("year",))}
+    # A one-way export protects its rows as a two-way table protects its margins (``publish_one_way``).
+    return [name for name, table in tables.items()
+            if any(not _protected(protected, name, figure, table, total, threshold)[1] for figure in disclosure.FIGURES)]
+
+
+def rows(report: ReportFilter, group: tuple[str, ...], language: str, table: Published | None = None) -> Iterator[list]:
+    """Labelled rows in key order, as published (small and complementary cells withheld).
+
+    ``table``: the export's ``publish``; without it the table is counted and protected here, and a table
+    withheld whole is listed whole (every combination "x")."""
+    if table is None:
+        threshold = services.small_cell_threshold()
+        table = Published(*disclosure.publish_rows(report, group, list(counts(report, group)), threshold)[:2])
     # The labels of every key of the table, read once (a query per LABEL_BATCH distinct keys), not
     # once per batch of rows: a cohort × month table repeats each cohort on a hundred rows.
-    labels = _labels(group, table, language)
-    for row, published in zip(table, figures, strict=True):
+    labels = _labels(group, table.rows, language)
+    for row, published in zip(table.rows, table.figures, strict=True):
         cells: list = []
         for position, name in enumerate(group):
             cells += labels[name](row.key[position])
@@ -125,12 +256,18 @@ def _labels(group: tuple[str, ...], table: list[CountRow], language: str) -> dic
     return labels
 
 
-def csv_chunks(report: ReportFilter, group: tuple[str, ...], language: str) -> Iterator[str]:
-    """The CSV text in chunks of a few hundred rows."""
+def csv_chunks(report: ReportFilter, group: tuple[str, ...], language: str,
+               table: Published | None = None) -> Iterator[str]:
+    """The CSV text in chunks of a few hundred rows. The table is counted and protected at once (its
+    ``Unpublishable`` raised before the first chunk), then written as the chunks are read."""
+    return _csv_chunks(group, rows(report, group, language, table or publish(report, group)))
+
+
+def _csv_chunks(group: tuple[str, ...], lines: Iterator[list]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header(group))
-    for count, row in enumerate(rows(report, group, language), start=1):
+    for count, row in enumerate(lines, start=1):
         writer.writerow(row)
         if count % 200 == 0:
             yield buffer.getvalue()
@@ -139,25 +276,29 @@ def csv_chunks(report: ReportFilter, group: tuple[str, ...], language: str) -> I
     yield buffer.getvalue()
 
 
-def write_csv(report: ReportFilter, group: tuple[str, ...], language: str, path: str) -> int:
+def write_csv(report: ReportFilter, group: tuple[str, ...], language: str, path: str,
+              table: Published | None = None) -> int:
     """Write the export as a CSV file; returns the number of rows."""
+    table = table or publish(report, group)
     count = 0
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header(group))
-        for row in rows(report, group, language):
+        for row in rows(report, group, language, table):
             writer.writerow(row)
             count += 1
     return count
 
 
-def write_xlsx(report: ReportFilter, group: tuple[str, ...], language: str, path: str) -> int:
+def write_xlsx(report: ReportFilter, group: tuple[str, ...], language: str, path: str,
+               table: Published | None = None) -> int:
     """Write the export as an XLSX file (openpyxl's write-only mode); returns the number of rows."""
+    table = table or publish(report, group)
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("Statistics"))
     sheet.append(header(group))
     count = 0
-    for row in rows(report, group, language):
+    for row in rows(report, group, language, table):
         count += 1
         append_as_data(sheet, row)
     workbook.save(path)
@@ -221,20 +362,30 @@ def build_export(export_id: int) -> str:
         return "missing"
     if job.status == "ready" and job.file_path and Path(job.file_path).exists():
         return "already-ready"
+    if job.status == WITHHELD_STATUS:
+        return "already-withheld"
     job.status = "running"
     db.session.commit()
     filters = dict(job.filters)
     language = filters.pop("language", "en")
     report = services.parse_filters(filters)
     group = parse_group_by(job.group_by)
+    try:
+        table = publish(report, group)
+    except Unpublishable as refused:
+        # Nothing to publish at this grain: the job ends here, with what to ask for instead (no file).
+        job.status, job.rows, job.finished_at = WITHHELD_STATUS, 0, utcnow()
+        job.error = ";".join(refused.suggestions)
+        db.session.commit()
+        return "withheld"
     target = exports_dir() / f"export-{job.id}.{job.format}"
     fd, partial = tempfile.mkstemp(dir=target.parent, suffix=".partial")
     os.close(fd)
     try:
         if job.format == "xlsx":
-            count = write_xlsx(report, group, language, partial)
+            count = write_xlsx(report, group, language, partial, table)
         else:
-            count = write_csv(report, group, language, partial)
+            count = write_csv(report, group, language, partial, table)
         os.replace(partial, target)  # atomic: a half-written file is never offered
     except Exception as exc:
         db.session.rollback()
@@ -247,6 +398,11 @@ def build_export(export_id: int) -> str:
     job.status, job.file_path, job.rows, job.finished_at, job.error = "ready", str(target), count, utcnow(), None
     db.session.commit()
     return "ready"
+
+
+def withheld_suggestions(job: ReportExport) -> list[str]:
+    """The groupings suggested instead of a withheld export (kept in its ``error``)."""
+    return [name for name in (job.error or "").split(";") if name] if job.status == WITHHELD_STATUS else []
 
 
 def get_export(export_id: int) -> ReportExport:

@@ -20,8 +20,23 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import base as postgresql_types
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import UserDefinedType
 
 from learning.extensions import db
 from learning.models_base import UTCDateTime, utcnow
@@ -121,3 +136,40 @@ class ReportRebuildPending(db.Model):
     __tablename__ = "report_rebuild_pending"
 
     user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
+class XID8(UserDefinedType):
+    """PostgreSQL's 64-bit transaction id (``pg_current_xact_id()``)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw) -> str:
+        return "xid8"
+
+
+# Reflection (Alembic's comparison of the models with the database) knows the type by its name.
+postgresql_types.ischema_names.setdefault("xid8", XID8)
+
+
+class ReportChange(db.Model):
+    """A person whose facts a transaction rewrote: the change log that keeps every process's in-memory
+    period index (``period_index.py``) exact. Written by the refresh's own statements (PostgreSQL),
+    read by ``xid``, pruned by ``period_index.prune_changes``."""
+
+    __tablename__ = "report_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    xid = mapped_column(XID8().with_variant(Numeric(), "sqlite"), index=True,
+                        server_default=text("pg_current_xact_id()"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True, server_default=func.now())
+
+
+class ReportChangesHorizon(db.Model):
+    """One row: change rows below ``pruned_below`` were pruned; a process synchronised before it
+    reloads the whole index."""
+
+    __tablename__ = "report_changes_horizon"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    pruned_below = mapped_column(XID8().with_variant(Numeric(), "sqlite"))

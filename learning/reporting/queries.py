@@ -5,8 +5,10 @@ Two ways to the same numbers:
 * the **cells** (``report_cells``), when the period is all time, one calendar
   year or one month and the filters plus the grouping name at most two
   dimensions: a handful of rows read by primary key;
-* the **facts** (``report_facts``) otherwise: ``COUNT(DISTINCT user_id)`` over
-  the narrow, de-duplicated history.
+* the process's **period index** (``period_index.py``, PostgreSQL) otherwise: an
+  exact in-memory copy of the facts, kept current by a change log;
+* the **facts** (``report_facts``) when there is no index (SQLite, or not built
+  yet): ``COUNT(DISTINCT user_id)`` over the narrow, de-duplicated history.
 
 The property tests check both against a brute-force recount.
 """
@@ -22,6 +24,7 @@ from sqlalchemy import func, select, union_all
 
 from learning.extensions import db
 from learning.reporting.models import ReportCell, ReportFact
+from learning.reporting.period_index import counts_from_index
 from learning.reporting.rollup import DIMENSIONS, MONTH, YEAR, dims_name, grain_of, has_cells
 
 KINDS = ("reached", "trained", "certified")
@@ -80,8 +83,12 @@ def counts(report: ReportFilter, group: tuple[str, ...] = ()) -> Iterator[CountR
     if unknown or len(group) != len(set(group)) or sum(g in TIME_GROUPS for g in group) > 1:
         raise ValueError(f"unsupported grouping {group!r}")
     plan = _cell_plan(report, group)
-    rows = _from_cells(report, group, *plan) if plan else _from_facts(report, group)
-    return _pivot(rows)
+    if plan:
+        return _pivot(_from_cells(report, group, *plan))
+    answered = counts_from_index(report, group)
+    if answered is not None:
+        return iter(answered)
+    return _pivot(_from_facts(report, group))
 
 
 def _cell_plan(report: ReportFilter, group: tuple[str, ...]):

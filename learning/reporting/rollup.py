@@ -47,6 +47,7 @@ from learning.certificates.models import Certificate
 from learning.enrolment.models import Enrolment
 from learning.extensions import db, listen_on_session
 from learning.reporting.models import ReportCell, ReportFact
+from learning.reporting.period_index import WROTE_FACTS_KEY
 
 # The dimensions an enrolment records, in the canonical order of cell keys.
 DIMENSIONS: dict[str, str] = {
@@ -230,6 +231,9 @@ def refresh_people(session: Session, user_ids: Iterable[int]) -> int:
     people = {"people": ids}
     # One refresh per person at a time: concurrent transactions queue on the user row.
     session.execute(statements.lock, people)
+    # Facts this transaction rewrites are not in the period index until it commits: until then, its
+    # own reports count the facts (``period_index.counts_from_index``).
+    session.info[WROTE_FACTS_KEY] = session.get_transaction()
     if len(ids) >= SET_BASED_FROM:
         return _refresh_set_based(session, statements, ids)
     old, new = _stored_and_fresh(session.execute(statements.stored_and_fresh, people))
@@ -319,8 +323,14 @@ _WHILE_REBUILDING = ("EXISTS (SELECT 1 FROM report_rebuilds WHERE state = 'build
                      "AND current_setting('learning.rebuild_catch_up', true) IS DISTINCT FROM 'on'")
 _NOTE_PENDING_PG = ("INSERT INTO report_rebuild_pending (user_id) SELECT DISTINCT unnest(CAST(:{0} AS integer[])) "
                     f"WHERE {_WHILE_REBUILDING} ON CONFLICT DO NOTHING")
+# Every process's in-memory period index (``period_index.py``) follows the facts through this log: each
+# statement rewriting someone's facts also notes them here, in the same statement (no round trip).
+_LOG_CHANGES_PG = "INSERT INTO report_changes (user_id) SELECT DISTINCT unnest(CAST(:{0} AS integer[]))"
+# The set-based path's note of its people, for a rebuild aside and for the change log, in one statement.
+_NOTE_AND_LOG_PG = f"WITH logged AS ({_LOG_CHANGES_PG.format('people')}) {_NOTE_PENDING_PG.format('people')}"
 _WRITE_PG = text(
     f"WITH noted AS ({_NOTE_PENDING_PG.format('changed')}), "
+    f"logged AS ({_LOG_CHANGES_PG.format('changed')}), "
     "gone AS (DELETE FROM report_facts WHERE user_id = ANY(CAST(:changed AS integer[]))), "
     f"added AS (INSERT INTO report_facts ({', '.join(FACT_INSERT_COLUMNS)}) SELECT * FROM unnest("
     + ", ".join(f"CAST(:f_{name} AS {_FACT_TYPES[name]}[])" for name in FACT_INSERT_COLUMNS) + ")) "
@@ -362,7 +372,8 @@ class Statements:
     changed: Executable
     add_cell_delta: Executable
     insert_facts: Executable
-    note_pending: Executable | None  # PostgreSQL: note the people while a rebuild builds aside
+    # PostgreSQL: note the people while a rebuild builds aside, and in the change log (always)
+    note_pending: Executable | None
 
 
 @functools.cache
@@ -397,7 +408,7 @@ def _statements(dialect: str) -> Statements:
                                                                        _cell_delta_select(dialect)),
         insert_facts=insert(ReportFact.__table__).from_select(FACT_INSERT_COLUMNS,
                                                     fact_rows_select(dialect, of_people=True)),
-        note_pending=text(_NOTE_PENDING_PG.format("people")) if dialect == "postgresql" else None,
+        note_pending=text(_NOTE_AND_LOG_PG) if dialect == "postgresql" else None,
     )
 
 

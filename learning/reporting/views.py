@@ -112,7 +112,13 @@ def request_export():
 @bp.get("/reports/exports/<int:export_id>")
 @admin_required
 def export_status(export_id: int):
-    return render_template("reporting/export.html", job=exports.get_export(export_id))
+    job = exports.get_export(export_id)
+    suggestions = exports.withheld_suggestions(job)
+    return render_template(
+        "reporting/export.html", job=job, suggestions=suggestions,
+        grouping=exports.grouping_name(tuple(job.group_by.split(","))),
+        withheld_message=exports.withheld_message(tuple(job.group_by.split(",")), suggestions),
+        filters={key: value for key, value in job.filters.items() if key != "language"})
 
 
 @bp.get("/impact/<int:year>")

@@ -196,3 +196,36 @@ def test_two_requests_finishing_the_last_two_lessons_at_once_complete_exactly_on
     db.session.expire_all()
     assert db.session.get(Enrolment, enrolment.id).status == "completed"
     assert len(fc.events()) == 1
+
+
+@pytest.mark.parametrize("history", [
+    "nothing", "active", "withdrawn", "completed, certificate to come", "certificate in force",
+    "certificate within the renewal window", "certificate expired", "certificate never expires",
+    "certificate revoked", "someone else's certificate"])
+def test_enrolling_agrees_with_can_enrol_again_whatever_came_before(make, history):
+    """Helper "hotpath3": on PostgreSQL ``enrol`` is one statement whose condition is ``can_enrol_again``'s
+    rule in SQL; in every case it enrols exactly when the rule allows, and a refusal gives the rule's reason."""
+    learner, course = make.user(), make.course(certificate_validity_months=12)
+    if history == "active":
+        make.enrolment(learner, course)
+    elif history == "withdrawn":
+        services.withdraw(make.enrolment(learner, course))
+        db.session.commit()
+    elif history != "nothing":
+        done = make.completed_enrolment(make.user() if history == "someone else's certificate" else learner, course)
+        expiry = {"certificate in force": fc.days(365), "certificate within the renewal window": fc.days(30),
+                  "certificate expired": -fc.days(1), "certificate never expires": None,
+                  "certificate revoked": fc.days(700), "someone else's certificate": fc.days(700)}
+        if history in expiry:
+            fc.certificate(done, expires_at=None if expiry[history] is None else utcnow() + expiry[history],
+                           revoked=history == "certificate revoked")
+    allowed, reason = services.can_enrol_again(learner.id, course.id)
+    assert allowed == (history in ("nothing", "withdrawn", "certificate within the renewal window",
+                                   "certificate expired", "certificate revoked", "someone else's certificate"))
+    if allowed:
+        enrolment = services.enrol(learner, course)
+        assert enrolment.status == "active" and enrolment.user_id == learner.id
+    else:
+        with pytest.raises(services.AlreadyEnrolled) as refused:
+            services.enrol(learner, course)
+        assert refused.value.message == reason

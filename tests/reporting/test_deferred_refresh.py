@@ -154,6 +154,55 @@ def test_the_learners_pages_defer_too_and_the_worker_makes_the_rollup_exact(clie
     assert stored() == recount() != before
 
 
+def test_a_quiz_that_completes_the_course_defers_too_page_and_api(client, api, make):
+    """Helper "hotpath3": the quiz (page and API) was the last learner's action refreshing inline. A failed
+    attempt changes no one's facts and writes no event; the pass that completes the course writes one;
+    the worker's handling makes the rollup what a recount says."""
+    from learning.enrolment.models import Enrolment
+    from learning.outbox.services import process
+    from tests import factories_catalogue as fc
+    from tests.catalogue.test_catalogue_pages import sign_in
+
+    course = make.course()  # lessons and a quiz
+    by_page, by_api = make.user(country="KE", sector="education"), make.user(country="CO")
+    make.completed_enrolment(make.user(country="PE"), course)  # counted inline, no event
+    enrolments = {who: make.enrolment(who, course) for who in (by_page, by_api)}
+    for enrolment in enrolments.values():
+        for lesson_id in fc.lesson_ids(course):
+            services_complete(enrolment, lesson_id)
+    db.session.commit()
+    before = stored()
+    assert before == recount()
+    assert refresh_events() == []
+
+    def form(answers):
+        return {f"q{question}": str(choice) for question, choice in answers.items()}
+
+    sign_in(client, by_page)
+    page = f"/learning/{enrolments[by_page].id}/quiz"
+    assert client.post(page, data=form(fc.wrong_answers(course))).status_code == 200
+    assert refresh_events() == []  # a failed attempt changes no fact
+    assert client.post(page, data=form(fc.right_answers(course))).status_code == 200
+    answer = api.as_user(by_api).post(f"enrolments/{enrolments[by_api].id}/quiz-attempts",
+                                      json={"answers": fc.right_answers(course)})
+    assert answer.status_code == 201 and answer.get_json()["enrolment_status"] == "completed"
+    db.session.expire_all()
+    assert {db.session.get(Enrolment, e.id).status for e in enrolments.values()} == {"completed"}
+    events = refresh_events()
+    assert [e.payload for e in events] == [{"user_ids": [by_page.id]}, {"user_ids": [by_api.id]}]
+    assert stored() == before  # nothing refreshed while the learners waited
+    for event in events:
+        assert process(event.id) == "done"
+    db.session.expire_all()
+    assert stored() == recount() != before
+
+
+def services_complete(enrolment, lesson_id: int) -> None:
+    from learning.enrolment import services
+
+    services.complete_lesson(enrolment, lesson_id)
+
+
 def test_a_refused_request_writes_no_event(api, make):
     course = short_course(make, lessons=1)
     client = api.as_user(make.user())

@@ -1,0 +1,279 @@
+"""The period index (``learning/reporting/period_index.py``): any period, exact, from memory.
+
+Every answer is compared with a recount of the raw enrolments and certificates and with the facts path
+(``queries._from_facts``); changes made between queries (through this session or another connection,
+committed before or after the index synchronised, and rebuilds in place or aside) are in the next
+answer; two instances of the index agree. PostgreSQL only: on SQLite the facts path stays.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import delete, text
+from sqlalchemy.orm import Session
+
+from learning.certificates.models import Certificate
+from learning.enrolment.models import Enrolment
+from learning.extensions import db
+from learning.reporting import period_index, queries, rollup, services
+from learning.reporting.queries import ReportFilter
+from tests import factories_reporting as rf
+
+START = date(2022, 11, 20)
+DAYS = 800
+COUNTRIES = ["CO", "KE", "FR", None]
+SECTORS = ["law_enforcement", "health", "education", None]
+GROUPINGS = [(), ("country",), ("sector",), ("course",), ("cohort",), ("organisation",), ("year",), ("month",),
+             ("country", "sector"), ("country", "course"), ("sector", "course"), ("course", "month"),
+             ("cohort", "month"), ("organisation", "year"), ("country", "year"), ("sector", "month")]
+
+
+@pytest.fixture
+def postgresql(app_context):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the period index is PostgreSQL's (SQLite keeps the facts path)")
+    from flask import current_app
+
+    index = current_app.extensions["period_index"]
+    index.reset()
+    assert not index.background  # tests build it in the request (tests/conftest.py)
+    return index
+
+
+def history(seed: int, people: int = 14, enrolments: int = 60) -> dict:
+    rng = random.Random(seed)
+    courses = [rf.course() for _ in range(3)]
+    orgs = [rf.organisation() for _ in range(2)]
+    cohorts = [rf.cohort(courses[i]) for i in range(2)]
+    persons = [rf.person() for _ in range(people)]
+    made = []
+    for _ in range(enrolments):
+        enrolled = START + timedelta(days=rng.randrange(DAYS))
+        completed = enrolled + timedelta(days=rng.randrange(200)) if rng.random() < 0.6 else None
+        certified = completed + timedelta(days=rng.randrange(3)) if completed and rng.random() < 0.7 else None
+        cohort = rng.choice([None, *cohorts])
+        made.append(rf.enrolment(rng.choice(persons), rng.choice(courses), enrolled, completed, certified,
+                                 cohort_id=cohort.id if cohort else None, country=rng.choice(COUNTRIES),
+                                 sector=rng.choice(SECTORS),
+                                 organisation_id=rng.choice([None, orgs[0].id, orgs[1].id])))
+    db.session.commit()
+    return {"courses": courses, "orgs": orgs, "cohorts": cohorts, "people": persons, "enrolments": made}
+
+
+def unaligned(rng: random.Random) -> tuple[date, date]:
+    first = START + timedelta(days=rng.randrange(-30, DAYS))
+    return first, first + timedelta(days=rng.randrange(0, 500))
+
+
+def filters(rng: random.Random, made: dict) -> tuple[dict, dict]:
+    """(the service's filter, the recount's) of a random combination of dimensions."""
+    service, brute = {}, {}
+    for name in rng.sample(["country", "sector", "course", "cohort", "organisation"], rng.randrange(0, 4)):
+        if name == "country":
+            service[name] = brute[name] = rng.choice(["CO", "KE", "FR"])
+        elif name == "sector":
+            service[name] = brute[name] = rng.choice(["law_enforcement", "health", "education"])
+        elif name == "course":
+            course = rng.choice(made["courses"])
+            service[name], brute[name] = course.id, course.slug
+        elif name == "cohort":
+            service[name] = brute[name] = rng.choice(made["cohorts"]).id
+        else:
+            service[name] = brute[name] = rng.choice(made["orgs"]).id
+    return service, brute
+
+
+def from_facts(report, group):
+    return [(row.key, row.reached, row.trained, row.certified)
+            for row in queries._pivot(queries._from_facts(report, group))]
+
+
+def from_index(index, report, group):
+    rows = index.answer(report, group)
+    assert rows is not None, "the index did not answer"
+    return [(row.key, row.reached, row.trained, row.certified) for row in rows]
+
+
+def check(index, rng: random.Random, made: dict, queries_: int = 12) -> None:
+    """Random unaligned periods and filters: every grouping equals the facts path, the summary a recount."""
+    rows = rf.snapshot()
+    for _ in range(queries_):
+        period = unaligned(rng)
+        service, brute = filters(rng, made)
+        report = ReportFilter(date_from=period[0], date_to=period[1], **service)
+        for group in GROUPINGS:
+            assert from_index(index, report, group) == from_facts(report, group), (period, service, group)
+        expected = rf.recount(rows, period[0], period[1], **brute)
+        assert rf.comparable(services.summary(report)) == expected, (period, service)
+
+
+@pytest.mark.parametrize("refresh", ["per-person", "set-based"])
+def test_any_period_and_filters_equal_a_recount_and_the_facts(postgresql, monkeypatch, refresh):
+    if refresh == "set-based":
+        monkeypatch.setattr(rollup, "SET_BASED_FROM", 1)
+    made = history(seed=7)
+    rng = random.Random(11)
+    check(postgresql, rng, made, queries_=25)
+    # Open-ended periods, and periods beyond the facts, too.
+    for report in (ReportFilter(date_from=None, date_to=START + timedelta(days=100)),
+                   ReportFilter(date_from=START + timedelta(days=300), date_to=None),
+                   ReportFilter(date_from=date(2010, 3, 3), date_to=date(2011, 1, 1)),
+                   ReportFilter(date_from=date(2010, 3, 3), date_to=date(2031, 1, 1), country="KE")):
+        for group in GROUPINGS:
+            assert from_index(postgresql, report, group) == from_facts(report, group), (report, group)
+
+
+def test_the_summary_is_answered_by_the_index(postgresql, monkeypatch):
+    history(seed=3)
+    calls = []
+    real = period_index.answer
+    monkeypatch.setattr(period_index, "answer", lambda *a: calls.append(a) or real(*a))
+    services.summary(ReportFilter(date_from=date(2023, 3, 15), date_to=date(2024, 9, 20)))
+    assert len(calls) == 5  # total, country, sector, course, year: none from the facts
+
+
+def test_changes_between_queries_are_in_the_next_answer(postgresql):
+    made = history(seed=5)
+    rng = random.Random(5)
+    check(postgresql, rng, made, queries_=3)
+    built = postgresql.state
+    people, enrolments = made["people"], made["enrolments"]
+    # Enrolments, completions, certificates, withdrawals, moves between days and dimensions.
+    newcomer = rf.person(country="KE", sector="health")
+    rf.enrolment(newcomer, made["courses"][0], START + timedelta(days=400), START + timedelta(days=420),
+                 START + timedelta(days=421))
+    db.session.commit()
+    check(postgresql, rng, made, queries_=3)
+    open_ones = [e for e in enrolments if e.completed_at is None]
+    open_ones[0].completed_at = rf.at(START + timedelta(days=700))
+    enrolments[1].enrolled_at = rf.at(START + timedelta(days=3))
+    enrolments[2].country = "FR"
+    db.session.commit()
+    check(postgresql, rng, made, queries_=3)
+    done = [e for e in enrolments if e.completed_at is not None and e.id not in
+            {c for (c,) in db.session.execute(text("SELECT enrolment_id FROM certificates"))}]
+    rf.certificate(done[0], (done[0].completed_at + timedelta(days=1)).date())
+    db.session.execute(delete(Certificate).where(Certificate.id == db.session.scalar(
+        text("SELECT min(id) FROM certificates"))))
+    db.session.execute(delete(Certificate).where(Certificate.enrolment_id == enrolments[4].id))
+    db.session.delete(enrolments[4])  # a withdrawal that removes the enrolment
+    db.session.commit()
+    check(postgresql, rng, made, queries_=3)
+    # Erasure of a person: whatever it does to their rows, the index follows.
+    rf.erase(people[0])
+    db.session.execute(delete(Certificate).where(Certificate.user_id == people[1].id))
+    for item in db.session.query(Enrolment).filter_by(user_id=people[1].id):
+        db.session.delete(item)
+    db.session.commit()
+    check(postgresql, rng, made, queries_=3)
+    assert postgresql.state is built  # all of it applied from the change log, no reload
+
+
+def test_a_change_by_another_connection_committed_after_the_sync_is_seen_next_time(postgresql):
+    made = history(seed=9)
+    report = ReportFilter(date_from=START + timedelta(days=1), date_to=START + timedelta(days=DAYS - 3))
+    before = from_index(postgresql, report, ("country",))
+    other = Session(bind=db.engine)
+    try:
+        person = other.get(type(made["people"][0]), made["people"][0].id)
+        other.add(Enrolment(user_id=person.id, course_id=made["courses"][1].id, status="withdrawn",
+                            enrolled_at=rf.at(START + timedelta(days=10)), country="ZA", sector="health",
+                            language="en"))
+        other.flush()
+        rollup.refresh_people(other, [person.id])  # its facts and its change row, not committed yet
+        assert from_index(postgresql, report, ("country",)) == before  # synchronised while in flight
+        other.commit()
+    finally:
+        other.close()
+    after = from_index(postgresql, report, ("country",))
+    assert after == from_facts(report, ("country",)) and after != before
+    assert ("ZA",) in [key for key, *_ in after]
+
+
+def test_two_instances_agree(postgresql, app):
+    made = history(seed=13)
+    second = period_index.PeriodIndex(app, background=False)
+    rng = random.Random(13)
+    for round_ in range(3):
+        for _ in range(4):
+            period = unaligned(rng)
+            service, _brute = filters(rng, made)
+            report = ReportFilter(date_from=period[0], date_to=period[1], **service)
+            for group in GROUPINGS[:8]:
+                assert from_index(postgresql, report, group) == from_index(second, report, group)
+        rf.enrolment(made["people"][round_], made["courses"][round_], START + timedelta(days=50 * round_),
+                     START + timedelta(days=50 * round_ + 7))
+        db.session.commit()
+
+
+def test_rebuilds_in_place_and_aside_are_followed(postgresql):
+    from learning.reporting.rebuild import rebuild, rebuild_aside
+
+    made = history(seed=17)
+    rng = random.Random(17)
+    check(postgresql, rng, made, queries_=2)
+    first = postgresql.state
+    db.session.commit()  # the rebuild locks the tables: no transaction of ours may hold them
+    with db.engine.begin() as connection:
+        rebuild(connection)
+    check(postgresql, rng, made, queries_=2)
+    assert postgresql.state is not first  # a new generation of the facts: reloaded
+    second = postgresql.state
+    db.session.commit()
+    rebuild_aside(db.engine, workers=1)
+    rf.enrolment(made["people"][2], made["courses"][2], START + timedelta(days=33))
+    db.session.commit()
+    check(postgresql, rng, made, queries_=2)
+    assert postgresql.state is not second
+
+
+def test_pruning_the_log_makes_an_older_index_reload(postgresql):
+    made = history(seed=19)
+    report = ReportFilter(date_from=START + timedelta(days=5), date_to=START + timedelta(days=600))
+    from_index(postgresql, report, ())
+    stale = postgresql.state
+    rf.enrolment(made["people"][3], made["courses"][0], START + timedelta(days=44))
+    db.session.commit()
+    assert db.session.scalar(text("SELECT count(*) FROM report_changes")) > 0
+    assert period_index.prune_changes(db.session(), hours=0) > 0
+    db.session.commit()
+    assert db.session.scalar(text("SELECT count(*) FROM report_changes")) == 0
+    assert from_index(postgresql, report, ("course",)) == from_facts(report, ("course",))
+    assert postgresql.state is not stale  # its snapshot was older than the pruned log: reloaded
+
+
+def test_uncommitted_facts_of_this_transaction_are_counted_from_the_facts(postgresql):
+    made = history(seed=23)
+    report = ReportFilter(date_from=START + timedelta(days=5), date_to=START + timedelta(days=600))
+    assert list(queries.counts(report, ("country",)))  # built
+    rf.enrolment(made["people"][0], made["courses"][0], START + timedelta(days=40))
+    rollup.refresh_people(db.session(), [made["people"][0].id])
+    inside = [(r.key, r.reached, r.trained, r.certified) for r in queries.counts(report, ("country",))]
+    assert inside == from_facts(report, ("country",))
+    db.session.rollback()
+
+
+def test_the_refresh_writes_its_change_rows_in_its_own_statements(postgresql):
+    """No round trip of its own: the change rows come with the facts (one statement per refresh on the
+    per-person path, the note statement on the set-based path)."""
+    made = history(seed=29, enrolments=10)
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    from sqlalchemy import event
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        rf.enrolment(made["people"][0], made["courses"][0], START + timedelta(days=40))
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert not [s for s in statements if s.lstrip().upper().startswith("INSERT INTO REPORT_CHANGES")]
+    assert any("INSERT INTO report_changes" in s for s in statements)
+    assert db.session.scalar(text("SELECT count(*) FROM report_changes WHERE user_id = :u"),
+                             {"u": made["people"][0].id}) >= 1
