@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import delete, func, insert, literal, literal_column, select, text, union_all
 from sqlalchemy.engine import Connection, Engine
@@ -94,6 +94,11 @@ def _drop_indexes(connection: Connection, tables: tuple[str, ...]) -> list[str]:
     return again
 
 
+# The kinds of facts counted in people (every kind but "certified", which is counted in certificates):
+# named rather than "kind <> 'certified'" so that a year's statement reads the (kind, day) index.
+PEOPLE_KINDS = ("reached", "trained")
+
+
 def _cells_select(subset: tuple[str, ...], grain: str, years: tuple[int | None, int | None] | None = None):
     """Distinct people per cell as DISTINCT then COUNT (hash aggregation, unlike COUNT(DISTINCT)),
     plus certificates per cell; the all-time period is a constant, never grouped by. With
@@ -102,15 +107,19 @@ def _cells_select(subset: tuple[str, ...], grain: str, years: tuple[int | None, 
     columns = [c for c in NEUTRAL if c in {DIMENSIONS[name] for name in subset}]
     within = []
     if years is not None:
+        # The year on both the year and the day (equal by construction): the day's bounds let the
+        # facts' (kind, day) index, built before the cells, read only that year's facts.
         first, last = years
-        within = [*([ReportFact.year >= first] if first is not None else []),
-                  *([ReportFact.year <= last] if last is not None else [])]
+        if first is not None:
+            within += [ReportFact.year >= first, ReportFact.day >= date(first, 1, 1)]
+        if last is not None:
+            within += [ReportFact.year <= last, ReportFact.day < date(last + 1, 1, 1)]
     constant = grain == ALL_TIME
     period = None if constant else (ReportFact.year if grain == YEAR else ReportFact.month)
     people = (
         select(ReportFact.kind, *([] if constant else [period.label("period")]),
                *[getattr(ReportFact, c) for c in columns], ReportFact.user_id)
-        .where(ReportFact.kind != "certified", *within)
+        .where(ReportFact.kind.in_(PEOPLE_KINDS), *within)
         .distinct()
         .subquery("people")
     )
@@ -271,6 +280,7 @@ def _build_and_swap(engine: Engine, conn: Connection, tables: list[str], workers
             _create_aside(conn, table)
     lap("create_tables")
 
+    keys: list[str] = []
     for aside in ASIDE:
         with conn.begin():
             statements = aside.statements(conn)
@@ -286,13 +296,16 @@ def _build_and_swap(engine: Engine, conn: Connection, tables: list[str], workers
             _run_parallel(engine, statements, workers)
         lap(f"fill_{aside.table}")
 
-    indexes, keys = [], []
-    with conn.begin():
-        for table in tables:
-            found, constraints = _index_statements(conn, table)
-            indexes += found
-            keys += constraints
-    _run_parallel(engine, [text(statement) for statement in indexes], workers)
+        # Its indexes at once, and its statistics: the next table's statements read it through them
+        # (a year's cells read that year's facts through the (kind, day) index).
+        with conn.begin():
+            indexes, constraints = _index_statements(conn, aside.table)
+        _run_parallel(engine, [text(statement) for statement in indexes], workers)
+        keys += constraints
+        with conn.begin():
+            conn.exec_driver_sql(f"ANALYZE {BUILD_SCHEMA}.{aside.table}")
+        lap(f"index_{aside.table}")
+
     with conn.begin():
         for statement in keys:
             conn.exec_driver_sql(statement)
@@ -300,14 +313,12 @@ def _build_and_swap(engine: Engine, conn: Connection, tables: list[str], workers
             for column, sequence in _serial_columns(conn, BUILD_SCHEMA, table):
                 conn.exec_driver_sql(f"SELECT setval('{sequence}', COALESCE((SELECT max({column}) FROM "
                                      f"{BUILD_SCHEMA}.{table}), 0) + 1, false)")
-    lap("indexes")
     counts = {}
     with conn.begin():
         for table in tables:
-            conn.exec_driver_sql(f"ANALYZE {BUILD_SCHEMA}.{table}")
             counts[table] = conn.exec_driver_sql(f"SELECT count(*) FROM {BUILD_SCHEMA}.{table}").scalar_one()
     counts["facts"], counts["cells"] = counts.get("report_facts"), counts.get("report_cells")
-    lap("analyze")
+    lap("keys_and_counts")
 
     # Catch up with the people changed since the snapshot, while refreshes go on.
     caught_up = 0
