@@ -67,6 +67,8 @@ FAMILIES: dict[tuple[str, ...], tuple[str, ...]] = {
     ("country", "course"): ("year",),
     ("sector", "course"): ("year",),
 }
+# Certificates (a sum, not distinct people) kept per day for these, so that a period is a slice's sum.
+CERTIFIED_FAMILIES = ((), ("country",), ("sector",), ("course",))
 DIMENSION_ORDER = ("country", "sector", "course", "cohort", "organisation")
 COLUMNS = ("user", "kd", "month", "country", "sector", "course", "cohort", "organisation", "weight")
 # More changed people than this in one synchronisation: a full reload is cheaper.
@@ -179,6 +181,7 @@ class State:
         self.bitmaps: dict[tuple, dict[tuple, BitMap]] = {}
         self._matching: dict[tuple, dict] = {}  # see ``matching``; dropped when a slot gains a key
         self._build_bitmaps()
+        self._build_certified_sums()
 
     @property
     def xmin(self) -> int:
@@ -226,6 +229,79 @@ class State:
     def _kind_range(self, kind: int) -> tuple[int, int]:
         kd = self.base["kd"]
         return int(kd.searchsorted(np.int32(kind << DAY_BITS))), int(kd.searchsorted(np.int32((kind + 1) << DAY_BITS)))
+
+    def _build_certified_sums(self) -> None:
+        """Certificates per day for the total and each country, sector and course, as dense arrays: a
+        sum of weights is additive, so any period's figure is a slice's sum (no pass over the
+        period's certificate facts, which for a long period are most of them)."""
+        lo, hi = self._kind_range(CERTIFIED)
+        days = (self.base["kd"][lo:hi] & ((1 << DAY_BITS) - 1)).astype(np.int64)
+        weight = self.base["weight"][lo:hi].astype(np.int64)
+        today = _day(date.today())
+        self.cert_origin = (int(days.min()) if len(days) else today) - 366
+        self.cert_span = max(int(days.max()) if len(days) else today, today) - self.cert_origin + 367
+        offsets = days - self.cert_origin
+        self.cert_sums: dict[tuple, dict[tuple, np.ndarray]] = {}
+        for family in CERTIFIED_FAMILIES:
+            if not family:
+                total = np.bincount(offsets, weights=weight, minlength=self.cert_span)
+                self.cert_sums[family] = {(): np.rint(total).astype(np.int64)}
+                continue
+            values = self.base[family[0]][lo:hi].astype(np.int64)
+            keys, inverse = np.unique(values, return_inverse=True)
+            flat = np.bincount(inverse * self.cert_span + offsets, weights=weight,
+                               minlength=len(keys) * self.cert_span)
+            table = np.rint(flat).astype(np.int64).reshape(len(keys), self.cert_span)
+            self.cert_sums[family] = {(int(key),): table[position] for position, key in enumerate(keys.tolist())}
+
+    def _certified_offset(self, day: int) -> int:
+        """The position of ``day`` in the certificates' arrays, which grow (by a year at least) to hold it."""
+        offset = day - self.cert_origin
+        if 0 <= offset < self.cert_span:
+            return offset
+        before = -offset + 366 if offset < 0 else 0
+        after = offset - self.cert_span + 367 if offset >= self.cert_span else 0
+        for table in self.cert_sums.values():
+            for key, values in table.items():
+                table[key] = np.concatenate([np.zeros(before, np.int64), values, np.zeros(after, np.int64)])
+        self.cert_origin -= before
+        self.cert_span += before + after
+        return day - self.cert_origin
+
+    def _touch_certified(self, row: tuple, add: bool) -> None:
+        _kind, day, country, sector, course = row[:5]
+        weight = row[7] if add else -row[7]
+        offset = self._certified_offset(day)
+        values = {"country": country, "sector": sector, "course": course}
+        for family, table in self.cert_sums.items():
+            key = tuple(values[name] for name in family)
+            if key not in table:
+                table[key] = np.zeros(self.cert_span, np.int64)
+            table[key][offset] += weight
+
+    def certified_sums(self, first: int, last: int, group: tuple[str, ...]) -> dict[tuple, int] | None:
+        """Certificates per group on days ``first..last`` from the daily sums, for the total, one of
+        country, sector and course, or the year (None for any other grouping)."""
+        family = () if group == ("year",) else group
+        table = self.cert_sums.get(family)
+        if table is None:
+            return None
+        lo = max(first - self.cert_origin, 0)
+        hi = min(last - self.cert_origin, self.cert_span - 1) + 1
+        if hi <= lo:
+            return {}
+        if group != ("year",):
+            return {key: int(values[lo:hi].sum()) for key, values in table.items()}
+        values, sums = table[()], {}
+        year = (EPOCH + timedelta(days=lo + self.cert_origin)).year
+        while True:
+            start = max(_day(date(year, 1, 1)) - self.cert_origin, lo)
+            end = min(_day(date(year, 12, 31)) - self.cert_origin + 1, hi)
+            if start >= hi:
+                break
+            sums[(year - 1970,)] = int(values[start:end].sum())
+            year += 1
+        return sums
 
     def code(self, name: str, value: str) -> int:
         codes = self.codes[name]
@@ -285,6 +361,7 @@ class State:
     def _touch_bitmaps(self, user_id: int, row: tuple, add: bool) -> None:
         kind, day, country, sector, course = row[:5]
         if kind == CERTIFIED:
+            self._touch_certified(row, add)
             return
         moment = EPOCH + timedelta(days=day)
         month = _month_index(moment)
@@ -554,9 +631,12 @@ def answer(state: State, report, group: tuple[str, ...]) -> list | None:
         for key, n in counted.items():
             if n:
                 figures[key][kind] = n
-    part = _masked(state, state.rows(CERTIFIED, first_day, last_day), conditions, group)
-    _time_columns(part, time_group)
-    for key, n in _sums_by_group(part, names).items():
+    sums = None if conditions else state.certified_sums(first_day, last_day, group)
+    if sums is None:
+        part = _masked(state, state.rows(CERTIFIED, first_day, last_day), conditions, group)
+        _time_columns(part, time_group)
+        sums = _sums_by_group(part, names)
+    for key, n in sums.items():
         if n:
             figures[key][CERTIFIED] = n
     rows = []
