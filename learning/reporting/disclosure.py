@@ -207,7 +207,7 @@ def protect_two_way(values: dict[tuple[Hashable, Hashable], int], row_totals: di
 # The work of one two-way table's protection is bounded in steps (cells looked at), not seconds, so that the
 # same data always give the same output. A table whose exact protection would take more is withheld whole:
 # every figure the exact protection could publish or withhold is then withheld (see ``TwoWay``).
-STEP_BUDGET = 3_000_000
+STEP_BUDGET = 4_000_000
 
 
 class TwoWay:
@@ -416,7 +416,7 @@ class TwoWay:
             short, long_, axis = ((self.in_row[r], self.in_column[c], 1) if len(self.in_row[r]) <= len(self.in_column[c])
                                   else (self.in_column[c], self.in_row[r], 0))
             ends = self._movable_ends(axis, key[1 - axis], short, -delta, can)
-            if not ends or ends == {key[axis]}:
+            if not ends or list(ends) == [key[axis]]:
                 continue
             crossing = self.in_row if axis == 1 else self.in_column
             for other in long_:
@@ -424,19 +424,24 @@ class TwoWay:
                 if other == key or not can(other, -delta):
                     continue
                 line = crossing[other[1 - axis]]
+                looked = 0  # the steps are the cells looked at, in a fixed order (``ends`` keeps the line's)
                 if len(ends) <= len(line):
-                    self._spend(len(ends))
-                    corners = ((other[0], end) if axis == 1 else (end, other[1]) for end in ends if end != key[axis])
-                    if any(corner in cells and can(corner, delta) for corner in corners):
-                        return True
+                    for end in ends:
+                        looked += 1
+                        corner = (other[0], end) if axis == 1 else (end, other[1])
+                        if end != key[axis] and corner in cells and can(corner, delta):
+                            self._spend(looked)
+                            return True
                 else:
-                    self._spend(len(line))
-                    if any(corner[axis] in ends and corner[axis] != key[axis] and can(corner, delta)
-                           for corner in line):
-                        return True
+                    for corner in line:
+                        looked += 1
+                        if corner[axis] in ends and corner[axis] != key[axis] and can(corner, delta):
+                            self._spend(looked)
+                            return True
+                self._spend(looked)
         return False
 
-    def _movable_ends(self, axis: int, line_key, line: list, delta: int, can) -> set:
+    def _movable_ends(self, axis: int, line_key, line: list, delta: int, can) -> dict:
         """The columns (``axis`` 1: of a row's cells) or rows (0: of a column's) of the line's cells that can
         move by delta: kept until a cell of the line is withheld (it depends on the marks alone)."""
         version = self.versions.get((axis, line_key), 0)
@@ -444,7 +449,7 @@ class TwoWay:
         if known is not None and known[0] == version:
             return known[1]
         self._spend(len(line))
-        ends = {other[axis] for other in line if can(other, delta)}
+        ends = dict.fromkeys(other[axis] for other in line if can(other, delta))  # in the line's order
         self.ends[(axis, line_key, delta)] = (version, ends)
         return ends
 
