@@ -34,6 +34,7 @@ column from another in the same row.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -203,6 +204,12 @@ def protect_two_way(values: dict[tuple[Hashable, Hashable], int], row_totals: di
     return {key: table.published(key) for key in values}, False
 
 
+# The work of one two-way table's protection is bounded in steps (cells looked at), not seconds, so that the
+# same data always give the same output. A table whose exact protection would take more is withheld whole:
+# every figure the exact protection could publish or withhold is then withheld (see ``TwoWay``).
+STEP_BUDGET = 4_000_000
+
+
 class TwoWay:
     """The protection of a two-way table of one figure, held sparsely: only its non-zero cells.
 
@@ -215,11 +222,32 @@ class TwoWay:
     cells in row-major order, ties broken by position) are those of the dense
     grid, so the outcome is the same: ``tests/reporting/test_reporting_sparse.py``
     compares both on random tables.
+
+    The work is near-linear in the cells (``tests/reporting/test_reporting_bounded.py``
+    compares it with the unbounded implementation it replaced):
+
+    * lines are protected again only when one of their cells was withheld
+      since they were last found safe (a line's safety depends on its own
+      cells alone), in the order in which a full pass would reach them;
+    * a small cell found movable stays movable (cells are only ever withheld
+      more, which only widens what a reader must allow), so the whole-table
+      check never looks at it again and resumes at the cell it stopped at;
+    * the sums of the lines are worked out once (the values never change),
+      and the rectangles through a cell are searched from the side with fewer
+      cells to look at.
+
+    ``budget``: the steps (cells looked at) the protection may take. Past it the
+    table is withheld whole (``over_budget``), which withholds every figure the
+    exact protection would withhold, and more: conservative, and the same for
+    the same data whatever the machine's speed.
     """
 
     def __init__(self, values: dict[tuple[Hashable, Hashable], int], row_totals: dict[Hashable, int],
-                 column_totals: dict[Hashable, int], total: int, threshold: int):
+                 column_totals: dict[Hashable, int], total: int, threshold: int, budget: int | None = None):
         self.threshold = threshold
+        self.budget = STEP_BUDGET if budget is None else budget
+        self.steps = 0
+        self.over_budget = False
         self.rows = sorted({key[0] for key in values} | set(row_totals), key=_order)
         self.columns = sorted({key[1] for key in values} | set(column_totals), key=_order)
         row_index = {key: index for index, key in enumerate(self.rows)}
@@ -244,31 +272,82 @@ class TwoWay:
                 cells = [self.cells[k] for k in members[key]]
                 target[key] = (cells, Total.published(margin, margins.get(key, 0), sum(c.value for c in cells),
                                                       threshold, margins_withheld))
+        # The sums of the lines' cells (what a change is added to), and the order of the lines in a pass.
+        self.row_sums = {key: sum(cell.value for cell in line) for key, (line, _) in self.row_lines.items()}
+        self.column_sums = {key: sum(cell.value for cell in line) for key, (line, _) in self.column_lines.items()}
+        self.versions: dict = {}  # (axis, line key) -> how many of the line's cells were withheld since built
+        self.ends: dict = {}  # see _movable_ends
         self.withheld = self._protect()
 
-    def _marked(self) -> int:
-        return sum(cell.mark is not None for cell in self.cells.values())
+    def _spend(self, steps: int) -> None:
+        self.steps += steps
+        if self.steps > self.budget:
+            raise _OverBudget
 
     def _protect(self) -> bool:
+        try:
+            return self._protect_exactly()
+        except _OverBudget:
+            self.over_budget = True
+            return True
+
+    def _protect_exactly(self) -> bool:
         """Whether the table must be withheld whole (the cells' marks are set as the dense grid sets them)."""
-        lines = [*self.row_lines.values(), *self.column_lines.values()]
-        while True:
-            before = self._marked()
-            for line, line_total in lines:
-                if not protect_line(line, line_total, self.threshold, ordered=False):
-                    return True
-            if self._marked() != before:
+        # Lines by their place in a pass: rows first, then columns, each in key order.
+        order = [(0, key) for key in self.row_lines] + [(1, key) for key in self.column_lines]
+        self.line_index = {line: index for index, line in enumerate(order)}
+        self.order = order
+        if not self._settle(set(range(len(order)))):
+            return True
+        # Lines one by one are safe; a small cell must also be movable in the table as a whole.
+        small = [key for key, cell in self.cells.items() if cell.mark == SMALL]
+        at = 0
+        while at < len(small):
+            stuck = small[at]
+            if self._movable(stuck):
+                at += 1
                 continue
-            # Lines one by one are safe; a small cell must also be movable in the table as a whole.
-            stuck = next((key for key, cell in self.cells.items()
-                          if cell.mark == SMALL and not self._movable(key)), None)
-            if stuck is None:
-                return False
-            near = sorted(set(self.in_row[stuck[0]]) | set(self.in_column[stuck[1]]), key=self.position)
-            candidates = [self.cells[key] for key in near if self.cells[key].mark is None]
+            near = [*self.in_row[stuck[0]], *self.in_column[stuck[1]]]
+            self._spend(len(near))
+            candidates = [key for key in near if self.cells[key].mark is None]
             if not candidates:
                 return True
-            min(candidates, key=lambda cell: cell.value).mark = COMPLEMENT
+            chosen = min(candidates, key=lambda key: (self.cells[key].value, self.position(key)))
+            self._withhold(chosen)
+            if not self._settle({self.line_index[(0, chosen[0])], self.line_index[(1, chosen[1])]}):
+                return True
+        return False
+
+    def _settle(self, dirty: set[int]) -> bool:
+        """Protect the lines that may be unsafe (``dirty``, by place in a pass) as repeated full passes would:
+        in order, a line withheld into by a later one waiting for the next pass. False if one cannot be."""
+        while dirty:
+            queue = sorted(dirty)
+            heapq.heapify(queue)
+            queued, dirty = set(queue), set()
+            while queue:
+                index = heapq.heappop(queue)
+                queued.discard(index)
+                position, key = self.order[index]
+                line, line_total = (self.row_lines if position == 0 else self.column_lines)[key]
+                members = (self.in_row if position == 0 else self.in_column)[key]
+                while True:
+                    self._spend(len(line))
+                    if line_is_safe(line, line_total, self.threshold, ordered=False):
+                        break
+                    candidates = [k for k in members if self.cells[k].mark is None]
+                    if not candidates:
+                        return False
+                    chosen = min(candidates, key=lambda k: self.cells[k].value)  # the first of the smallest
+                    self._withhold(chosen)
+                    other = self.line_index[(1 - position, chosen[1 - position])]
+                    if other > index:
+                        if other not in queued:
+                            queued.add(other)
+                            heapq.heappush(queue, other)
+                    else:
+                        dirty.add(other)
+        return True
 
     def published(self, key) -> int | str:
         cell = self.cells.get(key)
@@ -284,48 +363,106 @@ class TwoWay:
         by one alone, or with one other withheld cell of its row or column, or
         around a rectangle of four withheld cells, keeping every cell within what
         its mark says and every line within what its total says. Only withheld
-        cells can change, so only those are tried.
+        cells can change, so only those are tried. (The same changes as the
+        implementation before the bound, tried in another order: the answer is
+        whether any fits.)
         """
         threshold, cells = self.threshold, self.cells
 
-        def fits(changes: dict[tuple, int]) -> bool:
-            for cell_key, delta in changes.items():
-                cell = cells[cell_key]
-                low, high = (1, threshold - 1) if cell.mark == SMALL else (
-                    (0, INFINITY) if cell.mark == COLUMN else (threshold, INFINITY))
-                if not low <= cell.value + delta <= high:
-                    return False
-            for lines, position in ((self.row_lines, 0), (self.column_lines, 1)):
-                moved: dict = {}
-                for cell_key, delta in changes.items():
-                    moved[cell_key[position]] = moved.get(cell_key[position], 0) + delta
-                for line_key, delta in moved.items():
-                    if delta:
-                        line, total = lines[line_key]
-                        current = sum(cell.value for cell in line)
-                        if not total.low <= current + delta <= total.high:
-                            return False
-            return True
+        def can(cell_key: tuple, delta: int) -> bool:
+            """The cell, withheld, can take its value plus delta."""
+            cell = cells[cell_key]
+            if cell.mark is None:
+                return False
+            if cell.mark == SMALL:
+                return 1 <= cell.value + delta <= threshold - 1
+            return cell.value + delta >= (0 if cell.mark == COLUMN else threshold)
+
+        def row_can(row, delta: int) -> bool:
+            total = self.row_lines[row][1]
+            return total.low <= self.row_sums[row] + delta <= total.high
+
+        def column_can(column, delta: int) -> bool:
+            total = self.column_lines[column][1]
+            return total.low <= self.column_sums[column] + delta <= total.high
+
+        def scan(keys: list, test) -> bool:
+            """Whether a key passes the test, the keys looked at until then spent."""
+            looked = 0
+            for other in keys:
+                looked += 1
+                if other != key and test(other):
+                    self._spend(looked)
+                    return True
+            self._spend(looked)
+            return False
 
         r, c = key
-        in_row = [k for k in self.in_row[r] if k != key and cells[k].mark is not None]
-        in_column = [k for k in self.in_column[c] if k != key and cells[k].mark is not None]
+        self._spend(1)
         for delta in (1, -1):
-            if fits({key: delta}):
+            if not can(key, delta):  # every change tried moves the cell itself
+                continue
+            row_ok, column_ok = row_can(r, delta), column_can(c, delta)
+            if row_ok and column_ok:
                 return True
-            for other in in_row:
-                if fits({key: delta, other: -delta}):
-                    return True
-            for other in in_column:
-                if fits({key: delta, other: -delta}):
-                    return True
-            for across in in_column:
-                for along in in_row:
-                    corner = (across[0], along[1])
-                    if corner in cells and cells[corner].mark is not None and fits(
-                            {key: delta, along: -delta, across: -delta, corner: delta}):
-                        return True
+            # With another withheld cell of its row: the row's sum stays, two columns move; of its column, the same.
+            if column_ok and scan(self.in_row[r], lambda other, d=-delta: can(other, d) and column_can(other[1], d)):
+                return True
+            if row_ok and scan(self.in_column[c], lambda other, d=-delta: can(other, d) and row_can(other[0], d)):
+                return True
+            # Around a rectangle: every line's sum stays; the corner opposite the cell must be withheld. The
+            # movable cells of the shorter line through the cell are gathered; the longer is walked, and
+            # through each of its movable cells the corner is looked up (or the crossing line walked).
+            short, long_, axis = ((self.in_row[r], self.in_column[c], 1) if len(self.in_row[r]) <= len(self.in_column[c])
+                                  else (self.in_column[c], self.in_row[r], 0))
+            ends = self._movable_ends(axis, key[1 - axis], short, -delta, can)
+            if not ends or list(ends) == [key[axis]]:
+                continue
+            crossing = self.in_row if axis == 1 else self.in_column
+            for other in long_:
+                self._spend(1)
+                if other == key or not can(other, -delta):
+                    continue
+                line = crossing[other[1 - axis]]
+                looked = 0  # the steps are the cells looked at, in a fixed order (``ends`` keeps the line's)
+                if len(ends) <= len(line):
+                    for end in ends:
+                        looked += 1
+                        corner = (other[0], end) if axis == 1 else (end, other[1])
+                        if end != key[axis] and corner in cells and can(corner, delta):
+                            self._spend(looked)
+                            return True
+                else:
+                    for corner in line:
+                        looked += 1
+                        if corner[axis] in ends and corner[axis] != key[axis] and can(corner, delta):
+                            self._spend(looked)
+                            return True
+                self._spend(looked)
         return False
+
+    def _movable_ends(self, axis: int, line_key, line: list, delta: int, can) -> dict:
+        """The columns (``axis`` 1: of a row's cells) or rows (0: of a column's) of the line's cells that can
+        move by delta: kept until a cell of the line is withheld (it depends on the marks alone)."""
+        version = self.versions.get((axis, line_key), 0)
+        known = self.ends.get((axis, line_key, delta))
+        if known is not None and known[0] == version:
+            return known[1]
+        self._spend(len(line))
+        ends = dict.fromkeys(other[axis] for other in line if can(other, delta))  # in the line's order
+        self.ends[(axis, line_key, delta)] = (version, ends)
+        return ends
+
+    def _withhold(self, key: tuple) -> None:
+        """Withhold a published cell as a complement."""
+        self.cells[key].mark = COMPLEMENT
+        for axis in (0, 1):  # a row's cells are given by their columns (axis 1), a column's by their rows
+            line = (axis, key[1 - axis])
+            self.versions[line] = self.versions.get(line, 0) + 1
+
+
+class _OverBudget(Exception):
+    """The protection of a table took more steps than its budget."""
 
 
 def publish_count(value: int, threshold: int) -> int | str:
