@@ -112,12 +112,27 @@ def register_observability(app: Flask) -> None:
         g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
         g.request_started = time.perf_counter()
 
+    # The metrics' children by label values, kept: ``labels()`` takes a lock and checks its arguments on
+    # every call, which the learner's hot path paid twice a request (docs/PERFORMANCE.md, "hotpath4").
+    # A few hundred entries at most (endpoints × methods × statuses), as the metrics themselves hold.
+    durations: dict = {}
+    counters: dict = {}
+
     @app.after_request
     def record_request(response):
         endpoint = request.endpoint or "unmatched"
         if "request_started" in g:
-            HTTP_DURATION.labels(endpoint).observe(time.perf_counter() - g.request_started)
-        HTTP_REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+            child = durations.get(endpoint)
+            if child is None:
+                child = durations[endpoint] = HTTP_DURATION.labels(endpoint)
+            child.observe(time.perf_counter() - g.request_started)
+        key = (request.method, endpoint, response.status_code)
+        child = counters.get(key)
+        if child is None:
+            if len(counters) > 2000:  # a client inventing methods: the metric grows, this stays bounded
+                counters.clear()
+            child = counters[key] = HTTP_REQUESTS.labels(request.method, endpoint, str(response.status_code))
+        child.inc()
         response.headers["X-Request-ID"] = g.get("request_id", "")
         return response
 

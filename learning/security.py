@@ -5,6 +5,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SecureCookieSessionInterface
 from marshmallow import INCLUDE, Schema, fields
 from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -140,29 +141,55 @@ def trust_proxies(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
 
 
+class CookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, without its work where there is no cookie (docs/PERFORMANCE.md,
+    "hotpath4"): Flask builds the signing serializer for every request, a bearer-token API call
+    included, before it looks whether a cookie came at all. Nothing else differs: a cookie that came
+    is checked as before, and an answer sets a cookie only when the session holds something."""
+
+    def open_session(self, app, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app, session, response) -> None:
+        if not session and not session.modified and not session.accessed:
+            return  # Flask's own would set nothing either, and add no "Vary: Cookie"
+        super().save_session(app, session, response)
+
+
 def register_security_headers(app: Flask) -> None:
     trust_proxies(app)
+    app.session_interface = CookieSessionInterface()
     app.json = StrictJSONProvider(app)
     app.before_request(refuse_malformed_json)
     app.before_request(refuse_nul_characters)
 
+    # Built once: every answer carries them (docs/PERFORMANCE.md, "hotpath4": the five ``setdefault``
+    # calls each searched the headers again).
+    always = tuple((name.lower(), name, value) for name, value in (
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+        ("Cross-Origin-Opener-Policy", "same-origin")))
+    # The interactive API docs start Swagger UI with an inline script; its files are ours.
+    docs_csp = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace(
+        "style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
     @app.after_request
     def add_headers(response):
         headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        if not getattr(response, "frameable", False):  # LTI pages show in a partner LMS's iframe
-            headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if not response.headers.get("Content-Security-Policy"):
+        present = {key.lower() for key in headers.keys()}
+        for key, name, value in always:
+            if key not in present:
+                headers.add(name, value)
+        # LTI pages show in a partner LMS's iframe
+        if "x-frame-options" not in present and not getattr(response, "frameable", False):
+            headers.add("X-Frame-Options", "DENY")
+        if "content-security-policy" not in present or not headers.get("Content-Security-Policy"):
             from flask import request
 
-            if request.path.startswith("/api/v1/docs"):
-                # The interactive API docs start Swagger UI with an inline script; its files are ours.
-                headers["Content-Security-Policy"] = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
-            else:
-                headers["Content-Security-Policy"] = CSP
-        if app.config.get("SESSION_COOKIE_SECURE"):
-            headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+            headers["Content-Security-Policy"] = docs_csp if request.path.startswith("/api/v1/docs") else CSP
+        if "strict-transport-security" not in present and app.config.get("SESSION_COOKIE_SECURE"):
+            headers.add("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
         return response

@@ -12,7 +12,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from learning.accounts import sessions, throttling
@@ -216,10 +216,23 @@ def issue_api_token(user: User, name: str | None = None) -> tuple[str, ApiToken]
 
 @functools.cache
 def _token_query():
-    """Built once: every API request runs it."""
+    """Built once: every API request runs it.
+
+    Columns no API request of the learner reads are left out (37 → 27: each one costs the driver and
+    the ORM per row, docs/PERFORMANCE.md "hotpath4"): the token's hash (the caller sent it), name and
+    creation; the user's password hash and two-factor bookkeeping, read only when signing in or
+    changing them, where they come in one more statement; when a role was granted; when the
+    organisation was created. ``tests/enrolment/test_hot_path_statements.py`` fails if the hot path
+    reads one of them after all."""
+    user = joinedload(ApiToken.user)
     return (select(ApiToken)
-            .options(joinedload(ApiToken.user).joinedload(User.role_rows),
-                     joinedload(ApiToken.user).lazyload(User.managed_organisations))
+            .options(defer(ApiToken.token_hash), defer(ApiToken.name), defer(ApiToken.created_at),
+                     user.defer(User.password_hash), user.defer(User.totp_last_step),
+                     user.defer(User.totp_failures), user.defer(User.totp_failed_at),
+                     user.defer(User.sign_in_alert_at),
+                     user.joinedload(User.role_rows).defer(UserRole.granted_at),
+                     user.joinedload(User.organisation).defer(Organisation.created_at),
+                     user.lazyload(User.managed_organisations))
             .where(ApiToken.token_hash == bindparam("token_hash")))
 
 

@@ -176,9 +176,18 @@ def two_factor():
 @bp.before_app_request
 def identify_the_caller():
     """Load the signed-in person before the view runs. The session loader may record "last seen"
-    and commit; doing it first means it never commits a view's unfinished work."""
-    if request.endpoint != "static":
-        current_user._get_current_object()
+    and commit; doing it first means it never commits a view's unfinished work.
+
+    Not for an API call with a bearer token: the token decides who calls (``learning/api/auth.py``
+    never looks at the session then), so the session's person is loaded only if something asks
+    (docs/PERFORMANCE.md, "hotpath4": Flask-Login's identifier hash and loader on every such call)."""
+    if request.endpoint == "static" or _bearer_api_call():
+        return
+    current_user._get_current_object()
+
+
+def _bearer_api_call() -> bool:
+    return request.path.startswith("/api/") and request.headers.get("Authorization", "")[:7].lower() == "bearer "
 
 
 @bp.before_app_request
@@ -186,11 +195,12 @@ def require_two_factor_for_admins():
     """Where configured (production by default), admins set up two-factor sign-in before anything else."""
     if not current_app.config.get("ADMIN_2FA_REQUIRED"):
         return None
-    if not current_user.is_authenticated or not current_user.is_admin or current_user.totp_secret:
-        return None
     endpoint = request.endpoint or ""
-    # The API refuses such an admin itself, with its JSON error (learning/api/auth.py).
+    # The API refuses such an admin itself, with its JSON error (learning/api/auth.py). Looked at
+    # first, so that an API call with a bearer token does not load the session's person for nothing.
     if endpoint.startswith(("accounts.", "static", "api_", "openapi.")) or endpoint == "home.index":
+        return None
+    if not current_user.is_authenticated or not current_user.is_admin or current_user.totp_secret:
         return None
     flash(_("Administrators must turn on two-factor sign-in first."), "error")
     return redirect(url_for("accounts.two_factor"))

@@ -1,0 +1,102 @@
+"""What the per-request hooks still do for an API call with a bearer token, now that they skip the
+work that does nothing for it (docs/PERFORMANCE.md, "hotpath4"): the session's person is not loaded
+(the token decides who calls), Flask's cookie session builds nothing without a cookie, and yet the
+answer carries every security header and its request id, is counted in the metrics, and never sets a
+cookie, while a request that does come through the session is served as before."""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY
+
+from tests.platform.test_security_headers import STRICT_CSP
+
+SECURITY_HEADERS = ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Permissions-Policy",
+                    "Cross-Origin-Opener-Policy", "Content-Security-Policy")
+
+
+def _requests_counted(endpoint: str, status: str) -> float:
+    return REGISTRY.get_sample_value("learning_http_requests_total",
+                                     {"method": "POST", "endpoint": endpoint, "status": status}) or 0.0
+
+
+def _fresh():
+    """Forget the person an earlier request left in ``g``: the test's app context outlives requests
+    (each request's would not), and Flask-Login would take them from there instead of loading."""
+    from flask import g
+
+    g.pop("_login_user", None)
+
+
+def _count_session_loads(app, monkeypatch) -> list:
+    loads = []
+    loader = app.login_manager._user_callback
+
+    def counted(session_id):
+        loads.append(session_id)
+        return loader(session_id)
+    monkeypatch.setattr(app.login_manager, "_user_callback", counted)
+    return loads
+
+
+def test_a_bearer_call_gets_every_header_is_counted_and_sets_no_cookie(api, make, app, monkeypatch):
+    slug = make.course().slug
+    client = api.as_user(make.user())
+    loads = _count_session_loads(app, monkeypatch)
+    _fresh()
+    before = _requests_counted("api_enrolment.enrol", "201")
+    response = client.post(f"/api/v1/courses/{slug}/enrolments", headers={"X-Request-ID": "abc-123"})
+    assert response.status_code == 201
+    for name in SECURITY_HEADERS:
+        assert response.headers.get(name), name
+    assert response.headers["Content-Security-Policy"] == STRICT_CSP
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert len(response.headers.getlist("X-Content-Type-Options")) == 1  # added once, not again
+    assert response.headers["X-Request-ID"] == "abc-123"
+    assert "Set-Cookie" not in response.headers
+    assert _requests_counted("api_enrolment.enrol", "201") == before + 1
+    enrolment_id = response.get_json()["id"]
+    refused = client.post(f"/api/v1/courses/{slug}/enrolments")
+    assert refused.status_code == 409 and "Set-Cookie" not in refused.headers
+    assert refused.headers["Content-Security-Policy"] == STRICT_CSP
+    assert _requests_counted("api_enrolment.enrol", "409") >= 1
+    assert client.get(f"/api/v1/enrolments/{enrolment_id}").status_code == 200
+    assert loads == []  # no cookie came: nobody to load
+
+
+def test_a_bearer_call_from_a_signed_in_browser_is_the_tokens_and_leaves_the_session_alone(
+        api, make, app, sign_in, monkeypatch):
+    page_user, token_user = make.user(), make.user()
+    browser = sign_in(page_user)  # the same test client: its session cookie goes with every request
+    loads = _count_session_loads(app, monkeypatch)
+    caller = api.as_user(token_user)
+    _fresh()
+    response = caller.get("/api/v1/me")
+    assert response.status_code == 200 and response.get_json()["id"] == token_user.id
+    assert "Set-Cookie" not in response.headers
+    assert loads == []  # the token decided; the session's person was not loaded for nothing
+    # Without the bearer token the same cookie is the page user's, as before.
+    _fresh()
+    assert browser.get("/api/v1/me").get_json()["id"] == page_user.id
+    assert len(loads) == 1
+    _fresh()
+    assert browser.get("/account/profile").status_code == 200 and len(loads) == 2
+
+
+def test_a_wrong_bearer_token_is_refused_even_with_a_session_cookie(api, make, sign_in):
+    sign_in(make.user())
+    _fresh()
+    response = api.client.get("/api/v1/me", headers={"Authorization": "Bearer lp_not-a-token"})
+    assert response.status_code == 401 and "Set-Cookie" not in response.headers
+    assert response.headers["Content-Security-Policy"] == STRICT_CSP
+
+
+def test_without_a_cookie_no_session_is_built_and_none_is_sent_until_one_is_needed(app, make, client):
+    from tests.factories import PASSWORD
+
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    user = make.user()
+    signed_in = client.post("/account/login", data={"email": user.email, "password": PASSWORD})
+    assert signed_in.status_code == 302 and any(c.startswith(app.config["SESSION_COOKIE_NAME"] + "=")
+                                                 for c in signed_in.headers.getlist("Set-Cookie"))
+    assert client.get("/account/profile").status_code == 200  # the cookie set is read back
