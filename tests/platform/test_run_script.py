@@ -85,16 +85,31 @@ def _wait_serving(master: int, port: int, seen: list[str]) -> None:
             time.sleep(0.5)
 
 
+def _wait_workers_ready(log: Path, master: int, seen: list[str], timeout: float = 180) -> None:
+    """Until both embedded workers say they are ready (the bulk one starts once the interactive one
+    is): a busy machine takes longer than any fixed pause to start them."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if text.count(" ready.") >= 2:
+            return
+        _drain(master, seen, 0.5)
+    raise AssertionError(f"the workers did not say they were ready; their log:\n{text}")
+
+
 def test_ctrl_c_stops_web_worker_and_beat_quietly(tmp_path):
     port = free_port()
     process, master = _start(tmp_path, port)
     seen: list[str] = []
     try:
         _wait_serving(master, port, seen)
-        time.sleep(2)  # let the worker start
+        _wait_workers_ready(tmp_path / "worker.log", master, seen)
         os.write(master, b"\x03")  # Ctrl-C: the terminal sends SIGINT to the foreground processes
         # make itself also got the SIGINT and ends by it, as any program does on Ctrl-C; it says nothing.
-        assert process.wait(timeout=60) in (0, -signal.SIGINT)
+        deadline = time.monotonic() + 60
+        while process.poll() is None and time.monotonic() < deadline:
+            _drain(master, seen, 0.5)  # read what they say meanwhile: a full terminal would block them
+        assert process.poll() in (0, -signal.SIGINT), "".join(seen)
         _drain(master, seen, 2)
     finally:
         if process.poll() is None:
