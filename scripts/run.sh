@@ -52,6 +52,9 @@ echo "Worker and beat log to $WORKER_LOG. Stop with Ctrl-C, or 'make stop' from 
 # Whichever stops first (a crash, a port in use) brings the other down too.
 status=0
 wait -n "$WEB" "$WORKER" || status=$?
+# Celery handles Ctrl-C's SIGINT itself, so on a busy machine the worker can stop and be reaped here
+# before this script's own trap has run: give the trap a moment before calling it a crash.
+sleep 1
 echo "A process of the platform stopped (exit status $status); stopping the rest." >&2
 trap - INT TERM
 kill -TERM "$WEB" "$WORKER" 2>/dev/null || true
