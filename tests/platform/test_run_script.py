@@ -64,6 +64,9 @@ def _start(tmp_path, port: int):
         # Ctrl-C typed there reaches the foreground processes as SIGINT.
         os.setsid()
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        # A shell gives its foreground job Ctrl-C's default disposition; pytest-xdist's workers ignore
+        # SIGINT, and an ignored signal stays ignored (make and bash could not trap it).
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
     process = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env, stdin=slave,
                                stdout=slave, stderr=slave, preexec_fn=own_terminal, close_fds=True)
