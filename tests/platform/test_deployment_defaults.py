@@ -196,3 +196,22 @@ def test_metrics_with_a_token_need_it_in_production(base_config, app):
 def test_metrics_stay_open_in_development(client):
     response = client.get("/metrics")
     assert response.status_code == 200 and b"learning_http_requests_total" in response.get_data()
+
+
+# --- gunicorn: what a worker loaded at start-up is out of the garbage collector's sight ------------------
+
+
+@pytest.mark.parametrize("setting, frozen", [(None, True), ("1", True), ("0", False)])
+def test_a_web_worker_freezes_what_it_loaded_unless_told_not_to(setting, frozen):
+    """gunicorn.conf.py's ``post_worker_init`` moves the objects a worker allocated while loading the
+    application into the collector's permanent generation (a full collection would otherwise walk them
+    all, stalling every thread of the worker); ``WEB_GC_FREEZE=0`` leaves the collector as Python sets it."""
+    code = ("import gc, runpy; conf = runpy.run_path('gunicorn.conf.py'); "
+            "conf['post_worker_init'](None); "
+            "print(gc.get_freeze_count())")
+    env = {k: v for k, v in os.environ.items() if k != "WEB_GC_FREEZE"}
+    if setting is not None:
+        env["WEB_GC_FREEZE"] = setting
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert (int(out) > 1000) is frozen
