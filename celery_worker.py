@@ -6,6 +6,7 @@ certificates' fonts, loaded as a worker starts by ``learning.certificates``, thi
 embedded mode's first learner waiting; docs/PERFORMANCE.md, "The newcomer's first certificate").
 """
 
+import gc
 import os
 from pathlib import Path
 
@@ -25,6 +26,12 @@ if os.environ.get("REPORT_PERIOD_INDEX", "auto").strip().lower() == "auto":
 register_task_metrics()
 with flask_app.app_context():
     configure_mappers()
+if os.environ.get("WEB_GC_FREEZE", "1") == "1":
+    # As gunicorn.conf.py does for a web worker: what the app loaded lives as long as the process, so
+    # the collector's full passes skip it (a pass over ~275,000 objects stalled a task for ~0.5 s),
+    # and the pool's forked children never write to those pages (docs/DEPLOY.md).
+    gc.collect()
+    gc.freeze()
 
 
 @worker_ready.connect

@@ -215,3 +215,11 @@ def test_a_web_worker_freezes_what_it_loaded_unless_told_not_to(setting, frozen)
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                          check=True).stdout
     assert (int(out) > 1000) is frozen
+
+
+def test_a_celery_worker_freezes_what_it_loaded_before_forking_its_pool(tmp_path):
+    env = {**{k: v for k, v in os.environ.items() if k != "WEB_GC_FREEZE"},
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}", "LEARNING_INSTANCE_PATH": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", "import gc, celery_worker; print(gc.get_freeze_count())"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+    assert int(out.split()[-1]) > 100_000
