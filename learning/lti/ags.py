@@ -98,17 +98,20 @@ def _course_may_be_linked(course_id: int) -> bool:
     The flag is set in the transaction that points a link at the course (``mark_linked_courses``), so a
     row read after that transaction committed says so; a row read before it is as if the learning event
     came before the launch, as it did in this transaction."""
+    from learning.catalogue.content import LTI_LINKED_KEY
     from learning.catalogue.models import Course
 
     course = db.session.identity_map.get(db.session.identity_key(Course, course_id))
     if course is None or "lti_linked" in sa_inspect(course).unloaded:
-        return True
+        # The hot path reads the course as a row, not an object (``catalogue.content.note_lti_linked``).
+        return db.session.info.get(LTI_LINKED_KEY, {}).get(course_id, True)
     return bool(course.lti_linked)
 
 
 def mark_linked_courses(session, flush_context, instances) -> None:
     """``before_flush``: a resource link that opens a course, new or changed, sets the course's
     ``lti_linked`` in the same transaction (never cleared: a course once linked is looked up for good)."""
+    from learning.catalogue.content import LTI_LINKED_KEY
     from learning.catalogue.models import Course
 
     course_ids = {obj.course_id for obj in (*session.new, *session.dirty)
@@ -124,10 +127,13 @@ def mark_linked_courses(session, flush_context, instances) -> None:
     session.execute(update(Course.__table__).where(Course.__table__.c.id.in_(sorted(course_ids)),
                                                    Course.__table__.c.lti_linked.is_(False))
                     .values(lti_linked=True))
+    linked_read = session.info.get(LTI_LINKED_KEY)
     for course_id in course_ids:
         course = session.identity_map.get(session.identity_key(Course, course_id))
         if course is not None:
             set_committed_value(course, "lti_linked", True)
+        if linked_read and course_id in linked_read:
+            linked_read[course_id] = True
 
 
 def on_learning_event(event) -> None:
