@@ -32,14 +32,19 @@ from sqlalchemy import Boolean, Integer, String, bindparam, insert, literal, sel
 from sqlalchemy.orm import Session
 
 from learning.catalogue.content import CourseKey, course_card, kept, note_lti_linked, title_of
-from learning.enrolment import services
 from learning.catalogue.models import Course
+from learning.enrolment import services
 from learning.enrolment.models import Enrolment
 from learning.errors import NotFound
 from learning.models_base import UTCDateTime, utcnow
 from learning.outbox.models import OutboxEvent
 from learning.outbox.services import written
-from learning.reporting.rollup import REFRESH_EVENT, note_changed, refresh_event_payload, refresh_is_deferred
+from learning.reporting.rollup import (
+    REFRESH_EVENT,
+    note_changed,
+    refresh_event_payload,
+    refresh_is_deferred,
+)
 
 
 def available(session: Session) -> bool:

@@ -101,10 +101,14 @@ def _course_may_be_linked(course_id: int) -> bool:
     from learning.catalogue.content import LTI_LINKED_KEY
     from learning.catalogue.models import Course
 
+    # The hot path reads the course as a row, not an object (``catalogue.content.note_lti_linked``; kept
+    # true by ``mark_linked_courses`` once this transaction links the course).
+    read = db.session.info.get(LTI_LINKED_KEY)
+    if read and course_id in read:
+        return read[course_id]
     course = db.session.identity_map.get(db.session.identity_key(Course, course_id))
     if course is None or "lti_linked" in sa_inspect(course).unloaded:
-        # The hot path reads the course as a row, not an object (``catalogue.content.note_lti_linked``).
-        return db.session.info.get(LTI_LINKED_KEY, {}).get(course_id, True)
+        return True
     return bool(course.lti_linked)
 
 
@@ -118,6 +122,9 @@ def mark_linked_courses(session, flush_context, instances) -> None:
                   if isinstance(obj, LtiResourceLink) and obj.course_id is not None}
     if not course_ids:
         return
+    linked_read = session.info.get(LTI_LINKED_KEY)
+    for course_id in course_ids & set(linked_read or ()):
+        linked_read[course_id] = True
     known = {course_id for course_id in course_ids
              if (course := session.identity_map.get(session.identity_key(Course, course_id))) is not None
              and "lti_linked" not in sa_inspect(course).unloaded and course.lti_linked}
@@ -127,13 +134,10 @@ def mark_linked_courses(session, flush_context, instances) -> None:
     session.execute(update(Course.__table__).where(Course.__table__.c.id.in_(sorted(course_ids)),
                                                    Course.__table__.c.lti_linked.is_(False))
                     .values(lti_linked=True))
-    linked_read = session.info.get(LTI_LINKED_KEY)
     for course_id in course_ids:
         course = session.identity_map.get(session.identity_key(Course, course_id))
         if course is not None:
             set_committed_value(course, "lti_linked", True)
-        if linked_read and course_id in linked_read:
-            linked_read[course_id] = True
 
 
 def on_learning_event(event) -> None:

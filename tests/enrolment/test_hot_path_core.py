@@ -21,6 +21,7 @@ from learning.reporting.rollup import REFRESH_EVENT, defer_refresh
 from tests import factories_catalogue as fc
 from tests import factories_cohorts as cohorts
 
+
 @pytest.fixture(autouse=True)
 def _postgresql_only(app):
     with app.app_context():
