@@ -7,19 +7,24 @@ at commit, and the answer (``EnrolmentSchema``'s shape) is built from the rows r
 (docs/PERFORMANCE.md, "Hot path (helper "hotview")"). The pages, the offline sync, trainers and admins
 keep the ORM services; SQLite (the tests' other database) keeps them too.
 
-- Enrolling: the course row (5 columns), then the enrolment as one ``INSERT … SELECT … WHERE NOT EXISTS
-  (<what bars it>)`` (``services._enrol_unless_barred``'s rule) returning its id.
+- Enrolling: one statement reads the course by its slug, inserts the enrolment if the course is published
+  and nothing bars it (``services.enrolment_unless_barred``: ``can_enrol_again``'s rule; ``ON CONFLICT DO
+  NOTHING`` for a concurrent request) and writes the statistics' ``reporting.refresh`` event naming the
+  learner.
 - Completing a lesson: the enrolment locked as a row with what the request needs of its course (its
   content version keys what the process keeps: outline, slug, titles), then ONE statement that records
   the lesson, moves the last activity forward, reads the lessons done, and, when that was the last
   requirement, completes the enrolment and writes its ``enrolment.completed`` outbox event (the certificate
-  follows from it) — ``check_completion``'s rule (every lesson done, the quiz passed if the course has one,
-  no attendance rule of a cohort deciding instead) as the statement's own condition, evaluated after the
-  row lock was granted, so two requests finishing the last two lessons at once complete it exactly once.
+  follows from it) and the statistics' event — ``check_completion``'s rule (every lesson done, the quiz
+  passed if the course has one, no attendance rule of a cohort deciding instead) as the statement's own
+  condition, evaluated after the row lock was granted, so two requests finishing the last two lessons at
+  once complete it exactly once.
 
-The statistics: the people whose facts changed are noted (``rollup.note_changed``), and the request's
-deferred refresh writes their ``reporting.refresh`` event at commit (one Core ``INSERT``). xAPI statements
-and LTI grade passback follow from the same learning events as before (``services._announce``).
+The statistics' events are written by these statements when the refresh is deferred (``defer_refresh``,
+as the API's views ask); otherwise the people are noted (``rollup.note_changed``) and refreshed before
+commit as for any change. Either way the events' ids are published after commit (``outbox.written``).
+xAPI statements and LTI grade passback follow from the same learning events as before
+(``services.announce``).
 """
 
 from __future__ import annotations
