@@ -182,3 +182,21 @@ def test_someone_elses_enrolment_is_neither_read_nor_locked(api, make):
     assert response.status_code == 404
     db.session.expire_all()
     assert db.session.get(Enrolment, enrolment.id).last_activity_at is None  # nothing written
+
+
+def test_without_a_deferred_refresh_the_statistics_are_refreshed_before_commit(make, app):
+    """``hot`` outside the API's views (no ``defer_refresh``): no statistics' event; the person is noted and
+    refreshed before the commit, as for any change."""
+    from learning.reporting.models import ReportFact
+
+    learner = make.user()
+    course = two_lessons(make)
+    enrolment_id = make.enrolment(learner, course).id
+    session = db.session()
+    for lesson_id in fc.lesson_ids(course):
+        answer = hot.complete_lesson(session, learner, enrolment_id, lesson_id)
+    assert answer["status"] == "completed"
+    session.commit()
+    assert events(REFRESH_EVENT) == [] and len(events("enrolment.completed")) == 1
+    kinds = set(db.session.scalars(select(ReportFact.kind).where(ReportFact.user_id == learner.id)))
+    assert kinds == {"reached", "trained"}
