@@ -16,7 +16,7 @@ from learning.api.auth import auth, current_api_user
 from learning.api.schemas import PageQuerySchema, page_of
 from learning.catalogue.content import course_title
 from learning.catalogue.services import visible_course
-from learning.enrolment import queries, services
+from learning.enrolment import hot, queries, services
 from learning.enrolment.models import Enrolment
 from learning.enrolment.services import Progress
 from learning.errors import ValidationFailed
@@ -125,7 +125,10 @@ def hot_answer(body: dict, status: int = 200) -> Response:
                    409: "Already enrolled, certificate still valid, or the course is not open"})
 def enrol(slug: str):
     user = current_api_user()
-    defer_refresh(db.session())  # the statistics follow in the worker (docs/PERFORMANCE.md, hot path)
+    session = db.session()
+    defer_refresh(session)  # the statistics follow in the worker (docs/PERFORMANCE.md, hot path)
+    if hot.available(session):  # PostgreSQL: rows, not objects (learning/enrolment/hot.py)
+        return hot_answer(hot.enrol(session, user, slug), 201)
     enrolment = services.enrol(user, visible_course(slug, user, texts=False))
     return hot_answer(_answer(enrolment), 201)  # built before commit, which would expire what it reads
 
@@ -158,7 +161,10 @@ def get_enrolment(enrolment_id: int):
         responses={**SIGNED_IN, 404: "No such enrolment, or the lesson is not in its course",
                    409: "The enrolment is completed or withdrawn"})
 def complete_lesson(enrolment_id: int, lesson_id: int):
-    defer_refresh(db.session())  # the statistics follow in the worker
+    session = db.session()
+    defer_refresh(session)  # the statistics follow in the worker
+    if hot.available(session):  # PostgreSQL: rows, not objects (learning/enrolment/hot.py)
+        return hot_answer(hot.complete_lesson(session, current_api_user(), enrolment_id, lesson_id))
     enrolment = services.get_own_enrolment(current_api_user(), enrolment_id, for_update=True)
     services.complete_lesson(enrolment, lesson_id, locked=True)
     return hot_answer(_answer(enrolment))  # built before commit, which would expire what it reads

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from learning.catalogue.models import (
@@ -36,6 +36,9 @@ from learning.catalogue.models import (
 T = TypeVar("T")
 
 CHANGED_KEY = "catalogue_content_changed"  # this transaction changed some course's content
+# ``courses.lti_linked`` of the courses this transaction read as rows (Core, no ``Course`` object in the
+# identity map): course id to the flag (``learning.lti.ags._course_may_be_linked``).
+LTI_LINKED_KEY = "catalogue_lti_linked_read"
 _KEPT: dict[tuple, object] = {}
 _KEPT_LIMIT = 4096  # entries (a few per course); emptied whole when reached, then filled again
 _lock = threading.Lock()
@@ -136,6 +139,49 @@ def transaction_ended(session: Session, transaction) -> None:
     """``after_transaction_end``: the outermost transaction is over, committed or not."""
     if transaction.parent is None:
         session.info.pop(CHANGED_KEY, None)
+        session.info.pop(LTI_LINKED_KEY, None)
+
+
+def note_lti_linked(session: Session, course_id: int, linked: bool) -> None:
+    """A course's ``lti_linked`` as this transaction read it with Core (see ``LTI_LINKED_KEY``)."""
+    session.info.setdefault(LTI_LINKED_KEY, {})[course_id] = bool(linked)
+
+
+class CourseKey:
+    """What ``kept`` needs of a course when the request read its row with Core, not as a ``Course``
+    object (the learner's hot path, ``learning.enrolment.hot``)."""
+
+    __slots__ = ("id", "created_at", "content_version")
+
+    def __init__(self, course_id: int, created_at, content_version: int) -> None:
+        self.id, self.created_at, self.content_version = course_id, created_at, content_version
+
+
+def _read_titles(session: Session, course_id: int) -> dict[str, str]:
+    table = CourseTranslation.__table__
+    return dict(session.connection().execute(
+        select(table.c.language, table.c.title).where(table.c.course_id == course_id).order_by(table.c.id)).all())
+
+
+def _read_card(session: Session, course_id: int) -> tuple[str, str]:
+    table = Course.__table__
+    return tuple(session.connection().execute(
+        select(table.c.slug, table.c.language).where(table.c.id == course_id)).one())
+
+
+def course_card(session: Session, key: CourseKey) -> tuple[str, str]:
+    """The course's slug and original language, kept like its outline (both are part of its content:
+    changing them raises its version)."""
+    return kept(session, key, "card", lambda: _read_card(session, key.id))
+
+
+def title_of(session: Session, key: CourseKey, course_language: str, wanted: str | None) -> str:
+    """``course_title`` for a course read as a row (``CourseKey``): the same kept titles, the same rule."""
+    from learning.catalogue.texts import pick_language
+
+    titles: dict[str, str] = kept(session, key, "titles", lambda: _read_titles(session, key.id))
+    language = pick_language(list(titles), wanted, course_language)
+    return titles.get(language) or next(iter(titles.values()))
 
 
 def course_title(session: Session, course: Course, wanted: str | None) -> str:

@@ -121,8 +121,21 @@ def _enrol_unless_barred():
     either never expires or expires after ``renewal_from`` (now + the renewal window); a completed
     enrolment whose certificate is still to be issued bars it too (no certificate row: nothing revoked,
     no expiry)."""
+    return (pg_insert(Enrolment).from_select(list(_ENROLMENT_VALUES), enrolment_unless_barred())
+            .on_conflict_do_nothing().returning(Enrolment)
+            .execution_options(dml_strategy="orm"))  # the parameters are the SELECT's, not rows to insert
+
+
+def enrolment_unless_barred(course=None):
+    """``SELECT <the values> WHERE NOT EXISTS (<what bars it>)``: the rows ``_enrol_unless_barred`` inserts.
+
+    ``course``: a FROM clause with the course's ``id`` and ``status`` (the API's hot path reads the course
+    in the same statement, ``learning.enrolment.hot``): its id instead of the ``course_id`` parameter, and
+    only if it is published."""
     table = Enrolment.__table__
     params = {name: bindparam(name, type_=table.c[name].type) for name in _ENROLMENT_VALUES}
+    if course is not None:
+        params["course_id"] = course.c.id
     earlier = aliased(Enrolment)
     barred = (
         select(1).select_from(earlier).outerjoin(Certificate, Certificate.enrolment_id == earlier.id)
@@ -133,15 +146,20 @@ def _enrol_unless_barred():
                             Certificate.expires_at > bindparam("renewal_from", type_=Certificate.expires_at.type)))))
     )
     rows = select(*params.values()).where(~exists(barred))
-    return (pg_insert(Enrolment).from_select(list(_ENROLMENT_VALUES), rows)
-            .on_conflict_do_nothing().returning(Enrolment)
-            .execution_options(dml_strategy="orm"))  # the parameters are the SELECT's, not rows to insert
+    if course is not None:
+        rows = rows.where(course.c.status == "published")
+    return rows
 
 
 def _announce(enrolment: Enrolment, kind: str, ref: str, at, **details) -> None:
     """State a fact of the learner's journey to whoever listens (``learning.xapi``), in this transaction."""
-    learning_event.send(LearningEvent(kind=kind, user_id=enrolment.user_id, course_id=enrolment.course_id,
-                                      enrolment_id=enrolment.id, ref=ref, occurred_at=at, details=details or None))
+    announce(enrolment.user_id, enrolment.course_id, enrolment.id, kind, ref, at, **details)
+
+
+def announce(user_id: int, course_id: int, enrolment_id: int, kind: str, ref: str, at, **details) -> None:
+    """``_announce`` for an enrolment known by its ids (the hot path reads rows, not objects)."""
+    learning_event.send(LearningEvent(kind=kind, user_id=user_id, course_id=course_id,
+                                      enrolment_id=enrolment_id, ref=ref, occurred_at=at, details=details or None))
 
 
 def get_enrolment(enrolment_id: int) -> Enrolment:
@@ -202,10 +220,15 @@ def _lock(enrolment: Enrolment) -> None:
 
 
 def _require_active(enrolment: Enrolment) -> None:
-    if enrolment.status != "active":
-        if enrolment.status == "completed":
+    require_active_status(enrolment.status)
+
+
+def require_active_status(status: str) -> None:
+    """409 unless an enrolment in this status may change."""
+    if status != "active":
+        if status == "completed":
             raise EnrolmentNotActive(_("This enrolment is completed."))
-        if enrolment.status == "withdrawn":
+        if status == "withdrawn":
             raise EnrolmentNotActive(_("This enrolment is withdrawn."))
         raise EnrolmentNotActive(_("This enrolment is not active."))
 

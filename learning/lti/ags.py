@@ -98,8 +98,14 @@ def _course_may_be_linked(course_id: int) -> bool:
     The flag is set in the transaction that points a link at the course (``mark_linked_courses``), so a
     row read after that transaction committed says so; a row read before it is as if the learning event
     came before the launch, as it did in this transaction."""
+    from learning.catalogue.content import LTI_LINKED_KEY
     from learning.catalogue.models import Course
 
+    # The hot path reads the course as a row, not an object (``catalogue.content.note_lti_linked``; kept
+    # true by ``mark_linked_courses`` once this transaction links the course).
+    read = db.session.info.get(LTI_LINKED_KEY)
+    if read and course_id in read:
+        return read[course_id]
     course = db.session.identity_map.get(db.session.identity_key(Course, course_id))
     if course is None or "lti_linked" in sa_inspect(course).unloaded:
         return True
@@ -109,12 +115,16 @@ def _course_may_be_linked(course_id: int) -> bool:
 def mark_linked_courses(session, flush_context, instances) -> None:
     """``before_flush``: a resource link that opens a course, new or changed, sets the course's
     ``lti_linked`` in the same transaction (never cleared: a course once linked is looked up for good)."""
+    from learning.catalogue.content import LTI_LINKED_KEY
     from learning.catalogue.models import Course
 
     course_ids = {obj.course_id for obj in (*session.new, *session.dirty)
                   if isinstance(obj, LtiResourceLink) and obj.course_id is not None}
     if not course_ids:
         return
+    linked_read = session.info.get(LTI_LINKED_KEY)
+    for course_id in course_ids & set(linked_read or ()):
+        linked_read[course_id] = True
     known = {course_id for course_id in course_ids
              if (course := session.identity_map.get(session.identity_key(Course, course_id))) is not None
              and "lti_linked" not in sa_inspect(course).unloaded and course.lti_linked}

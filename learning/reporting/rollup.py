@@ -609,6 +609,17 @@ def defer_refresh(session: Session) -> None:
     session.info[DEFER_KEY] = True
 
 
+def refresh_is_deferred(session: Session) -> bool:
+    """Whether ``defer_refresh`` was asked for this session's transactions."""
+    return bool(session.info.get(DEFER_KEY))
+
+
+def refresh_event_payload(user_ids: Iterable[int]) -> dict:
+    """The payload of the ``reporting.refresh`` event naming these people (``_queue_refresh``'s; a hot
+    statement that writes the event itself, ``learning.enrolment.hot``, uses it too)."""
+    return {"user_ids": sorted({int(i) for i in user_ids})}
+
+
 def _queue_refresh(session: Session) -> None:
     """The deferred path of ``_refresh_before_commit``: one outbox event naming the changed people.
 
@@ -618,9 +629,10 @@ def _queue_refresh(session: Session) -> None:
         return
     people = session.info.pop(PENDING_KEY, None)
     if people:
-        from learning.outbox.services import emit
+        from learning.outbox.services import emit_now
 
-        emit(REFRESH_EVENT, {"user_ids": sorted(int(i) for i in people)})
+        # One Core INSERT now (the flush above is done): no ORM object for the commit to flush.
+        emit_now(session, REFRESH_EVENT, refresh_event_payload(people))
 
 
 def apply_refresh_events(payloads: list[dict]) -> None:

@@ -1,0 +1,255 @@
+"""The learner's hot path on SQLAlchemy Core (PostgreSQL): enrolling and completing a lesson through the API.
+
+The same rules as ``learning.enrolment.services`` (``enrol``, ``get_own_enrolment(for_update=True)``,
+``complete_lesson``, ``check_completion``, ``mark_completed``), with rows instead of ORM objects: no
+``Enrolment`` or ``Course`` is loaded into the identity map, nothing is left for the unit of work to flush
+at commit, and the answer (``EnrolmentSchema``'s shape) is built from the rows read
+(docs/PERFORMANCE.md, "Hot path (helper "hotview")"). The pages, the offline sync, trainers and admins
+keep the ORM services; SQLite (the tests' other database) keeps them too.
+
+- Enrolling: one statement reads the course by its slug, inserts the enrolment if the course is published
+  and nothing bars it (``services.enrolment_unless_barred``: ``can_enrol_again``'s rule; ``ON CONFLICT DO
+  NOTHING`` for a concurrent request) and writes the statistics' ``reporting.refresh`` event naming the
+  learner.
+- Completing a lesson: the enrolment locked as a row with what the request needs of its course (its
+  content version keys what the process keeps: outline, slug, titles), then ONE statement that records
+  the lesson, moves the last activity forward, reads the lessons done, and, when that was the last
+  requirement, completes the enrolment and writes its ``enrolment.completed`` outbox event (the certificate
+  follows from it) and the statistics' event — ``check_completion``'s rule (every lesson done, the quiz
+  passed if the course has one, no attendance rule of a cohort deciding instead) as the statement's own
+  condition, evaluated after the row lock was granted, so two requests finishing the last two lessons at
+  once complete it exactly once.
+
+The statistics' events are written by these statements when the refresh is deferred (``defer_refresh``,
+as the API's views ask); otherwise the people are noted (``rollup.note_changed``) and refreshed before
+commit as for any change. Either way the events' ids are published after commit (``outbox.written``).
+xAPI statements and LTI grade passback follow from the same learning events as before
+(``services.announce``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+from flask_babel import gettext as _
+from sqlalchemy import Boolean, Integer, String, bindparam, insert, literal, select, text
+from sqlalchemy.orm import Session
+
+from learning.catalogue.content import CourseKey, course_card, kept, note_lti_linked, title_of
+from learning.catalogue.models import Course
+from learning.enrolment import services
+from learning.enrolment.models import Enrolment
+from learning.errors import NotFound
+from learning.models_base import UTCDateTime, utcnow
+from learning.outbox.models import OutboxEvent
+from learning.outbox.services import written
+from learning.reporting.rollup import (
+    REFRESH_EVENT,
+    note_changed,
+    refresh_event_payload,
+    refresh_is_deferred,
+)
+
+
+def available(session: Session) -> bool:
+    """Whether the Core hot path serves this session's database (PostgreSQL)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _outline(session: Session, key: CourseKey) -> services.CourseOutline:
+    return kept(session, key, "outline", lambda: services._read_outline(key.id))
+
+
+def _progress(outline: services.CourseOutline, done, quiz_passed: bool) -> dict:
+    lesson_ids = outline.lesson_ids
+    return {
+        "completed_lessons": sum(1 for lesson_id in lesson_ids if lesson_id in done),
+        "total_lessons": len(lesson_ids),
+        "completed_lesson_ids": sorted(done),
+        "next_lesson_id": next((lesson_id for lesson_id in lesson_ids if lesson_id not in done), None),
+        "quiz_required": outline.has_quiz,
+        "quiz_passed": quiz_passed if outline.has_quiz else False,
+    }
+
+
+# --- enrolling ------------------------------------------------------------------------------------------
+
+@functools.cache
+def _enrol_statement():
+    """One statement: the course by its slug; the enrolment, if the course is published and nothing bars it
+    (``services.enrolment_unless_barred``: ``can_enrol_again``'s rule), with ``ON CONFLICT DO NOTHING``
+    (the unique index of active enrolments decides between two concurrent requests); when the statistics'
+    refresh is deferred, its ``reporting.refresh`` event naming the learner. Returns the course's row with
+    the new enrolment's id and the event's (None when nothing was inserted)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    courses = Course.__table__
+    course = (select(courses.c.id, courses.c.status, courses.c.language, courses.c.created_at,
+                     courses.c.content_version, courses.c.lti_linked)
+              .where(courses.c.slug == bindparam("slug")).cte("course"))
+    table = Enrolment.__table__
+    added = (pg_insert(table).from_select(list(services._ENROLMENT_VALUES), services.enrolment_unless_barred(course))
+             .on_conflict_do_nothing().returning(table.c.id).cte("added"))
+    events = OutboxEvent.__table__
+    now = bindparam("enrolled_at", type_=table.c.enrolled_at.type)
+    event = (insert(events).from_select(
+        ["event_type", "payload", "status", "attempts", "created_at", "next_attempt_at"],
+        select(literal(REFRESH_EVENT), bindparam("refresh_payload", type_=events.c.payload.type),
+               literal("pending"), literal(0), now, now)
+        .select_from(added).where(bindparam("deferred", type_=Boolean)))
+        .returning(events.c.id).cte("event"))
+    return select(*course.c, select(added.c.id).scalar_subquery().label("enrolment_id"),
+                  select(event.c.id).scalar_subquery().label("event_id"))
+
+
+def enrol(session: Session, user, slug: str) -> dict:
+    """``services.enrol(user, visible_course(slug, user))`` for the API: the answer's body."""
+    now = utcnow()
+    deferred = refresh_is_deferred(session)
+    row = session.connection().execute(_enrol_statement(), {
+        "slug": slug, "user_id": user.id, "cohort_id": None, "status": "active", "enrolled_at": now,
+        "country": user.country, "sector": user.sector, "organisation_id": user.organisation_id,
+        "language": user.language, "renewal_from": now + services._renewal_window(),
+        "deferred": deferred, "refresh_payload": refresh_event_payload((user.id,)),
+    }).one_or_none()
+    if row is None or (row.status != "published" and not user.is_admin):
+        raise NotFound(_("No course %(slug)r.", slug=slug))
+    if row.status != "published":
+        raise services.NotEnrollable(_("This course is not open for enrolment."))
+    enrolment_id = row.enrolment_id
+    if enrolment_id is None:
+        allowed, reason = services.can_enrol_again(user.id, row.id)
+        raise services.AlreadyEnrolled(reason if not allowed else _("You are already enrolled in this course."))
+    if deferred:  # their "reached" fact: the worker refreshes it (the event is written)
+        written(session, {row.event_id: REFRESH_EVENT})
+    else:
+        note_changed(session, (user.id,))
+    note_lti_linked(session, row.id, row.lti_linked)
+    services.announce(user.id, row.id, enrolment_id, "registered", str(enrolment_id), now)
+    key = CourseKey(row.id, row.created_at, row.content_version)
+    kept(session, key, "card", lambda: (slug, row.language))  # for the lessons' answers (``course_card``)
+    # A new enrolment: nothing done, no quiz attempt.
+    return _body(session, key, enrolment_id, slug, row.language, user.language, "active", now, None, None,
+                 None, _progress(_outline(session, key), frozenset(), False))
+
+
+def _body(session: Session, key: CourseKey, enrolment_id: int, slug: str, course_language: str,
+          language: str | None, status: str, enrolled_at, completed_at, withdrawn_at, cohort_id,
+          progress: dict) -> dict:
+    return {
+        "id": enrolment_id,
+        "course": slug,
+        "course_title": title_of(session, key, course_language, language),
+        "status": status,
+        "enrolled_at": enrolled_at,
+        "completed_at": completed_at,
+        "withdrawn_at": withdrawn_at,
+        "cohort_id": cohort_id,
+        "progress": progress,
+    }
+
+
+# --- completing a lesson --------------------------------------------------------------------------------
+
+# The caller's own enrolment only (someone else's reads nothing and locks nothing: 404), locked; its
+# course's content version and LTI flag come with it.
+_LOCK_OWN = text(
+    "SELECT e.course_id, e.cohort_id, e.status, e.enrolled_at, e.completed_at, e.withdrawn_at, "
+    "c.created_at, c.content_version, c.lti_linked "
+    "FROM enrolments AS e JOIN courses AS c ON c.id = e.course_id "
+    "WHERE e.id = :enrolment_id AND e.user_id = :user_id FOR UPDATE OF e"
+).columns(course_id=Integer, cohort_id=Integer, status=String, enrolled_at=UTCDateTime,
+          completed_at=UTCDateTime, withdrawn_at=UTCDateTime, created_at=UTCDateTime,
+          content_version=Integer, lti_linked=Boolean)
+
+# Every part of one statement sees the same snapshot, taken after the row lock above was granted: the
+# lessons done by a request that held the lock before are seen, the one added here comes from RETURNING.
+# ``rules`` is ``check_completion``'s rule; ``touched`` writes the last activity (never back in time) and,
+# when the rule holds, the completion, as ``mark_completed`` does; ``event`` is its outbox event.
+_RECORD_AND_COMPLETE = text(
+    "WITH added AS ("
+    "INSERT INTO lesson_progress (enrolment_id, lesson_id, completed_at) "
+    "VALUES (:enrolment_id, :lesson_id, :now) ON CONFLICT DO NOTHING RETURNING lesson_id), "
+    "done AS ("
+    "SELECT lesson_id, false AS added FROM lesson_progress WHERE enrolment_id = :enrolment_id "
+    "UNION ALL SELECT lesson_id, true FROM added), "
+    "rules AS (SELECT "
+    "(:has_quiz AND EXISTS (SELECT 1 FROM quiz_attempts "
+    "WHERE enrolment_id = :enrolment_id AND passed)) AS quiz_passed, "
+    "(NOT EXISTS (SELECT 1 FROM cohorts WHERE id = :cohort_id "
+    "AND attendance_rule IN ('all_sessions', 'min_percent')) "
+    "AND NOT EXISTS (SELECT 1 FROM unnest(:lesson_ids) AS outline(id) "
+    "WHERE outline.id NOT IN (SELECT lesson_id FROM done))) AS lessons_done), "
+    "touched AS ("
+    "UPDATE enrolments SET "
+    "last_activity_at = CASE WHEN last_activity_at IS NULL OR last_activity_at < :now "
+    "THEN :now ELSE last_activity_at END, "
+    "status = CASE WHEN r.finish THEN 'completed' ELSE status END, "
+    "completed_at = CASE WHEN r.finish THEN :now ELSE completed_at END, "
+    "signed_off_by_id = CASE WHEN r.finish THEN NULL ELSE signed_off_by_id END "
+    "FROM (SELECT lessons_done AND (quiz_passed OR NOT :has_quiz) AS finish FROM rules) AS r "
+    "WHERE enrolments.id = :enrolment_id AND enrolments.status = 'active' "
+    "AND (r.finish OR enrolments.last_activity_at IS NULL OR enrolments.last_activity_at < :now) "
+    "RETURNING r.finish), "
+    "event AS ("
+    "INSERT INTO outbox_events (event_type, payload, status, attempts, created_at, next_attempt_at) "
+    "SELECT 'enrolment.completed', CAST(:payload AS json), 'pending', 0, :now, :now FROM touched "
+    "WHERE touched.finish "
+    "UNION ALL SELECT 'reporting.refresh', CAST(:refresh_payload AS json), 'pending', 0, :now, :now "
+    "FROM touched WHERE touched.finish AND :deferred "
+    "RETURNING id, event_type) "
+    "SELECT done.lesson_id, done.added, NULL AS event_id, NULL AS event_type, "
+    "(SELECT quiz_passed FROM rules) AS quiz_passed FROM done "
+    "UNION ALL SELECT NULL, NULL, id, event_type, NULL FROM event"
+).bindparams(
+    bindparam("now", type_=UTCDateTime), bindparam("has_quiz", type_=Boolean),
+    bindparam("cohort_id", type_=Integer), bindparam("deferred", type_=Boolean),
+)
+
+
+@functools.cache
+def _record_and_complete():
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return _RECORD_AND_COMPLETE.bindparams(bindparam("lesson_ids", type_=ARRAY(Integer))).columns(
+        lesson_id=Integer, added=Boolean, event_id=Integer, event_type=String, quiz_passed=Boolean)
+
+
+def complete_lesson(session: Session, user, enrolment_id: int, lesson_id: int) -> dict:
+    """``services.complete_lesson(get_own_enrolment(user, enrolment_id, for_update=True), lesson_id)`` for
+    the API: the answer's body."""
+    connection = session.connection()
+    row = connection.execute(_LOCK_OWN, {"enrolment_id": enrolment_id, "user_id": user.id}).one_or_none()
+    if row is None:
+        raise NotFound(_("No such enrolment."))
+    course_id, cohort_id, status, enrolled_at, completed_at, withdrawn_at, created_at, version, linked = row
+    services.require_active_status(status)
+    key = CourseKey(course_id, created_at, version)
+    outline = _outline(session, key)
+    if lesson_id not in outline.lesson_ids:
+        raise NotFound(_("This lesson is not part of the course."))
+    note_lti_linked(session, course_id, linked)
+    now = utcnow()
+    deferred = refresh_is_deferred(session)
+    rows = connection.execute(_record_and_complete(), {
+        "enrolment_id": enrolment_id, "lesson_id": lesson_id, "now": now, "has_quiz": outline.has_quiz,
+        "cohort_id": cohort_id, "lesson_ids": list(outline.lesson_ids),
+        "payload": json.dumps({"enrolment_id": enrolment_id}),
+        "deferred": deferred, "refresh_payload": json.dumps(refresh_event_payload((user.id,))),
+    }).all()
+    done = frozenset(r[0] for r in rows if r[0] is not None)
+    added = any(r[1] for r in rows)
+    events = {r[2]: r[3] for r in rows if r[2] is not None}
+    if added:
+        services.announce(user.id, course_id, enrolment_id, "lesson_completed", f"{enrolment_id}:{lesson_id}", now,
+                          lesson_id=lesson_id)
+    if events:  # this lesson was the last requirement: completed, with its event (and the statistics')
+        status, completed_at = "completed", now
+        written(session, events)
+        if not deferred:
+            note_changed(session, (user.id,))  # their "trained" fact
+        services.announce(user.id, course_id, enrolment_id, "course_completed", str(enrolment_id), now)
+    slug, course_language = course_card(session, key)
+    return _body(session, key, enrolment_id, slug, course_language, user.language, status, enrolled_at,
+                 completed_at, withdrawn_at, cohort_id, _progress(outline, done, any(r[4] for r in rows if r[0] is not None)))
