@@ -1,7 +1,7 @@
 """Erasure (DESIGN.md rule 8) and the statistics' change log ``report_changes``.
 
 The facts and cells are anonymous history and stay as they were (``docs/REPORTING.md``). The change log
-(``period_index.py``) is not history: each row says that a transaction, at its time, rewrote a person's
+(``period_index/``) is not history: each row says that a transaction, at its time, rewrote a person's
 facts, so until the log is pruned (``REPORT_CHANGES_RETENTION_HOURS``) it would keep the times, to the
 second, of the erased person's learning. Those rows cannot simply go: a process whose index has not
 yet read one would never reload that person's facts. So the erasure *replaces* them, in its own
