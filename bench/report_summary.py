@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--exports", default="",
                         help="comma-separated export names to run (default: all), e.g. 'csv by cohort and month'")
     parser.add_argument("--period-index", choices=("on", "off"), default="on",
-                        help="the in-memory period index (learning/reporting/period_index.py): built before "
+                        help="the in-memory period index (learning/reporting/period_index/): built before "
                              "timing (its build time and RSS are printed), or off (the facts in PostgreSQL)")
     parser.add_argument("--check-exact", action="store_true",
                         help="unaligned: compare each summary from the index with the facts path's (slow)")

@@ -17,7 +17,7 @@ BEAT_SCHEDULE = {
     "accounts-retention": {"task": "accounts.apply_retention", "schedule": timedelta(hours=24)},
     # Sign-in records: failures older than the throttling hour, sessions ended or expired a day ago.
     "accounts-prune-sign-ins": {"task": "accounts.prune_sign_in_records", "schedule": timedelta(hours=1)},
-    # The facts' change log read by each process's period index (learning/reporting/period_index.py).
+    # The facts' change log read by each process's period index (learning/reporting/period_index/).
     "reporting-prune-changes": {"task": "reporting.prune_changes", "schedule": timedelta(hours=1)},
 }
 

@@ -95,9 +95,10 @@ def _course_may_be_linked(course_id: int) -> bool:
     False only if the row read says no platform ever linked the course. Unknown (the course not loaded, or
     expired): True, and the links are looked for as before.
 
-    The flag is set in the transaction that points a link at the course (``mark_linked_courses``), so a
+    The flag is set in the transaction that points a link at the course (``update_linked_courses``), so a
     row read after that transaction committed says so; a row read before it is as if the learning event
-    came before the launch, as it did in this transaction."""
+    came before the launch, as it did in this transaction. It is cleared in the transaction that removes
+    the course's last link (re-pointed, deleted, or its platform deleted)."""
     from learning.catalogue.content import LTI_LINKED_KEY
     from learning.catalogue.models import Course
 
@@ -112,32 +113,84 @@ def _course_may_be_linked(course_id: int) -> bool:
     return bool(course.lti_linked)
 
 
-def mark_linked_courses(session, flush_context, instances) -> None:
-    """``before_flush``: a resource link that opens a course, new or changed, sets the course's
-    ``lti_linked`` in the same transaction (never cleared: a course once linked is looked up for good)."""
+UNLINKED_KEY = "lti_courses_maybe_unlinked"
+
+
+def _pointed_courses(session) -> set[int]:
+    """The courses a resource link starts opening in this flush: new links, and links whose ``course_id``
+    changed (a launch re-pointing one)."""
+    pointed: set[int] = set()
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, LtiResourceLink):
+            pointed.update(value for value in sa_inspect(obj).attrs.course_id.history.added if value is not None)
+    return pointed
+
+
+def note_unlinked_courses(session, flush_context, instances) -> None:
+    """``before_flush``: the courses that may lose their last resource link in this flush, kept until the
+    flush has run (``update_linked_courses``): the course a link is re-pointed from, a deleted link's, and
+    every course a link of a platform, deployment or context deleted through the session opens (the
+    database deletes those links by cascade)."""
+    from learning.lti.models import LtiContext, LtiDeployment, LtiPlatform
+
+    left: set[int] = set()
+    for obj in session.dirty:
+        if isinstance(obj, LtiResourceLink):
+            left.update(value for value in sa_inspect(obj).attrs.course_id.history.deleted if value is not None)
+    owners = {LtiPlatform: LtiResourceLink.platform_id, LtiDeployment: LtiResourceLink.deployment_id,
+              LtiContext: LtiResourceLink.context_id}
+    for obj in session.deleted:
+        if isinstance(obj, LtiResourceLink) and obj.course_id is not None:
+            left.add(obj.course_id)
+        column = owners.get(type(obj))
+        if column is not None and obj.id is not None:
+            left.update(session.scalars(select(LtiResourceLink.course_id).where(
+                column == obj.id, LtiResourceLink.course_id.is_not(None)).distinct()))
+    if left:
+        session.info.setdefault(UNLINKED_KEY, set()).update(left)
+
+
+def update_linked_courses(session, flush_context) -> None:
+    """``after_flush``: ``courses.lti_linked`` follows the resource links, in the transaction that changes them.
+
+    Set for a course a link starts opening, after the link's row is written (so its foreign key check holds
+    the course's key lock until this transaction ends). Cleared for a course whose last link went: the
+    course rows are locked first (``FOR UPDATE``, which waits for any transaction still writing a link
+    that names the course), then a new statement, which sees those links once committed, clears the flag
+    where none is left. So a link added while another transaction removes the course's last one leaves
+    the flag set, whichever commits first, and no score is ever skipped for a linked course."""
     from learning.catalogue.content import LTI_LINKED_KEY
     from learning.catalogue.models import Course
 
-    course_ids = {obj.course_id for obj in (*session.new, *session.dirty)
-                  if isinstance(obj, LtiResourceLink) and obj.course_id is not None}
-    if not course_ids:
-        return
-    linked_read = session.info.get(LTI_LINKED_KEY)
-    for course_id in course_ids & set(linked_read or ()):
+    pointed = _pointed_courses(session)
+    left = session.info.pop(UNLINKED_KEY, set()) - pointed
+    courses = Course.__table__
+    if pointed:
+        session.execute(update(courses).where(courses.c.id.in_(sorted(pointed)), courses.c.lti_linked.is_(False))
+                        .values(lti_linked=True))
+        for course_id in pointed:
+            course = session.identity_map.get(session.identity_key(Course, course_id))
+            if course is not None:
+                set_committed_value(course, "lti_linked", True)
+    linked_read = session.info.get(LTI_LINKED_KEY)  # what the hot path read as rows (``note_lti_linked``)
+    for course_id in pointed & set(linked_read or ()):
         linked_read[course_id] = True
-    known = {course_id for course_id in course_ids
-             if (course := session.identity_map.get(session.identity_key(Course, course_id))) is not None
-             and "lti_linked" not in sa_inspect(course).unloaded and course.lti_linked}
-    course_ids -= known
-    if not course_ids:
+    if not left:
         return
-    session.execute(update(Course.__table__).where(Course.__table__.c.id.in_(sorted(course_ids)),
-                                                   Course.__table__.c.lti_linked.is_(False))
-                    .values(lti_linked=True))
-    for course_id in course_ids:
+    session.execute(select(courses.c.id).where(courses.c.id.in_(sorted(left))).order_by(courses.c.id)
+                    .with_for_update())
+    links = LtiResourceLink.__table__
+    cleared = session.scalars(
+        update(courses)
+        .where(courses.c.id.in_(sorted(left)), courses.c.lti_linked.is_(True),
+               ~select(links.c.id).where(links.c.course_id == courses.c.id).exists())
+        .values(lti_linked=False).returning(courses.c.id)).all()
+    for course_id in cleared:
         course = session.identity_map.get(session.identity_key(Course, course_id))
         if course is not None:
-            set_committed_value(course, "lti_linked", True)
+            set_committed_value(course, "lti_linked", False)
+        if linked_read and course_id in linked_read:
+            linked_read[course_id] = False
 
 
 def on_learning_event(event) -> None:
@@ -323,6 +376,7 @@ def connect() -> None:
     from learning.extensions import listen_on_session
     from learning.signals import learning_event, user_erased
 
-    listen_on_session("before_flush", mark_linked_courses)
+    listen_on_session("before_flush", note_unlinked_courses)
+    listen_on_session("after_flush", update_linked_courses)
     learning_event.connect(on_learning_event)
     user_erased.connect(_on_user_erased)

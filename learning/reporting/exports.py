@@ -376,8 +376,7 @@ def build_export(export_id: int) -> str:
         # Nothing to publish at this grain: the job ends here, with what to ask for instead (no file).
         job.status, job.rows, job.finished_at = WITHHELD_STATUS, 0, utcnow()
         job.error = ";".join(refused.suggestions)
-        db.session.commit()
-        return "withheld"
+        return "withheld"  # committed by the task's unit of work (``outbox.process``), with the event's done-mark
     target = exports_dir() / f"export-{job.id}.{job.format}"
     fd, partial = tempfile.mkstemp(dir=target.parent, suffix=".partial")
     os.close(fd)

@@ -153,7 +153,7 @@ postgresql_types.ischema_names.setdefault("xid8", XID8)
 
 class ReportChange(db.Model):
     """A person whose facts a transaction rewrote: the change log that keeps every process's in-memory
-    period index (``period_index.py``) exact. Written by the refresh's own statements (PostgreSQL),
+    period index (``period_index/``) exact. Written by the refresh's own statements (PostgreSQL),
     read by ``xid``, pruned by ``period_index.prune_changes``."""
 
     __tablename__ = "report_changes"

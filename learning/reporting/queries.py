@@ -5,7 +5,7 @@ Two ways to the same numbers:
 * the **cells** (``report_cells``), when the period is all time, one calendar
   year or one month and the filters plus the grouping name at most two
   dimensions: a handful of rows read by primary key;
-* the process's **period index** (``period_index.py``, PostgreSQL) otherwise: an
+* the process's **period index** (``period_index/``, PostgreSQL) otherwise: an
   exact in-memory copy of the facts, kept current by a change log;
 * the **facts** (``report_facts``) when there is no index (SQLite, or not built
   yet): ``COUNT(DISTINCT user_id)`` over the narrow, de-duplicated history.

@@ -323,7 +323,7 @@ _WHILE_REBUILDING = ("EXISTS (SELECT 1 FROM report_rebuilds WHERE state = 'build
                      "AND current_setting('learning.rebuild_catch_up', true) IS DISTINCT FROM 'on'")
 _NOTE_PENDING_PG = ("INSERT INTO report_rebuild_pending (user_id) SELECT DISTINCT unnest(CAST(:{0} AS integer[])) "
                     f"WHERE {_WHILE_REBUILDING} ON CONFLICT DO NOTHING")
-# Every process's in-memory period index (``period_index.py``) follows the facts through this log: each
+# Every process's in-memory period index (``period_index/``) follows the facts through this log: each
 # statement rewriting someone's facts also notes them here, in the same statement (no round trip).
 _LOG_CHANGES_PG = "INSERT INTO report_changes (user_id) SELECT DISTINCT unnest(CAST(:{0} AS integer[]))"
 # The set-based path's note of its people, for a rebuild aside and for the change log, in one statement.

@@ -2,7 +2,7 @@
 
 Every statement that rewrites someone's facts (``rollup.refresh_people``, both its paths) also adds
 one row per person to ``report_changes``, in the same statement; a process holding the index
-(``learning/reporting/period_index.py``) reads the people changed since its last synchronisation
+(``learning/reporting/period_index/``) reads the people changed since its last synchronisation
 (``xid >= pg_snapshot_xmin`` of that snapshot) and reloads their facts. Old rows are pruned by the
 ``reporting.prune_changes`` beat task, which raises ``report_changes_horizon.pruned_below`` first: a
 process whose last snapshot is older reloads everything. Written on PostgreSQL only (the index is off

@@ -283,8 +283,111 @@ def test_a_course_no_platform_links_looks_for_no_link_until_another_process_link
         link.course_id = other_id
         db.session.commit()
         assert db.session.get(Course, other_id).lti_linked
+        assert not db.session.get(Course, linked.id).lti_linked  # its only link went to the other course
     db.session.rollback()  # this session's next transaction reads the course afresh, as a request would
     enrolment_services.complete_lesson(enrolment, second)  # the last lesson: the course completed too
     db.session.commit()
     assert [e.payload["kind"] for e in score_events()] == ["lesson_completed", "course_completed"]
     assert deliver() == ["done", "done"] and lms.scores_for("moodle-user-17")[-1]["activityProgress"] == "Completed"
+
+
+def learning_looks_for_links(enrolment, lesson_id) -> bool:
+    """Whether completing the lesson looked the course's resource links up (``courses.lti_linked``)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def log(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    db.session.rollback()  # the course read afresh, as a request would
+    event.listen(db.engine, "before_cursor_execute", log)
+    try:
+        enrolment_services.complete_lesson(db.session.get(Enrolment, enrolment.id), lesson_id)
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", log)
+    return any("lti_link_members" in statement for statement in seen)
+
+
+def test_the_flag_goes_off_with_the_courses_last_link_and_with_the_platform(client, registered, lms):
+    """``courses.lti_linked`` follows the links (``ags.update_linked_courses``): a course keeps it while one
+    link opens it, loses it with its last link (deleted, or its platform deleted, the links going by the
+    database's cascade), and a learning event of the course then looks for no link."""
+    from learning.catalogue.models import Course
+    from learning.lti.models import LtiPlatform
+
+    course, enrolment = launched(client, lms)
+    assert launch(client, lms, "ana", lms.resource_link("link-2", custom={"course": course.slug})).status_code == 302
+    first, second = lessons_of(course)
+    links = list(db.session.scalars(select(LtiResourceLink).where(LtiResourceLink.course_id == course.id)
+                                    .order_by(LtiResourceLink.id)))
+    assert len(links) == 2 and db.session.get(Course, course.id).lti_linked
+    db.session.delete(links[0])
+    db.session.commit()
+    assert db.session.get(Course, course.id).lti_linked  # another link still opens it
+    assert learning_looks_for_links(enrolment, first) and score_events()
+    db.session.delete(links[1])
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Course, course.id).lti_linked is False  # the last one went
+    assert not learning_looks_for_links(enrolment, second)
+    # A new launch links it again; deleting the platform (its links go by cascade) turns it off again.
+    assert launch(client, lms, "ana", lms.resource_link("link-3", custom={"course": course.slug})).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Course, course.id).lti_linked
+    other = factories.course(quiz=None)
+    db.session.commit()
+    db.session.delete(db.session.get(LtiPlatform, registered.id))
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.scalar(select(LtiResourceLink)) is None
+    assert db.session.get(Course, course.id).lti_linked is False and other.lti_linked is False
+    assert not ags._course_may_be_linked(course.id)  # read with the course: no look-up
+
+
+def test_a_link_added_while_another_transaction_removes_the_last_one_keeps_the_flag(app, client, registered, lms):
+    """The race the locks settle (PostgreSQL): one transaction deletes a course's only link while another,
+    not committed yet, points a new link at it; whichever order they take, the course stays linked."""
+    import threading
+
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from learning.catalogue.models import Course
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time")
+    course, _enrolment = launched(client, lms)
+    link = db.session.scalar(select(LtiResourceLink).where(LtiResourceLink.course_id == course.id))
+    link_id, deployment_id, platform_id = link.id, link.deployment_id, link.platform_id
+    db.session.commit()
+    adding = Session(bind=db.engine)
+    event.listen(adding, "before_flush", ags.note_unlinked_courses)  # the app's session's hooks
+    event.listen(adding, "after_flush", ags.update_linked_courses)
+    try:
+        adding.add(LtiResourceLink(platform_id=platform_id, deployment_id=deployment_id, resource_link_id="late",
+                                   course_id=course.id, ags_scopes=[]))
+        adding.flush()  # the new link written, not committed: its foreign key check holds the course's key
+
+        done = threading.Event()
+
+        def remove() -> None:
+            with app.app_context():
+                db.session.delete(db.session.get(LtiResourceLink, link_id))
+                db.session.commit()  # waits for the adding transaction (FOR UPDATE on the course)
+                done.set()
+                db.session.remove()
+
+        remover = threading.Thread(target=remove)
+        remover.start()
+        assert not done.wait(1.0), "the removal should wait for the transaction adding a link"
+        adding.commit()
+        remover.join(10)
+        assert done.is_set()
+    finally:
+        adding.close()
+    db.session.expire_all()
+    assert db.session.get(Course, course.id).lti_linked
+    assert db.session.scalar(select(LtiResourceLink.resource_link_id).where(
+        LtiResourceLink.course_id == course.id)) == "late"

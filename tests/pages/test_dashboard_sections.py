@@ -92,10 +92,29 @@ def test_the_rating_tables_keep_their_words_whole_on_an_arabic_phone(browser, li
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         # No heading or figure cut mid-word ("الحاض/رون", "4.0/0"): a word wider than its column makes
         # the table scroll in its own box instead.
+        # (The column headings of the stacked table are there for assistive technology only, clipped to a
+        # pixel: each card's cells carry their names.)
         cut = page.evaluate("""() => [...document.querySelectorAll('#evaluation-ratings th, #evaluation-ratings td')]
+            .filter(cell => !cell.closest('thead') || cell.closest('thead').getBoundingClientRect().width > 1)
             .filter(cell => cell.textContent.trim().split(/\\s+/).some(word => {
                 const probe = document.createElement('span'); probe.textContent = word;
                 probe.style.whiteSpace = 'nowrap'; cell.appendChild(probe);
                 const wide = probe.getBoundingClientRect().width > cell.clientWidth + 1; probe.remove(); return wide; }))
             .map(cell => cell.textContent.trim())""")
         assert cut == [], cut
+        # Nor does the rating table scroll in its own box: each question is a card, its five counts side by side.
+        box = page.evaluate("""() => { const box = document.getElementById('evaluation-ratings').closest('.table-scroll');
+            return [box.scrollWidth, box.clientWidth]; }""")
+        assert box[0] <= box[1], box
+        assert page.evaluate("getComputedStyle(document.querySelector('#evaluation-ratings tbody tr')).display") == "grid"
+        # Still a table to assistive technology (the browser's own accessibility tree, not Playwright's guess).
+        cdp = page.context.new_cdp_session(page)
+        root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+
+        def role(selector: str) -> str:
+            node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+            return cdp.send("Accessibility.getPartialAXTree", {"nodeId": node, "fetchRelatives": False}
+                            )["nodes"][0]["role"]["value"]
+
+        assert [role(f"#evaluation-ratings {part}") for part in ("", "tbody tr", "tbody th", "td.wide", "td.count")] \
+            == ["table", "row", "rowheader", "cell", "cell"]

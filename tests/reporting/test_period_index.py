@@ -1,4 +1,4 @@
-"""The period index (``learning/reporting/period_index.py``): any period, exact, from memory.
+"""The period index (``learning/reporting/period_index/``): any period, exact, from memory.
 
 Every answer is compared with a recount of the raw enrolments and certificates and with the facts path
 (``queries._from_facts``); changes made between queries (through this session or another connection,
@@ -129,8 +129,8 @@ def test_any_period_and_filters_equal_a_recount_and_the_facts(postgresql, monkey
 def test_the_summary_is_answered_by_the_index(postgresql, monkeypatch):
     history(seed=3)
     calls = []
-    real = period_index.answer
-    monkeypatch.setattr(period_index, "answer", lambda *a: calls.append(a) or real(*a))
+    real = period_index.query.answer  # the module the process's index answers through
+    monkeypatch.setattr(period_index.query, "answer", lambda *a: calls.append(a) or real(*a))
     services.summary(ReportFilter(date_from=date(2023, 3, 15), date_to=date(2024, 9, 20)))
     assert len(calls) == 5  # total, country, sector, course, year: none from the facts
 
@@ -298,3 +298,49 @@ def test_certificates_far_outside_the_days_known_at_the_build_are_counted(postgr
             assert from_index(postgresql, report, group) == from_facts(report, group), (report, group)
     assert postgresql.state is built
     assert built.cert_origin <= period_index._day(date(2012, 3, 2))
+
+
+def test_an_erasure_replaces_the_persons_change_rows_and_an_index_behind_them_still_follows(postgresql, app):
+    """Erasure reaches the change log (``learning/reporting/erasure.py``): the rows giving the times of
+    the person's learning go, replaced by one row of the erasure's own transaction, so that an index
+    which had not read them yet still reloads the person's facts (no full reload, no missed change)."""
+    from learning.accounts.privacy import erase_user
+
+    made = history(seed=31)
+    person, other = made["people"][0], made["people"][1]
+    report = ReportFilter(date_from=START + timedelta(days=2), date_to=START + timedelta(days=DAYS - 5))
+    behind = period_index.PeriodIndex(app, background=False)
+    assert from_index(behind, report, ("country",)) == from_facts(report, ("country",))
+    built = behind.state
+    # Changes of both people that ``behind`` has not read, over two transactions.
+    first, second = rf.course(), rf.course()
+    rf.enrolment(person, first, START + timedelta(days=61), START + timedelta(days=62), country="ZA",
+                 sector="health")
+    rf.enrolment(other, first, START + timedelta(days=63), country="GH")
+    db.session.commit()
+    rf.enrolment(person, second, START + timedelta(days=64), country="ZA")
+    db.session.commit()
+    rows = "SELECT xid::text, at FROM report_changes WHERE user_id = :u ORDER BY id"
+    assert len(db.session.execute(text(rows), {"u": person.id}).all()) >= 2
+    others_before = db.session.execute(text(rows), {"u": other.id}).all()
+    erasure_started = db.session.scalar(text("SELECT clock_timestamp()"))
+    db.session.commit()
+
+    assert erase_user(person.id) is True
+
+    [(xid, at)] = db.session.execute(text(rows), {"u": person.id}).all()
+    assert at >= erasure_started  # the erasure's time, not their learning's
+    assert db.session.execute(text(rows), {"u": other.id}).all() == others_before  # no one else's rows
+    db.session.commit()
+    for group in GROUPINGS:
+        assert from_index(behind, report, group) == from_facts(report, group), group
+    assert behind.state is built  # followed from the log, no reload
+    assert ("ZA",) in [key for key, *_ in from_index(behind, report, ("country",))]
+    # Erasing again changes nothing; a person without change rows gets none.
+    assert erase_user(person.id) is False
+    assert db.session.execute(text("SELECT xid::text FROM report_changes WHERE user_id = :u"),
+                              {"u": person.id}).scalars().all() == [xid]
+    db.session.execute(text("DELETE FROM report_changes WHERE user_id = :u"), {"u": other.id})
+    db.session.commit()
+    assert erase_user(other.id) is True
+    assert db.session.scalar(text("SELECT count(*) FROM report_changes WHERE user_id = :u"), {"u": other.id}) == 0

@@ -35,7 +35,7 @@ from learning.reporting.disclosure import (
     protect_line,
     protect_one_way,
 )
-from tests.reporting.test_reporting_sparse import LARGE_COLUMNS, LARGE_ROWS, THRESHOLDS, tables
+from tests.reporting.random_tables import LARGE_COLUMNS, LARGE_ROWS, THRESHOLDS, tables
 
 # --- the unbounded reference (learning/reporting/disclosure.py before helper "export2") ------
 

@@ -32,22 +32,8 @@ from tests.xapi.test_xapi import journey, run_outbox, xapi_events
 
 
 @pytest.fixture
-def ralph_server(tmp_path):
-    """A Ralph of its own for each test: each test's database starts its ids afresh, so the same
-    statement ids come again (with other content) and a shared Ralph would answer 409 to them."""
-    server = RalphLRS(tmp_path / "ralph").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def ralph(app, ralph_server):
-    xapi_services._paused_until.clear()
-    saved = {k: app.config.get(k) for k in ("XAPI_ENDPOINT", "XAPI_USERNAME", "XAPI_PASSWORD", "XAPI_ACTOR")}
-    app.config.update(XAPI_ENDPOINT=ralph_server.endpoint, XAPI_USERNAME=ralph_server.username,
-                      XAPI_PASSWORD=ralph_server.password, XAPI_ACTOR="account")
-    yield ralph_server
-    app.config.update(saved)
+def ralph(ralph_server, point_app_at):
+    return point_app_at(ralph_server)
 
 
 def ralph_validates(statement: dict) -> None:

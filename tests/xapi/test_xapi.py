@@ -23,19 +23,12 @@ from learning.xapi import services as xapi_services
 from learning.xapi import statements as xs
 from learning.xapi.services import EVENT_TYPE
 from tests import factories_cohorts as cohorts
-from tests.xapi_lrs import LocalLRS, validate
+from tests.xapi_lrs import validate
 
 
 @pytest.fixture
-def lrs(app):
-    xapi_services._paused_until.clear()
-    server = LocalLRS().start()
-    saved = {k: app.config.get(k) for k in ("XAPI_ENDPOINT", "XAPI_USERNAME", "XAPI_PASSWORD", "XAPI_ACTOR")}
-    app.config.update(XAPI_ENDPOINT=server.endpoint, XAPI_USERNAME=server.username,
-                      XAPI_PASSWORD=server.password, XAPI_ACTOR="account")
-    yield server
-    app.config.update(saved)
-    server.stop()
+def lrs(local_lrs, point_app_at):
+    return point_app_at(local_lrs)
 
 
 def xapi_events() -> list[OutboxEvent]:

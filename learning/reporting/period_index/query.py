@@ -1,0 +1,241 @@
+"""Answering a report from the index (``answer``): whole years and months from the bitmaps, the ragged
+days and every other grouping from the numpy columns, certificates from their daily sums."""
+
+from __future__ import annotations
+
+import array
+from collections import defaultdict
+from datetime import date, timedelta
+
+import numpy as np
+from pyroaring import BitMap
+
+from learning.reporting.period_index.common import (
+    CERTIFIED,
+    DIMENSION_ORDER,
+    EPOCH,
+    FAMILIES,
+    PEOPLE,
+    _day,
+    _month_end,
+    _month_index,
+)
+from learning.reporting.period_index.state import State
+
+
+def _segments(first: date, last: date, grains: tuple[str, ...], by_month: bool) -> list[tuple]:
+    """The period as whole years, whole months (as far as ``grains`` has them) and runs of days;
+    every segment lies within one year, and within one month unless the family has no months."""
+    segments: list[tuple] = []
+    cursor = first
+    while cursor <= last:
+        if ("year" in grains and not by_month and cursor.month == 1 and cursor.day == 1
+                and date(cursor.year, 12, 31) <= last):
+            segments.append(("year", cursor.year - 1970))
+            cursor = date(cursor.year + 1, 1, 1)
+            continue
+        end = _month_end(cursor)
+        if "month" in grains and cursor.day == 1 and end <= last:
+            segments.append(("month", _month_index(cursor)))
+            cursor = end + timedelta(days=1)
+            continue
+        if "month" not in grains and not by_month:
+            end = date(cursor.year, 12, 31)
+        end = min(end, last)
+        segments.append(("days", _day(cursor), _day(end)))
+        cursor = end + timedelta(days=1)
+    return segments
+
+
+def _group_ids(part: dict[str, np.ndarray], names: list[str]) -> tuple[np.ndarray, list[int]]:
+    """One int64 per row combining the grouping columns, and the radices to split it again."""
+    gid = np.zeros(len(part["user"]), dtype=np.int64)
+    radices = []
+    for name in names:
+        values = part[name].astype(np.int64)
+        radix = int(values.max(initial=0)) + 1
+        radices.append(radix)
+        gid = gid * radix + values
+    return gid, radices
+
+
+def _split(gid: int, radices: list[int]) -> tuple:
+    key = []
+    for radix in reversed(radices):
+        gid, value = divmod(gid, radix)
+        key.append(value)
+    return tuple(reversed(key))
+
+
+def _time_columns(part: dict[str, np.ndarray], time_group: str | None) -> None:
+    if time_group == "year":
+        part["year"] = part["month"] // 12
+    elif time_group == "month":
+        part["month_key"] = part["month"]
+
+
+def _masked(state: State, part: dict[str, np.ndarray], conditions: dict[str, int],
+            group: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The rows meeting the filters, with only the columns a count reads (the user, the month, the
+    weight and the grouping's dimensions): selecting every column of a long period costs more."""
+    if not conditions:
+        return part
+    chosen = np.ones(len(part["user"]), dtype=bool)
+    for name, code in conditions.items():
+        chosen &= part[name] == code
+    rows = np.flatnonzero(chosen)
+    kept = {"user", "month", "weight", *group}
+    return {name: values[rows] for name, values in part.items() if name in kept}
+
+
+def _users_by_group(part, names) -> dict[tuple, np.ndarray]:
+    """The users (sorted, possibly repeated) of each group of these rows."""
+    if not len(part["user"]):
+        return {}
+    gid, radices = _group_ids(part, names)
+    order = np.lexsort((part["user"], gid))
+    gid, users = gid[order], part["user"][order]
+    starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
+    ends = np.r_[starts[1:], len(gid)]
+    return {_split(int(gid[s]), radices): users[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)}
+
+
+def _distinct_by_group(part, names) -> dict[tuple, int]:
+    if not len(part["user"]):
+        return {}
+    if not names:
+        return {(): int(len(np.unique(part["user"])))}
+    gid, radices = _group_ids(part, names)
+    pairs = np.unique((gid << 32) | part["user"].astype(np.int64))
+    groups, counts = np.unique(pairs >> 32, return_counts=True)
+    return {_split(int(g), radices): int(n) for g, n in zip(groups.tolist(), counts.tolist(), strict=True)}
+
+
+def _sums_by_group(part, names) -> dict[tuple, int]:
+    if not len(part["user"]):
+        return {}
+    weight = part["weight"].astype(np.int64)
+    if not names:
+        return {(): int(weight.sum())}
+    gid, radices = _group_ids(part, names)
+    size = int(np.prod(radices, dtype=np.int64))
+    if size <= 4_000_000:
+        sums = np.bincount(gid, weights=weight, minlength=0)
+        present = np.bincount(gid, minlength=0)
+        groups = np.flatnonzero(present)
+        return {_split(int(g), radices): int(round(sums[g])) for g in groups.tolist()}
+    groups, inverse = np.unique(gid, return_inverse=True)
+    sums = np.bincount(inverse, weights=weight)
+    return {_split(int(g), radices): int(round(s)) for g, s in zip(groups.tolist(), sums.tolist(), strict=True)}
+
+
+def answer(state: State, report, group: tuple[str, ...]) -> list | None:
+    """The rows ``queries.counts`` would give, or None when the index cannot say (it then falls back)."""
+    from learning.reporting.queries import CountRow
+
+    bounds = state.day_range()
+    if bounds is None:
+        return []
+    first_day = _day(report.date_from) if report.date_from is not None else bounds[0]
+    last_day = _day(report.date_to) if report.date_to is not None else bounds[1]
+    first_day, last_day = max(first_day, bounds[0]), min(last_day, bounds[1])
+    if first_day > last_day:
+        return []
+    filters = report.dimensions()
+    conditions: dict[str, int] = {}
+    for name, value in filters.items():
+        if name in ("country", "sector"):
+            code = state.codes[name].get(value)
+            if code is None:
+                return []  # no fact has it
+            conditions[name] = code
+        else:
+            conditions[name] = int(value)
+    time_group = next((g for g in group if g in ("year", "month")), None)
+    names = [("month_key" if g == "month" else g) for g in group]
+    dims = tuple(name for name in DIMENSION_ORDER if name in filters or name in group)
+    grains = FAMILIES.get(dims)
+    use_bitmaps = grains is not None and (time_group != "month" or "month" in grains)
+    first, last = EPOCH + timedelta(days=first_day), EPOCH + timedelta(days=last_day)
+    figures: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for kind in PEOPLE:
+        if use_bitmaps:
+            counted = _people_from_bitmaps(state, kind, dims, grains, first, last, conditions, group, time_group)
+        else:
+            part = _masked(state, state.rows(kind, first_day, last_day), conditions, group)
+            _time_columns(part, time_group)
+            counted = _distinct_by_group(part, names)
+        for key, n in counted.items():
+            if n:
+                figures[key][kind] = n
+    sums = None if conditions else state.certified_sums(first_day, last_day, group)
+    if sums is None:
+        part = _masked(state, state.rows(CERTIFIED, first_day, last_day), conditions, group)
+        _time_columns(part, time_group)
+        sums = _sums_by_group(part, names)
+    for key, n in sums.items():
+        if n:
+            figures[key][CERTIFIED] = n
+    rows = []
+    for key, (certified, reached, trained) in figures.items():
+        rows.append(CountRow(_decode(state, group, key), reached, trained, certified))
+    rows.sort(key=lambda row: row.key)
+    return rows
+
+
+def _decode(state: State, group: tuple[str, ...], key: tuple) -> tuple:
+    values = []
+    for name, value in zip(group, key, strict=True):
+        if name == "country":
+            values.append(state.countries[value])
+        elif name == "sector":
+            values.append(state.sectors[value])
+        elif name == "year":
+            values.append(value + 1970)
+        elif name == "month":
+            values.append((value // 12 + 1970) * 100 + value % 12 + 1)
+        else:
+            values.append(value)
+    return tuple(values)
+
+
+def _people_from_bitmaps(state: State, kind: int, dims, grains, first: date, last: date,
+                         conditions: dict[str, int], group: tuple[str, ...], time_group: str | None):
+    """Distinct people per group: the union of the whole years' and months' bitmaps, to which the
+    people of the ragged days are added (one slice for both ends, grouped once)."""
+    fixed = tuple((position, conditions[name]) for position, name in enumerate(dims) if name in conditions)
+    key_positions = {name: position for position, name in enumerate(dims)}
+    pieces: dict[tuple, list[BitMap]] = defaultdict(list)
+    ends: list[dict[str, np.ndarray]] = []
+    for segment in _segments(first, last, grains, time_group == "month"):
+        if segment[0] == "days":
+            ends.append(_masked(state, state.rows(kind, segment[1], segment[2]), conditions, group))
+            continue
+        grain, period = segment
+        slot_key = (dims, kind, grain, period)
+        if slot_key not in state.bitmaps:
+            continue
+        if time_group == "year":
+            time_value = period if grain == "year" else period // 12
+        else:
+            time_value = period
+        for key, bitmap in state.matching(slot_key, fixed, len(dims)):
+            group_key = tuple((time_value if name in ("year", "month") else key[key_positions[name]])
+                              for name in group)
+            pieces[group_key].append(bitmap)
+    added: dict[tuple, np.ndarray] = {}
+    if ends:
+        part = ends[0] if len(ends) == 1 else {name: np.concatenate([end[name] for end in ends]) for name in ends[0]}
+        _time_columns(part, time_group)
+        added = _users_by_group(part, [("month_key" if g == "month" else g) for g in group])
+    counts = {}
+    for key in set(pieces) | set(added):
+        bitmaps = pieces.get(key, [])
+        users = added.get(key)
+        if users is None:
+            counts[key] = len(bitmaps[0]) if len(bitmaps) == 1 else len(BitMap.union(*bitmaps))
+            continue
+        union = BitMap.union(*bitmaps) if len(bitmaps) > 1 else BitMap(bitmaps[0]) if bitmaps else BitMap()
+        union.update(array.array("I", np.ascontiguousarray(users, dtype=np.uint32).tobytes()))
+        counts[key] = len(union)
+    return counts

@@ -1,0 +1,318 @@
+"""One snapshot of the facts in memory (``State``): numpy columns sorted by (kind, day), a small overlay
+of the people changed since, bitmaps of people per family, kind and year or month, and certificates'
+daily sums; the changes of people applied to all of them (``State.apply``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+
+import numpy as np
+from pyroaring import BitMap
+
+from learning.reporting.period_index.common import (
+    _COPY_FIELDS,
+    CERTIFIED,
+    CERTIFIED_FAMILIES,
+    COMPACT_FROM,
+    DAY_BITS,
+    EPOCH,
+    FAMILIES,
+    KINDS,
+    KINDS_CODES,
+    PEOPLE,
+    _bitmap,
+    _day,
+    _month_index,
+    _months_of,
+)
+
+
+class State:
+    """One snapshot of the facts plus the changes applied since: columns, overlay and bitmaps."""
+
+    def __init__(self, header, columns: dict[str, np.ndarray], countries: list[str], sectors: list[str]):
+        self.snapshot, self.generation, self.pruned_below = header
+        self.countries = list(countries)
+        self.sectors = list(sectors)
+        self.codes = {"country": {v: i for i, v in enumerate(self.countries)},
+                      "sector": {v: i for i, v in enumerate(self.sectors)}}
+        order = np.argsort(columns["kd"], kind="stable")
+        self.base = {name: columns[name][order] for name in _COPY_FIELDS}
+        self.base["month"] = _months_of(self.base["kd"])
+        self.dead = np.zeros(len(order), dtype=bool)
+        self.dead_count = 0
+        by_user = np.argsort(self.base["user"], kind="stable")
+        self.by_user = by_user.astype(np.int32)
+        self.user_sorted = self.base["user"][by_user]
+        self.overlay: dict[int, list[tuple]] = {}
+        self._overlay_columns: dict[str, np.ndarray] | None = None
+        self.bitmaps: dict[tuple, dict[tuple, BitMap]] = {}
+        self._matching: dict[tuple, dict] = {}  # see ``matching``; dropped when a slot gains a key
+        self._build_bitmaps()
+        self._build_certified_sums()
+
+    @property
+    def xmin(self) -> int:
+        """The oldest transaction in flight at the snapshot (``xmin:xmax:xip``): every change not yet
+        seen has an id from it on, and is one the snapshot did not see."""
+        return int(self.snapshot.split(":", 1)[0])
+
+    # -- building -----------------------------------------------------------------------------
+
+    def _build_bitmaps(self) -> None:
+        base = self.base
+        for kind in PEOPLE:
+            lo, hi = self._kind_range(kind)
+            if hi == lo:
+                continue
+            users = base["user"][lo:hi]
+            order = np.argsort(users, kind="stable")
+            users = users[order]
+            months = base["month"][lo:hi][order].astype(np.int64)
+            values = {name: base[name][lo:hi][order].astype(np.int64) for name in ("country", "sector", "course")}
+            for family, grains in FAMILIES.items():
+                for grain in grains:
+                    period = months if grain == "month" else months // 12
+                    gid = period.copy()
+                    radices = []
+                    for name in family:
+                        radix = int(values[name].max(initial=0)) + 1
+                        radices.append(radix)
+                        gid = gid * radix + values[name]
+                    by_group = np.argsort(gid, kind="stable")  # users stay sorted within a group
+                    gid_sorted = gid[by_group]
+                    users_sorted = users[by_group]
+                    starts = np.flatnonzero(np.r_[True, gid_sorted[1:] != gid_sorted[:-1]])
+                    ends = np.r_[starts[1:], len(gid_sorted)]
+                    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+                        rest = int(gid_sorted[start])
+                        key = []
+                        for radix in reversed(radices):
+                            rest, value = divmod(rest, radix)
+                            key.append(value)
+                        key.reverse()
+                        slot = self.bitmaps.setdefault((family, kind, grain, rest), {})
+                        slot[tuple(key)] = _bitmap(users_sorted[start:end])
+
+    def _kind_range(self, kind: int) -> tuple[int, int]:
+        kd = self.base["kd"]
+        return int(kd.searchsorted(np.int32(kind << DAY_BITS))), int(kd.searchsorted(np.int32((kind + 1) << DAY_BITS)))
+
+    def _build_certified_sums(self) -> None:
+        """Certificates per day for the total and each country, sector and course, as dense arrays: a
+        sum of weights is additive, so any period's figure is a slice's sum (no pass over the
+        period's certificate facts, which for a long period are most of them)."""
+        lo, hi = self._kind_range(CERTIFIED)
+        days = (self.base["kd"][lo:hi] & ((1 << DAY_BITS) - 1)).astype(np.int64)
+        weight = self.base["weight"][lo:hi].astype(np.int64)
+        today = _day(date.today())
+        self.cert_origin = (int(days.min()) if len(days) else today) - 366
+        self.cert_span = max(int(days.max()) if len(days) else today, today) - self.cert_origin + 367
+        offsets = days - self.cert_origin
+        self.cert_sums: dict[tuple, dict[tuple, np.ndarray]] = {}
+        for family in CERTIFIED_FAMILIES:
+            if not family:
+                total = np.bincount(offsets, weights=weight, minlength=self.cert_span)
+                self.cert_sums[family] = {(): np.rint(total).astype(np.int64)}
+                continue
+            values = self.base[family[0]][lo:hi].astype(np.int64)
+            keys, inverse = np.unique(values, return_inverse=True)
+            flat = np.bincount(inverse * self.cert_span + offsets, weights=weight,
+                               minlength=len(keys) * self.cert_span)
+            table = np.rint(flat).astype(np.int64).reshape(len(keys), self.cert_span)
+            self.cert_sums[family] = {(int(key),): table[position] for position, key in enumerate(keys.tolist())}
+
+    def _certified_offset(self, day: int) -> int:
+        """The position of ``day`` in the certificates' arrays, which grow (by a year at least) to hold it."""
+        offset = day - self.cert_origin
+        if 0 <= offset < self.cert_span:
+            return offset
+        before = -offset + 366 if offset < 0 else 0
+        after = offset - self.cert_span + 367 if offset >= self.cert_span else 0
+        for table in self.cert_sums.values():
+            for key, values in table.items():
+                table[key] = np.concatenate([np.zeros(before, np.int64), values, np.zeros(after, np.int64)])
+        self.cert_origin -= before
+        self.cert_span += before + after
+        return day - self.cert_origin
+
+    def _touch_certified(self, row: tuple, add: bool) -> None:
+        _kind, day, country, sector, course = row[:5]
+        weight = row[7] if add else -row[7]
+        offset = self._certified_offset(day)
+        values = {"country": country, "sector": sector, "course": course}
+        for family, table in self.cert_sums.items():
+            key = tuple(values[name] for name in family)
+            if key not in table:
+                table[key] = np.zeros(self.cert_span, np.int64)
+            table[key][offset] += weight
+
+    def certified_sums(self, first: int, last: int, group: tuple[str, ...]) -> dict[tuple, int] | None:
+        """Certificates per group on days ``first..last`` from the daily sums, for the total, one of
+        country, sector and course, or the year (None for any other grouping)."""
+        family = () if group == ("year",) else group
+        table = self.cert_sums.get(family)
+        if table is None:
+            return None
+        lo = max(first - self.cert_origin, 0)
+        hi = min(last - self.cert_origin, self.cert_span - 1) + 1
+        if hi <= lo:
+            return {}
+        if group != ("year",):
+            return {key: int(values[lo:hi].sum()) for key, values in table.items()}
+        values, sums = table[()], {}
+        year = (EPOCH + timedelta(days=lo + self.cert_origin)).year
+        while True:
+            start = max(_day(date(year, 1, 1)) - self.cert_origin, lo)
+            end = min(_day(date(year, 12, 31)) - self.cert_origin + 1, hi)
+            if start >= hi:
+                break
+            sums[(year - 1970,)] = int(values[start:end].sum())
+            year += 1
+        return sums
+
+    def code(self, name: str, value: str) -> int:
+        codes = self.codes[name]
+        if value not in codes:
+            table = self.countries if name == "country" else self.sectors
+            codes[value] = len(table)
+            table.append(value)
+        return codes[value]
+
+    # -- changes ------------------------------------------------------------------------------
+
+    def apply(self, users: list[int], facts: list[list]) -> None:
+        """Replace these people's facts by ``facts`` (rows of the sync query): idempotent."""
+        fresh: dict[int, list[tuple]] = defaultdict(list)
+        for user_id, kind, day, country, sector, course, cohort, organisation, weight in facts:
+            fresh[int(user_id)].append((KINDS.index(kind), int(day), self.code("country", country),
+                                        self.code("sector", sector), int(course), int(cohort),
+                                        int(organisation), int(weight)))
+        for user_id in users:
+            user_id = int(user_id)
+            for row in self._current_rows(user_id):
+                self._touch_bitmaps(user_id, row, add=False)
+            lo = int(self.user_sorted.searchsorted(np.int32(user_id)))
+            hi = int(self.user_sorted.searchsorted(np.int32(user_id), side="right"))
+            if hi > lo:
+                positions = self.by_user[lo:hi]
+                self.dead_count += int((~self.dead[positions]).sum())
+                self.dead[positions] = True
+            rows = fresh.get(user_id, [])
+            for row in rows:
+                self._touch_bitmaps(user_id, row, add=True)
+            if rows:
+                self.overlay[user_id] = rows
+            else:
+                self.overlay.pop(user_id, None)
+        self._overlay_columns = None
+        if sum(len(rows) for rows in self.overlay.values()) > COMPACT_FROM:
+            self._compact()
+
+    def _current_rows(self, user_id: int) -> list[tuple]:
+        if user_id in self.overlay:
+            return self.overlay[user_id]
+        lo = int(self.user_sorted.searchsorted(np.int32(user_id)))
+        hi = int(self.user_sorted.searchsorted(np.int32(user_id), side="right"))
+        rows = []
+        base = self.base
+        for position in self.by_user[lo:hi].tolist():
+            if self.dead[position]:
+                continue
+            kd = int(base["kd"][position])
+            rows.append((kd >> DAY_BITS, kd & ((1 << DAY_BITS) - 1), int(base["country"][position]),
+                         int(base["sector"][position]), int(base["course"][position]),
+                         int(base["cohort"][position]), int(base["organisation"][position]),
+                         int(base["weight"][position])))
+        return rows
+
+    def _touch_bitmaps(self, user_id: int, row: tuple, add: bool) -> None:
+        kind, day, country, sector, course = row[:5]
+        if kind == CERTIFIED:
+            self._touch_certified(row, add)
+            return
+        moment = EPOCH + timedelta(days=day)
+        month = _month_index(moment)
+        values = {"country": country, "sector": sector, "course": course}
+        for family, grains in FAMILIES.items():
+            key = tuple(values[name] for name in family)
+            for grain in grains:
+                period = month if grain == "month" else month // 12
+                slot = self.bitmaps.setdefault((family, kind, grain, period), {})
+                if add:
+                    if key not in slot:
+                        slot[key] = BitMap()
+                        self._matching = {}
+                    slot[key].add(user_id)
+                elif key in slot:
+                    slot[key].discard(user_id)
+
+    def matching(self, slot_key: tuple, fixed: tuple, width: int) -> list[tuple[tuple, BitMap]]:
+        """The (key, bitmap) pairs of a slot whose key has the ``fixed`` (position, value) pairs: a
+        look-up when every position is fixed, else a list kept per slot and fixed positions."""
+        slot = self.bitmaps[slot_key]
+        if len(fixed) == width:
+            key = tuple(value for _, value in fixed)
+            return [(key, slot[key])] if key in slot else []
+        if not fixed:
+            return list(slot.items())
+        positions = tuple(position for position, _ in fixed)
+        cached = self._matching.get((slot_key, positions))
+        if cached is None:
+            cached = defaultdict(list)
+            for key, bitmap in slot.items():
+                cached[tuple(key[p] for p in positions)].append((key, bitmap))
+            self._matching[(slot_key, positions)] = cached
+        return cached.get(tuple(value for _, value in fixed), [])
+
+    def _overlay(self) -> dict[str, np.ndarray]:
+        if self._overlay_columns is None:
+            rows = [row for rows in self.overlay.values() for row in rows]
+            users = [user_id for user_id, rows in self.overlay.items() for _row in rows]
+            matrix = np.array(rows, dtype=np.int64).reshape(-1, 8)
+            columns = {"user": np.array(users, dtype=np.int32),
+                       "kd": ((matrix[:, 0] << DAY_BITS) + matrix[:, 1]).astype(np.int32)}
+            for position, name in enumerate(("country", "sector", "course", "cohort", "organisation", "weight"), 2):
+                columns[name] = matrix[:, position].astype(np.int32)
+            columns["month"] = _months_of(columns["kd"])
+            self._overlay_columns = columns
+        return self._overlay_columns
+
+    def _compact(self) -> None:
+        live = ~self.dead
+        overlay = self._overlay()
+        columns = {name: np.concatenate([self.base[name][live], overlay[name]]) for name in _COPY_FIELDS}
+        self.__init__((self.snapshot, self.generation, self.pruned_below), columns, self.countries, self.sectors)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def rows(self, kind: int, first: int, last: int) -> dict[str, np.ndarray]:
+        """The live facts of a kind on days ``first..last``: a slice of the columns and the overlay's."""
+        kd = self.base["kd"]
+        # A scalar of the array's own type: a Python int would make numpy convert the whole column first.
+        lo = int(kd.searchsorted(np.int32((kind << DAY_BITS) + first)))
+        hi = int(kd.searchsorted(np.int32((kind << DAY_BITS) + last), side="right"))
+        names = ("user", "month", "country", "sector", "course", "cohort", "organisation", "weight")
+        part = {name: self.base[name][lo:hi] for name in names}
+        if self.dead_count:
+            live = ~self.dead[lo:hi]
+            if not live.all():
+                part = {name: values[live] for name, values in part.items()}
+        if self.overlay:
+            overlay = self._overlay()
+            chosen = (overlay["kd"] >= (kind << DAY_BITS) + first) & (overlay["kd"] <= (kind << DAY_BITS) + last)
+            if chosen.any():
+                part = {name: np.concatenate([part[name], overlay[name][chosen]]) for name in names}
+        return part
+
+    def day_range(self) -> tuple[int, int] | None:
+        days = []
+        for kind in KINDS_CODES:
+            lo, hi = self._kind_range(kind)
+            if hi > lo:
+                days += [int(self.base["kd"][lo]) & ((1 << DAY_BITS) - 1), int(self.base["kd"][hi - 1]) & ((1 << DAY_BITS) - 1)]
+        if self.overlay:
+            overlay = self._overlay()["kd"] & ((1 << DAY_BITS) - 1)
+            days += [int(overlay.min()), int(overlay.max())]
+        return (min(days), max(days)) if days else None
