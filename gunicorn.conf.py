@@ -22,3 +22,20 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """Once the worker has loaded the app: its objects (modules, mappers, schemas, translations: some
+    270,000 the garbage collector tracks) are moved out of the collector's sight (``gc.freeze``).
+
+    Without this, each full collection walked all of them: one or two a worker per thousand requests
+    of the learner's hot path, 0.3-0.5 s each with every thread of the worker stopped (the GIL), about
+    0.7 ms of a worker's CPU per request on average and the worst of its latencies (docs/PERFORMANCE.md,
+    helper "hotauth"). The app's objects live as long as the process anyway; a cycle among them that
+    became garbage later would stay (none does: they are the app). Requests' own garbage is collected as
+    before. ``WEB_GC_FREEZE=0`` turns it off."""
+    if os.environ.get("WEB_GC_FREEZE", "1") != "0":
+        import gc
+
+        gc.collect()
+        gc.freeze()
