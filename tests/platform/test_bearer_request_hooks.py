@@ -100,3 +100,38 @@ def test_without_a_cookie_no_session_is_built_and_none_is_sent_until_one_is_need
     assert signed_in.status_code == 302 and any(c.startswith(app.config["SESSION_COOKIE_NAME"] + "=")
                                                  for c in signed_in.headers.getlist("Set-Cookie"))
     assert client.get("/account/profile").status_code == 200  # the cookie set is read back
+
+
+def test_vary_cookie_as_flask_adds_it_and_the_language_of_the_address_still_counts(api, make, client):
+    """Helper "hotauth": the empty session's "Vary: Cookie" is written without Flask's cookie settings and
+    header parsing, and the hooks skip the query's parsing when there is no query; what the answers say is
+    unchanged: "Vary: Cookie" once (joined to a "Vary" the answer has already), ``?lang=`` remembered."""
+    slug = make.course().slug
+    caller = api.as_user(make.user())
+    _fresh()
+    answer = caller.post(f"/api/v1/courses/{slug}/enrolments")
+    assert answer.status_code == 201 and answer.headers.getlist("Vary") == ["Accept-Encoding, Cookie"]
+    assert "Set-Cookie" not in answer.headers
+    big = client.get("/api/v1/openapi.json", headers={"Accept-Encoding": "gzip"})
+    assert big.status_code == 200 and big.headers["Content-Encoding"] == "gzip"
+    assert big.headers.getlist("Vary") == ["Accept-Encoding, Cookie"]
+    from flask import Flask, session
+
+    from learning.security import CookieSessionInterface
+
+    bare = Flask(__name__)
+    bare.secret_key = "x"
+    bare.session_interface = CookieSessionInterface()
+
+    @bare.get("/<vary>")
+    def looked_at(vary):
+        session.get("anything")
+        return "", 200, ({"Vary": vary} if vary != "none" else {})
+    for vary, expected in (("none", ["Cookie"]), ("Origin", ["Origin, Cookie"]), ("Cookie", ["Cookie"]),
+                           ("origin, cookie", ["origin, cookie"])):
+        assert bare.test_client().get(f"/{vary}").headers.getlist("Vary") == expected, vary
+    remembered = caller.get("/api/v1/me?lang=fr")
+    assert remembered.status_code == 200 and "lang=fr" in remembered.headers.get("Set-Cookie", "")
+    refused = caller.get("/api/v1/me?note=a%00b")
+    assert refused.status_code == 400
+    assert caller.post(f"/api/v1/courses/{slug}/enrolments", json={"note": "a\x00b"}).status_code == 400
