@@ -135,3 +135,43 @@ def test_vary_cookie_as_flask_adds_it_and_the_language_of_the_address_still_coun
     refused = caller.get("/api/v1/me?note=a%00b")
     assert refused.status_code == 400
     assert caller.post(f"/api/v1/courses/{slug}/enrolments", json={"note": "a\x00b"}).status_code == 400
+
+
+def test_flask_is_told_once_that_a_plain_function_is_synchronous():
+    """Helper "hotauth": ``ensure_sync``'s answer for a plain function is kept; an ``async def``, a bound
+    method and an unhashable callable are asked about every time (and an async one still wrapped)."""
+    from flask import Flask
+
+    from learning import remember_sync_functions
+
+    app = Flask(__name__)
+    asked = []
+
+    def ask(func):
+        asked.append(func)
+        return func if not getattr(func, "is_async", False) else (lambda: "wrapped")
+    app.ensure_sync = ask
+    remember_sync_functions(app, limit=2)
+
+    def plain():
+        return 1
+
+    async def coroutine():
+        return 2
+    coroutine.is_async = True
+
+    class Unhashable:
+        __hash__ = None
+
+        def __call__(self):
+            return 3
+    odd, other, third = Unhashable(), (lambda: 4), (lambda: 5)
+    assert app.ensure_sync(plain) is plain and app.ensure_sync(plain) is plain
+    assert app.ensure_sync(coroutine)() == "wrapped" and app.ensure_sync(coroutine)() == "wrapped"
+    assert app.ensure_sync(odd) is odd and app.ensure_sync(odd) is odd
+    method = Flask.__init__.__get__(app)
+    app.ensure_sync(method), app.ensure_sync(method)
+    for func in (other, third, third):  # the limit (2) is reached with ``other``: ``third`` is asked each time
+        app.ensure_sync(func)
+    assert asked.count(plain) == 1 and asked.count(coroutine) == 2 and asked.count(odd) == 2
+    assert asked.count(method) == 2 and asked.count(other) == 1 and asked.count(third) == 2
