@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import FunctionType
+
 from apiflask import APIFlask
 from flask import Flask
 
@@ -24,6 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(load_config())
     if config:
         app.config.update(config)
+    remember_sync_functions(app)
     register_extensions(app)
     register_models(app)
     register_blueprints(app)
@@ -35,6 +38,30 @@ def create_app(config: dict | None = None) -> Flask:
     register_operations(app)
     register_transactions(app)
     return app
+
+
+def remember_sync_functions(app: Flask, limit: int = 2000) -> None:
+    """Flask asks ``ensure_sync`` about every hook and view on every request (thirteen on the learner's
+    hot path), and each time ``inspect.iscoroutinefunction`` looks at the function again; the answer for
+    a given function never changes, so it is kept (docs/PERFORMANCE.md, helper "hotauth"). Only plain
+    functions Flask returns unchanged (a ``def``, not an ``async def``) are kept, and at most ``limit`` of
+    them (hooks and views are registered once; a bound method, which would keep its object alive, or
+    anything past the limit is simply asked again)."""
+    checked: set = set()
+    ask = app.ensure_sync
+
+    def ensure_sync(func):
+        try:
+            if func in checked:
+                return func
+        except TypeError:  # not hashable: asked every time
+            return ask(func)
+        answer = ask(func)
+        if answer is func and type(func) is FunctionType and len(checked) < limit:
+            checked.add(func)
+        return answer
+
+    app.ensure_sync = ensure_sync
 
 
 def register_transactions(app: Flask) -> None:

@@ -44,6 +44,8 @@ LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 def requested_language() -> str | None:
     """The interface language asked for in the address (``?lang=es``), if it is one we speak."""
+    if not request.query_string:  # most requests (the API's all): no arguments to parse
+        return None
     code = request.args.get("lang")
     return code if code in UI_LANGUAGES else None
 

@@ -124,11 +124,17 @@ _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 def refuse_nul_characters() -> None:
     """Text with a NUL character cannot be stored or compared by PostgreSQL: refuse it up front
     (400), in the path, the query, a form or a JSON body, rather than fail deep in a query (500)."""
-    if ("\x00" in request.path or _has_nul(request.args.to_dict(flat=False))
+    if ("\x00" in request.path or (request.query_string and _has_nul(request.args.to_dict(flat=False)))
             or (request.method not in ("GET", "HEAD") and request.mimetype in _FORM_TYPES
                 and _has_nul(request.form.to_dict(flat=False)))
-            or (request.is_json and _described_nul(request.get_json(silent=True), _body_schema()))):
+            or (request.is_json and _json_has_nul(request.get_json(silent=True)))):
         raise BadRequest("Text may not contain NUL characters.")
+
+
+def _json_has_nul(value) -> bool:
+    if not value and isinstance(value, dict | list):  # ``{}``, the learner's hot path: nothing to look at
+        return False
+    return _described_nul(value, _body_schema())
 
 
 def trust_proxies(app: Flask) -> None:
@@ -153,8 +159,18 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
     def save_session(self, app, session, response) -> None:
-        if not session and not session.modified and not session.accessed:
-            return  # Flask's own would set nothing either, and add no "Vary: Cookie"
+        if not session and not session.modified:
+            # Flask's own would set nothing; a session looked at (Flask-Login looks at every request's)
+            # adds "Vary: Cookie" as Flask's does (``response.vary.add``: joined to the answer's "Vary",
+            # "Accept-Encoding" from Flask-Compress), without its cookie settings read and the header
+            # parsed into a set and written back (helper "hotauth").
+            if session.accessed:
+                vary = response.headers.get("Vary")
+                if not vary:
+                    response.headers["Vary"] = "Cookie"
+                elif "cookie" not in {item.strip().lower() for item in vary.split(",")}:
+                    response.headers["Vary"] = f"{vary}, Cookie"
+            return
         super().save_session(app, session, response)
 
 

@@ -11,9 +11,9 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import defer, joinedload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import bindparam, func, inspect, select, update
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from learning.accounts import sessions, throttling
 from learning.accounts.models import ROLES, ApiToken, Organisation, User, UserRole
@@ -214,44 +214,104 @@ def issue_api_token(user: User, name: str | None = None) -> tuple[str, ApiToken]
     return token, row
 
 
-@functools.cache
-def _token_query():
-    """Built once: every API request runs it.
+# The token look-up (every API request): one Core statement, and the rows made into the session's
+# objects by hand (docs/PERFORMANCE.md, helper "hotauth"). The ORM's select of ``ApiToken`` with its user,
+# roles and organisation joined (27 columns) cost about a quarter of a learner's request in Python: its
+# loading context, the joined rows made unique and an ``ApiToken`` object nobody reads. Nothing is kept
+# between requests: every request reads the token, the user and the roles afresh, so a revoked or
+# expired token, a disabled or erased user and a removed role stop working on the very next request,
+# in every process (tests/accounts/test_token_lookup.py).
+#
+# Columns no API request of the learner reads are left out (each one costs the driver and the
+# statement per row, docs/PERFORMANCE.md "hotpath4"): the token's hash (the caller sent it), name and
+# creation; the user's password hash and two-factor bookkeeping, read only when signing in or changing
+# them, where they come in one more statement (they are left expired, so reading them loads them); when
+# a role was granted; when the organisation was created. ``tests/enrolment/test_hot_path_statements.py``
+# fails if the hot path reads one of them after all.
+_USER_LEFT_OUT = frozenset({"password_hash", "totp_last_step", "totp_failures", "totp_failed_at", "sign_in_alert_at"})
+_ORGANISATION_LEFT_OUT = frozenset({"created_at"})
 
-    Columns no API request of the learner reads are left out (37 → 27: each one costs the driver and
-    the ORM per row, docs/PERFORMANCE.md "hotpath4"): the token's hash (the caller sent it), name and
-    creation; the user's password hash and two-factor bookkeeping, read only when signing in or
-    changing them, where they come in one more statement; when a role was granted; when the
-    organisation was created. ``tests/enrolment/test_hot_path_statements.py`` fails if the hot path
-    reads one of them after all."""
-    user = joinedload(ApiToken.user)
-    return (select(ApiToken)
-            .options(defer(ApiToken.token_hash), defer(ApiToken.name), defer(ApiToken.created_at),
-                     user.defer(User.password_hash), user.defer(User.totp_last_step),
-                     user.defer(User.totp_failures), user.defer(User.totp_failed_at),
-                     user.defer(User.sign_in_alert_at),
-                     user.joinedload(User.role_rows).defer(UserRole.granted_at),
-                     user.joinedload(User.organisation).defer(Organisation.created_at),
-                     user.lazyload(User.managed_organisations))
-            .where(ApiToken.token_hash == bindparam("token_hash")))
+
+def _read_columns(model, left_out: frozenset) -> list[tuple[str, object]]:
+    """(attribute name, table column) of the model's plain columns, but those ``left_out``."""
+    return [(prop.key, prop.columns[0]) for prop in inspect(model).column_attrs
+            if prop.key not in left_out and len(prop.columns) == 1]
+
+
+@functools.cache
+def _token_lookup():
+    """Built once: the statement, and where each object's values are in its rows.
+
+    One row per role the user holds beyond ``learner`` (one row when none); the token's columns
+    first, then the user's, the organisation's (NULL without one) and the role's name."""
+    configure_mappers()  # the objects are made by hand below: the mappers must be ready
+    tokens, users = ApiToken.__table__, User.__table__
+    organisations, roles = Organisation.__table__, UserRole.__table__
+    user_columns = _read_columns(User, _USER_LEFT_OUT)
+    organisation_columns = _read_columns(Organisation, _ORGANISATION_LEFT_OUT)
+    token = (tokens.c.id, tokens.c.expires_at, tokens.c.revoked_at, tokens.c.last_used_at)
+    statement = (
+        select(*token, *(c for _k, c in user_columns),
+               *(c.label(f"organisation_{k}") for k, c in organisation_columns), roles.c.role)
+        .select_from(tokens.join(users, users.c.id == tokens.c.user_id)
+                     .outerjoin(organisations, organisations.c.id == users.c.organisation_id)
+                     .outerjoin(roles, roles.c.user_id == users.c.id))
+        .where(tokens.c.token_hash == bindparam("token_hash")))
+    first_user = len(token)
+    first_organisation = first_user + len(user_columns)
+    return (statement, [k for k, _c in user_columns], first_user, first_organisation,
+            [k for k, _c in organisation_columns], first_organisation + len(organisation_columns))
+
+
+def _as_persistent(session, model, key: tuple, values: dict):
+    """The session's object for this row: the one it already holds, its unloaded attributes filled in
+    (as a query would), or a new one made from ``values`` and attached as loaded from the database
+    (unread columns left expired, so reading one loads it)."""
+    obj = session.identity_map.get(key)
+    if obj is not None:
+        unloaded = instance_state(obj).unloaded
+        for name, value in values.items():
+            if name in unloaded:
+                set_committed_value(obj, name, value)
+        return obj
+    obj = inspect(model).class_manager.new_instance()
+    obj.__dict__.update(values)
+    make_transient_to_detached(obj)  # committed as it is, its identity set; the rest expired
+    return obj
 
 
 def user_for_token(token: str) -> User | None:
-    """The user a valid, unexpired, unrevoked token belongs to."""
+    """The user a valid, unexpired, unrevoked token belongs to (an object of the request's session)."""
     if not token:
         return None
-    # One statement on every API request: the token, its user and the user's roles (joined, where the
-    # roles' own ``selectin`` loading would be a second round trip). The organisations a manager
-    # steers are loaded only when asked for (a second round trip on every request otherwise).
-    row = db.session.execute(_token_query(), {"token_hash": _token_hash(token)}).unique().scalar_one_or_none()
+    statement, user_keys, first_user, first_organisation, organisation_keys, role_at = _token_lookup()
+    session = db.session()
+    rows = session.execute(statement, {"token_hash": _token_hash(token)}).all()
+    if not rows:
+        return None
+    row = rows[0]
     now = utcnow()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
-        return None
-    user = row.user
-    if not user.is_active:
-        return None
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
-        _record_token_use(row, now)
+    values = dict(zip(user_keys, row[first_user:first_organisation], strict=True))
+    if row[2] is not None or row[1] <= now or not values["active"] or values["erased_at"] is not None:
+        return None  # revoked, expired, disabled or erased: decided on what the database says now
+    user = _as_persistent(session, User, (User, (values["id"],), None), values)
+    state = instance_state(user)
+    if "role_rows" in state.unloaded:
+        set_committed_value(user, "role_rows", [
+            _as_persistent(session, UserRole, (UserRole, (user.id, r[role_at]), None),
+                           {"user_id": user.id, "role": r[role_at]})
+            for r in rows if r[role_at] is not None])
+    if "organisation" in state.unloaded:
+        organisation = None
+        if values["organisation_id"] is not None:
+            found = dict(zip(organisation_keys, row[first_organisation:role_at], strict=True))
+            organisation = _as_persistent(session, Organisation, (Organisation, (found["id"],), None), found)
+        set_committed_value(user, "organisation", organisation)
+    for obj in (user, *user.role_rows, user.organisation):
+        if obj is not None and instance_state(obj).session_id is None:
+            session.add(obj)  # attached as loaded: nothing to flush (a new user brings its roles along)
+    if row[3] is None or now - row[3] > timedelta(minutes=5):
+        _record_token_use(session, row[0], now)
     return user
 
 
@@ -289,15 +349,18 @@ def end_credentials(user: User, keep_current_session: bool = False) -> None:
     user.session_version += 1
 
 
-def _record_token_use(row: ApiToken, now: datetime) -> None:
+def _record_token_use(session, token_id: int, now: datetime) -> None:
     """Note when a token was last used (at most every five minutes), in the request's own unit of work.
 
     One statement on the request's connection, never a second connection: twenty requests waiting on
     a row lock would otherwise each hold one connection and wait for another, and exhaust the pool.
-    The row is marked as already holding the value, so nothing is flushed or read again for it."""
-    db.session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
-                       .execution_options(synchronize_session=False))
-    set_committed_value(row, "last_used_at", now)
+    A token object the session holds gets the value as already stored, so nothing is flushed or read
+    again for it."""
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
+                    .execution_options(synchronize_session=False))
+    held = session.identity_map.get((ApiToken, (token_id,), None))
+    if held is not None and "last_used_at" not in instance_state(held).unloaded:
+        set_committed_value(held, "last_used_at", now)
 
 
 def update_profile(user: User, data: dict, *, by_admin: bool = False) -> User:

@@ -100,3 +100,78 @@ def test_without_a_cookie_no_session_is_built_and_none_is_sent_until_one_is_need
     assert signed_in.status_code == 302 and any(c.startswith(app.config["SESSION_COOKIE_NAME"] + "=")
                                                  for c in signed_in.headers.getlist("Set-Cookie"))
     assert client.get("/account/profile").status_code == 200  # the cookie set is read back
+
+
+def test_vary_cookie_as_flask_adds_it_and_the_language_of_the_address_still_counts(api, make, client):
+    """Helper "hotauth": the empty session's "Vary: Cookie" is written without Flask's cookie settings and
+    header parsing, and the hooks skip the query's parsing when there is no query; what the answers say is
+    unchanged: "Vary: Cookie" once (joined to a "Vary" the answer has already), ``?lang=`` remembered."""
+    slug = make.course().slug
+    caller = api.as_user(make.user())
+    _fresh()
+    answer = caller.post(f"/api/v1/courses/{slug}/enrolments")
+    assert answer.status_code == 201 and answer.headers.getlist("Vary") == ["Accept-Encoding, Cookie"]
+    assert "Set-Cookie" not in answer.headers
+    big = client.get("/api/v1/openapi.json", headers={"Accept-Encoding": "gzip"})
+    assert big.status_code == 200 and big.headers["Content-Encoding"] == "gzip"
+    assert big.headers.getlist("Vary") == ["Accept-Encoding, Cookie"]
+    from flask import Flask, session
+
+    from learning.security import CookieSessionInterface
+
+    bare = Flask(__name__)
+    bare.secret_key = "x"
+    bare.session_interface = CookieSessionInterface()
+
+    @bare.get("/<vary>")
+    def looked_at(vary):
+        session.get("anything")
+        return "", 200, ({"Vary": vary} if vary != "none" else {})
+    for vary, expected in (("none", ["Cookie"]), ("Origin", ["Origin, Cookie"]), ("Cookie", ["Cookie"]),
+                           ("origin, cookie", ["origin, cookie"])):
+        assert bare.test_client().get(f"/{vary}").headers.getlist("Vary") == expected, vary
+    remembered = caller.get("/api/v1/me?lang=fr")
+    assert remembered.status_code == 200 and "lang=fr" in remembered.headers.get("Set-Cookie", "")
+    refused = caller.get("/api/v1/me?note=a%00b")
+    assert refused.status_code == 400
+    assert caller.post(f"/api/v1/courses/{slug}/enrolments", json={"note": "a\x00b"}).status_code == 400
+
+
+def test_flask_is_told_once_that_a_plain_function_is_synchronous():
+    """Helper "hotauth": ``ensure_sync``'s answer for a plain function is kept; an ``async def``, a bound
+    method and an unhashable callable are asked about every time (and an async one still wrapped)."""
+    from flask import Flask
+
+    from learning import remember_sync_functions
+
+    app = Flask(__name__)
+    asked = []
+
+    def ask(func):
+        asked.append(func)
+        return func if not getattr(func, "is_async", False) else (lambda: "wrapped")
+    app.ensure_sync = ask
+    remember_sync_functions(app, limit=2)
+
+    def plain():
+        return 1
+
+    async def coroutine():
+        return 2
+    coroutine.is_async = True
+
+    class Unhashable:
+        __hash__ = None
+
+        def __call__(self):
+            return 3
+    odd, other, third = Unhashable(), (lambda: 4), (lambda: 5)
+    assert app.ensure_sync(plain) is plain and app.ensure_sync(plain) is plain
+    assert app.ensure_sync(coroutine)() == "wrapped" and app.ensure_sync(coroutine)() == "wrapped"
+    assert app.ensure_sync(odd) is odd and app.ensure_sync(odd) is odd
+    method = Flask.__init__.__get__(app)
+    app.ensure_sync(method), app.ensure_sync(method)
+    for func in (other, third, third):  # the limit (2) is reached with ``other``: ``third`` is asked each time
+        app.ensure_sync(func)
+    assert asked.count(plain) == 1 and asked.count(coroutine) == 2 and asked.count(odd) == 2
+    assert asked.count(method) == 2 and asked.count(other) == 1 and asked.count(third) == 2
