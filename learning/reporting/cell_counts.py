@@ -29,53 +29,41 @@ from pyroaring import BitMap
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from learning.reporting.rollup import ALL_TIME, CELL_FAMILIES, DIMENSIONS, MONTH, YEAR, dims_name
+from learning.reporting.rollup import ALL_TIME, CELL_FAMILIES, DIMENSIONS, MONTH, dims_name
 
 log = logging.getLogger(__name__)
 
 FIELDS = ("user", "kind", "year", "month", "country", "sector", "course", "cohort", "organisation", "weight")
-_ROW = np.dtype([("n", ">i2")] + [item for name in FIELDS for item in ((f"l_{name}", ">i4"), (name, ">i4"))])
 KIND_NAMES = ("reached", "trained", "certified")  # codes 0, 1, 2 in the COPY
 CERTIFIED = 2
 _COLUMN = {"country": "country", "sector": "sector", "course": "course", "cohort": "cohort",
            "organisation": "organisation"}  # a dimension's name -> its column here
 
 
-def _copy_sql(schema: str, where: str) -> str:
+def _read_sql(schema: str, where: str) -> str:
+    """The facts' int columns, each as one bytea of big-endian int4 (``int4send``): one row per
+    year, not one COPY message per fact (the driver's per-message cost was most of the read)."""
+    values = ("user_id", "CASE kind WHEN 'reached' THEN 0 WHEN 'trained' THEN 1 ELSE 2 END", "year", "month",
+              "CAST(COALESCE(c.n, 0) AS integer) - 1", "CAST(COALESCE(s.n, 0) AS integer) - 1", "course_id",
+              "cohort_id", "organisation_id", "weight")
     return (
-        "COPY (SELECT user_id, CASE kind WHEN 'reached' THEN 0 WHEN 'trained' THEN 1 ELSE 2 END, year, month, "
-        "CAST(COALESCE(c.n, 0) AS integer) - 1, CAST(COALESCE(s.n, 0) AS integer) - 1, course_id, cohort_id, "
-        f"organisation_id, weight FROM {schema}.report_facts "
+        f"SELECT count(*), {', '.join(f'string_agg(int4send({value}), {chr(39)}{chr(39)})' for value in values)} "
+        f"FROM {schema}.report_facts "
         "LEFT JOIN unnest(CAST(%(countries)s AS text[])) WITH ORDINALITY AS c (v, n) ON c.v = country "
         "LEFT JOIN unnest(CAST(%(sectors)s AS text[])) WITH ORDINALITY AS s (v, n) ON s.v = sector "
-        f"WHERE kind IN ('reached', 'trained', 'certified') {where}) TO STDOUT (FORMAT BINARY)"
+        f"WHERE kind IN ('reached', 'trained', 'certified') {where}"
     )
 
 
-def _read_copy(chunks) -> dict[str, np.ndarray]:
-    """The rows of a binary COPY of int4 columns (no NULLs), parsed a few megabytes at a time."""
-    size = _ROW.itemsize
-    parts: list[np.ndarray] = []
-    buffer = bytearray()
-    header = 19
-    for chunk in chunks:
-        buffer += chunk
-        if header:
-            if len(buffer) < header:
-                continue
-            del buffer[:header]
-            header = 0
-        whole = len(buffer) // size * size
-        if whole >= 1 << 22:
-            parts.append(np.frombuffer(bytes(buffer[:whole]), dtype=_ROW).copy())
-            del buffer[:whole]
-    whole = len(buffer) // size * size  # the trailer (two bytes) is left over
-    if whole:
-        parts.append(np.frombuffer(bytes(buffer[:whole]), dtype=_ROW))
-    rows = np.concatenate(parts) if parts else np.zeros(0, dtype=_ROW)
-    if len(rows) and (rows["n"] != len(FIELDS)).any():
-        raise ValueError("unexpected row in the facts' COPY")
-    return {name: rows[name].astype(np.int64) for name in FIELDS}
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted (a sort, then the changes: ``numpy.unique`` hashes, slower here)."""
+    values = np.sort(values)
+    if len(values) < 2:
+        return values
+    keep = np.empty(len(values), dtype=bool)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 class _Unsupported(Exception):
@@ -97,6 +85,7 @@ class _Counter:
                  spans: list[tuple[int | None, int | None]], workers: int):
         self.engine, self.schema, self.spans, self.workers = engine, schema, spans, workers
         self.countries, self.sectors = countries, sectors
+        self.escaped = ([_escape(value) for value in countries], [_escape(value) for value in sectors])
         # Offsets and bit widths of the columns that keep their values across years (all-time keys).
         self.offset = {"user": bounds["user"][0], "course": bounds["course"][0], "cohort": bounds["cohort"][0],
                        "organisation": bounds["organisation"][0], "country": 0, "sector": 0}
@@ -120,10 +109,12 @@ class _Counter:
             where += f" AND year <= {int(last)} AND day < DATE '{date(last + 1, 1, 1)}'"
         with self.engine.connect() as connection:
             raw = connection.connection.driver_connection
-            with raw.cursor() as cursor:
-                with cursor.copy(_copy_sql(self.schema, where), params) as copy:
-                    columns = _read_copy(bytes(block) for block in copy)
+            with raw.cursor(binary=True) as cursor:
+                cursor.execute(_read_sql(self.schema, where), params)
+                rows, *blobs = cursor.fetchone()
             connection.rollback()
+        columns = {name: (np.frombuffer(blob, dtype=">i4").astype(np.int64) if rows else np.zeros(0, np.int64))
+                   for name, blob in zip(FIELDS, blobs, strict=True)}
         if len(columns["user"]) and ((columns["country"] < 0).any() or (columns["sector"] < 0).any()):
             raise _Missing()
         return columns
@@ -134,34 +125,36 @@ class _Counter:
             return
         columns = {name: values - self.offset[name] if name in self.offset else values
                    for name, values in columns.items()}
-        months = columns["month"] // 100 * 12 + columns["month"] % 100 - 1
-        periods = {YEAR: columns["year"], MONTH: months}
-        people = columns["kind"] != CERTIFIED
-        certified = ~people
+        # The grains' names are the columns of their periods: "year", and "month" as months since year 0.
+        columns[MONTH] = columns[MONTH] // 100 * 12 + columns[MONTH] % 100 - 1
+        is_people = columns["kind"] != CERTIFIED
+        people = {name: values[is_people] for name, values in columns.items()}  # masked once, not per family
+        certified = {name: values[~is_people] for name, values in columns.items()}
+        del columns
         part_rows: list[str] = []
         for subset, grains in CELL_FAMILIES:
             for grain in grains:
-                self._people_cells(columns, people, subset, grain, periods, part_rows)
-                self._certified_cells(columns, certified, subset, grain, periods, part_rows)
+                self._people_cells(people, subset, grain, part_rows)
+                self._certified_cells(certified, subset, grain, part_rows)
         with self.lock:
             self.rows += part_rows
 
-    def _key(self, columns, mask, names: list[str], periods: dict, grain: str, with_kind: bool
+    def _key(self, columns, names: list[str], grain: str, with_kind: bool
              ) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
-        """The packed keys of the rows in ``mask``; the layout (name, shift, width) to unpack them."""
+        """The packed keys of the rows; the layout (name, shift, width) to unpack them."""
         parts: list[tuple[str, np.ndarray, int]] = []
         if with_kind:
-            parts.append(("kind", columns["kind"][mask], 1))
+            parts.append(("kind", columns["kind"], 1))
         low = 0
         if grain != ALL_TIME:
-            values = periods[grain][mask]
+            values = columns[grain]
             low = int(values.min()) if len(values) else 0
             parts.append(("period", values - low, _bits(int(values.max()) - low) if len(values) else 1))
         for name in names:
-            parts.append((name, columns[name][mask], self.width[name]))
+            parts.append((name, columns[name], self.width[name]))
         if sum(width for *_rest, width in parts) > 63:
             raise _Unsupported(f"{names} {grain}: key beyond 63 bits")
-        key = np.zeros(int(mask.sum()), dtype=np.int64)
+        key = np.zeros(len(columns["user"]), dtype=np.int64)
         layout, shift = [], 0
         for name, values, width in reversed(parts):
             if shift:
@@ -172,13 +165,17 @@ class _Counter:
             shift += width
         return key, [*layout, ("period_low", low, 0)]
 
-    def _people_cells(self, columns, mask, subset, grain, periods, out: list[str]) -> None:
+    def _people_cells(self, columns, subset, grain, out: list[str]) -> None:
+        if not len(columns["user"]):
+            return
         names = [_COLUMN[name] for name in subset]
-        cell_key, layout = self._key(columns, mask, names, periods, grain, with_kind=True)
+        cell_key, layout = self._key(columns, names, grain, with_kind=True)
         user_width = self.width["user"]
         if sum(width for _n, _s, width in layout) + user_width > 63:
             raise _Unsupported(f"{subset} {grain}: key and person beyond 63 bits")
-        pairs = np.unique((cell_key << user_width) | columns["user"][mask])
+        cell_key <<= user_width
+        cell_key |= columns["user"]
+        pairs = _distinct(cell_key)
         cells = pairs >> user_width
         starts = np.flatnonzero(np.diff(cells, prepend=-1))
         if grain == ALL_TIME:
@@ -198,13 +195,13 @@ class _Counter:
         counts = np.diff(np.append(starts, len(pairs)))
         out.append(self._format(subset, grain, layout, cells[starts], counts, None))
 
-    def _certified_cells(self, columns, mask, subset, grain, periods, out: list[str]) -> None:
-        if not mask.any():
+    def _certified_cells(self, columns, subset, grain, out: list[str]) -> None:
+        if not len(columns["user"]):
             return
         names = [_COLUMN[name] for name in subset]
-        key, layout = self._key(columns, mask, names, periods, grain, with_kind=False)
+        key, layout = self._key(columns, names, grain, with_kind=False)
         cells, inverse = np.unique(key, return_inverse=True)
-        sums = np.bincount(inverse, weights=columns["weight"][mask]).astype(np.int64)
+        sums = np.bincount(inverse, weights=columns["weight"]).astype(np.int64)
         if grain == ALL_TIME:
             with self.lock:
                 self.all_time_sums.setdefault((subset, tuple(layout)), []).append((cells, sums))
@@ -230,18 +227,20 @@ class _Counter:
             if name == "period_low":
                 period_low = shift
                 continue
-            values[name] = ((cells >> shift) & ((1 << width) - 1)).tolist()
+            values[name] = (cells >> shift) & ((1 << width) - 1)
         size = len(cells)
-        kinds = [KIND_NAMES[kind]] * size if kind is not None else [KIND_NAMES[k] for k in values["kind"]]
+        kinds = [KIND_NAMES[kind]] * size if kind is not None else [KIND_NAMES[k] for k in values["kind"].tolist()]
         if grain == ALL_TIME:
             periods = ["0"] * size
-        elif grain == YEAR:
-            periods = [str(p + period_low) for p in values["period"]]
         else:
-            periods = [str((p + period_low) // 12 * 100 + (p + period_low) % 12 + 1) for p in values["period"]]
-        country = ([_escape(self.countries[c]) for c in values["country"]] if "country" in values else [""] * size)
-        sector = ([_escape(self.sectors[s]) for s in values["sector"]] if "sector" in values else [""] * size)
-        ids = {name: ([str(v + self.offset[name]) for v in values[name]] if name in values else ["0"] * size)
+            period = values["period"] + period_low
+            if grain == MONTH:
+                period = period // 12 * 100 + period % 12 + 1
+            periods = list(map(str, period.tolist()))
+        countries, sectors = self.escaped
+        country = [countries[c] for c in values["country"].tolist()] if "country" in values else [""] * size
+        sector = [sectors[s] for s in values["sector"].tolist()] if "sector" in values else [""] * size
+        ids = {name: (list(map(str, (values[name] + self.offset[name]).tolist())) if name in values else ["0"] * size)
                for name in ("course", "cohort", "organisation")}
         dims = dims_name(subset)
         return "".join(f"{k}\t{dims}\t{p}\t{c}\t{s}\t{co}\t{ch}\t{o}\t{n}\n" for k, p, c, s, co, ch, o, n in zip(
