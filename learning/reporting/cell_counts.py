@@ -113,7 +113,7 @@ class _Counter:
                 cursor.execute(_read_sql(self.schema, where), params)
                 rows, *blobs = cursor.fetchone()
             connection.rollback()
-        columns = {name: (np.frombuffer(blob, dtype=">i4").astype(np.int64) if rows else np.zeros(0, np.int64))
+        columns = {name: (np.frombuffer(blob, dtype=">i4").astype(np.int32) if rows else np.zeros(0, np.int32))
                    for name, blob in zip(FIELDS, blobs, strict=True)}
         if len(columns["user"]) and ((columns["country"] < 0).any() or (columns["sector"] < 0).any()):
             raise _Missing()
@@ -156,9 +156,9 @@ class _Counter:
             raise _Unsupported(f"{names} {grain}: key beyond 63 bits")
         key = np.zeros(len(columns["user"]), dtype=np.int64)
         layout, shift = [], 0
-        for name, values, width in reversed(parts):
+        for name, values, width in reversed(parts):  # int32 columns, widened as they are shifted
             if shift:
-                key |= values << shift
+                key |= values.astype(np.int64) << shift
             else:
                 key |= values
             layout.append((name, shift, width))
