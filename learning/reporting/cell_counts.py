@@ -2,10 +2,11 @@
 
 The SQL statements of ``rebuild._cells_select`` make PostgreSQL hash every people fact once per
 family (25 families: ≈ 720 CPU-seconds at 10,000,000 enrolments, most of a rebuild). Here the facts
-built aside are read once, a year at a time (binary COPY through the (kind, day) index), as int
-columns; each family's key (kind, period, its dimensions) and the person are packed into one
-64-bit integer, and ``numpy.unique`` (a sort) gives the distinct (cell, person) pairs, whose runs
-are the cells' counts. The all-time cells need the people of every year: each year's distinct
+built aside are read once, a year at a time (through the (kind, day) index; each column as one
+``bytea`` of ``int4send`` values, see ``_read_sql``), as int columns; each family's key (kind,
+period, its dimensions) and the person are packed into one 64-bit integer, and a sort gives the
+distinct (cell, person) pairs, whose runs are the cells' counts (≈ 100-140 CPU-seconds at 10M,
+Python and PostgreSQL together; docs/PERFORMANCE.md, *Ten times the scale (helper "scale10m4")*). The all-time cells need the people of every year: each year's distinct
 people of an all-time cell are added to that cell's bitmap (pyroaring), whose length is the count
 at the end. Certificates are sums of the facts' weights per cell (``bincount``). The cells go back
 by COPY into the table built aside.
