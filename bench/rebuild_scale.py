@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ServerCpu, write_result  # noqa: E402
+from bench.common import ServerCpu, own_cpu_seconds, peak_rss, write_result  # noqa: E402
 
 
 def main() -> None:
@@ -38,22 +38,27 @@ def main() -> None:
     database = args.database_url.rsplit("/", 1)[1]
     phases: list[dict] = []
     load_before = os.getloadavg()
+    python_before = own_cpu_seconds()
     started = time.perf_counter()
     with ServerCpu(args.database_url, database) as cpu:
-        mark = {"cpu": 0.0}
+        mark = {"cpu": 0.0, "python": own_cpu_seconds()}
 
         def log(line: str) -> None:
             # The backends' CPU so far (a connection closed since keeps its last sample).
             spent = sum(cpu.last[pid] - cpu.first[pid] for pid in list(cpu.last))
-            phase = {"phase": line, "cpu_s": round(spent - mark["cpu"], 1), "load": os.getloadavg()[0]}
-            mark["cpu"] = spent
+            python = own_cpu_seconds()
+            phase = {"phase": line, "cpu_s": round(spent - mark["cpu"], 1),
+                     "python_cpu_s": round(python - mark["python"], 1), "load": os.getloadavg()[0]}
+            mark["cpu"], mark["python"] = spent, python
             phases.append(phase)
-            print(f"{line}  (PostgreSQL CPU {phase['cpu_s']} s, load {phase['load']:.1f})", file=sys.stderr)
+            print(f"{line}  (PostgreSQL CPU {phase['cpu_s']} s, Python CPU {phase['python_cpu_s']} s, "
+                  f"load {phase['load']:.1f})", file=sys.stderr)
 
         with app.app_context():
             counts = rebuild_aside(db.engine, workers=args.workers, log=log)
     figures = {"database": database, "workers": args.workers, "wall_s": round(time.perf_counter() - started, 1),
-               "postgresql_cpu_s": cpu.seconds, "load_average_before": load_before,
+               "postgresql_cpu_s": cpu.seconds, "python_cpu_s": round(own_cpu_seconds() - python_before, 1),
+               "rss_mb": peak_rss(), "load_average_before": load_before,
                "load_average_after": os.getloadavg(), "phases": phases, "counts": counts}
     print(json.dumps(figures, indent=2))
     print(f"written {write_result(args.output, figures)}", file=sys.stderr)

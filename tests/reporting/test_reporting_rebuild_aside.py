@@ -92,9 +92,15 @@ def test_summaries_answer_and_changes_count_while_a_rebuild_builds_aside(postgre
 
     # Hold the rebuild in the middle of building: the cells' builder first waits for a lock the test holds.
     cells = rebuild_module.ASIDE[1]
+    def held_fill(engine, connection, workers, say):  # the cells counted in the process (the default)
+        with engine.connect() as waiting:
+            waiting.execute(text(f"SELECT pg_advisory_xact_lock_shared({HOLD})"))
+            waiting.rollback()
+        return cells.fill(engine, connection, workers, say)
+
     monkeypatch.setattr(rebuild_module, "ASIDE", [rebuild_module.ASIDE[0], Aside(
         cells.table, lambda connection: [text(f"SELECT pg_advisory_xact_lock_shared({HOLD})"),
-                                         *cells.statements(connection)])])
+                                         *cells.statements(connection)], fill=held_fill)])
     holder = db.engine.connect()
     holder.execute(text(f"SELECT pg_advisory_lock({HOLD})"))
     holder.commit()
