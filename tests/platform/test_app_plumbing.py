@@ -40,7 +40,7 @@ def test_each_session_hook_is_attached_once_to_the_apps_session_only(app, base_c
         names = {kind: [f.__name__ for f in getattr(hooks, kind)] for kind in
                  ("after_flush", "before_commit", "after_commit", "after_rollback", "do_orm_execute")}
     assert names == {
-        "after_flush": ["_remember_ids", "_remember_people"],
+        "after_flush": ["_remember_ids", "_remember_people", "update_linked_courses"],
         "before_commit": ["_refresh_before_commit"],
         "after_commit": ["_publish_after_commit", "forget_transaction_caches", "forget_course_activities"],
         "after_rollback": ["_forget_after_rollback", "forget_transaction_caches", "forget_course_activities"],
