@@ -344,3 +344,18 @@ def test_an_erasure_replaces_the_persons_change_rows_and_an_index_behind_them_st
     db.session.commit()
     assert erase_user(other.id) is True
     assert db.session.scalar(text("SELECT count(*) FROM report_changes WHERE user_id = :u"), {"u": other.id}) == 0
+
+
+def test_groupings_with_the_time_first_and_repeated_queries_give_the_facts(postgresql):
+    """The bitmaps come keyed by the group per slot (``State.projected``, kept between queries): a time
+    grouping placed before a dimension, a filter that is also grouped, and the same query twice (the
+    second from the kept projections) all give the facts path's rows."""
+    history(seed=5)
+    country = COUNTRIES[1]
+    for report in (ReportFilter(date_from=START + timedelta(days=40), date_to=START + timedelta(days=DAYS - 35)),
+                   ReportFilter(date_from=START + timedelta(days=17), date_to=START + timedelta(days=DAYS - 3),
+                                country=country)):
+        for group in (("year", "country"), ("month", "sector"), ("country",), ("year",), ("country", "sector")):
+            first = from_index(postgresql, report, group)
+            assert first == from_facts(report, group), (report, group)
+            assert from_index(postgresql, report, group) == first, (report, group)

@@ -199,13 +199,33 @@ def _decode(state: State, group: tuple[str, ...], key: tuple) -> tuple:
     return tuple(values)
 
 
+def _bitmaps_by_group(part, names) -> dict[tuple, BitMap]:
+    """The users of each group of these rows, as one bitmap per group."""
+    if not len(part["user"]):
+        return {}
+    gid, radices = _group_ids(part, names)
+    order = np.argsort(gid, kind="stable")
+    gid = gid[order]
+    users = np.ascontiguousarray(part["user"][order], dtype=np.uint32)
+    starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
+    ends = np.r_[starts[1:], len(gid)]
+    return {_split(int(gid[s]), radices): BitMap(array.array("I", users[s:e].tobytes()))
+            for s, e in zip(starts.tolist(), ends.tolist(), strict=True)}
+
+
 def _people_from_bitmaps(state: State, kind: int, dims, grains, first: date, last: date,
                          conditions: dict[str, int], group: tuple[str, ...], time_group: str | None):
-    """Distinct people per group: the union of the whole years' and months' bitmaps, to which the
-    people of the ragged days are added (one slice for both ends, grouped once)."""
+    """Distinct people per group: the union of the whole years' and months' bitmaps and of the
+    bitmaps of the ragged days' people (one slice for both ends, grouped once), counted once per group.
+
+    Each slot's bitmaps come already keyed by the group's dimensions (``State.projected``, kept per slot),
+    so a query walks the groups, not the bitmaps one by one; a group's bitmaps are unioned in one call."""
     fixed = tuple((position, conditions[name]) for position, name in enumerate(dims) if name in conditions)
     key_positions = {name: position for position, name in enumerate(dims)}
-    pieces: dict[tuple, list[BitMap]] = defaultdict(list)
+    plain = [name for name in group if name not in ("year", "month")]
+    group_positions = tuple(key_positions[name] for name in plain)
+    time_at = next((i for i, name in enumerate(group) if name in ("year", "month")), None)
+    by_slot: list[dict[tuple, BitMap]] = []
     ends: list[dict[str, np.ndarray]] = []
     for segment in _segments(first, last, grains, time_group == "month"):
         if segment[0] == "days":
@@ -215,27 +235,21 @@ def _people_from_bitmaps(state: State, kind: int, dims, grains, first: date, las
         slot_key = (dims, kind, grain, period)
         if slot_key not in state.bitmaps:
             continue
-        if time_group == "year":
-            time_value = period if grain == "year" else period // 12
-        else:
-            time_value = period
-        for key, bitmap in state.matching(slot_key, fixed, len(dims)):
-            group_key = tuple((time_value if name in ("year", "month") else key[key_positions[name]])
-                              for name in group)
-            pieces[group_key].append(bitmap)
-    added: dict[tuple, np.ndarray] = {}
+        bitmaps = state.projected(slot_key, fixed, group_positions)
+        if not bitmaps:
+            continue
+        if time_at is not None:
+            time_value = (period if grain == "year" else period // 12) if time_group == "year" else period
+            bitmaps = {(*key[:time_at], time_value, *key[time_at:]): bitmap for key, bitmap in bitmaps.items()}
+        by_slot.append(bitmaps)
     if ends:
         part = ends[0] if len(ends) == 1 else {name: np.concatenate([end[name] for end in ends]) for name in ends[0]}
         _time_columns(part, time_group)
-        added = _users_by_group(part, [("month_key" if g == "month" else g) for g in group])
+        by_slot.append(_bitmaps_by_group(part, [("month_key" if g == "month" else g) for g in group]))
+    if len(by_slot) == 1:
+        return {key: len(bitmap) for key, bitmap in by_slot[0].items()}
     counts = {}
-    for key in set(pieces) | set(added):
-        bitmaps = pieces.get(key, [])
-        users = added.get(key)
-        if users is None:
-            counts[key] = len(bitmaps[0]) if len(bitmaps) == 1 else len(BitMap.union(*bitmaps))
-            continue
-        union = BitMap.union(*bitmaps) if len(bitmaps) > 1 else BitMap(bitmaps[0]) if bitmaps else BitMap()
-        union.update(array.array("I", np.ascontiguousarray(users, dtype=np.uint32).tobytes()))
-        counts[key] = len(union)
+    for key in set().union(*by_slot):
+        bitmaps = [slot[key] for slot in by_slot if key in slot]
+        counts[key] = len(bitmaps[0]) if len(bitmaps) == 1 else len(BitMap.union(*bitmaps))
     return counts

@@ -266,6 +266,22 @@ class State:
             self._matching[(slot_key, positions)] = cached
         return cached.get(tuple(value for _, value in fixed), [])
 
+    def projected(self, slot_key: tuple, fixed: tuple, group_positions: tuple[int, ...]) -> dict[tuple, BitMap]:
+        """The bitmaps of a slot whose key has the ``fixed`` (position, value) pairs, by their key's
+        values at ``group_positions`` (in that order). Every position of the family is either fixed or
+        grouped, so each projected key names one bitmap. Kept per slot, fixed and grouped positions (for
+        every fixed value at once), so that a query does not build the group keys bitmap by bitmap."""
+        positions = tuple(position for position, _ in fixed)
+        cache_key = ("projected", slot_key, positions, group_positions)
+        cached = self._matching.get(cache_key)
+        if cached is None:
+            cached = defaultdict(dict)
+            for key, bitmap in self.bitmaps[slot_key].items():
+                cached[tuple(key[p] for p in positions)][tuple(key[p] for p in group_positions)] = bitmap
+            cached = dict(cached)
+            self._matching[cache_key] = cached
+        return cached.get(tuple(value for _, value in fixed), {})
+
     def _overlay(self) -> dict[str, np.ndarray]:
         if self._overlay_columns is None:
             rows = [row for rows in self.overlay.values() for row in rows]
