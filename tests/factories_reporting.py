@@ -186,3 +186,15 @@ def comparable(summary: dict) -> dict:
     for name in ("country", "sector", "course", "year"):
         result[f"by_{name}"] = sorted(summary[f"by_{name}"], key=lambda item: str(item[name]))
     return result
+
+
+def rollup_state() -> tuple[dict, list]:
+    """The rollup as plain values: its non-zero cells by key, and its facts sorted (for comparing two builds)."""
+    from learning.reporting.models import ReportCell, ReportFact
+
+    cells = {(c.kind, c.dims, c.period, c.country, c.sector, c.course_id, c.cohort_id, c.organisation_id): c.n
+             for c in db.session.scalars(select(ReportCell)) if c.n}
+    facts = sorted((f.user_id, f.kind, f.day, f.country, f.sector, f.course_id, f.cohort_id, f.organisation_id,
+                    f.weight) for f in db.session.scalars(select(ReportFact)))
+    return cells, facts
+

@@ -5,22 +5,15 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given
-from sqlalchemy import select
 
 from learning.extensions import db
 from learning.reporting import rebuild as rebuild_module
-from learning.reporting.models import ReportCell, ReportFact
+from learning.reporting.models import ReportCell
 from learning.reporting.rebuild import rebuild_aside
 from tests import factories_reporting as rf
 from tests.reporting.test_reporting_properties import PROPERTY, build, enrolment_specs
 
-
-def state() -> tuple[dict, list]:
-    cells = {(c.kind, c.dims, c.period, c.country, c.sector, c.course_id, c.cohort_id, c.organisation_id): c.n
-             for c in db.session.scalars(select(ReportCell)) if c.n}
-    facts = sorted((f.user_id, f.kind, f.day, f.country, f.sector, f.course_id, f.cohort_id, f.organisation_id,
-                    f.weight) for f in db.session.scalars(select(ReportFact)))
-    return cells, facts
+state = rf.rollup_state
 
 
 @given(specs=enrolment_specs)

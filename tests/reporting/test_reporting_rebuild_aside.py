@@ -18,7 +18,7 @@ from learning.enrolment.models import Enrolment
 from learning.extensions import db
 from learning.reporting import rebuild as rebuild_module
 from learning.reporting import services
-from learning.reporting.models import ReportCell, ReportFact, ReportRebuild, ReportRebuildPending
+from learning.reporting.models import ReportFact, ReportRebuild, ReportRebuildPending
 from learning.reporting.queries import ReportFilter
 from learning.reporting.rebuild import Aside, rebuild, rebuild_aside
 from tests import factories_reporting as rf
@@ -30,12 +30,7 @@ def summary() -> dict:
     return rf.comparable(services.summary(ReportFilter()))
 
 
-def state() -> tuple[dict, list]:
-    cells = {(c.kind, c.dims, c.period, c.country, c.sector, c.course_id, c.cohort_id, c.organisation_id): c.n
-             for c in db.session.scalars(select(ReportCell)) if c.n}
-    facts = sorted((f.user_id, f.kind, f.day, f.country, f.sector, f.course_id, f.cohort_id, f.organisation_id,
-                    f.weight) for f in db.session.scalars(select(ReportFact)))
-    return cells, facts
+state = rf.rollup_state
 
 
 def history() -> dict:
