@@ -6,12 +6,24 @@ import functools
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import bindparam, func, inspect, select, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    String,
+    bindparam,
+    column,
+    func,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
@@ -27,7 +39,7 @@ from learning.audit.services import record as audit
 from learning.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from learning.extensions import db
 from learning.i18n import is_country_code, is_sector, is_timezone, normalise_language
-from learning.models_base import utcnow
+from learning.models_base import UTCDateTime, utcnow
 from learning.text import single_line
 from learning.transactions import keep_despite_failure
 
@@ -310,9 +322,59 @@ def user_for_token(token: str) -> User | None:
     for obj in (user, *user.role_rows, user.organisation):
         if obj is not None and instance_state(obj).session_id is None:
             session.add(obj)  # attached as loaded: nothing to flush (a new user brings its roles along)
-    if row[3] is None or now - row[3] > timedelta(minutes=5):
+    if row[3] is None or now - row[3] > _TOKEN_USE_NOTED_EVERY:
         _record_token_use(session, row[0], now)
     return user
+
+
+# The caller of the learner's hot routes (enrolling, completing a lesson: ``learning/api/auth.py``'s
+# ``LIGHT_ENDPOINTS``, PostgreSQL only): the few values those routes read, from one statement, with no ORM
+# object built, attached to the session or expired at commit (docs/PERFORMANCE.md, helper "hotpath6").
+# Nothing is kept between requests, as for ``user_for_token``: the statement decides on what the database
+# says now (revoked, expired, disabled, erased), and notes the token's use (every five minutes) in the same
+# round trip. Every other route, ``/me`` included, gets the ``User`` of ``user_for_token``.
+class TokenCaller(NamedTuple):
+    id: int
+    language: str | None
+    country: str | None
+    sector: str | None
+    organisation_id: int | None
+    is_admin: bool
+    two_factor_on: bool  # whether a TOTP secret is set (the secret itself is not read)
+
+
+# ``used`` runs whether or not the final SELECT reads it (PostgreSQL runs every data-modifying CTE once);
+# its condition is on the token's row, so a request that waited for another's note of the same token's
+# use finds it done and writes nothing. Result columns given in order: their metadata is kept.
+_CALLER = text(
+    "WITH caller AS ("
+    "SELECT t.id AS token_id, t.last_used_at, u.id, u.language, u.country, u.sector, u.organisation_id, "
+    "u.totp_secret IS NOT NULL AS two_factor_on "
+    "FROM api_tokens AS t JOIN users AS u ON u.id = t.user_id "
+    "WHERE t.token_hash = :token_hash AND t.revoked_at IS NULL AND t.expires_at > :now "
+    "AND u.active AND u.erased_at IS NULL), "
+    "used AS ("
+    "UPDATE api_tokens SET last_used_at = :now "
+    "WHERE id = (SELECT token_id FROM caller WHERE last_used_at IS NULL OR last_used_at < :stale) "
+    "AND (last_used_at IS NULL OR last_used_at < :stale) RETURNING id) "
+    "SELECT id, language, country, sector, organisation_id, "
+    "EXISTS (SELECT 1 FROM user_roles WHERE user_roles.user_id = caller.id AND role = 'admin'), "
+    "two_factor_on FROM caller"
+).bindparams(bindparam("now", type_=UTCDateTime), bindparam("stale", type_=UTCDateTime)).columns(
+    column("id", Integer), column("language", String), column("country", String), column("sector", String),
+    column("organisation_id", Integer), column("is_admin", Boolean), column("two_factor_on", Boolean))
+
+_TOKEN_USE_NOTED_EVERY = timedelta(minutes=5)
+
+
+def caller_for_token(token: str) -> TokenCaller | None:
+    """``user_for_token`` for the learner's hot routes on PostgreSQL: who calls, as a ``TokenCaller``."""
+    if not token:
+        return None
+    now = utcnow()
+    row = db.session().connection().execute(_CALLER, {
+        "token_hash": _token_hash(token), "now": now, "stale": now - _TOKEN_USE_NOTED_EVERY}).first()
+    return None if row is None else TokenCaller(*row)
 
 
 def tokens_of(user: User, page: int = 1, per_page: int = 50) -> tuple[list[ApiToken], int]:
