@@ -341,12 +341,15 @@ class TokenCaller(NamedTuple):
     organisation_id: int | None
     is_admin: bool
     two_factor_on: bool  # whether a TOTP secret is set (the secret itself is not read)
+    # ``(enrolment id, its row or None)`` when the look-up also locked the caller's enrolment named in the
+    # address (``caller_for_token(..., lock_enrolment=...)``): ``learning/enrolment/hot.py`` uses the row.
+    locked_enrolment: tuple | None = None
 
 
 # ``used`` runs whether or not the final SELECT reads it (PostgreSQL runs every data-modifying CTE once);
 # its condition is on the token's row, so a request that waited for another's note of the same token's
-# use finds it done and writes nothing. Result columns given in order: their metadata is kept.
-_CALLER = text(
+# use finds it done and writes nothing.
+_CALLER_CTES = (
     "WITH caller AS ("
     "SELECT t.id AS token_id, t.last_used_at, u.id, u.language, u.country, u.sector, u.organisation_id, "
     "u.totp_secret IS NOT NULL AS two_factor_on "
@@ -356,25 +359,55 @@ _CALLER = text(
     "used AS ("
     "UPDATE api_tokens SET last_used_at = :now "
     "WHERE id = (SELECT token_id FROM caller WHERE last_used_at IS NULL OR last_used_at < :stale) "
-    "AND (last_used_at IS NULL OR last_used_at < :stale) RETURNING id) "
-    "SELECT id, language, country, sector, organisation_id, "
+    "AND (last_used_at IS NULL OR last_used_at < :stale) RETURNING id)")
+_CALLER_COLUMNS = (
+    "caller.id, caller.language, caller.country, caller.sector, caller.organisation_id, "
     "EXISTS (SELECT 1 FROM user_roles WHERE user_roles.user_id = caller.id AND role = 'admin'), "
-    "two_factor_on FROM caller"
-).bindparams(bindparam("now", type_=UTCDateTime), bindparam("stale", type_=UTCDateTime)).columns(
-    column("id", Integer), column("language", String), column("country", String), column("sector", String),
-    column("organisation_id", Integer), column("is_admin", Boolean), column("two_factor_on", Boolean))
+    "caller.two_factor_on")
+
+
+def _caller_statement(sql: str, *more):
+    """Result columns given in order (their metadata is kept with the statement, not matched by name)."""
+    return text(sql).bindparams(bindparam("now", type_=UTCDateTime), bindparam("stale", type_=UTCDateTime)).columns(
+        column("id", Integer), column("language", String), column("country", String), column("sector", String),
+        column("organisation_id", Integer), column("is_admin", Boolean), column("two_factor_on", Boolean), *more)
+
+
+_CALLER = _caller_statement(f"{_CALLER_CTES} SELECT {_CALLER_COLUMNS} FROM caller")
+
+
+@functools.cache
+def _caller_and_enrolment():
+    """The caller, and in the same round trip their own enrolment named in the address, locked, with what
+    the lesson's statement needs of its course (``hot._LOCK_OWN``'s columns: someone else's enrolment is
+    neither read nor locked, and an invalid token locks nothing). One row when the token is valid, the
+    enrolment's columns NULL when it is not the caller's; none otherwise."""
+    from learning.enrolment.hot import LOCK_OWN_COLUMNS, LOCK_OWN_SQL
+
+    sql = (f"{_CALLER_CTES}, locked AS ({LOCK_OWN_SQL.replace(':user_id', '(SELECT id FROM caller)')}) "
+           f"SELECT {_CALLER_COLUMNS}, locked.* FROM caller LEFT JOIN locked ON true")
+    return _caller_statement(sql, *LOCK_OWN_COLUMNS)
+
 
 _TOKEN_USE_NOTED_EVERY = timedelta(minutes=5)
 
 
-def caller_for_token(token: str) -> TokenCaller | None:
-    """``user_for_token`` for the learner's hot routes on PostgreSQL: who calls, as a ``TokenCaller``."""
+def caller_for_token(token: str, lock_enrolment: int | None = None) -> TokenCaller | None:
+    """``user_for_token`` for the learner's hot routes on PostgreSQL: who calls, as a ``TokenCaller``;
+    with ``lock_enrolment``, their enrolment of that id read and locked in the same statement."""
     if not token:
         return None
     now = utcnow()
-    row = db.session().connection().execute(_CALLER, {
-        "token_hash": _token_hash(token), "now": now, "stale": now - _TOKEN_USE_NOTED_EVERY}).first()
-    return None if row is None else TokenCaller(*row)
+    parameters = {"token_hash": _token_hash(token), "now": now, "stale": now - _TOKEN_USE_NOTED_EVERY}
+    if lock_enrolment is None:
+        row = db.session().connection().execute(_CALLER, parameters).first()
+        return None if row is None else TokenCaller(*row)
+    parameters["enrolment_id"] = lock_enrolment
+    row = db.session().connection().execute(_caller_and_enrolment(), parameters).first()
+    if row is None:
+        return None
+    enrolment = tuple(row[7:])
+    return TokenCaller(*row[:7], (lock_enrolment, None if enrolment[0] is None else enrolment))
 
 
 def tokens_of(user: User, page: int = 1, per_page: int = 50) -> tuple[list[ApiToken], int]:

@@ -158,15 +158,16 @@ def _body(session: Session, key: CourseKey, enrolment_id: int, slug: str, course
 #
 # The caller's own enrolment only (someone else's reads nothing and locks nothing: 404), locked; its
 # course's content version and LTI flag come with it.
-_LOCK_OWN = text(
+LOCK_OWN_SQL = (
     "SELECT e.course_id, e.cohort_id, e.status, e.enrolled_at, e.completed_at, e.withdrawn_at, "
     "c.created_at, c.content_version, c.lti_linked "
     "FROM enrolments AS e JOIN courses AS c ON c.id = e.course_id "
-    "WHERE e.id = :enrolment_id AND e.user_id = :user_id FOR UPDATE OF e"
-).columns(column("course_id", Integer), column("cohort_id", Integer), column("status", String),
-          column("enrolled_at", UTCDateTime), column("completed_at", UTCDateTime),
-          column("withdrawn_at", UTCDateTime), column("created_at", UTCDateTime),
-          column("content_version", Integer), column("lti_linked", Boolean))
+    "WHERE e.id = :enrolment_id AND e.user_id = :user_id FOR UPDATE OF e")
+LOCK_OWN_COLUMNS = (
+    column("course_id", Integer), column("cohort_id", Integer), column("status", String),
+    column("enrolled_at", UTCDateTime), column("completed_at", UTCDateTime), column("withdrawn_at", UTCDateTime),
+    column("created_at", UTCDateTime), column("content_version", Integer), column("lti_linked", Boolean))
+_LOCK_OWN = text(LOCK_OWN_SQL).columns(*LOCK_OWN_COLUMNS)
 
 # Every part of one statement sees the same snapshot, taken after the row lock above was granted: the
 # lessons done by a request that held the lock before are seen, the one added here comes from RETURNING.
@@ -226,7 +227,11 @@ def complete_lesson(session: Session, user, enrolment_id: int, lesson_id: int) -
     """``services.complete_lesson(get_own_enrolment(user, enrolment_id, for_update=True), lesson_id)`` for
     the API: the answer's body."""
     connection = session.connection()
-    row = connection.execute(_LOCK_OWN, {"enrolment_id": enrolment_id, "user_id": user.id}).one_or_none()
+    locked = getattr(user, "locked_enrolment", None)
+    if locked is not None and locked[0] == enrolment_id:  # read and locked with the token (auth.py, hotpath6)
+        row = locked[1]
+    else:
+        row = connection.execute(_LOCK_OWN, {"enrolment_id": enrolment_id, "user_id": user.id}).one_or_none()
     if row is None:
         raise NotFound(_("No such enrolment."))
     course_id, cohort_id, status, enrolled_at, completed_at, withdrawn_at, created_at, version, linked = row
