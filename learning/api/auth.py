@@ -35,7 +35,8 @@ def must_set_up_two_factor(user) -> bool:
 # The learner's hot routes (learning/enrolment/hot.py): on PostgreSQL their caller is a ``TokenCaller``,
 # the few values they read, not a ``User`` of the session (docs/PERFORMANCE.md, helper "hotpath6"). The
 # same decision on the token, made by the database as for every route; SQLite keeps ``User`` (the ORM
-# services serve these routes there).
+# services serve these routes there). A route listed here names no role in ``auth_required`` (the caller
+# knows only whether its person is an admin; tests/accounts/test_token_caller.py).
 LIGHT_ENDPOINTS = frozenset({"api_enrolment.enrol", "api_enrolment.complete_lesson"})
 
 

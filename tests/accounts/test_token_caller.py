@@ -170,3 +170,13 @@ def test_admins_on_the_hot_routes_two_factor_required_and_the_admin_role_read_fr
     # Only an admin is told that a course not yet published is not open (409); anyone else: no such course.
     assert enrol(app, token, draft_slug).status_code == 409
     assert enrol(app, learner_token, draft_slug).status_code == 404
+
+
+def test_the_light_routes_name_no_role_the_caller_could_not_answer(app):
+    """A ``TokenCaller`` knows whether its person is an admin and nothing of their other roles: a route that
+    asks for a role must get a ``User`` (``learning/api/auth.py``'s ``LIGHT_ENDPOINTS``)."""
+    from learning.api.auth import LIGHT_ENDPOINTS, auth
+
+    for endpoint in LIGHT_ENDPOINTS:
+        spec = app.view_functions[endpoint]._spec
+        assert spec["auth"] is auth and not spec.get("roles"), endpoint
