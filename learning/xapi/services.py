@@ -118,12 +118,22 @@ def statements_of(event: LearningEvent) -> list[dict]:
     raise ValueError(f"unknown learning event kind {kind!r}")
 
 
+def _erased_or_gone(user_id: int) -> bool:
+    """Whether the person is erased (or no longer exists): the session's ``User`` if it holds one, else their
+    ``erased_at`` alone. The learner's hot routes hold no ``User`` (their caller is a ``TokenCaller``,
+    docs/PERFORMANCE.md "hotpath6"), and loading one would read the person, their organisation and roles."""
+    held = db.session.identity_map.get((User, (user_id,), None))
+    if held is not None:
+        return held.erased_at is not None
+    row = db.session.execute(select(User.erased_at).where(User.id == user_id)).one_or_none()
+    return row is None or row[0] is not None
+
+
 def on_learning_event(event: LearningEvent) -> None:
     """Receiver of ``learning_event``: queue the event's statements in the caller's transaction."""
     if not enabled():
         return
-    user = db.session.get(User, event.user_id)
-    if user is None or user.erased_at is not None:  # nothing new is said about an erased person
+    if _erased_or_gone(event.user_id):  # nothing new is said about an erased person
         return
     for statement in statements_of(event):
         emit(EVENT_TYPE, {"user_id": event.user_id, "statement_id": statement["id"], "statement": statement})

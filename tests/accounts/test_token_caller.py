@@ -180,3 +180,31 @@ def test_the_light_routes_name_no_role_the_caller_could_not_answer(app):
     for endpoint in LIGHT_ENDPOINTS:
         spec = app.view_functions[endpoint]._spec
         assert spec["auth"] is auth and not spec.get("roles"), endpoint
+
+
+def test_with_an_xapi_store_the_hot_routes_still_queue_statements_and_read_only_whether_erased(app, make):
+    """The xAPI receiver asks whether the person is erased; the hot routes hold no ``User`` for it to find, so
+    it reads ``erased_at`` alone (learning/xapi/services.py), not the person with their organisation and roles."""
+    from learning.outbox.models import OutboxEvent
+
+    course = make.course(quiz=None)
+    slug, lessons = course.slug, lessons_of(course)
+    token = make.token(make.user())
+    app.config["XAPI_ENDPOINT"] = "https://lrs.example.org/xapi"
+    seen: list[str] = []
+
+    def log(conn, cursor, statement, parameters, context, executemany):
+        seen.append(" ".join(statement.split()))
+
+    try:
+        enrolment_id = enrol(app, token, slug).get_json()["id"]
+        event.listen(db.engine, "before_cursor_execute", log)
+        try:
+            assert complete(app, token, enrolment_id, lessons[0]).status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", log)
+    finally:
+        app.config["XAPI_ENDPOINT"] = ""
+    assert count(OutboxEvent, event_type="xapi.statement") == 2  # registered, lesson completed
+    assert not any("FROM user_roles" in s and "api_tokens" not in s for s in seen), seen
+    assert sum(1 for s in seen if s.startswith("SELECT users.erased_at")) == 1, seen
