@@ -203,3 +203,29 @@ def test_unknown_and_empty_tokens_find_nobody(app, make):
     make.token(make.user())
     with app.test_request_context("/api/v1/me"):
         assert user_for_token("") is None and user_for_token("lp_unknown") is None
+
+
+@pytest.mark.parametrize("state", ["active", "disabled", "erasure requested", "erased", "erased but flagged active"])
+def test_a_token_works_exactly_when_its_persons_account_is_active(app, make, state):
+    """The token's look-up asks ``User.is_active``, the rule sign-in and the pages use: in every state an
+    account can be in, the token works exactly when the person loaded by the ORM is active. The token is
+    left unrevoked on purpose (the services end it too): here the person's own state decides."""
+    from learning.accounts.privacy import request_erasure
+    from learning.accounts.services import user_for_token
+
+    person = make.user()
+    token, person_id = make.token(person), person.id
+    if state == "erasure requested":  # the account locked until the erasure task runs
+        request_erasure(person)
+        db.session.flush()
+        db.session.execute(update(ApiToken).values(revoked_at=None))
+    elif state != "active":
+        person.active = state == "erased but flagged active"
+        person.erased_at = utcnow() if state.startswith("erased") else None
+    db.session.commit()
+    db.session.remove()
+    with app.test_request_context("/api/v1/me"):
+        found = user_for_token(token)
+        db.session.remove()
+        assert (found is not None) == db.session.get(User, person_id).is_active == (state == "active")
+        db.session.remove()
