@@ -100,10 +100,14 @@ PlatformPageSchema = page_of(PlatformSchema)
 @bp.doc(summary="The registered LTI 1.3 platforms (admin; paginated, as every list: API.md's conventions)",
         responses={**ADMIN_ERRORS, 422: "Invalid page or per_page"})
 def list_platforms(query):
-    platforms = services.list_platforms()
+    return _page(services.list_platforms(), query, services.describe)
+
+
+def _page(rows: list, query: dict, describe) -> dict:
+    """The query's page of ``rows``, each as ``describe`` shows it (API.md's lists)."""
     page, per_page = query["page"], query["per_page"]
-    items = [services.describe(p) for p in platforms[(page - 1) * per_page:page * per_page]]
-    return {"items": items, "page": page, "per_page": per_page, "total": len(platforms)}
+    return {"items": [describe(row) for row in rows[(page - 1) * per_page:page * per_page]], "page": page,
+            "per_page": per_page, "total": len(rows)}
 
 
 class RemoveQuerySchema(Schema):
@@ -152,10 +156,7 @@ ResourceLinkPageSchema = page_of(ResourceLinkSchema)
 def list_resource_links(platform_id: int, query):
     from learning.lti.removal import describe_link, resource_links_of
 
-    links = resource_links_of(services.get_platform(platform_id))
-    page, per_page = query["page"], query["per_page"]
-    items = [describe_link(link) for link in links[(page - 1) * per_page:page * per_page]]
-    return {"items": items, "page": page, "per_page": per_page, "total": len(links)}
+    return _page(resource_links_of(services.get_platform(platform_id)), query, describe_link)
 
 
 @bp.delete("/lti/links/<int:link_id>")
