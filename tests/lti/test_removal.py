@@ -15,28 +15,18 @@ from learning.audit.models import AuditEntry
 from learning.catalogue.models import Course
 from learning.enrolment.models import Enrolment
 from learning.extensions import db
+from learning.lti import models as lti
 from learning.lti import services
-from learning.lti.models import (
-    LtiContext,
-    LtiContextCohort,
-    LtiDeployment,
-    LtiIdentity,
-    LtiLinkMember,
-    LtiLoginState,
-    LtiPlatform,
-    LtiResourceLink,
-    LtiScoreDelivery,
-)
 from learning.models_base import utcnow
 from tests import factories
 from tests import factories_cohorts as cohorts
 from tests.factories_certificates import sign_in
 
-LAUNCH_LEFT = (LtiDeployment, LtiContext, LtiContextCohort, LtiIdentity, LtiResourceLink, LtiLinkMember,
-               LtiScoreDelivery, LtiLoginState)
+LAUNCH_LEFT = (lti.LtiDeployment, lti.LtiContext, lti.LtiContextCohort, lti.LtiIdentity, lti.LtiResourceLink, lti.LtiLinkMember,
+               lti.LtiScoreDelivery, lti.LtiLoginState)
 
 
-def registered(n: int = 1) -> LtiPlatform:
+def registered(n: int = 1) -> lti.LtiPlatform:
     base = f"https://moodle{n}.removal.example"
     platform = services.create_platform(
         issuer=base, client_id=f"client-{n}", auth_login_url=f"{base}/auth", auth_token_url=f"{base}/token",
@@ -45,29 +35,29 @@ def registered(n: int = 1) -> LtiPlatform:
     return platform
 
 
-def launched(platform: LtiPlatform, course: Course, link: str = "link-1") -> LtiResourceLink:
+def launched(platform: lti.LtiPlatform, course: Course, link: str = "link-1") -> lti.LtiResourceLink:
     """What a launch from the platform leaves (as ``launch`` and ``services`` write it): the person's
     account link, the context with its cohort, the resource link opening the course, the person's
     membership of it and a score delivery, and a login state."""
     person = factories.user()
     deployment = platform.deployments[0]
-    identity = LtiIdentity(platform_id=platform.id, subject=f"sub-{link}", user_id=person.id)
-    context = db.session.scalar(select(LtiContext).where(LtiContext.platform_id == platform.id))
+    identity = lti.LtiIdentity(platform_id=platform.id, subject=f"sub-{link}", user_id=person.id)
+    context = db.session.scalar(select(lti.LtiContext).where(lti.LtiContext.platform_id == platform.id))
     if context is None:
-        context = LtiContext(platform_id=platform.id, deployment_id=deployment.id, context_id="ctx", title="Class",
+        context = lti.LtiContext(platform_id=platform.id, deployment_id=deployment.id, context_id="ctx", title="Class",
                              nrps_versions=[])
         db.session.add(context)
         db.session.flush()
         cohort = cohorts.cohort(course=course)
-        db.session.add(LtiContextCohort(context_id=context.id, course_id=course.id, cohort_id=cohort.id))
-    resource = LtiResourceLink(platform_id=platform.id, deployment_id=deployment.id, context_id=context.id,
+        db.session.add(lti.LtiContextCohort(context_id=context.id, course_id=course.id, cohort_id=cohort.id))
+    resource = lti.LtiResourceLink(platform_id=platform.id, deployment_id=deployment.id, context_id=context.id,
                                resource_link_id=link, title="Lesson", course_id=course.id, ags_scopes=[])
     db.session.add_all([identity, resource])
     db.session.flush()
     db.session.add_all([
-        LtiLinkMember(resource_link_id=resource.id, user_id=person.id, identity_id=identity.id, roles=[]),
-        LtiScoreDelivery(resource_link_id=resource.id, user_id=person.id, sent_at=utcnow()),
-        LtiLoginState(state=f"state-{link}", nonce=f"nonce-{link}", platform_id=platform.id,
+        lti.LtiLinkMember(resource_link_id=resource.id, user_id=person.id, identity_id=identity.id, roles=[]),
+        lti.LtiScoreDelivery(resource_link_id=resource.id, user_id=person.id, sent_at=utcnow()),
+        lti.LtiLoginState(state=f"state-{link}", nonce=f"nonce-{link}", platform_id=platform.id,
                       expires_at=utcnow() + timedelta(minutes=10))])
     factories.enrolment(person, course)  # commits
     return resource
@@ -83,7 +73,7 @@ def rows(model, platform_id: int | None = None) -> int:
 def world() -> dict:
     """Every row LTI keeps, and the accounts, enrolments and courses' flags: what must not change."""
     db.session.expire_all()
-    return {"platforms": rows(LtiPlatform), **{model.__name__: rows(model) for model in LAUNCH_LEFT},
+    return {"platforms": rows(lti.LtiPlatform), **{model.__name__: rows(model) for model in LAUNCH_LEFT},
             "users": rows(User), "linked": sorted(db.session.scalars(select(Course.id).where(Course.lti_linked))),
             "audit": rows(AuditEntry)}
 
@@ -123,7 +113,7 @@ def test_with_cascade_the_platform_and_all_its_launches_left_go_and_the_course_i
     platform_id = platform.id
     assert api.as_user(admin).delete(f"lti/platforms/{platform_id}?cascade=true").status_code == 204
     db.session.expire_all()
-    assert db.session.get(LtiPlatform, platform_id) is None
+    assert db.session.get(lti.LtiPlatform, platform_id) is None
     # Every row launches left is gone but the other platform's one of each.
     assert {model.__name__: rows(model) for model in LAUNCH_LEFT} == {model.__name__: 1 for model in LAUNCH_LEFT}
     assert all(rows(model, other.id) == 1 for model in LAUNCH_LEFT if hasattr(model, "platform_id"))
@@ -156,7 +146,7 @@ def test_a_platform_nobody_launched_from_is_removed_without_cascade(api, make):
     platform_id = platform.id
     assert api.as_user(admin).delete(f"lti/platforms/{platform_id}").status_code == 204
     db.session.expire_all()
-    assert rows(LtiPlatform) == 0 and rows(LtiDeployment) == 0
+    assert rows(lti.LtiPlatform) == 0 and rows(lti.LtiDeployment) == 0
     assert [action for action, *_ in removals()] == ["lti.platform_removed"]
 
 
@@ -191,10 +181,10 @@ def test_an_admin_lists_a_platforms_links_and_removes_one(api, make):
     gone_id = gone.id
     assert client.delete(f"lti/links/{gone_id}").status_code == 204
     db.session.expire_all()
-    assert db.session.get(LtiResourceLink, gone_id) is None and db.session.get(LtiResourceLink, kept.id)
-    assert rows(LtiLinkMember) == rows(LtiScoreDelivery) == 1
+    assert db.session.get(lti.LtiResourceLink, gone_id) is None and db.session.get(lti.LtiResourceLink, kept.id)
+    assert rows(lti.LtiLinkMember) == rows(lti.LtiScoreDelivery) == 1
     assert not linked(other_course) and linked(course)
-    assert rows(LtiIdentity) == 2  # the people's link to the platform stays: they may launch again
+    assert rows(lti.LtiIdentity) == 2  # the people's link to the platform stays: they may launch again
     assert [(a, actor, target) for a, actor, target, _d in removals()] == [
         ("lti.resource_link_removed", admin.id, str(gone_id))]
 
@@ -228,7 +218,7 @@ def test_the_commands_remove_refuse_and_list(runner, make):
     assert linked(course)  # link-2 still opens it
     removed = runner.invoke(args=["lti", "remove-platform", str(platform.id), "--cascade"])
     assert removed.exit_code == 0 and "1 resource links" in removed.output
-    assert rows(LtiPlatform) == 0 and not linked(course)
+    assert rows(lti.LtiPlatform) == 0 and not linked(course)
     assert [(action, actor) for action, actor, _t, _d in removals()] == [
         ("lti.resource_link_removed", None), ("lti.platform_removed", None)]
 
@@ -249,7 +239,7 @@ def test_on_the_admins_page_removal_is_refused_until_asked_to_cascade(app, make)
     assert removed.status_code == 302
     page = admin.get("/admin/lti/").get_data(as_text=True)
     assert "Moodle 1 is removed" in page and "No platform is registered yet." in page
-    assert rows(LtiPlatform) == 0 and not linked(course)
+    assert rows(lti.LtiPlatform) == 0 and not linked(course)
     for person in (make.user(), make.trainer()):
         browser = app.test_client()
         sign_in(browser, person)
