@@ -1,5 +1,6 @@
-"""Test plumbing that is not a fixture: databases, free ports, a real SMTP server, and the helpers of
-the browser tests on phones (signing in, reading a QR code off the screen, the offline queue)."""
+"""Test plumbing that is not a fixture: databases, the statements a block sends, free ports, a real SMTP
+server, and the helpers of the browser tests on phones (signing in, reading a QR code off the screen, the
+offline queue)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,30 @@ import socket
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
+
+
+@contextmanager
+def statements():
+    """The SQL statements sent to the app's database inside the block (white space folded), in order."""
+    from learning.extensions import db
+
+    seen: list[str] = []
+
+    def log(conn, cursor, statement, parameters, context, executemany):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", log)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", log)
 
 
 def free_port() -> int:

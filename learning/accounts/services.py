@@ -293,7 +293,8 @@ def _as_persistent(session, model, key: tuple, values: dict):
 
 
 def user_for_token(token: str) -> User | None:
-    """The user a valid, unexpired, unrevoked token belongs to (an object of the request's session)."""
+    """The user a valid, unexpired, unrevoked token belongs to, if their account is active (``User.is_active``):
+    an object of the request's session."""
     if not token:
         return None
     statement, user_keys, first_user, first_organisation, organisation_keys, role_at = _token_lookup()
@@ -304,9 +305,11 @@ def user_for_token(token: str) -> User | None:
     row = rows[0]
     now = utcnow()
     values = dict(zip(user_keys, row[first_user:first_organisation], strict=True))
-    if row[2] is not None or row[1] <= now or not values["active"] or values["erased_at"] is not None:
-        return None  # revoked, expired, disabled or erased: decided on what the database says now
+    if row[2] is not None or row[1] <= now:
+        return None  # revoked or expired: decided on what the database says now
     user = _as_persistent(session, User, (User, (values["id"],), None), values)
+    if not user.is_active:  # disabled or erased: the account's own rule, on the row just read
+        return None  # before the object joins the session (a new one is still detached): nothing kept
     state = instance_state(user)
     if "role_rows" in state.unloaded:
         set_committed_value(user, "role_rows", [

@@ -1,4 +1,5 @@
-"""LTI 1.3 platforms API (admin): register the partners' LMSs that launch our courses, and list them.
+"""LTI 1.3 platforms API (admin): register the partners' LMSs that launch our courses, list them and remove
+them, and their resource links.
 
 The tool's own configuration (login, launch, JWKS and deep linking URLs) is public at ``GET /lti/config``.
 """
@@ -99,10 +100,78 @@ PlatformPageSchema = page_of(PlatformSchema)
 @bp.doc(summary="The registered LTI 1.3 platforms (admin; paginated, as every list: API.md's conventions)",
         responses={**ADMIN_ERRORS, 422: "Invalid page or per_page"})
 def list_platforms(query):
-    platforms = services.list_platforms()
+    return _page(services.list_platforms(), query, services.describe)
+
+
+def _page(rows: list, query: dict, describe) -> dict:
+    """The query's page of ``rows``, each as ``describe`` shows it (API.md's lists)."""
     page, per_page = query["page"], query["per_page"]
-    items = [services.describe(p) for p in platforms[(page - 1) * per_page:page * per_page]]
-    return {"items": items, "page": page, "per_page": per_page, "total": len(platforms)}
+    return {"items": [describe(row) for row in rows[(page - 1) * per_page:page * per_page]], "page": page,
+            "per_page": per_page, "total": len(rows)}
+
+
+class RemoveQuerySchema(Schema):
+    cascade = Boolean(load_default=False, metadata={
+        "description": "Also remove the resource links, contexts and account links launches left (the accounts "
+                       "and their enrolments stay); without it a platform that has any is refused (409)"})
+
+
+@bp.delete("/lti/platforms/<int:platform_id>")
+@bp.auth_required(auth, roles=["admin"])
+@bp.input(RemoveQuerySchema, location="query", arg_name="query")
+@bp.output({}, status_code=204)
+@bp.doc(summary="Remove an LTI 1.3 platform (admin)",
+        description="Its launches are refused from now on; a course it linked stops counting as LTI-linked "
+                    "once its last link goes. Audited (`lti.platform_removed`).",
+        responses={**ADMIN_ERRORS, 404: "No such platform",
+                   409: "Resource links or linked accounts depend on it (`platform_in_use`, with "
+                        "`resource_links` and `linked_accounts`): ask with `cascade=true`, or turn it off"})
+def remove_platform(platform_id: int, query):
+    from learning.lti.removal import remove_platform as remove
+
+    remove(current_api_user(), services.get_platform(platform_id), cascade=query["cascade"])
+    return ""
+
+
+class ResourceLinkSchema(Schema):
+    id = Integer(required=True)
+    platform_id = Integer(required=True)
+    resource_link_id = String(required=True, metadata={"description": "The platform's id of the placement"})
+    title = String(required=True)
+    course = String(allow_none=True, required=True, metadata={"description": "The slug of the course it opens"})
+    context = String(allow_none=True, required=True, metadata={"description": "The platform's course it is in"})
+    members = Integer(required=True, metadata={"description": "People who launched it"})
+    created_at = DateTime(required=True)
+
+
+ResourceLinkPageSchema = page_of(ResourceLinkSchema)
+
+
+@bp.get("/lti/platforms/<int:platform_id>/links")
+@bp.auth_required(auth, roles=["admin"])
+@bp.input(PageQuerySchema, location="query", arg_name="query")
+@bp.output(ResourceLinkPageSchema)
+@bp.doc(summary="The resource links launched from an LTI 1.3 platform (admin; paginated)",
+        responses={**ADMIN_ERRORS, 404: "No such platform", 422: "Invalid page or per_page"})
+def list_resource_links(platform_id: int, query):
+    from learning.lti.removal import describe_link, resource_links_of
+
+    return _page(resource_links_of(services.get_platform(platform_id)), query, describe_link)
+
+
+@bp.delete("/lti/links/<int:link_id>")
+@bp.auth_required(auth, roles=["admin"])
+@bp.output({}, status_code=204)
+@bp.doc(summary="Remove an LTI resource link (admin)",
+        description="Its scores are no longer sent; a new launch of it registers it again. Audited "
+                    "(`lti.resource_link_removed`).",
+        responses={**ADMIN_ERRORS, 404: "No such resource link"})
+def remove_resource_link(link_id: int):
+    from learning.lti.removal import get_resource_link
+    from learning.lti.removal import remove_resource_link as remove
+
+    remove(current_api_user(), get_resource_link(link_id))
+    return ""
 
 
 class RosterPullSchema(Schema):

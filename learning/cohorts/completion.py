@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, select
 
 from learning.accounts.models import User
 from learning.audit.services import record as audit
-from learning.cohorts.models import Attendance, Cohort, TrainingSession
+from learning.cohorts.models import ATTENDANCE_DECIDES, Attendance, Cohort, TrainingSession
 from learning.cohorts.services import Member, get_member, members_of, require_open
 from learning.enrolment.models import Enrolment
 from learning.enrolment.services import mark_completed
@@ -54,7 +54,7 @@ def sign_off(actor: User, cohort: Cohort, user_id: int) -> Member:
 
 def eligible_enrolment_ids(cohort: Cohort) -> list[int]:
     """Active members who meet the cohort's attendance rule ("none" signs off nobody by itself)."""
-    if cohort.attendance_rule not in ("all_sessions", "min_percent"):
+    if cohort.attendance_rule not in ATTENDANCE_DECIDES:
         return []
     sessions = db.session.scalar(
         select(func.count(TrainingSession.id)).where(TrainingSession.cohort_id == cohort.id)) or 0
@@ -76,7 +76,7 @@ def eligible_enrolment_ids(cohort: Cohort) -> list[int]:
 def below_rule(cohort: Cohort) -> list[Member]:
     """Active members who do not meet the attendance rule now: the trainer sees them before closing,
     to correct a register or sign someone off by hand. Empty when the rule is trainer sign-off only."""
-    if cohort.attendance_rule not in ("all_sessions", "min_percent"):
+    if cohort.attendance_rule not in ATTENDANCE_DECIDES:
         return []
     eligible = set(eligible_enrolment_ids(cohort))
     members, _total = members_of(cohort)

@@ -15,6 +15,9 @@ from learning.models_base import UTCDateTime, utcnow
 
 DELIVERY_MODES = ("online", "in_person", "blended")
 ATTENDANCE_RULES = ("none", "all_sessions", "min_percent")
+# The rules under which attendance decides a member's completion (the trainer closes the cohort or signs
+# them off), not the online part alone; "none" leaves it to the learner's progress.
+ATTENDANCE_DECIDES = ("all_sessions", "min_percent")
 NAME_MAX = 200
 CAPACITY_MAX = 2**31 - 1  # the most an INTEGER column holds
 

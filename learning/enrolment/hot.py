@@ -15,9 +15,9 @@ keep the ORM services; SQLite (the tests' other database) keeps them too.
   content version keys what the process keeps: outline, slug, titles), then ONE statement that records
   the lesson, moves the last activity forward, reads the lessons done, and, when that was the last
   requirement, completes the enrolment and writes its ``enrolment.completed`` outbox event (the certificate
-  follows from it) and the statistics' event — ``check_completion``'s rule (every lesson done, the quiz
-  passed if the course has one, no attendance rule of a cohort deciding instead) as the statement's own
-  condition, evaluated after the row lock was granted, so two requests finishing the last two lessons at
+  follows from it) and the statistics' event — the completion rule (``learning.enrolment.completion``, which
+  ``check_completion`` applies too: every lesson done, the quiz passed if the course has one, no attendance
+  rule of a cohort deciding instead) as the statement's own condition, evaluated after the row lock was granted, so two requests finishing the last two lessons at
   once complete it exactly once.
 
 The statistics' events are written by these statements when the refresh is deferred (``defer_refresh``,
@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from learning.catalogue.content import CourseKey, course_card, kept, note_lti_linked, title_of
 from learning.catalogue.models import Course
-from learning.enrolment import services
+from learning.enrolment import completion, services
 from learning.enrolment.models import Enrolment
 from learning.errors import NotFound
 from learning.models_base import UTCDateTime, utcnow
@@ -171,8 +171,10 @@ _LOCK_OWN = text(LOCK_OWN_SQL).columns(*LOCK_OWN_COLUMNS)
 
 # Every part of one statement sees the same snapshot, taken after the row lock above was granted: the
 # lessons done by a request that held the lock before are seen, the one added here comes from RETURNING.
-# ``rules`` is ``check_completion``'s rule; ``touched`` writes the last activity (never back in time) and,
-# when the rule holds, the completion, as ``mark_completed`` does; ``event`` is its outbox event.
+# ``rules`` is the completion rule, a column per requirement (``learning.enrolment.completion``; its
+# ``quiz_done`` is the quiz passed when the course has one, for the answer's progress); ``touched`` writes
+# the last activity (never back in time) and, when every requirement holds, the completion, as
+# ``mark_completed`` does; ``event`` is its outbox event.
 _RECORD_AND_COMPLETE = text(
     "WITH added AS ("
     "INSERT INTO lesson_progress (enrolment_id, lesson_id, completed_at) "
@@ -180,13 +182,7 @@ _RECORD_AND_COMPLETE = text(
     "done AS ("
     "SELECT lesson_id, false AS added FROM lesson_progress WHERE enrolment_id = :enrolment_id "
     "UNION ALL SELECT lesson_id, true FROM added), "
-    "rules AS (SELECT "
-    "(:has_quiz AND EXISTS (SELECT 1 FROM quiz_attempts "
-    "WHERE enrolment_id = :enrolment_id AND passed)) AS quiz_passed, "
-    "(NOT EXISTS (SELECT 1 FROM cohorts WHERE id = :cohort_id "
-    "AND attendance_rule IN ('all_sessions', 'min_percent')) "
-    "AND NOT EXISTS (SELECT 1 FROM unnest(:lesson_ids) AS outline(id) "
-    "WHERE outline.id NOT IN (SELECT lesson_id FROM done))) AS lessons_done), "
+    f"rules AS (SELECT {completion.SQL_COLUMNS}), "
     "touched AS ("
     "UPDATE enrolments SET "
     "last_activity_at = CASE WHEN last_activity_at IS NULL OR last_activity_at < :now "
@@ -194,7 +190,7 @@ _RECORD_AND_COMPLETE = text(
     "status = CASE WHEN r.finish THEN 'completed' ELSE status END, "
     "completed_at = CASE WHEN r.finish THEN :now ELSE completed_at END, "
     "signed_off_by_id = CASE WHEN r.finish THEN NULL ELSE signed_off_by_id END "
-    "FROM (SELECT lessons_done AND (quiz_passed OR NOT :has_quiz) AS finish FROM rules) AS r "
+    f"FROM (SELECT {completion.SQL_ALL_MET} AS finish FROM rules) AS r "
     "WHERE enrolments.id = :enrolment_id AND enrolments.status = 'active' "
     "AND (r.finish OR enrolments.last_activity_at IS NULL OR enrolments.last_activity_at < :now) "
     "RETURNING r.finish), "
@@ -206,7 +202,7 @@ _RECORD_AND_COMPLETE = text(
     "FROM touched WHERE touched.finish AND :deferred "
     "RETURNING id, event_type) "
     "SELECT done.lesson_id, done.added, NULL AS event_id, NULL AS event_type, "
-    "(SELECT quiz_passed FROM rules) AS quiz_passed FROM done "
+    "(SELECT quiz_done FROM rules) AS quiz_done FROM done "
     "UNION ALL SELECT NULL, NULL, id, event_type, NULL FROM event"
 ).bindparams(
     bindparam("now", type_=UTCDateTime), bindparam("has_quiz", type_=Boolean),
@@ -220,7 +216,7 @@ def _record_and_complete():
 
     return _RECORD_AND_COMPLETE.bindparams(bindparam("lesson_ids", type_=ARRAY(Integer))).columns(
         column("lesson_id", Integer), column("added", Boolean), column("event_id", Integer),
-        column("event_type", String), column("quiz_passed", Boolean))
+        column("event_type", String), column("quiz_done", Boolean))
 
 
 def complete_lesson(session: Session, user, enrolment_id: int, lesson_id: int) -> dict:

@@ -25,7 +25,7 @@ from learning.catalogue.content import kept
 from learning.catalogue.models import Course, Lesson, Module, Quiz
 from learning.catalogue.questions import score_answers
 from learning.certificates.models import Certificate
-from learning.cohorts.models import Cohort
+from learning.enrolment.completion import completed_lesson_ids, quiz_passed, requirements_met
 from learning.enrolment.models import Enrolment, LessonProgress, QuizAttempt
 from learning.errors import Conflict, DomainError, NotFound
 from learning.extensions import db
@@ -274,12 +274,6 @@ def forget_transaction_caches(session: Session, *_args) -> None:
     session.info.pop(_DONE, None)
 
 
-def completed_lesson_ids(enrolment: Enrolment) -> set[int]:
-    return set(db.session.scalars(
-        select(LessonProgress.lesson_id).where(LessonProgress.enrolment_id == enrolment.id)
-    ))
-
-
 def complete_lesson(enrolment: Enrolment, lesson_id: int, *, locked: bool = False,
                     at: datetime | None = None) -> Enrolment:
     """Mark a lesson done (repeating it changes nothing) and complete the course if that was all.
@@ -437,39 +431,20 @@ def submit_quiz(enrolment: Enrolment, answers, *, at: datetime | None = None) ->
     return QuizResult(attempt, score, passed)
 
 
-def quiz_passed(enrolment: Enrolment) -> bool:
-    return db.session.scalar(
-        select(QuizAttempt.id).where(QuizAttempt.enrolment_id == enrolment.id, QuizAttempt.passed.is_(True)).limit(1)
-    ) is not None
-
-
 def check_completion(enrolment: Enrolment, done: set[int] | None = None, *, offline: bool = False) -> bool:
-    """Complete the enrolment if every lesson is done and the quiz, if any, is passed.
+    """Complete the enrolment if the completion rule holds (``learning.enrolment.completion``: every
+    lesson done, the quiz passed if the course has one, no attendance rule of a cohort deciding instead).
 
     ``offline``: the requirement just met was an event made on a device; the completion then dates
     from when its last requirement was actually met (statistics count that day, rule 9).
     """
     if enrolment.status != "active":
         return enrolment.status == "completed"
-    if _completed_by_attendance(enrolment):
-        return False
     outline = course_outline(enrolment.course_id)
-    if not set(outline.lesson_ids) <= (done if done is not None else completed_lesson_ids(enrolment)):
-        return False
-    if outline.has_quiz and not quiz_passed(enrolment):
+    if not requirements_met(enrolment, outline, done):
         return False
     mark_completed(enrolment, at=_requirements_met_at(enrolment, outline) if offline else None)
     return True
-
-
-def _completed_by_attendance(enrolment: Enrolment) -> bool:
-    """In a cohort with an attendance rule, attendance decides: the member is completed (and certified)
-    when the trainer closes the cohort having met the rule, or signs them off by hand; finishing the
-    online part alone does not (issue 18: certificates for those who met the rule)."""
-    if enrolment.cohort_id is None:
-        return False
-    rule = db.session.scalar(select(Cohort.attendance_rule).where(Cohort.id == enrolment.cohort_id))
-    return rule in ("all_sessions", "min_percent")
 
 
 def _requirements_met_at(enrolment: Enrolment, outline: CourseOutline) -> datetime:

@@ -1,4 +1,5 @@
-"""``flask --app learning lti ...``: an admin registers the partners' LMSs that launch our courses."""
+"""``flask --app learning lti ...``: an admin registers the partners' LMSs that launch our courses, and
+removes them or their resource links."""
 
 from __future__ import annotations
 
@@ -31,18 +32,12 @@ def add_platform(issuer, client_id, key_set_url, auth_login_url, auth_token_url,
     """Register a platform (its issuer, client id, keyset, endpoints and deployment ids)."""
     from learning.lti.services import create_platform, describe
 
-    try:
-        platform = create_platform(
-            issuer=issuer, client_id=client_id, key_set_url=key_set_url, auth_login_url=auth_login_url,
-            auth_token_url=auth_token_url, auth_token_audience=auth_token_audience,
-            deployment_ids=list(deployment_ids), name=name,
-            organisation=_organisation(organisation) if organisation else None,
-            instructors_are_trainers=instructors_are_trainers)
-    except DomainError as error:
-        db.session.rollback()
-        details = "; ".join(f"{k}: {', '.join(v)}" for k, v in (error.fields or {}).items())
-        raise click.ClickException(f"{error.message} {details}".strip()) from error
-    db.session.commit()
+    platform = _run(lambda: create_platform(
+        issuer=issuer, client_id=client_id, key_set_url=key_set_url, auth_login_url=auth_login_url,
+        auth_token_url=auth_token_url, auth_token_audience=auth_token_audience,
+        deployment_ids=list(deployment_ids), name=name,
+        organisation=_organisation(organisation) if organisation else None,
+        instructors_are_trainers=instructors_are_trainers))
     click.echo(json.dumps(describe(platform), indent=2, ensure_ascii=False, default=str))
 
 
@@ -53,6 +48,55 @@ def list_platforms():
     from learning.lti.services import list_platforms as platforms
 
     click.echo(json.dumps([describe(p) for p in platforms()], indent=2, ensure_ascii=False, default=str))
+
+
+@lti_cli.command("remove-platform")
+@click.argument("platform_id", type=int)
+@click.option("--cascade", is_flag=True,
+              help="Also remove the resource links, contexts and account links its launches left (the accounts "
+                   "and their enrolments stay); without it a platform that has any is refused")
+def remove_platform(platform_id, cascade):
+    """Remove a registered platform: its launches are refused from now on."""
+    from learning.lti.removal import remove_platform as remove
+    from learning.lti.services import get_platform
+
+    removed = _run(lambda: remove(None, get_platform(platform_id), cascade=cascade))
+    click.echo(f"Removed platform {platform_id} ({removed.resource_links} resource links, "
+               f"{removed.linked_accounts} linked accounts with it).")
+
+
+@lti_cli.command("links")
+@click.argument("platform_id", type=int)
+def list_links(platform_id):
+    """The resource links launched from a platform."""
+    from learning.lti.removal import describe_link, resource_links_of
+    from learning.lti.services import get_platform
+
+    links = _run(lambda: resource_links_of(get_platform(platform_id)), commit=False)
+    click.echo(json.dumps([describe_link(link) for link in links], indent=2, ensure_ascii=False, default=str))
+
+
+@lti_cli.command("remove-link")
+@click.argument("link_id", type=int)
+def remove_link(link_id):
+    """Remove a resource link: its scores are no longer sent (a new launch of it registers it again)."""
+    from learning.lti.removal import get_resource_link, remove_resource_link
+
+    _run(lambda: remove_resource_link(None, get_resource_link(link_id)))
+    click.echo(f"Removed resource link {link_id}.")
+
+
+def _run(action, commit: bool = True):
+    """``action()``, committed; a refusal is the command's error message, with nothing changed."""
+    try:
+        result = action()
+    except DomainError as error:
+        db.session.rollback()
+        details = "; ".join(f"{k}: {', '.join(v)}" for k, v in (error.fields or {}).items())
+        raise click.ClickException(f"{error.message} {details}".strip()) from error
+    if commit:
+        db.session.commit()
+    return result
 
 
 @lti_cli.command("rotate-key")

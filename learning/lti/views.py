@@ -328,6 +328,23 @@ def admin_set_enabled(platform_id: int):
     return redirect(url_for("lti_admin.admin_index"))
 
 
+@admin_bp.post("/<int:platform_id>/remove")
+@admin_required
+def admin_remove(platform_id: int):
+    """Remove a registration; refused (flashed, nothing changed) while launches left records depending on
+    it, unless the admin ticked that those go too."""
+    from flask import flash
+    from flask_login import current_user
+
+    from learning.lti.removal import remove_platform
+
+    platform = services.get_platform(platform_id)
+    name = platform.name
+    remove_platform(current_user, platform, cascade=request.form.get("cascade") == "1")
+    flash(_("%(name)s is removed: its launches are refused.", name=name), "success")
+    return redirect(url_for("lti_admin.admin_index"))
+
+
 # --- shared ------------------------------------------------------------------------------------
 
 def _frameable(response):

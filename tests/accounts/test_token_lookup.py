@@ -12,12 +12,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, event, inspect, select, update
+from sqlalchemy import delete, inspect, select, update
 
 from learning.accounts.models import ApiToken, Organisation, User, UserRole
 from learning.extensions import db
 from learning.models_base import utcnow
 from tests.conftest import build_app
+from tests.support import statements
 
 
 @pytest.fixture
@@ -26,22 +27,24 @@ def other_process(base_config, app):
     return build_app(base_config)
 
 
-def call(app, token, method="GET", path="/api/v1/me", **kwargs):
-    """A request on a fresh session (the test's own objects are not in it)."""
-    db.session.remove()
+def request(app, token, method="GET", path="/api/v1/me", **kwargs):
+    """One API request with the token, its session removed after it."""
     headers = {"Accept": "application/json", "Authorization": f"Bearer {token}"}
     response = app.test_client().open(path, method=method, headers=headers, **kwargs)
     db.session.remove()
     return response
 
 
+def call(app, token, method="GET", path="/api/v1/me", **kwargs):
+    """A request on a fresh session (the test's own objects are not in it)."""
+    db.session.remove()
+    return request(app, token, method, path, **kwargs)
+
+
 def in_other(app, token, **kwargs):
+    """A request to the other process (``other_process``)."""
     with app.app_context():
-        response = app.test_client().open(kwargs.pop("path", "/api/v1/me"), method=kwargs.pop("method", "GET"),
-                                          headers={"Accept": "application/json", "Authorization": f"Bearer {token}"},
-                                          **kwargs)
-        db.session.remove()
-    return response
+        return request(app, token, **kwargs)
 
 
 def change(statement) -> None:
@@ -144,13 +147,7 @@ def test_the_caller_is_a_user_of_the_requests_session_loaded_as_a_query_would(ap
     db.session.commit()
     token, person_id, password_hash = make.token(person), person.id, person.password_hash
     db.session.remove()
-    seen: list[str] = []
-
-    def log(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    with app.test_request_context("/api/v1/me"):
-        event.listen(db.engine, "before_cursor_execute", log)
+    with app.test_request_context("/api/v1/me"), statements() as seen:
         try:
             user = user_for_token(token)
             assert isinstance(user, User) and inspect(user).persistent and user in db.session
@@ -168,7 +165,6 @@ def test_the_caller_is_a_user_of_the_requests_session_loaded_as_a_query_would(ap
             user.full_name = "Changed in this request"
             assert user_for_token(token).full_name == "Changed in this request"  # the session's, as the ORM
         finally:
-            event.remove(db.engine, "before_cursor_execute", log)
             db.session.rollback()
             db.session.remove()
 
@@ -181,20 +177,11 @@ def test_objects_the_session_already_holds_are_filled_in_not_replaced(app, make)
     person = make.user(roles=("trainer",))
     token = make.token(person)
     db.session.commit()  # everything expired, as after any commit
-    seen: list[str] = []
-
-    def log(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    with app.test_request_context("/api/v1/me"):
-        event.listen(db.engine, "before_cursor_execute", log)
-        try:
-            found = user_for_token(token)
-            first = len(seen)
-            assert found is person and found.roles == ["learner", "trainer"] and found.full_name
-            assert len(seen) == first  # filled from the token's statement: nothing read again
-        finally:
-            event.remove(db.engine, "before_cursor_execute", log)
+    with app.test_request_context("/api/v1/me"), statements() as seen:
+        found = user_for_token(token)
+        first = len(seen)
+        assert found is person and found.roles == ["learner", "trainer"] and found.full_name
+        assert len(seen) == first  # filled from the token's statement: nothing read again
 
 
 def test_unknown_and_empty_tokens_find_nobody(app, make):
@@ -203,3 +190,29 @@ def test_unknown_and_empty_tokens_find_nobody(app, make):
     make.token(make.user())
     with app.test_request_context("/api/v1/me"):
         assert user_for_token("") is None and user_for_token("lp_unknown") is None
+
+
+@pytest.mark.parametrize("state", ["active", "disabled", "erasure requested", "erased", "erased but flagged active"])
+def test_a_token_works_exactly_when_its_persons_account_is_active(app, make, state):
+    """The token's look-up asks ``User.is_active``, the rule sign-in and the pages use: in every state an
+    account can be in, the token works exactly when the person loaded by the ORM is active. The token is
+    left unrevoked on purpose (the services end it too): here the person's own state decides."""
+    from learning.accounts.privacy import request_erasure
+    from learning.accounts.services import user_for_token
+
+    person = make.user()
+    token, person_id = make.token(person), person.id
+    if state == "erasure requested":  # the account locked until the erasure task runs
+        request_erasure(person)
+        db.session.flush()
+        db.session.execute(update(ApiToken).values(revoked_at=None))
+    elif state != "active":
+        person.active = state == "erased but flagged active"
+        person.erased_at = utcnow() if state.startswith("erased") else None
+    db.session.commit()
+    db.session.remove()
+    with app.test_request_context("/api/v1/me"):
+        found = user_for_token(token)
+        db.session.remove()
+        assert (found is not None) == db.session.get(User, person_id).is_active == (state == "active")
+        db.session.remove()

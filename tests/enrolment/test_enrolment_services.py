@@ -11,6 +11,7 @@ from learning.extensions import db
 from learning.models_base import utcnow
 from learning.outbox.models import OutboxEvent
 from tests import factories_catalogue as fc
+from tests.concurrency import Lanes, race
 
 # --- rule 3: the enrolment remembers who the learner was -------------------------------------
 
@@ -161,38 +162,20 @@ def test_someone_elses_certificate_does_not_matter(make):
 
 def test_two_requests_finishing_the_last_two_lessons_at_once_complete_exactly_once(make, app):
     """Each request alone sees one lesson missing; the row lock makes the second see the first."""
-    import threading
-
     if db.engine.dialect.name != "postgresql":
         pytest.skip("row locks are what PostgreSQL's concurrency needs; SQLite serialises writers itself")
     enrolment = make.enrolment(make.user(), make.course(quiz=None))
     lessons = fc.lesson_ids(enrolment.course)
     assert len(lessons) == 2
-    barrier = threading.Barrier(2)
-    done = [threading.Event(), threading.Event()]
-    failures: list[BaseException] = []
 
-    def finish(me: int) -> None:
-        try:
-            with app.app_context():
-                mine = db.session.get(Enrolment, enrolment.id)
-                barrier.wait(timeout=10)
-                services.complete_lesson(mine, lessons[me])
-                done[me].set()
-                # Hold the transaction open until the other request has done its lesson too (the
-                # worst interleaving); with the lock the other is waiting for us, so give up after a while.
-                done[1 - me].wait(timeout=1.5)
-                db.session.commit()
-                db.session.remove()
-        except BaseException as exc:  # reported below, in the test's thread
-            failures.append(exc)
+    def finish(me: int, lanes: Lanes) -> None:
+        mine = db.session.get(Enrolment, enrolment.id)
+        lanes.start()
+        services.complete_lesson(mine, lessons[me])
+        lanes.hold_open(me)
+        db.session.commit()
 
-    threads = [threading.Thread(target=finish, args=(me,)) for me in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not failures
+    race(app, finish)
     db.session.expire_all()
     assert db.session.get(Enrolment, enrolment.id).status == "completed"
     assert len(fc.events()) == 1

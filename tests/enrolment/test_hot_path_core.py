@@ -5,8 +5,6 @@ course's kept outline, slug and title after an edit."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import select
 
@@ -20,6 +18,7 @@ from learning.outbox.models import OutboxEvent
 from learning.reporting.rollup import REFRESH_EVENT, defer_refresh
 from tests import factories_catalogue as fc
 from tests import factories_cohorts as cohorts
+from tests.concurrency import Lanes, race
 
 
 @pytest.fixture(autouse=True)
@@ -47,32 +46,18 @@ def test_two_requests_finishing_the_last_two_lessons_at_once_complete_exactly_on
     course = two_lessons(make)
     lessons = fc.lesson_ids(course)
     enrolment_id = make.enrolment(learner, course).id
-    barrier = threading.Barrier(2)
-    done = [threading.Event(), threading.Event()]
-    answers: list[dict] = []
-    failures: list[BaseException] = []
 
-    def finish(me: int) -> None:
-        try:
-            with app.app_context():
-                session = db.session()
-                defer_refresh(session)
-                person = db.session.get(type(learner), learner.id)
-                barrier.wait(timeout=10)
-                answers.append(hot.complete_lesson(session, person, enrolment_id, lessons[me]))
-                done[me].set()
-                done[1 - me].wait(timeout=1.5)
-                session.commit()
-                db.session.remove()
-        except BaseException as exc:  # reported below, in the test's thread
-            failures.append(exc)
+    def finish(me: int, lanes: Lanes) -> dict:
+        session = db.session()
+        defer_refresh(session)
+        person = db.session.get(type(learner), learner.id)
+        lanes.start()
+        answer = hot.complete_lesson(session, person, enrolment_id, lessons[me])
+        lanes.hold_open(me)
+        session.commit()
+        return answer
 
-    threads = [threading.Thread(target=finish, args=(me,)) for me in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not failures
+    answers = race(app, finish)
     assert sorted(a["status"] for a in answers) == ["active", "completed"]
     assert db.session.get(Enrolment, enrolment_id).status == "completed"
     assert len(events("enrolment.completed")) == 1

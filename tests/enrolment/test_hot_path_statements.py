@@ -6,28 +6,12 @@ Statement counts, not timings: they are deterministic and are what the load test
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
-
-from sqlalchemy import event
 
 from learning.accounts.models import ApiToken
 from learning.extensions import db
 from learning.models_base import utcnow
-
-
-@contextmanager
-def statements():
-    seen: list[str] = []
-
-    def log(conn, cursor, statement, parameters, context, executemany):
-        seen.append(" ".join(statement.split()))
-
-    event.listen(db.engine, "before_cursor_execute", log)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", log)
+from tests.support import statements
 
 
 def test_a_token_its_user_and_roles_are_read_in_one_statement_and_its_use_noted_aside(api, make):

@@ -19,6 +19,7 @@ from learning.extensions import db
 from learning.models_base import utcnow
 from learning.outbox import services as outbox
 from tests import factories_catalogue as fc
+from tests.concurrency import Lanes, race
 
 
 def count(model, *where) -> int:
@@ -308,8 +309,6 @@ def test_completion_date_of_an_out_of_order_batch_is_its_last_requirement(api, m
 def test_the_same_batch_sent_twice_at_once_applies_each_event_once(make, app):
     """Two requests carrying the same events at the same moment (a retry racing the first send):
     the enrolment's row lock and the event ids' primary key let exactly one apply each event."""
-    import threading  # noqa: PLC0415
-
     from learning.enrolment.sync import apply_events  # noqa: PLC0415
 
     if db.engine.dialect.name != "postgresql":
@@ -319,29 +318,15 @@ def test_the_same_batch_sent_twice_at_once_applies_each_event_once(make, app):
     backdated(enrolment)
     events = whole_course(enrolment, (utcnow() - timedelta(days=1)).replace(microsecond=0))
     batches = [events, list(reversed(events))]
-    barrier = threading.Barrier(2)
-    statuses: list[list[dict]] = [[], []]
-    failures: list[BaseException] = []
 
-    def send(me: int) -> None:
-        try:
-            with app.app_context():
-                from learning.accounts.models import User  # noqa: PLC0415
+    def send(me: int, lanes: Lanes) -> list[dict]:
+        caller = db.session.get(type(learner), learner.id)
+        lanes.start()
+        results = apply_events(caller, batches[me]).results
+        db.session.commit()
+        return results
 
-                caller = db.session.get(User, learner.id)
-                barrier.wait(timeout=10)
-                statuses[me] = apply_events(caller, batches[me]).results
-                db.session.commit()
-                db.session.remove()
-        except BaseException as exc:  # reported below, in the test's thread
-            failures.append(exc)
-
-    threads = [threading.Thread(target=send, args=(me,)) for me in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not failures
+    statuses = race(app, send)
     for event in events:
         outcomes = sorted(r["status"] for batch in statuses for r in batch if r["id"] == event["id"])
         assert outcomes == ["applied", "duplicate"]

@@ -2,8 +2,8 @@
 and Arabic, on a phone and at desktop width.
 
 On a phone each platform is a card whose values are named (issuer, client id...), the addresses and
-ids read left to right inside an Arabic page, and each "Turn off" button says which platform it
-turns off to a screen reader.
+ids read left to right inside an Arabic page, and each "Turn off" and "Remove" button says which
+platform it acts on to a screen reader.
 """
 
 from __future__ import annotations
@@ -42,12 +42,13 @@ def test_the_platforms_are_named_cards_on_a_phone(browser, live_server, make, la
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         cells = page.locator("table.lti-platforms tbody tr td")
         labels = cells.evaluate_all("cells => cells.map(c => getComputedStyle(c, '::before').content)")
-        assert len(labels) == 6 and all(label not in ("none", '""') for label in labels), labels
+        assert len(labels) == 7 and all(label not in ("none", '""') for label in labels), labels
         issuer = page.locator("table.lti-platforms code", has_text=ISSUER)
         assert issuer.evaluate("el => getComputedStyle(el).direction") == "ltr"
-        # Its accessible name says which platform; the name is not shown twice on screen.
-        button = page.get_by_role("button", name=re.compile("Academia Moodle"))
-        assert button.count() == 1 and button.locator(".visually-hidden").bounding_box()["width"] <= 1
+        # Their accessible names say which platform ("Turn off", "Remove"); the name is not shown twice on screen.
+        buttons = page.get_by_role("button", name=re.compile("Academia Moodle"))
+        assert buttons.count() == 2
+        assert all(buttons.nth(i).locator(".visually-hidden").bounding_box()["width"] <= 1 for i in range(2))
     with browsing_as(browser, live_server.url, site, "admin", lang) as page:
         visit(page, "/admin/lti/", lang)
         assert blocking_violations(page) == []

@@ -162,8 +162,25 @@ def _fresh_tested_enrolment(world) -> dict:
     return {"new_tested_enrolment": factories.enrolment(learner, course).id}
 
 
-# Fresh values that change nothing (a current code): made for refused calls too, which need the real value.
-READ_ONLY = {"check_in"}
+def _fresh_lti_platform(world) -> dict:
+    """A registered LTI platform with a resource link launched from it (the world has none): made for refused
+    calls too, which must leave a real one alone."""
+    from learning.lti.models import LtiResourceLink
+    from learning.lti.services import create_platform
+
+    base = f"https://moodle{next(_seq)}.matrix.example"
+    platform = create_platform(issuer=base, client_id="matrix", auth_login_url=f"{base}/auth",
+                               auth_token_url=f"{base}/token", key_set_url=f"{base}/certs", deployment_ids=["1"])
+    link = LtiResourceLink(platform_id=platform.id, deployment_id=platform.deployments[0].id,
+                           resource_link_id="link", ags_scopes=[])
+    db.session.add(link)
+    db.session.commit()
+    return {"new_lti_platform": platform.id, "new_lti_link": link.id}
+
+
+# Fresh values made for refused calls too, which need the real value: some change nothing (a current
+# code), others are what a refused call must leave alone where the world has none (an LTI platform).
+READ_ONLY = {"check_in", "lti_platform"}
 
 # A refused call aims at the shared world's own thing instead: it must not change it.
 STAND_INS = {"new_course": "course", "new_draft": "draft", "new_enrolment": "enrolment", "new_cohort": "cohort_a",
@@ -172,7 +189,8 @@ STAND_INS = {"new_course": "course", "new_draft": "draft", "new_enrolment": "enr
 
 FRESH = {"course": _fresh_course, "draft": _fresh_draft, "enrolment": _fresh_enrolment, "cohort": _fresh_cohort,
          "certificate": _fresh_certificate, "user": _fresh_user, "join_request": _fresh_join_request,
-         "check_in": _fresh_check_in, "tested_enrolment": _fresh_tested_enrolment}
+         "check_in": _fresh_check_in, "tested_enrolment": _fresh_tested_enrolment,
+         "lti_platform": _fresh_lti_platform}
 
 
 def _signup_body() -> dict:
@@ -632,6 +650,18 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
     ("/admin/lti/", "GET"): [Call("/admin/lti/", admins(200, LOGIN))],
     ("/admin/lti/<int:platform_id>/enabled", "POST"): [Call("/admin/lti/999999/enabled", admins(404, LOGIN),
                                                             data={"enabled": "0"})],
+    # Removing a platform (with what its launches left) or one resource link: admins only.
+    ("/api/v1/lti/platforms/<int:platform_id>", "DELETE"): [
+        Call("/api/v1/lti/platforms/{new_lti_platform}?cascade=true", admins(204), fresh=("lti_platform",)),
+        Call("/api/v1/lti/platforms/999999", admins(404))],
+    ("/api/v1/lti/platforms/<int:platform_id>/links", "GET"): [
+        Call("/api/v1/lti/platforms/{new_lti_platform}/links", admins(200), fresh=("lti_platform",))],
+    ("/api/v1/lti/links/<int:link_id>", "DELETE"): [
+        Call("/api/v1/lti/links/{new_lti_link}", admins(204), fresh=("lti_platform",))],
+    ("/admin/lti/<int:platform_id>/remove", "POST"): [
+        Call("/admin/lti/{new_lti_platform}/remove", admins(302, LOGIN), data={"cascade": "1"},
+             fresh=("lti_platform",)),
+        Call("/admin/lti/999999/remove", admins(404, LOGIN), data={"cascade": "1"})],
 }
 
 CASES = [
