@@ -358,7 +358,7 @@ _CALLER_CTES = (
     "u.totp_secret IS NOT NULL AS two_factor_on "
     "FROM api_tokens AS t JOIN users AS u ON u.id = t.user_id "
     "WHERE t.token_hash = :token_hash AND t.revoked_at IS NULL AND t.expires_at > :now "
-    "AND u.active AND u.erased_at IS NULL), "
+    "AND u.active AND u.erased_at IS NULL), "  # User.is_active, in SQL (both asked by test_token_lookup.py)
     "used AS ("
     "UPDATE api_tokens SET last_used_at = :now "
     "WHERE id = (SELECT token_id FROM caller WHERE last_used_at IS NULL OR last_used_at < :stale) "

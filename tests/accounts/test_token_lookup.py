@@ -196,9 +196,10 @@ def test_unknown_and_empty_tokens_find_nobody(app, make):
 def test_a_token_works_exactly_when_its_persons_account_is_active(app, make, state):
     """The token's look-up asks ``User.is_active``, the rule sign-in and the pages use: in every state an
     account can be in, the token works exactly when the person loaded by the ORM is active. The token is
-    left unrevoked on purpose (the services end it too): here the person's own state decides."""
+    left unrevoked on purpose (the services end it too): here the person's own state decides. The hot
+    routes' caller (``caller_for_token``, PostgreSQL) states the rule in its SQL: it must agree too."""
     from learning.accounts.privacy import request_erasure
-    from learning.accounts.services import user_for_token
+    from learning.accounts.services import caller_for_token, user_for_token
 
     person = make.user()
     token, person_id = make.token(person), person.id
@@ -216,3 +217,7 @@ def test_a_token_works_exactly_when_its_persons_account_is_active(app, make, sta
         db.session.remove()
         assert (found is not None) == db.session.get(User, person_id).is_active == (state == "active")
         db.session.remove()
+        if db.engine.dialect.name == "postgresql":
+            assert (caller_for_token(token) is not None) == (state == "active")
+            db.session.rollback()
+            db.session.remove()
