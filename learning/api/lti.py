@@ -154,9 +154,10 @@ ResourceLinkPageSchema = page_of(ResourceLinkSchema)
 @bp.doc(summary="The resource links launched from an LTI 1.3 platform (admin; paginated)",
         responses={**ADMIN_ERRORS, 404: "No such platform", 422: "Invalid page or per_page"})
 def list_resource_links(platform_id: int, query):
-    from learning.lti.removal import describe_link, resource_links_of
+    from learning.lti.removal import described_links
 
-    return _page(resource_links_of(services.get_platform(platform_id)), query, describe_link)
+    links, total = described_links(services.get_platform(platform_id), query["page"], query["per_page"])
+    return {"items": links, "page": query["page"], "per_page": query["per_page"], "total": total}
 
 
 @bp.delete("/lti/links/<int:link_id>")

@@ -69,11 +69,11 @@ def remove_platform(platform_id, cascade):
 @click.argument("platform_id", type=int)
 def list_links(platform_id):
     """The resource links launched from a platform."""
-    from learning.lti.removal import describe_link, resource_links_of
+    from learning.lti.removal import described_links
     from learning.lti.services import get_platform
 
-    links = _run(lambda: resource_links_of(get_platform(platform_id)), commit=False)
-    click.echo(json.dumps([describe_link(link) for link in links], indent=2, ensure_ascii=False, default=str))
+    links, _total = _run(lambda: described_links(get_platform(platform_id)), commit=False)
+    click.echo(json.dumps(links, indent=2, ensure_ascii=False, default=str))
 
 
 @lti_cli.command("remove-link")

@@ -66,17 +66,27 @@ def resource_links_of(platform: LtiPlatform) -> list[LtiResourceLink]:
                                    .order_by(LtiResourceLink.id)))
 
 
-def describe_link(link: LtiResourceLink) -> dict:
-    """A resource link as the API and the CLI show it."""
+def described_links(platform: LtiPlatform, page: int | None = None, per_page: int = 50) -> tuple[list[dict], int]:
+    """The platform's resource links as the API and the CLI show them, oldest first, and how many there are:
+    one page of them (every one without ``page``), read with their course, context and members' count in one
+    statement (a platform with thousands of links is paged by the database, not in Python)."""
     from learning.catalogue.models import Course
 
-    course = db.session.get(Course, link.course_id) if link.course_id is not None else None
-    return {"id": link.id, "platform_id": link.platform_id, "resource_link_id": link.resource_link_id,
-            "title": link.title, "course": course.slug if course else None,
-            "context": (link.context.title or link.context.context_id) if link.context else None,
-            "members": db.session.scalar(select(func.count()).select_from(LtiLinkMember)
-                                         .where(LtiLinkMember.resource_link_id == link.id)),
-            "created_at": link.created_at}
+    members = (select(func.count()).select_from(LtiLinkMember)
+               .where(LtiLinkMember.resource_link_id == LtiResourceLink.id).scalar_subquery())
+    query = (
+        select(LtiResourceLink.id, LtiResourceLink.platform_id, LtiResourceLink.resource_link_id,
+               LtiResourceLink.title, Course.slug.label("course"),
+               func.coalesce(func.nullif(LtiContext.title, ""), LtiContext.context_id).label("context"),
+               members.label("members"), LtiResourceLink.created_at)
+        .outerjoin(Course, Course.id == LtiResourceLink.course_id)
+        .outerjoin(LtiContext, LtiContext.id == LtiResourceLink.context_id)
+        .where(LtiResourceLink.platform_id == platform.id).order_by(LtiResourceLink.id))
+    total = db.session.scalar(select(func.count()).select_from(LtiResourceLink)
+                              .where(LtiResourceLink.platform_id == platform.id))
+    if page is not None:
+        query = query.offset((page - 1) * per_page).limit(per_page)
+    return [dict(row._mapping) for row in db.session.execute(query)], total
 
 
 def _delete_links(links: list[LtiResourceLink]) -> None:

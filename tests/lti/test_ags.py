@@ -17,6 +17,7 @@ from learning.extensions import db
 from learning.lti import ags
 from learning.lti import client as lti_client
 from learning.lti.models import LtiResourceLink, LtiScoreDelivery
+from learning.lti.removal import remove_platform
 from learning.outbox import services as outbox
 from learning.outbox.models import OutboxEvent
 from tests import factories
@@ -332,13 +333,13 @@ def test_the_flag_goes_off_with_the_courses_last_link_and_with_the_platform(clie
     db.session.expire_all()
     assert db.session.get(Course, course.id).lti_linked is False  # the last one went
     assert not learning_looks_for_links(enrolment, second)
-    # A new launch links it again; deleting the platform (its links go by cascade) turns it off again.
+    # A new launch links it again; removing the platform with its links turns it off again.
     assert launch(client, lms, "ana", lms.resource_link("link-3", custom={"course": course.slug})).status_code == 302
     db.session.expire_all()
     assert db.session.get(Course, course.id).lti_linked
     other = factories.course(quiz=None)
     db.session.commit()
-    db.session.delete(db.session.get(LtiPlatform, registered.id))
+    remove_platform(None, db.session.get(LtiPlatform, registered.id), cascade=True)
     db.session.commit()
     db.session.expire_all()
     assert db.session.scalar(select(LtiResourceLink)) is None

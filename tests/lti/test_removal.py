@@ -178,6 +178,9 @@ def test_an_admin_lists_a_platforms_links_and_removes_one(api, make):
     assert [(item["resource_link_id"], item["course"], item["members"], item["context"]) for item in listed["items"]] \
         == [("link-1", course.slug, 1, "Class"), ("link-2", other_course.slug, 1, "Class")]
     assert listed["total"] == 2 and client.get("lti/platforms/999999/links").status_code == 404
+    second = client.get(f"lti/platforms/{platform.id}/links?page=2&per_page=1").get_json()
+    assert [item["resource_link_id"] for item in second["items"]] == ["link-2"] and second["total"] == 2
+    assert client.get(f"lti/platforms/{platform.id}/links?page=0").status_code == 422
     gone_id = gone.id
     assert client.delete(f"lti/links/{gone_id}").status_code == 204
     db.session.expire_all()
