@@ -15,6 +15,7 @@ from learning.reporting.period_index.common import (
     DIMENSION_ORDER,
     EPOCH,
     FAMILIES,
+    GRAIN_MONTHS,
     PEOPLE,
     _day,
     _month_end,
@@ -23,25 +24,33 @@ from learning.reporting.period_index.common import (
 from learning.reporting.period_index.state import State
 
 
-def _segments(first: date, last: date, grains: tuple[str, ...], by_month: bool) -> list[tuple]:
-    """The period as whole years, whole months (as far as ``grains`` has them) and runs of days;
-    every segment lies within one year, and within one month unless the family has no months."""
+def _month_start(month: int) -> date:
+    return date(1970 + month // 12, month % 12 + 1, 1)
+
+
+def _segments(first: date, last: date, grains: tuple[str, ...], time_group: str | None) -> list[tuple]:
+    """The period as aligned blocks of whole months (the largest of ``grains`` that starts at the cursor
+    and ends within the period: at most two blocks of each length) and runs of days up to the next
+    boundary of the family's shortest grain. A block never crosses a year when the report is by year,
+    and is a month when it is by month."""
+    longest = 1 if time_group == "month" else 12 if time_group == "year" else None
+    lengths = sorted((GRAIN_MONTHS[grain] for grain in grains if longest is None or GRAIN_MONTHS[grain] <= longest),
+                     reverse=True)
+    names = {GRAIN_MONTHS[grain]: grain for grain in grains}
+    shortest = lengths[-1] if lengths else 12
+    # The last whole month of the period (its index), and the period's end as a day.
+    last_month = _month_index(last) - (0 if last == _month_end(last) else 1)
     segments: list[tuple] = []
     cursor = first
     while cursor <= last:
-        if ("year" in grains and not by_month and cursor.month == 1 and cursor.day == 1
-                and date(cursor.year, 12, 31) <= last):
-            segments.append(("year", cursor.year - 1970))
-            cursor = date(cursor.year + 1, 1, 1)
-            continue
-        end = _month_end(cursor)
-        if "month" in grains and cursor.day == 1 and end <= last:
-            segments.append(("month", _month_index(cursor)))
-            cursor = end + timedelta(days=1)
-            continue
-        if "month" not in grains and not by_month:
-            end = date(cursor.year, 12, 31)
-        end = min(end, last)
+        month = _month_index(cursor)
+        if cursor.day == 1:
+            length = next((n for n in lengths if month % n == 0 and month + n - 1 <= last_month), None)
+            if length is not None:
+                segments.append((names[length], month // length))
+                cursor = _month_start(month + length)
+                continue
+        end = min(_month_start((month // shortest + 1) * shortest) - timedelta(days=1), last)
         segments.append(("days", _day(cursor), _day(end)))
         cursor = end + timedelta(days=1)
     return segments
@@ -227,7 +236,7 @@ def _people_from_bitmaps(state: State, kind: int, dims, grains, first: date, las
     time_at = next((i for i, name in enumerate(group) if name in ("year", "month")), None)
     by_slot: list[dict[tuple, BitMap]] = []
     ends: list[dict[str, np.ndarray]] = []
-    for segment in _segments(first, last, grains, time_group == "month"):
+    for segment in _segments(first, last, grains, time_group):
         if segment[0] == "days":
             ends.append(_masked(state, state.rows(kind, segment[1], segment[2]), conditions, group))
             continue
@@ -239,7 +248,8 @@ def _people_from_bitmaps(state: State, kind: int, dims, grains, first: date, las
         if not bitmaps:
             continue
         if time_at is not None:
-            time_value = (period if grain == "year" else period // 12) if time_group == "year" else period
+            month = period * GRAIN_MONTHS[grain]  # the block's first month (within one year: ``_segments``)
+            time_value = month // 12 if time_group == "year" else month
             bitmaps = {(*key[:time_at], time_value, *key[time_at:]): bitmap for key, bitmap in bitmaps.items()}
         by_slot.append(bitmaps)
     if ends:

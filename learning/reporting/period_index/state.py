@@ -18,6 +18,7 @@ from learning.reporting.period_index.common import (
     DAY_BITS,
     EPOCH,
     FAMILIES,
+    GRAIN_MONTHS,
     KINDS,
     KINDS_CODES,
     PEOPLE,
@@ -73,7 +74,7 @@ class State:
             values = {name: base[name][lo:hi][order].astype(np.int64) for name in ("country", "sector", "course")}
             for family, grains in FAMILIES.items():
                 for grain in grains:
-                    period = months if grain == "month" else months // 12
+                    period = months // GRAIN_MONTHS[grain]
                     gid = period.copy()
                     radices = []
                     for name in family:
@@ -237,8 +238,8 @@ class State:
         values = {"country": country, "sector": sector, "course": course}
         for family, grains in FAMILIES.items():
             key = tuple(values[name] for name in family)
-            for grain in grains:
-                period = month if grain == "month" else month // 12
+            for grain in grains:  # every slot that covers the day, the coarse blocks too
+                period = month // GRAIN_MONTHS[grain]
                 slot = self.bitmaps.setdefault((family, kind, grain, period), {})
                 if add:
                     if key not in slot:
