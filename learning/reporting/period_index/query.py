@@ -68,14 +68,6 @@ def _group_ids(part: dict[str, np.ndarray], names: list[str]) -> tuple[np.ndarra
     return gid, radices
 
 
-def _split(gid: int, radices: list[int]) -> tuple:
-    key = []
-    for radix in reversed(radices):
-        gid, value = divmod(gid, radix)
-        key.append(value)
-    return tuple(reversed(key))
-
-
 def _time_columns(part: dict[str, np.ndarray], time_group: str | None) -> None:
     if time_group == "year":
         part["year"] = part["month"] // 12
@@ -84,29 +76,20 @@ def _time_columns(part: dict[str, np.ndarray], time_group: str | None) -> None:
 
 
 def _masked(state: State, part: dict[str, np.ndarray], conditions: dict[str, int],
-            group: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
-    """The rows meeting the filters, with only the columns a count reads (the user, the month, the
-    weight and the grouping's dimensions): selecting every column of a long period costs more."""
+            group: tuple[str, ...] = (), kept: tuple[str, ...] = ("user", "month", "weight")) -> dict[str, np.ndarray]:
+    """The rows meeting the filters, with only the columns a count reads (``kept``: by default the user,
+    the month and the weight, and the grouping's dimensions): selecting every column of a long period
+    costs more."""
     if not conditions:
         return part
-    chosen = np.ones(len(part["user"]), dtype=bool)
+    chosen = None
     for name, code in conditions.items():
-        chosen &= part[name] == code
+        if chosen is None:
+            chosen = part[name] == code
+        else:
+            chosen &= part[name] == code
     rows = np.flatnonzero(chosen)
-    kept = {"user", "month", "weight", *group}
-    return {name: values[rows] for name, values in part.items() if name in kept}
-
-
-def _users_by_group(part, names) -> dict[tuple, np.ndarray]:
-    """The users (sorted, possibly repeated) of each group of these rows."""
-    if not len(part["user"]):
-        return {}
-    gid, radices = _group_ids(part, names)
-    order = np.lexsort((part["user"], gid))
-    gid, users = gid[order], part["user"][order]
-    starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
-    ends = np.r_[starts[1:], len(gid)]
-    return {_split(int(gid[s]), radices): users[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)}
+    return {name: part[name][rows] for name in {*kept, *group} if name in part}
 
 
 def _distinct_by_group(part, names) -> dict[tuple, int]:
@@ -117,7 +100,7 @@ def _distinct_by_group(part, names) -> dict[tuple, int]:
     gid, radices = _group_ids(part, names)
     pairs = np.unique((gid << 32) | part["user"].astype(np.int64))
     groups, counts = np.unique(pairs >> 32, return_counts=True)
-    return {_split(int(g), radices): int(n) for g, n in zip(groups.tolist(), counts.tolist(), strict=True)}
+    return dict(zip(_split_all(groups, radices), counts.tolist(), strict=True))
 
 
 def _sums_by_group(part, names) -> dict[tuple, int]:
@@ -132,10 +115,10 @@ def _sums_by_group(part, names) -> dict[tuple, int]:
         sums = np.bincount(gid, weights=weight, minlength=0)
         present = np.bincount(gid, minlength=0)
         groups = np.flatnonzero(present)
-        return {_split(int(g), radices): int(round(sums[g])) for g in groups.tolist()}
+        return dict(zip(_split_all(groups, radices), np.rint(sums[groups]).astype(np.int64).tolist(), strict=True))
     groups, inverse = np.unique(gid, return_inverse=True)
     sums = np.bincount(inverse, weights=weight)
-    return {_split(int(g), radices): int(round(s)) for g, s in zip(groups.tolist(), sums.tolist(), strict=True)}
+    return dict(zip(_split_all(groups, radices), np.rint(sums).astype(np.int64).tolist(), strict=True))
 
 
 def answer(state: State, report, group: tuple[str, ...]) -> list | None:
@@ -208,18 +191,34 @@ def _decode(state: State, group: tuple[str, ...], key: tuple) -> tuple:
     return tuple(values)
 
 
+def _split_all(gids: np.ndarray, radices: list[int]) -> list[tuple]:
+    """``_split`` of many group ids at once."""
+    columns = []
+    for radix in reversed(radices):
+        gids, values = np.divmod(gids, radix)
+        columns.append(values.tolist())
+    columns.reverse()
+    return list(zip(*columns, strict=True)) if columns else [() for _ in range(len(gids))]
+
+
 def _bitmaps_by_group(part, names) -> dict[tuple, BitMap]:
-    """The users of each group of these rows, as one bitmap per group."""
+    """The users of each group of these rows, as one bitmap per group (its users sorted: one sort of
+    (group, user) pairs packed in one integer, cheaper than ordering the rows)."""
     if not len(part["user"]):
         return {}
     gid, radices = _group_ids(part, names)
-    order = np.argsort(gid, kind="stable")
-    gid = gid[order]
-    users = np.ascontiguousarray(part["user"][order], dtype=np.uint32)
+    if int(gid.max()) < 1 << 31:
+        pairs = np.sort((gid << 32) | part["user"].astype(np.int64))
+        gid = pairs >> 32
+        users = array.array("I", (pairs & 0xFFFFFFFF).astype(np.uint32).tobytes())
+    else:
+        order = np.lexsort((part["user"], gid))
+        gid = gid[order]
+        users = array.array("I", np.ascontiguousarray(part["user"][order], dtype=np.uint32).tobytes())
     starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
     ends = np.r_[starts[1:], len(gid)]
-    return {_split(int(gid[s]), radices): BitMap(array.array("I", users[s:e].tobytes()))
-            for s, e in zip(starts.tolist(), ends.tolist(), strict=True)}
+    keys = _split_all(gid[starts], radices)
+    return {key: BitMap(users[s:e]) for key, s, e in zip(keys, starts.tolist(), ends.tolist(), strict=True)}
 
 
 def _people_from_bitmaps(state: State, kind: int, dims, grains, first: date, last: date,
@@ -238,7 +237,7 @@ def _people_from_bitmaps(state: State, kind: int, dims, grains, first: date, las
     ends: list[dict[str, np.ndarray]] = []
     for segment in _segments(first, last, grains, time_group):
         if segment[0] == "days":
-            ends.append(_masked(state, state.rows(kind, segment[1], segment[2]), conditions, group))
+            ends.append(_masked(state, state.rows(kind, segment[1], segment[2]), conditions, group, ("user", "month")))
             continue
         grain, period = segment
         slot_key = (dims, kind, grain, period)
