@@ -160,7 +160,7 @@ def answer(state: State, report, group: tuple[str, ...]) -> list | None:
         for key, n in counted.items():
             if n:
                 figures[key][kind] = n
-    sums = None if conditions else state.certified_sums(first_day, last_day, group)
+    sums = state.certified_sums(first_day, last_day, group, conditions)
     if sums is None:
         part = _masked(state, state.rows(CERTIFIED, first_day, last_day), conditions, group)
         _time_columns(part, time_group)
