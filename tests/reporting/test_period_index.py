@@ -359,3 +359,103 @@ def test_groupings_with_the_time_first_and_repeated_queries_give_the_facts(postg
             first = from_index(postgresql, report, group)
             assert first == from_facts(report, group), (report, group)
             assert from_index(postgresql, report, group) == first, (report, group)
+
+
+def test_a_long_period_is_a_few_aligned_blocks_that_cover_it_exactly():
+    """``query._segments``: the period's whole months as the largest aligned blocks that fit (quarters,
+    halves, years, 2, 4 and 8 years; every block starting on a multiple of its length in months since
+    1970-01), the rest as runs of days; together they cover each day once. By year, no block crosses a
+    year; by month, every block is a month."""
+    from learning.reporting.period_index import query
+    from learning.reporting.period_index.common import FAMILIES, GRAIN_MONTHS
+
+    def days_of(segments):
+        days = []
+        for segment in segments:
+            if segment[0] == "days":
+                days += range(segment[1], segment[2] + 1)
+                continue
+            length = GRAIN_MONTHS[segment[0]]
+            first = query._month_start(segment[1] * length)
+            days += range(period_index._day(first), period_index._day(query._month_start((segment[1] + 1) * length)))
+        return days
+
+    first, last = date(2017, 3, 15), date(2024, 9, 20)
+    segments = query._segments(first, last, FAMILIES[()], None)
+    assert [s[0] for s in segments] == ["days", "quarter", "half", "years4", "years2", "half", "month", "month",
+                                        "days"]  # 7 unions, where years and months alone took 22
+    rng = random.Random(3)
+    for _ in range(300):
+        first = date(2009, 1, 1) + timedelta(days=rng.randrange(6000))
+        last = first + timedelta(days=rng.randrange(rng.choice([40, 800, 5000])))
+        for grains in set(FAMILIES.values()):
+            for time_group in (None, "year", "month"):
+                if time_group == "month" and "month" not in grains:
+                    continue
+                segments = query._segments(first, last, grains, time_group)
+                assert days_of(segments) == list(range(period_index._day(first), period_index._day(last) + 1))
+                longest = {None: 96, "year": 12, "month": 1}[time_group]
+                for segment in segments:
+                    if segment[0] != "days":
+                        assert segment[0] in grains and GRAIN_MONTHS[segment[0]] <= longest, segment
+                    else:  # a run of days never spans a whole block of the family's finest grain
+                        assert len(days_of([segment])) <= 366, segment
+
+
+def test_long_periods_across_the_coarse_blocks_equal_a_recount_before_and_after_changes(postgresql):
+    """Ten years of facts; periods of several years whose ends fall inside quarters, halves, 2-, 4- and
+    8-year blocks: every grouping equals the facts path and the summary a recount of the raw rows. Then
+    changes land inside coarse blocks after the build (a completion, an enrolment moved from one 4-year
+    block to another, a country changed, a person's only enrolment of a block withdrawn) and are in the
+    next answers, from the change log, without a reload."""
+    rng = random.Random(41)
+    courses = [rf.course() for _ in range(3)]
+    persons = [rf.person() for _ in range(16)]
+    made = []
+    first_day = date(2015, 2, 10)
+    for _ in range(90):
+        enrolled = first_day + timedelta(days=rng.randrange(3900))
+        completed = enrolled + timedelta(days=rng.randrange(400)) if rng.random() < 0.6 else None
+        certified = completed + timedelta(days=rng.randrange(3)) if completed and rng.random() < 0.7 else None
+        made.append(rf.enrolment(rng.choice(persons), rng.choice(courses), enrolled, completed, certified,
+                                 country=rng.choice(COUNTRIES), sector=rng.choice(SECTORS)))
+    db.session.commit()
+    periods = [(date(2017, 3, 15), date(2024, 9, 20)), (date(2015, 12, 31), date(2025, 1, 1)),
+               (date(2018, 1, 1), date(2025, 12, 31)), (date(2016, 4, 2), date(2022, 6, 29)),
+               (date(2019, 7, 1), date(2023, 12, 31)), (date(2020, 2, 29), date(2021, 1, 1))]
+    periods += [(start, start + timedelta(days=rng.randrange(700, 3600)))
+                for start in (first_day + timedelta(days=rng.randrange(900)) for _ in range(4))]
+    dimensions = [{}, {"country": "KE"}, {"sector": "health"}, {"country": "CO", "sector": "education"}]
+
+    def check_long() -> None:
+        rows = rf.snapshot()
+        for first, last in periods:
+            for dims in dimensions:
+                report = ReportFilter(date_from=first, date_to=last, **dims)
+                for group in GROUPINGS:
+                    assert from_index(postgresql, report, group) == from_facts(report, group), (first, last, dims, group)
+                assert rf.comparable(services.summary(report)) == rf.recount(rows, first, last, **dims), (first, last, dims)
+            course = rng.choice(courses)
+            report = ReportFilter(date_from=first, date_to=last, course=course.id)
+            assert rf.comparable(services.summary(report)) == rf.recount(rows, first, last, course=course.slug)
+
+    check_long()
+    built = postgresql.state
+    assert any(slot[2] == "years4" for slot in built.bitmaps)  # the coarse blocks exist and are used
+    open_one = next(e for e in made if e.completed_at is None and e.enrolled_at.date() < date(2019, 6, 1))
+    open_one.completed_at = rf.at(date(2019, 8, 17))  # inside 2018-2021, 2019's second half and third quarter
+    moved = next(e for e in made if date(2018, 1, 1) <= e.enrolled_at.date() < date(2022, 1, 1))
+    moved.enrolled_at = rf.at(date(2023, 5, 5))  # from the 2018-2021 block into 2022-2025
+    made[5].country = "FR"
+    db.session.commit()
+    check_long()
+    # A person whose only enrolment in 2022-2023 is withdrawn must leave that block's bitmaps.
+    alone = rf.person(country="KE", sector="health")
+    only = rf.enrolment(alone, courses[0], date(2022, 10, 3), date(2023, 2, 1))
+    rf.enrolment(alone, courses[1], date(2016, 6, 6))
+    db.session.commit()
+    check_long()
+    db.session.delete(only)
+    db.session.commit()
+    check_long()
+    assert postgresql.state is built  # every change applied from the log, no reload

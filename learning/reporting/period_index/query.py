@@ -15,6 +15,7 @@ from learning.reporting.period_index.common import (
     DIMENSION_ORDER,
     EPOCH,
     FAMILIES,
+    GRAIN_MONTHS,
     PEOPLE,
     _day,
     _month_end,
@@ -23,25 +24,33 @@ from learning.reporting.period_index.common import (
 from learning.reporting.period_index.state import State
 
 
-def _segments(first: date, last: date, grains: tuple[str, ...], by_month: bool) -> list[tuple]:
-    """The period as whole years, whole months (as far as ``grains`` has them) and runs of days;
-    every segment lies within one year, and within one month unless the family has no months."""
+def _month_start(month: int) -> date:
+    return date(1970 + month // 12, month % 12 + 1, 1)
+
+
+def _segments(first: date, last: date, grains: tuple[str, ...], time_group: str | None) -> list[tuple]:
+    """The period as aligned blocks of whole months (the largest of ``grains`` that starts at the cursor
+    and ends within the period: at most two blocks of each length) and runs of days up to the next
+    boundary of the family's shortest grain. A block never crosses a year when the report is by year,
+    and is a month when it is by month."""
+    longest = 1 if time_group == "month" else 12 if time_group == "year" else None
+    lengths = sorted((GRAIN_MONTHS[grain] for grain in grains if longest is None or GRAIN_MONTHS[grain] <= longest),
+                     reverse=True)
+    names = {GRAIN_MONTHS[grain]: grain for grain in grains}
+    shortest = lengths[-1] if lengths else 12
+    # The last whole month of the period (its index), and the period's end as a day.
+    last_month = _month_index(last) - (0 if last == _month_end(last) else 1)
     segments: list[tuple] = []
     cursor = first
     while cursor <= last:
-        if ("year" in grains and not by_month and cursor.month == 1 and cursor.day == 1
-                and date(cursor.year, 12, 31) <= last):
-            segments.append(("year", cursor.year - 1970))
-            cursor = date(cursor.year + 1, 1, 1)
-            continue
-        end = _month_end(cursor)
-        if "month" in grains and cursor.day == 1 and end <= last:
-            segments.append(("month", _month_index(cursor)))
-            cursor = end + timedelta(days=1)
-            continue
-        if "month" not in grains and not by_month:
-            end = date(cursor.year, 12, 31)
-        end = min(end, last)
+        month = _month_index(cursor)
+        if cursor.day == 1:
+            length = next((n for n in lengths if month % n == 0 and month + n - 1 <= last_month), None)
+            if length is not None:
+                segments.append((names[length], month // length))
+                cursor = _month_start(month + length)
+                continue
+        end = min(_month_start((month // shortest + 1) * shortest) - timedelta(days=1), last)
         segments.append(("days", _day(cursor), _day(end)))
         cursor = end + timedelta(days=1)
     return segments
@@ -59,14 +68,6 @@ def _group_ids(part: dict[str, np.ndarray], names: list[str]) -> tuple[np.ndarra
     return gid, radices
 
 
-def _split(gid: int, radices: list[int]) -> tuple:
-    key = []
-    for radix in reversed(radices):
-        gid, value = divmod(gid, radix)
-        key.append(value)
-    return tuple(reversed(key))
-
-
 def _time_columns(part: dict[str, np.ndarray], time_group: str | None) -> None:
     if time_group == "year":
         part["year"] = part["month"] // 12
@@ -75,29 +76,20 @@ def _time_columns(part: dict[str, np.ndarray], time_group: str | None) -> None:
 
 
 def _masked(state: State, part: dict[str, np.ndarray], conditions: dict[str, int],
-            group: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
-    """The rows meeting the filters, with only the columns a count reads (the user, the month, the
-    weight and the grouping's dimensions): selecting every column of a long period costs more."""
+            group: tuple[str, ...] = (), kept: tuple[str, ...] = ("user", "month", "weight")) -> dict[str, np.ndarray]:
+    """The rows meeting the filters, with only the columns a count reads (``kept``: by default the user,
+    the month and the weight, and the grouping's dimensions): selecting every column of a long period
+    costs more."""
     if not conditions:
         return part
-    chosen = np.ones(len(part["user"]), dtype=bool)
+    chosen = None
     for name, code in conditions.items():
-        chosen &= part[name] == code
+        if chosen is None:
+            chosen = part[name] == code
+        else:
+            chosen &= part[name] == code
     rows = np.flatnonzero(chosen)
-    kept = {"user", "month", "weight", *group}
-    return {name: values[rows] for name, values in part.items() if name in kept}
-
-
-def _users_by_group(part, names) -> dict[tuple, np.ndarray]:
-    """The users (sorted, possibly repeated) of each group of these rows."""
-    if not len(part["user"]):
-        return {}
-    gid, radices = _group_ids(part, names)
-    order = np.lexsort((part["user"], gid))
-    gid, users = gid[order], part["user"][order]
-    starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
-    ends = np.r_[starts[1:], len(gid)]
-    return {_split(int(gid[s]), radices): users[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)}
+    return {name: part[name][rows] for name in {*kept, *group} if name in part}
 
 
 def _distinct_by_group(part, names) -> dict[tuple, int]:
@@ -108,7 +100,7 @@ def _distinct_by_group(part, names) -> dict[tuple, int]:
     gid, radices = _group_ids(part, names)
     pairs = np.unique((gid << 32) | part["user"].astype(np.int64))
     groups, counts = np.unique(pairs >> 32, return_counts=True)
-    return {_split(int(g), radices): int(n) for g, n in zip(groups.tolist(), counts.tolist(), strict=True)}
+    return dict(zip(_split_all(groups, radices), counts.tolist(), strict=True))
 
 
 def _sums_by_group(part, names) -> dict[tuple, int]:
@@ -123,10 +115,10 @@ def _sums_by_group(part, names) -> dict[tuple, int]:
         sums = np.bincount(gid, weights=weight, minlength=0)
         present = np.bincount(gid, minlength=0)
         groups = np.flatnonzero(present)
-        return {_split(int(g), radices): int(round(sums[g])) for g in groups.tolist()}
+        return dict(zip(_split_all(groups, radices), np.rint(sums[groups]).astype(np.int64).tolist(), strict=True))
     groups, inverse = np.unique(gid, return_inverse=True)
     sums = np.bincount(inverse, weights=weight)
-    return {_split(int(g), radices): int(round(s)) for g, s in zip(groups.tolist(), sums.tolist(), strict=True)}
+    return dict(zip(_split_all(groups, radices), np.rint(sums).astype(np.int64).tolist(), strict=True))
 
 
 def answer(state: State, report, group: tuple[str, ...]) -> list | None:
@@ -168,7 +160,7 @@ def answer(state: State, report, group: tuple[str, ...]) -> list | None:
         for key, n in counted.items():
             if n:
                 figures[key][kind] = n
-    sums = None if conditions else state.certified_sums(first_day, last_day, group)
+    sums = state.certified_sums(first_day, last_day, group, conditions)
     if sums is None:
         part = _masked(state, state.rows(CERTIFIED, first_day, last_day), conditions, group)
         _time_columns(part, time_group)
@@ -199,18 +191,34 @@ def _decode(state: State, group: tuple[str, ...], key: tuple) -> tuple:
     return tuple(values)
 
 
+def _split_all(gids: np.ndarray, radices: list[int]) -> list[tuple]:
+    """``_split`` of many group ids at once."""
+    columns = []
+    for radix in reversed(radices):
+        gids, values = np.divmod(gids, radix)
+        columns.append(values.tolist())
+    columns.reverse()
+    return list(zip(*columns, strict=True)) if columns else [() for _ in range(len(gids))]
+
+
 def _bitmaps_by_group(part, names) -> dict[tuple, BitMap]:
-    """The users of each group of these rows, as one bitmap per group."""
+    """The users of each group of these rows, as one bitmap per group (its users sorted: one sort of
+    (group, user) pairs packed in one integer, cheaper than ordering the rows)."""
     if not len(part["user"]):
         return {}
     gid, radices = _group_ids(part, names)
-    order = np.argsort(gid, kind="stable")
-    gid = gid[order]
-    users = np.ascontiguousarray(part["user"][order], dtype=np.uint32)
+    if int(gid.max()) < 1 << 31:
+        pairs = np.sort((gid << 32) | part["user"].astype(np.int64))
+        gid = pairs >> 32
+        users = array.array("I", (pairs & 0xFFFFFFFF).astype(np.uint32).tobytes())
+    else:
+        order = np.lexsort((part["user"], gid))
+        gid = gid[order]
+        users = array.array("I", np.ascontiguousarray(part["user"][order], dtype=np.uint32).tobytes())
     starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
     ends = np.r_[starts[1:], len(gid)]
-    return {_split(int(gid[s]), radices): BitMap(array.array("I", users[s:e].tobytes()))
-            for s, e in zip(starts.tolist(), ends.tolist(), strict=True)}
+    keys = _split_all(gid[starts], radices)
+    return {key: BitMap(users[s:e]) for key, s, e in zip(keys, starts.tolist(), ends.tolist(), strict=True)}
 
 
 def _people_from_bitmaps(state: State, kind: int, dims, grains, first: date, last: date,
@@ -227,9 +235,9 @@ def _people_from_bitmaps(state: State, kind: int, dims, grains, first: date, las
     time_at = next((i for i, name in enumerate(group) if name in ("year", "month")), None)
     by_slot: list[dict[tuple, BitMap]] = []
     ends: list[dict[str, np.ndarray]] = []
-    for segment in _segments(first, last, grains, time_group == "month"):
+    for segment in _segments(first, last, grains, time_group):
         if segment[0] == "days":
-            ends.append(_masked(state, state.rows(kind, segment[1], segment[2]), conditions, group))
+            ends.append(_masked(state, state.rows(kind, segment[1], segment[2]), conditions, group, ("user", "month")))
             continue
         grain, period = segment
         slot_key = (dims, kind, grain, period)
@@ -239,7 +247,8 @@ def _people_from_bitmaps(state: State, kind: int, dims, grains, first: date, las
         if not bitmaps:
             continue
         if time_at is not None:
-            time_value = (period if grain == "year" else period // 12) if time_group == "year" else period
+            month = period * GRAIN_MONTHS[grain]  # the block's first month (within one year: ``_segments``)
+            time_value = month // 12 if time_group == "year" else month
             bitmaps = {(*key[:time_at], time_value, *key[time_at:]): bitmap for key, bitmap in bitmaps.items()}
         by_slot.append(bitmaps)
     if ends:

@@ -18,6 +18,7 @@ from learning.reporting.period_index.common import (
     DAY_BITS,
     EPOCH,
     FAMILIES,
+    GRAIN_MONTHS,
     KINDS,
     KINDS_CODES,
     PEOPLE,
@@ -73,7 +74,7 @@ class State:
             values = {name: base[name][lo:hi][order].astype(np.int64) for name in ("country", "sector", "course")}
             for family, grains in FAMILIES.items():
                 for grain in grains:
-                    period = months if grain == "month" else months // 12
+                    period = months // GRAIN_MONTHS[grain]
                     gid = period.copy()
                     radices = []
                     for name in family:
@@ -148,20 +149,42 @@ class State:
                 table[key] = np.zeros(self.cert_span, np.int64)
             table[key][offset] += weight
 
-    def certified_sums(self, first: int, last: int, group: tuple[str, ...]) -> dict[tuple, int] | None:
-        """Certificates per group on days ``first..last`` from the daily sums, for the total, one of
-        country, sector and course, or the year (None for any other grouping)."""
+    def certified_sums(self, first: int, last: int, group: tuple[str, ...],
+                       conditions: dict[str, int] | None = None) -> dict[tuple, int] | None:
+        """Certificates per group on days ``first..last`` from the daily sums: with no filter, for the
+        total, one of country, sector and course, or the year; with one filter on one of those, for the
+        total, the year or that same dimension (its one value's daily sums). None for anything else."""
+        if conditions:
+            if len(conditions) != 1:
+                return None
+            [(name, code)] = conditions.items()
+            table = self.cert_sums.get((name,))
+            if table is None or group not in ((), ("year",), (name,)):
+                return None
+            values = table.get((code,))
+            if values is None:
+                return {}
+            sums = self._sum_days(values, first, last, group == ("year",))
+            if group == (name,):
+                return {(code,): sums[()]} if sums else {}
+            return sums
         family = () if group == ("year",) else group
         table = self.cert_sums.get(family)
         if table is None:
             return None
+        if group != ("year",):
+            return {key: n for key, values in table.items() for n in self._sum_days(values, first, last).values()}
+        return self._sum_days(table[()], first, last, by_year=True)
+
+    def _sum_days(self, values: np.ndarray, first: int, last: int, by_year: bool = False) -> dict[tuple, int]:
+        """The sum of one daily array over days ``first..last``: {(): sum}, or by year {(year - 1970,): sum}."""
         lo = max(first - self.cert_origin, 0)
         hi = min(last - self.cert_origin, self.cert_span - 1) + 1
         if hi <= lo:
             return {}
-        if group != ("year",):
-            return {key: int(values[lo:hi].sum()) for key, values in table.items()}
-        values, sums = table[()], {}
+        if not by_year:
+            return {(): int(values[lo:hi].sum())}
+        sums = {}
         year = (EPOCH + timedelta(days=lo + self.cert_origin)).year
         while True:
             start = max(_day(date(year, 1, 1)) - self.cert_origin, lo)
@@ -237,8 +260,8 @@ class State:
         values = {"country": country, "sector": sector, "course": course}
         for family, grains in FAMILIES.items():
             key = tuple(values[name] for name in family)
-            for grain in grains:
-                period = month if grain == "month" else month // 12
+            for grain in grains:  # every slot that covers the day, the coarse blocks too
+                period = month // GRAIN_MONTHS[grain]
                 slot = self.bitmaps.setdefault((family, kind, grain, period), {})
                 if add:
                     if key not in slot:
