@@ -49,7 +49,7 @@ class State:
         self.overlay: dict[int, list[tuple]] = {}
         self._overlay_columns: dict[str, np.ndarray] | None = None
         self.bitmaps: dict[tuple, dict[tuple, BitMap]] = {}
-        self._matching: dict[tuple, dict] = {}  # see ``matching``; dropped when a slot gains a key
+        self._matching: dict[tuple, dict] = {}  # see ``projected``; dropped when a slot gains a key
         self._build_bitmaps()
         self._build_certified_sums()
 
@@ -270,24 +270,6 @@ class State:
                     slot[key].add(user_id)
                 elif key in slot:
                     slot[key].discard(user_id)
-
-    def matching(self, slot_key: tuple, fixed: tuple, width: int) -> list[tuple[tuple, BitMap]]:
-        """The (key, bitmap) pairs of a slot whose key has the ``fixed`` (position, value) pairs: a
-        look-up when every position is fixed, else a list kept per slot and fixed positions."""
-        slot = self.bitmaps[slot_key]
-        if len(fixed) == width:
-            key = tuple(value for _, value in fixed)
-            return [(key, slot[key])] if key in slot else []
-        if not fixed:
-            return list(slot.items())
-        positions = tuple(position for position, _ in fixed)
-        cached = self._matching.get((slot_key, positions))
-        if cached is None:
-            cached = defaultdict(list)
-            for key, bitmap in slot.items():
-                cached[tuple(key[p] for p in positions)].append((key, bitmap))
-            self._matching[(slot_key, positions)] = cached
-        return cached.get(tuple(value for _, value in fixed), [])
 
     def projected(self, slot_key: tuple, fixed: tuple, group_positions: tuple[int, ...]) -> dict[tuple, BitMap]:
         """The bitmaps of a slot whose key has the ``fixed`` (position, value) pairs, by their key's
