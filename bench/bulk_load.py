@@ -75,9 +75,12 @@ def strip(conn: psycopg.Connection, tables: list[str]) -> Stripped:
     return stripped
 
 
-def restore(url: str, stripped: Stripped, sizes: dict[str, int]) -> dict:
-    """Recreate what ``strip()`` dropped, on two connections; returns the seconds of each phase."""
+def restore(url: str, stripped: Stripped, sizes: dict[str, int], mark=None) -> dict:
+    """Recreate what ``strip()`` dropped, on two connections; returns the seconds of each phase.
+
+    ``mark(phase)``, if given, is called at the end of each phase (the caller records its CPU)."""
     timings: dict = {}
+    mark = mark or (lambda phase: None)
     started = time.perf_counter()
     # Largest tables first, so that the two connections finish at about the same time.
     builds = sorted(stripped.indexes, key=lambda item: -sizes.get(item[0], 0))
@@ -86,6 +89,7 @@ def restore(url: str, stripped: Stripped, sizes: dict[str, int]) -> dict:
     timings["slowest_index_builds_s"] = {
         statement.split(" INDEX ", 1)[1].split(" ON ", 1)[0]: round(seconds, 2)
         for statement, seconds in sorted(durations.items(), key=lambda item: -item[1])[:8]}
+    mark("indexes")
 
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
@@ -105,6 +109,7 @@ def restore(url: str, stripped: Stripped, sizes: dict[str, int]) -> dict:
     groups = sorted(by_table.values(), key=lambda group: -sizes.get(group[0].split('"')[1], 0))
     run_parallel(url, groups)
     timings["add_keys_and_validate_foreign_keys_s"] = time.perf_counter() - started
+    mark("keys")
     return timings
 
 

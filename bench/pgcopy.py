@@ -5,16 +5,10 @@ timestamps, the escapes of every field). In the binary format (``COPY ... WITH (
 a row is an int16 field count, then for each field an int32 length (-1 for NULL) and the value in
 network byte order: an ``integer`` is 4 bytes, a ``timestamptz`` 8 (microseconds since
 2000-01-01 UTC), a ``boolean`` 1, a ``varchar`` its UTF-8 bytes. Here whole columns are laid out at
-once: each row's size is summed from its fields' lengths, each row's start is their cumulative sum,
-and each field is scattered into one byte buffer at its offset in every row (``numpy`` fancy
-indexing; no Python loop over rows).
+once (``numpy``; no Python loop over rows): see ``rows()``.
 
     data = rows(n, [int4(ids), timestamp(us), text(codes, ["active", "completed"]), int4(org, null=org == 0)])
     copy.write(SIGNATURE + data)   # in a ``COPY t (...) FROM STDIN WITH (FORMAT binary)``; TRAILER at the end
-
-Fields of a constant width (not nullable) are packed side by side into one block per row, so a
-row of fixed fields is one scatter; a field of varying length (text, or a nullable value) is
-scattered apart.
 """
 
 from __future__ import annotations
@@ -113,44 +107,26 @@ def numbered(prefix: str, numbers: np.ndarray, suffix: str = "", digits: int = 0
 
 
 def rows(n: int, fields: list[Field]) -> bytes:
-    """The binary COPY data of ``n`` rows (without ``SIGNATURE`` and ``TRAILER``)."""
+    """The binary COPY data of ``n`` rows (without ``SIGNATURE`` and ``TRAILER``).
+
+    Each row is first laid out at the widest (every field at its widest value, so that each field
+    is one column range of a rows × bytes matrix, filled by slices), beside a mask of the bytes
+    that are really there (all of a fixed field's, the first ``length`` of a varying one's); the
+    mask then packs the rows end to end (one boolean selection)."""
     if n == 0:
         return b""
-    sizes = np.full(n, 2 + 4 * len(fields), dtype=np.int64)
+    width = 2 + sum(4 + field.data.shape[1] for field in fields)
+    matrix = np.empty((n, width), dtype=np.uint8)
+    keep = np.ones((n, width), dtype=bool)
+    matrix[:, :2] = np.frombuffer(len(fields).to_bytes(2, "big"), dtype=np.uint8)
+    column = 2
     for field in fields:
-        sizes += field.length if field.fixed else np.maximum(field.length, 0)
-    starts = np.zeros(n, dtype=np.int64)
-    np.cumsum(sizes[:-1], out=starts[1:])
-    out = np.empty(int(starts[-1] + sizes[-1]), dtype=np.uint8)
-    position = starts.copy()
-
-    pending: list[np.ndarray] = [np.frombuffer(len(fields).to_bytes(2, "big"), dtype=np.uint8).reshape(1, -1)]
-
-    def flush() -> None:  # scatter the fixed-width run of bytes gathered so far, at each row's position
-        nonlocal position
-        if not pending:
-            return
-        width = sum(part.shape[1] for part in pending)
-        block = np.empty((n, width), dtype=np.uint8)
-        column = 0
-        for part in pending:
-            block[:, column:column + part.shape[1]] = part
-            column += part.shape[1]
-        out[position[:, None] + np.arange(width)] = block
-        position += width
-        pending.clear()
-
-    for field in fields:
+        size = field.data.shape[1]
         if field.fixed:
-            pending.append(np.frombuffer(field.length.to_bytes(4, "big", signed=True), dtype=np.uint8).reshape(1, -1))
-            pending.append(field.data)
-            continue
-        pending.append(field.length.astype(">i4").view(np.uint8).reshape(n, 4))
-        flush()
-        width = field.data.shape[1]
-        present = np.arange(width) < field.length[:, None]
-        data = field.data if field.data.shape[0] == n else np.broadcast_to(field.data, (n, width))
-        out[(position[:, None] + np.arange(width))[present]] = data[present]
-        position += np.maximum(field.length, 0)
-    flush()
-    return out.tobytes()
+            matrix[:, column:column + 4] = np.frombuffer(field.length.to_bytes(4, "big", signed=True), dtype=np.uint8)
+        else:
+            matrix[:, column:column + 4] = field.length.astype(">i4").view(np.uint8).reshape(n, 4)
+            keep[:, column + 4:column + 4 + size] = np.arange(size) < field.length[:, None]
+        matrix[:, column + 4:column + 4 + size] = field.data
+        column += 4 + size
+    return matrix[keep].tobytes()

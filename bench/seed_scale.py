@@ -128,7 +128,8 @@ class Reference:
     last_minute: int  # now, in minutes since FIRST_DAY
 
 
-def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int) -> dict:
+def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int, server_cpu: ServerCpu | None = None
+         ) -> dict:
     rng = np.random.default_rng([seed_value, 0])  # the reference rows; each block has its own generator
     codes = [c.alpha_2 for c in pycountry.countries][:countries]
     # A long tail, as in real programmes: a few countries hold most learners.
@@ -137,6 +138,14 @@ def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int
     now = datetime.now(UTC).replace(microsecond=0)
     stamp = now.strftime("%Y-%m-%d %H:%M:%S+00")
     timings: dict[str, float] = {}
+    cpu: dict[str, dict[str, float]] = {}  # CPU seconds per phase: PostgreSQL's backends, this process
+    last = [server_cpu.so_far() if server_cpu else 0.0, own_cpu_seconds()]
+
+    def mark(phase: str) -> None:
+        now_cpu = [server_cpu.so_far() if server_cpu else 0.0, own_cpu_seconds()]
+        cpu[phase] = {"postgresql": round(now_cpu[0] - last[0], 1), "python": round(now_cpu[1] - last[1], 1)}
+        last[:] = now_cpu
+
     with psycopg.connect(url, autocommit=True) as conn:
         migrated = schema_snapshot(conn)
         started = time.perf_counter()
@@ -189,6 +198,7 @@ def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int
                 pgcopy.constant(ADMIN_EMAIL), pgcopy.constant("Bench Admin"), pgcopy.constant("other"),
                 pgcopy.int4(np.zeros(1), null=np.ones(1, dtype=bool))]))
         timings["copy_reference_rows_s"] = time.perf_counter() - started
+        mark("reference_rows")
 
         started = time.perf_counter()
         totals = {"enrolments": 0, "certificates": 0}
@@ -212,19 +222,22 @@ def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         main.commit()
         timings["copy_enrolments_and_certificates_s"] = time.perf_counter() - started
+        mark("enrolments_and_certificates")
 
     sizes = {**totals, "users": people, "cohorts": COHORTS, "organisations": ORGANISATIONS}
-    timings.update(restore(url, stripped, sizes))
+    timings.update(restore(url, stripped, sizes, mark))
     with psycopg.connect(url, autocommit=True) as conn:
         started = time.perf_counter()
         conn.execute("VACUUM ANALYZE")
         timings["vacuum_analyze_s"] = time.perf_counter() - started
         restored = schema_snapshot(conn)
+    time.sleep(server_cpu.interval if server_cpu else 0)  # one more sample of the backends
+    mark("vacuum_analyze")
     check_schema(migrated, restored)
     return {"people": people, **totals,
             "countries": len(codes), "cohorts": COHORTS, "organisations": ORGANISATIONS,
             "indexes_restored": len(stripped.indexes),
-            "constraints_restored": len(stripped.keys) + len(stripped.foreign_keys), **timings}
+            "constraints_restored": len(stripped.keys) + len(stripped.foreign_keys), **timings, "cpu_s_by_phase": cpu}
 
 
 # The columns of each binary COPY: those of a fixed width first (one scatter per row for all of them).
@@ -384,7 +397,7 @@ def main() -> None:
     database = args.database_url.rsplit("/", 1)[1]
     python_cpu = own_cpu_seconds()
     with ServerCpu(args.database_url, database) as server_cpu:
-        counts.update(seed(args.database_url, args.people, args.enrolments, args.countries, args.seed))
+        counts.update(seed(args.database_url, args.people, args.enrolments, args.countries, args.seed, server_cpu))
     # CPU seconds are what the machine's load does not inflate: on an idle 2-core machine the wall
     # time is about the larger of (Python + PostgreSQL) / 2 and the longest single-process part.
     counts["seed_cpu_s"] = {"postgresql": server_cpu.seconds, "python": round(own_cpu_seconds() - python_cpu, 1)}
