@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import threading
@@ -128,8 +129,8 @@ class Reference:
     last_minute: int  # now, in minutes since FIRST_DAY
 
 
-def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int, server_cpu: ServerCpu | None = None
-         ) -> dict:
+def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int, processes: int = 2,
+         server_cpu: ServerCpu | None = None) -> dict:
     rng = np.random.default_rng([seed_value, 0])  # the reference rows; each block has its own generator
     codes = [c.alpha_2 for c in pycountry.countries][:countries]
     # A long tail, as in real programmes: a few countries hold most learners.
@@ -188,9 +189,13 @@ def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int
             cohort_first=np.searchsorted(key[order], np.arange(keys)), cohort_count=np.bincount(key, minlength=keys),
             first_day_us=microseconds(datetime(FIRST_DAY.year, FIRST_DAY.month, FIRST_DAY.day, tzinfo=UTC)),
             now_us=microseconds(now), last_minute=(now.date() - FIRST_DAY).days * 1440 + now.hour * 60 + now.minute)
+        # What the generating processes read (inherited when they fork, never sent).
+        _SHARED[:] = [reference]
+        pool = stack.enter_context(multiprocessing.get_context("fork").Pool(processes))
         with binary_copy_into(cur, "users", USER_COLUMNS) as copy:
-            for first in range(1, people + 1, 10 * BLOCK):
-                copy.write(user_block(reference, first, min(people + 1, first + 10 * BLOCK), microseconds(now)))
+            for rows in pool.imap(_user_job, [(first, min(people + 1, first + 10 * BLOCK), microseconds(now))
+                                              for first in range(1, people + 1, 10 * BLOCK)]):
+                copy.write(rows)
             copy.write(pgcopy.rows(1, [
                 pgcopy.int4(np.array([people + 1])), pgcopy.constant("GB"), pgcopy.constant("en"),
                 pgcopy.constant("UTC"), pgcopy.constant(True, "bool"), pgcopy.constant(True, "bool"),
@@ -203,18 +208,27 @@ def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int
         started = time.perf_counter()
         totals = {"enrolments": 0, "certificates": 0}
         generating = 0.0
+        # Each block of people starts at the enrolment id after the previous block's: the processes
+        # draw blocks independently, and this process writes them in order.
+        before = np.cumsum(reference.courses)  # enrolments of the people up to each one
+        blocks = pool.imap(_enrolment_job, [(first, min(people + 1, first + BLOCK), int(before[first - 1]) + 1)
+                                            for first in range(1, people + 1, BLOCK)])
         with binary_copy_into(cur, "enrolments", ENROLMENT_COLUMNS) as enrolments_copy, \
                 binary_copy_into(second.cursor(), "certificates", CERTIFICATE_COLUMNS) as certificates_copy:
-            for first in range(1, people + 1, BLOCK):
+            while True:
                 block_started = time.perf_counter()
-                enrolment_rows, certificate_rows, count, certified = enrolment_block(
-                    reference, first, min(people + 1, first + BLOCK), totals["enrolments"] + 1)
+                block = next(blocks, None)
                 generating += time.perf_counter() - block_started
+                if block is None:
+                    break
+                enrolment_rows, certificate_rows, count, certified = block
                 enrolments_copy.write(enrolment_rows)  # returns at once: a thread sends it
                 certificates_copy.write(certificate_rows)
                 totals["enrolments"] += count
                 totals["certificates"] += certified
             timings["generating_rows_s"] = generating
+            pool.close()
+            pool.join()  # so that their CPU seconds count in this phase
             drain_started = time.perf_counter()
         timings["wait_for_copy_after_generating_s"] = time.perf_counter() - drain_started
         second.commit()  # first: its TRUNCATE locks certificates until then
@@ -248,6 +262,17 @@ ENROLMENT_COLUMNS = ("id, user_id, course_id, enrolled_at, country, language, st
 CERTIFICATE_COLUMNS = ("id, enrolment_id, user_id, course_id, code, course_language, issued_at, course_title, "
                        "holder_name")
 STATUSES = ["active", "completed", "withdrawn"]
+
+
+_SHARED: list = []  # [the Reference], set by seed() before the pool forks
+
+
+def _user_job(block: tuple[int, int, int]) -> bytes:
+    return user_block(_SHARED[0], *block)
+
+
+def _enrolment_job(block: tuple[int, int, int]) -> tuple[bytes, bytes, int, int]:
+    return enrolment_block(_SHARED[0], *block)
 
 
 def user_block(reference: Reference, first: int, stop: int, created_us: int) -> bytes:
@@ -381,6 +406,8 @@ def main() -> None:
     parser.add_argument("--enrolments", type=int, default=1_000_000)
     parser.add_argument("--countries", type=int, default=150)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 2,
+                        help="processes drawing the rows (the data do not depend on it)")
     parser.add_argument("--workers", type=int, default=2, help="connections rebuilding the rollup at once")
     parser.add_argument("--rebuilds", type=int, default=2, choices=(1, 2),
                         help="2: build the rollup, then time a rebuild while it is in use (1: only the first)")
@@ -397,7 +424,8 @@ def main() -> None:
     database = args.database_url.rsplit("/", 1)[1]
     python_cpu = own_cpu_seconds()
     with ServerCpu(args.database_url, database) as server_cpu:
-        counts.update(seed(args.database_url, args.people, args.enrolments, args.countries, args.seed, server_cpu))
+        counts.update(seed(args.database_url, args.people, args.enrolments, args.countries, args.seed,
+                           args.processes, server_cpu))
     # CPU seconds are what the machine's load does not inflate: on an idle 2-core machine the wall
     # time is about the larger of (Python + PostgreSQL) / 2 and the longest single-process part.
     counts["seed_cpu_s"] = {"postgresql": server_cpu.seconds, "python": round(own_cpu_seconds() - python_cpu, 1)}
