@@ -110,16 +110,26 @@ def restore(url: str, stripped: Stripped, sizes: dict[str, int], mark=None) -> d
             # EXCLUSIVE lock on the referencing table, so two tables can be checked at the same time.
             for table, name, definition in stripped.foreign_keys:
                 conn.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition} NOT VALID')
+        # A foreign key whose columns lead an index of the referencing table is checked by a merge
+        # join of two index scans, both in key order: at 10M rows 4-5 times less CPU than the hash
+        # join the planner picks (a hash table of 2.5M people probed 10M times).
+        indexed = {name for (name,) in conn.execute(
+            "SELECT c.conname FROM pg_constraint c WHERE c.contype = 'f' AND c.conname = ANY(%s) AND EXISTS ("
+            "SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid "
+            "AND (i.indkey::int2[])[0:cardinality(c.conkey) - 1] = c.conkey)",
+            ([name for _table, name, _definition in stripped.foreign_keys],))}
     by_table: dict[str, list[str]] = {}
     for table, name, _definition in stripped.foreign_keys:
-        by_table.setdefault(table, []).append(f'ALTER TABLE "{table}" VALIDATE CONSTRAINT "{name}"')
-    groups = sorted(by_table.values(), key=lambda group: -sizes.get(group[0].split('"')[1], 0))
+        by_table.setdefault(table, []).extend((
+            f"SET enable_hashjoin = {'off' if name in indexed else 'on'}",
+            f'ALTER TABLE "{table}" VALIDATE CONSTRAINT "{name}"'))
+    groups = sorted(by_table.values(), key=lambda group: -sizes.get(group[1].split('"')[1], 0))
     cpu = {}
     durations = run_parallel(url, groups, cpu=cpu)
     timings["validations_cpu_s"] = round(sum(cpu.values()), 1)
     timings["slowest_validations_s"] = {
         statement.split('"')[3]: (round(seconds, 2), round(cpu.get(statement, 0), 2))
-        for statement, seconds in sorted(durations.items(), key=lambda item: -item[1])[:4]}
+        for statement, seconds in sorted(durations.items(), key=lambda item: -item[1])[:4] if '"' in statement}
     timings["add_keys_and_validate_foreign_keys_s"] = time.perf_counter() - started
     mark("keys")
     return timings
