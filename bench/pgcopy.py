@@ -110,23 +110,23 @@ def rows(n: int, fields: list[Field]) -> bytes:
     """The binary COPY data of ``n`` rows (without ``SIGNATURE`` and ``TRAILER``).
 
     Each row is first laid out at the widest (every field at its widest value, so that each field
-    is one column range of a rows × bytes matrix, filled by slices), beside a mask of the bytes
+    is one member of a structured array: one strided copy per field), beside a mask of the bytes
     that are really there (all of a fixed field's, the first ``length`` of a varying one's); the
     mask then packs the rows end to end (one boolean selection)."""
     if n == 0:
         return b""
-    width = 2 + sum(4 + field.data.shape[1] for field in fields)
-    matrix = np.empty((n, width), dtype=np.uint8)
-    keep = np.ones((n, width), dtype=bool)
-    matrix[:, :2] = np.frombuffer(len(fields).to_bytes(2, "big"), dtype=np.uint8)
-    column = 2
-    for field in fields:
+    layout = [("count", ">i2")]
+    for i, field in enumerate(fields):
+        layout += [(f"length{i}", ">i4"), (f"data{i}", f"V{field.data.shape[1]}")]
+    matrix = np.empty(n, dtype=np.dtype(layout))
+    keep = np.ones((n, matrix.dtype.itemsize), dtype=np.bool_)
+    keep_fields = keep.view(np.dtype([(name, f"V{matrix.dtype.fields[name][0].itemsize}") for name, _ in layout]))[:, 0]
+    matrix["count"] = len(fields)
+    for i, field in enumerate(fields):
         size = field.data.shape[1]
-        if field.fixed:
-            matrix[:, column:column + 4] = np.frombuffer(field.length.to_bytes(4, "big", signed=True), dtype=np.uint8)
-        else:
-            matrix[:, column:column + 4] = field.length.astype(">i4").view(np.uint8).reshape(n, 4)
-            keep[:, column + 4:column + 4 + size] = np.arange(size) < field.length[:, None]
-        matrix[:, column + 4:column + 4 + size] = field.data
-        column += 4 + size
-    return matrix[keep].tobytes()
+        matrix[f"length{i}"] = field.length
+        matrix[f"data{i}"] = field.data.view(f"V{size}")[:, 0]
+        if not field.fixed:
+            visible = np.arange(size) < np.arange(-1, size + 1)[:, None]  # row k + 1: the first k bytes
+            keep_fields[f"data{i}"] = visible.view(f"V{size}")[:, 0][field.length + 1]
+    return matrix.view(np.uint8)[keep.ravel()].tobytes()
