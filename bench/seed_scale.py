@@ -9,13 +9,14 @@ rebuilt once from them, as ``flask reports rebuild`` would after a bulk load.
     .venv/bin/python bench/seed_scale.py [--database-url postgresql://postgres@127.0.0.1:5432/learning_bench_reporting]
     .venv/bin/python bench/seed_scale.py --skip-rebuild      # the load alone
 
-How it stays fast (see ``bench/bulk_load.py``): the tables are loaded bare (their
-indexes, keys and foreign keys dropped, then rebuilt once and checked against
-the migrated schema); rows are formatted as COPY text from precomputed strings
-and written in large blocks; enrolments and certificates stream on two
-connections at once, each through a writer thread, so that formatting in Python
-and parsing in PostgreSQL overlap; the tables are truncated and filled in the
-same transaction (``COPY ... FREEZE``), so the final VACUUM has nothing to do.
+How it stays fast (see ``bench/bulk_load.py`` and ``bench/pgcopy.py``): the tables are loaded bare
+(their indexes, keys and foreign keys dropped, then rebuilt once and checked against the migrated
+schema); the rows are drawn as whole numpy columns (a block of 25,000 people at a time, each block
+with its own generator seeded by the run's seed and its first person, in forked processes) and sent
+in PostgreSQL's binary COPY format, so that neither Python formats nor PostgreSQL parses text;
+enrolments and certificates stream on two connections at once, each through a writer thread; the
+tables are truncated and filled in the same transaction (``COPY ... FREEZE``), so the final VACUUM
+has nothing to do.
 
 The database is wiped first; its name must contain "bench" or "scale".
 """
