@@ -12,7 +12,7 @@ rebuilt once from them, as ``flask reports rebuild`` would after a bulk load.
 How it stays fast (see ``bench/bulk_load.py`` and ``bench/pgcopy.py``): the tables are loaded bare
 (their indexes, keys and foreign keys dropped, then rebuilt once and checked against the migrated
 schema); the rows are drawn as whole numpy columns (a block of 25,000 people at a time, each block
-with its own generator seeded by the run's seed and its first person, in forked processes) and sent
+with its own generator seeded by the run's seed and its first person, in this process or in forked ones) and sent
 in PostgreSQL's binary COPY format, so that neither Python formats nor PostgreSQL parses text;
 enrolments and certificates stream on two connections at once, each through a writer thread; the
 tables are truncated and filled in the same transaction (``COPY ... FREEZE``), so the final VACUUM
@@ -130,7 +130,7 @@ class Reference:
     last_minute: int  # now, in minutes since FIRST_DAY
 
 
-def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int, processes: int = 2,
+def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int, processes: int = 1,
          server_cpu: ServerCpu | None = None) -> dict:
     rng = np.random.default_rng([seed_value, 0])  # the reference rows; each block has its own generator
     codes = [c.alpha_2 for c in pycountry.countries][:countries]
@@ -190,11 +190,14 @@ def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int
             cohort_first=np.searchsorted(key[order], np.arange(keys)), cohort_count=np.bincount(key, minlength=keys),
             first_day_us=microseconds(datetime(FIRST_DAY.year, FIRST_DAY.month, FIRST_DAY.day, tzinfo=UTC)),
             now_us=microseconds(now), last_minute=(now.date() - FIRST_DAY).days * 1440 + now.hour * 60 + now.minute)
-        # What the generating processes read (inherited when they fork, never sent).
+        # What the generating processes read (inherited when they fork, never sent). One process (the
+        # default) draws them here: on 2 cores, more processes cost more CPU (every block pickled and
+        # sent through a pipe) than the rows take to draw, and the COPY's backends need the cores too.
         _SHARED[:] = [reference]
-        pool = stack.enter_context(multiprocessing.get_context("fork").Pool(processes))
+        pool = stack.enter_context(multiprocessing.get_context("fork").Pool(processes)) if processes > 1 else None
+        imap = pool.imap if pool else map
         with binary_copy_into(cur, "users", USER_COLUMNS) as copy:
-            for rows in pool.imap(_user_job, [(first, min(people + 1, first + 10 * BLOCK), microseconds(now))
+            for rows in imap(_user_job, [(first, min(people + 1, first + 10 * BLOCK), microseconds(now))
                                               for first in range(1, people + 1, 10 * BLOCK)]):
                 copy.write(rows)
             copy.write(pgcopy.rows(1, [
@@ -212,7 +215,7 @@ def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int
         # Each block of people starts at the enrolment id after the previous block's: the processes
         # draw blocks independently, and this process writes them in order.
         before = np.cumsum(reference.courses)  # enrolments of the people up to each one
-        blocks = pool.imap(_enrolment_job, [(first, min(people + 1, first + BLOCK), int(before[first - 1]) + 1)
+        blocks = imap(_enrolment_job, [(first, min(people + 1, first + BLOCK), int(before[first - 1]) + 1)
                                             for first in range(1, people + 1, BLOCK)])
         with binary_copy_into(cur, "enrolments", ENROLMENT_COLUMNS) as enrolments_copy, \
                 binary_copy_into(second.cursor(), "certificates", CERTIFICATE_COLUMNS) as certificates_copy:
@@ -228,8 +231,9 @@ def seed(url: str, people: int, enrolments: int, countries: int, seed_value: int
                 totals["enrolments"] += count
                 totals["certificates"] += certified
             timings["generating_rows_s"] = generating
-            pool.close()
-            pool.join()  # so that their CPU seconds count in this phase
+            if pool:
+                pool.close()
+                pool.join()  # so that their CPU seconds count in this phase
             drain_started = time.perf_counter()
         timings["wait_for_copy_after_generating_s"] = time.perf_counter() - drain_started
         second.commit()  # first: its TRUNCATE locks certificates until then
@@ -407,8 +411,8 @@ def main() -> None:
     parser.add_argument("--enrolments", type=int, default=1_000_000)
     parser.add_argument("--countries", type=int, default=150)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--processes", type=int, default=os.cpu_count() or 2,
-                        help="processes drawing the rows (the data do not depend on it)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="processes drawing the rows; 1: this one (the data do not depend on it)")
     parser.add_argument("--workers", type=int, default=2, help="connections rebuilding the rollup at once")
     parser.add_argument("--rebuilds", type=int, default=2, choices=(1, 2),
                         help="2: build the rollup, then time a rebuild while it is in use (1: only the first)")
