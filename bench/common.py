@@ -179,6 +179,10 @@ class ServerCpu:
                         self.last[pid] = value
                 self.done.wait(self.interval)
 
+    def so_far(self) -> float:
+        """CPU seconds of the backends since they were first seen, as of the last sample."""
+        return sum(self.last[pid] - self.first[pid] for pid in list(self.last))
+
     def __enter__(self) -> ServerCpu:
         self.thread.start()
         return self
