@@ -20,6 +20,7 @@ Rendering takes a few milliseconds (docs/PERFORMANCE.md, "Certificates"):
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -112,22 +113,29 @@ def _qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
     pdf.set_fill_color(255, 255, 255)
     pdf.rect(x, y, size, size, style="F")
     pdf.set_fill_color(0, 0, 0)
-    k, page_h = pdf.k, pdf.h
-    runs = []
-    for r, row in enumerate(qr.matrix):
-        top = (page_h - (y + (border + r) * module)) * k
-        c, width = 0, len(row)
-        while c < width:
-            if row[c]:
-                start = c
-                while c < width and row[c]:
-                    c += 1
-                runs.append(f"{(x + (border + start) * module) * k:.2f} {top:.2f} "
-                            f"{(c - start) * module * k:.2f} {-module * k:.2f} re")
-            else:
-                c += 1
     # The rectangles as one path filled once (fpdf2's rect() writes the same operator per rectangle).
-    pdf._out("\n".join(runs) + " f")
+    pdf._out(_qr_path(qr.matrix, x, y, module, border, pdf.k, pdf.h))
+
+
+_DARK_RUN = re.compile(rb"[^\x00]+")  # a run of dark modules in a row of segno's matrix (0 is light)
+
+
+def _qr_path(matrix, x: float, y: float, module: float, border: int, k: float, page_h: float) -> str:
+    """The ``re`` operators of the QR code's dark runs, a rectangle per run of dark modules in a row.
+
+    Each number is the one the straightforward loop would format (the same expressions, so the same
+    rounding); what is saved is formatting each column's position and each run's width again for
+    every run: they are formatted once per code, and runs are found by a regular expression."""
+    width = len(matrix[0]) if matrix else 0
+    lefts = [f"{(x + (border + start) * module) * k:.2f} " for start in range(width)]
+    lengths = [f" {length * module * k:.2f} {-module * k:.2f} re" for length in range(width + 1)]
+    runs = []
+    for r, row in enumerate(matrix):
+        top = f"{(page_h - (y + (border + r) * module)) * k:.2f}"
+        for run in _DARK_RUN.finditer(row):
+            start, end = run.span()
+            runs.append(lefts[start] + top + lengths[end - start])
+    return "\n".join(runs) + " f"
 
 
 QR_SIZE = 42.0
