@@ -132,13 +132,17 @@ def main() -> None:
             [sys.executable, "-m", "celery", "-A", "celery_worker", "worker", "--loglevel=INFO",
              f"--concurrency={args.concurrency}", "--pool=prefork", "-Q", f"{env['CELERY_QUEUE']},{env['CELERY_QUEUE']}.bulk",
              "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{env['CELERY_QUEUE']}@%h"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT, env={**env, "PGAPPNAME": WORKER_APP_NAME}, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
             _wait_ready(worker, log_path)
             rss = {"worker_at_rest": process_tree_rss(worker.pid)}
             peak = 0.0
             with app.app_context():
+                # CPU seconds, not wall-clock: the machine is shared, so the figure to compare is the
+                # worker's CPU (its pool processes included) and its PostgreSQL backends' per certificate.
+                cpu = CpuMeter(worker.pid)
+                cpu.sample()
                 load_before = os.getloadavg()
                 started = time.perf_counter()
                 publish(list(event_ids))
@@ -146,11 +150,15 @@ def main() -> None:
                 while done < args.count:
                     time.sleep(0.25)
                     peak = max(peak, process_tree_rss(worker.pid)["max"])  # aim: under 250 MB while issuing
+                    cpu.sample()
                     done = db.session.scalar(select(func.count(Certificate.id)))
                     db.session.rollback()
                     if worker.poll() is not None:
                         raise SystemExit(f"worker died: {log_path.read_text()[-2000:]}")
                 elapsed = time.perf_counter() - started
+                cpu.sample()
+                at_last_certificate = cpu.spent()
+                cpu.settle()  # the events the batches emitted (certificate.issued, statements) handled too
                 with_pdf = db.session.scalar(select(func.count(Certificate.id)).where(Certificate.pdf_path.is_not(None)))
                 failed = db.session.scalar(select(func.count(OutboxEvent.id)).where(OutboxEvent.last_error.is_not(None)))
             rss["worker_after"] = process_tree_rss(worker.pid)
@@ -169,6 +177,12 @@ def main() -> None:
         "seconds": round(elapsed, 2),
         "certificates_per_second": round(rate, 1),
         "certificates_per_second_per_process": round(rate / args.concurrency, 1),
+        # CPU ms per certificate, from the publication to the last certificate's commit, and until the
+        # worker went idle (the events the batches emitted handled too).
+        "cpu_ms_per_certificate": {part: round(1000 * seconds / args.count, 2)
+                                   for part, seconds in at_last_certificate.items()},
+        "cpu_ms_per_certificate_until_idle": {part: round(1000 * seconds / args.count, 2)
+                                              for part, seconds in cpu.spent().items()},
         "rss_mb": rss,  # resident memory: the worker's main process and each pool process
         "database": "postgresql" if env["DATABASE_URL"].startswith("postgres") else "other",
         "broker": env["CELERY_BROKER_URL"].split(":")[0],
@@ -183,6 +197,13 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{args.count} certificates (PDF included) in {elapsed:.1f}s: {rate:.1f} per second, "
           f"{rate / args.concurrency:.1f} per second per worker process ({args.concurrency} processes)")
+    per = result["cpu_ms_per_certificate"]
+    for label, per in (("to the last certificate", result["cpu_ms_per_certificate"]),
+                       ("until the worker is idle", result["cpu_ms_per_certificate_until_idle"])):
+        print(f"CPU per certificate, {label}: worker {per['worker']:.2f} ms (pool {per['pool']:.2f}, "
+              f"main {per['main']:.2f}), its PostgreSQL backends {per['postgresql']:.2f} ms, "
+              f"together {per['worker'] + per['postgresql']:.2f} ms")
+    print(f"({len(cpu.last['pool'])} pool processes, {len(cpu.last['postgresql'])} PostgreSQL backends seen)")
     print(f"worker RSS (MB): at rest {rss['worker_at_rest']['max']}, peak while issuing {peak}, after "
           f"{rss['worker_after']['max']} (main {rss['worker_after']['main']}, pool {rss['worker_after']['children']})"
           f"   aim: < 250 MB")
@@ -195,7 +216,7 @@ def _profile(app, event_ids: list[int], sort: str | None, one_by_one: bool = Fal
     import pstats
     from collections import Counter
 
-    from sqlalchemy import event
+    from sqlalchemy import event, text
 
     import learning.certificates.services as services
     import learning.reporting.rollup as rollup
@@ -253,18 +274,106 @@ def _profile(app, event_ids: list[int], sort: str | None, one_by_one: bool = Fal
     statements = Counter()
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", lambda *_args: statements.update(["sql"]))
-    started = time.perf_counter()
+    with app.app_context():
+        backend = db.session.scalar(text("SELECT pg_backend_pid()"))  # the pool's one connection here
+        db.session.rollback()
+    backend_before = _cpu_of(backend)
+    started, cpu_started = time.perf_counter(), time.process_time()
     run(rest)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu_spent = time.perf_counter() - started, time.process_time() - cpu_started
+    backend_after = _cpu_of(backend)
     count = len(rest)
     print(f"{count} certificates in one process, no Celery, {size} per task: {1000 * elapsed / count:.1f} ms each, "
           f"{count / elapsed:.1f} per second, {statements['sql'] / count:.1f} SQL statements each "
           f"(load average {load_before:.2f} -> {os.getloadavg()[0]:.2f})")
+    if backend_before and backend_after:
+        print(f"  CPU: this process {1000 * cpu_spent / count:.2f} ms each, its PostgreSQL backend "
+              f"{1000 * (backend_after[1] - backend_before[1]) / count:.2f} ms each")
     for label, seconds in spent.most_common():
         print(f"  {label:58s} {1000 * seconds / count:6.2f} ms")
     rest_ms = 1000 * (elapsed - sum(spent.values())) / count
     print(f"  {'the rest (outbox rows, ORM, insert, commit)':58s} {rest_ms:6.2f} ms")
     print(f"  ({len(range(0, count, size))} tasks' worth of transactions; Celery's own cost per task is not included)")
+
+
+WORKER_APP_NAME = "bench-certificates-worker"  # the worker's PostgreSQL backends, by application_name
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pid: int) -> tuple[int, float, float] | None:
+    """(parent pid, CPU seconds of the process, CPU seconds of its reaped children) from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # After the name: state ppid ... utime(14) stime(15) cutime(16) cstime(17), counted from 1 with pid and name.
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK, (int(fields[13]) + int(fields[14])) / _TICK
+
+
+class CpuMeter:
+    """The CPU the worker spends (its main process, its pool processes, and those it reaped) and the CPU
+    of the PostgreSQL backends it is connected to, between the first and the last ``sample``.
+
+    Every process's last reading is kept, so a backend that ends between two samples counts up to the
+    sample before. (A pool process replaced during the run would be counted twice, by its last reading
+    and by the main process's reaped children; the benchmark's worker replaces none.)"""
+
+    def __init__(self, worker_pid: int) -> None:
+        self.worker_pid = worker_pid
+        self.first: dict[str, dict[int, float]] | None = None
+        self.last: dict[str, dict[int, float]] = {"main": {}, "pool": {}, "postgresql": {}}
+
+    def _backends(self) -> list[int]:
+        from sqlalchemy import text
+
+        from learning.extensions import db
+
+        pids = db.session.scalars(text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+                                  {"name": WORKER_APP_NAME}).all()
+        db.session.rollback()
+        return list(pids)
+
+    def sample(self) -> None:
+        now: dict[str, dict[int, float]] = {"main": {}, "pool": {}, "postgresql": {}}
+        main = _cpu_of(self.worker_pid)
+        if main is not None:
+            now["main"][self.worker_pid] = main[1] + main[2]
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                found = _cpu_of(int(entry.name))
+                if found is not None and found[0] == self.worker_pid:
+                    now["pool"][int(entry.name)] = found[1]
+        for pid in self._backends():
+            found = _cpu_of(pid)
+            if found is not None:
+                now["postgresql"][pid] = found[1]
+        if self.first is None:
+            self.first = now
+        for part, readings in now.items():
+            self.last[part].update(readings)
+
+    def settle(self, quiet: float = 0.02, timeout: float = 30.0) -> None:
+        """Sample until the worker and its backends spent under ``quiet`` CPU seconds in a second."""
+        deadline = time.monotonic() + timeout
+        before = self._total()
+        while time.monotonic() < deadline:
+            time.sleep(1.0)
+            self.sample()
+            now = self._total()
+            if now - before < quiet:
+                return
+            before = now
+
+    def _total(self) -> float:
+        spent = self.spent()
+        return spent["worker"] + spent["postgresql"]
+
+    def spent(self) -> dict[str, float]:
+        assert self.first is not None
+        out = {part: sum(value - self.first[part].get(pid, 0.0) for pid, value in readings.items())
+               for part, readings in self.last.items()}
+        out["worker"] = out["main"] + out["pool"]
+        return out
 
 
 def _ensure_database(url: str) -> None:

@@ -215,6 +215,49 @@ def test_qr_codes_with_the_fixed_mask_decode_for_many_codes(tmp_path):
     assert sorted(result.stdout.split()) == sorted(urls)
 
 
+@pytest.mark.parametrize("base", ["https://learning.example.org", "http://127.0.0.1:5000", "HTTPS://X.ORG",
+                                  "https://a-much-longer-host-name.example.co.uk:8443/learning/with/a/longer/path"])
+def test_the_qr_modules_are_segnos_for_every_length_and_mode(base):
+    """``_qr_matrix`` sets the modules from a layout per version: the same symbol as ``segno.make``, for
+    URLs of versions 1 to 9 (version information from 7), boosted error levels and every data mode."""
+    versions = set()
+    for length in range(1, 120, 3):
+        for text in (f"{base}/verify/{(new_code() * 12)[:length]}", "7" * 3 * length, "K" * 2 * length):
+            qr = segno.make(text, error="m", micro=False, mask=certificate_pdf.QR_MASK)
+            versions.add(qr.version)
+            assert certificate_pdf._qr_matrix(text) == qr.matrix, text
+    assert {1, 7} <= versions
+
+
+def _qr_path_module_by_module(matrix, x, y, module, border, k, page_h) -> str:
+    """The QR code's path as first written: each row walked module by module, each number formatted in place."""
+    runs = []
+    for r, row in enumerate(matrix):
+        top = (page_h - (y + (border + r) * module)) * k
+        c, width = 0, len(row)
+        while c < width:
+            if row[c]:
+                start = c
+                while c < width and row[c]:
+                    c += 1
+                runs.append(f"{(x + (border + start) * module) * k:.2f} {top:.2f} "
+                            f"{(c - start) * module * k:.2f} {-module * k:.2f} re")
+            else:
+                c += 1
+    return "\n".join(runs) + " f"
+
+
+@pytest.mark.parametrize("base", ["https://learning.example.org", "http://127.0.0.1:5000",
+                                  "https://a-much-longer-host-name.example.co.uk:8443/learning"])
+def test_the_qr_path_is_the_one_a_module_by_module_walk_writes(base):
+    for x in (certificate_pdf._qr_x(False), certificate_pdf._qr_x(True)):
+        for _ in range(40):
+            qr = segno.make(f"{base}/verify/{new_code()}", error="m", micro=False, mask=certificate_pdf.QR_MASK)
+            module = certificate_pdf.QR_SIZE / (qr.symbol_size(border=0)[0] + 4)
+            args = (qr.matrix, x, certificate_pdf.QR_Y, module, 2, 72 / 25.4, certificate_pdf.PAGE_H)
+            assert certificate_pdf._qr_path(*args) == _qr_path_module_by_module(*args)
+
+
 # --- issuing -------------------------------------------------------------------------------------
 
 def test_the_row_is_written_with_its_pdf_path_and_the_pdf_is_stored(make):
