@@ -26,13 +26,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, lru_cache
 
+import segno
 from babel.dates import format_date
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from fpdf import FPDF
 from fpdf.enums import PDFResourceType
-from segno import consts as qr_consts
-from segno import encoder as qr_encoder
 
 from learning.i18n import interface_language, is_rtl
 from learning.pdf import needs_arabic, new_document, set_font, to_bytes
@@ -108,90 +107,14 @@ def _qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
     takes three quarters of the time of a certificate's QR code): every mask is valid and read
     by any reader, and pattern 4 is the one the scoring picks most often for verify URLs.
     """
-    matrix = _qr_matrix(url)
+    qr = segno.make(url, error="m", micro=False, mask=QR_MASK)
     border = 2
-    module = size / (len(matrix) + 2 * border)
+    module = size / (qr.symbol_size(border=0)[0] + 2 * border)
     pdf.set_fill_color(255, 255, 255)
     pdf.rect(x, y, size, size, style="F")
     pdf.set_fill_color(0, 0, 0)
     # The rectangles as one path filled once (fpdf2's rect() writes the same operator per rectangle).
-    pdf._out(_qr_path(matrix, x, y, module, border, pdf.k, pdf.h))
-
-
-def _qr_matrix(url: str) -> tuple[bytearray, ...]:
-    """The modules of ``segno.make(url, error="m", micro=False, mask=QR_MASK)`` (1 dark, 0 light), made
-    faster: segno encodes the data and its error correction (its own functions, as ``segno.make`` calls
-    them), and the modules are set from a layout kept per version (``_qr_layout``) instead of segno
-    walking the symbol's zigzag and masking it module by module (half of segno's time). A test compares
-    the result with ``segno.make`` for codes of every length a verify URL has."""
-    segments = qr_encoder.prepare_data(url, None, None)
-    version = qr_encoder.find_version(segments, qr_consts.ERROR_LEVEL_M, eci=False, micro=False)
-    error = qr_encoder.boost_error_level(version, qr_consts.ERROR_LEVEL_M, segments, False)
-    buff = qr_encoder.Buffer()
-    for segment in segments:
-        qr_encoder.write_segment(buff, segment, None, qr_encoder.version_range(version), False)
-    capacity = qr_consts.SYMBOL_CAPACITY[version][error]
-    qr_encoder.write_terminator(buff, capacity, None, len(buff))
-    qr_encoder.write_padding_bits(buff, version, len(buff))
-    qr_encoder.write_pad_codewords(buff, version, capacity, len(buff))
-    bits = qr_encoder.make_final_message(version, error, buff)
-    template, order, masks, fixed = _qr_layout(version, error, QR_MASK)
-    if len(bits) > len(order):  # never for a valid version; segno itself would refuse
-        raise ValueError("QR code: more bits than data modules")
-    flat = bytearray(template)
-    for position, bit, mask_bit in zip(order, bits, masks, strict=False):  # modules past the bits keep the template
-        flat[position] = bit ^ mask_bit
-    for position, value in fixed:
-        flat[position] = value
-    width = qr_encoder.calc_matrix_size(version)
-    return tuple(flat[row * width:(row + 1) * width] for row in range(width))
-
-
-@lru_cache(maxsize=16)
-def _qr_layout(version: int, error: int, mask: int) -> tuple[bytes, tuple[int, ...], tuple[int, ...], tuple]:
-    """What every QR code of this version, error level and mask shares, as ``segno.encoder._encode``
-    builds it: the symbol (flat) with its function patterns, each data module as segno leaves one it
-    has no bit for, masked; the data modules' indices in segno's placement order (ISO/IEC 18004
-    7.7.3) and the mask's bit at each; and the modules the format and version information set last."""
-    width = qr_encoder.calc_matrix_size(version)
-    matrix = qr_encoder.make_matrix(width, width)
-    qr_encoder.add_finder_patterns(matrix, width, width)
-    qr_encoder.add_alignment_patterns(matrix, width, width)
-    function = tuple(bytearray(row) for row in matrix)
-    function[-8][8] = 0x1  # as segno's find_and_apply_best_mask: not an encoding module
-    pattern = qr_encoder.get_data_mask_functions(False)[mask]
-    order: list[int] = []
-    free = tuple(bytearray(row) for row in matrix)
-    for right in range(width - 1, 0, -2):  # segno's add_codewords, non-micro
-        if right <= 6:
-            right -= 1
-        for vertical in range(width):
-            for z in range(2):
-                j = right - z
-                upwards = ((right & 2) == 0) ^ (j < 6)
-                i = (width - 1 - vertical) if upwards else vertical
-                if free[i][j] == 0x2:
-                    free[i][j] = 0x0
-                    order.append(i * width + j)
-    for i in range(width):
-        for j in range(width):
-            if function[i][j] > 0x1:
-                matrix[i][j] ^= pattern(i, j)
-    masks = tuple(pattern(index // width, index % width) if function[index // width][index % width] > 0x1 else 0
-                  for index in order)
-    # The format and version information: the modules they set whatever was there.
-    probes = []
-    for filler in (0x5, 0x6):
-        probe = tuple(bytearray([filler] * width) for _ in range(width))
-        qr_encoder.add_format_info(probe, version, error, mask)
-        qr_encoder.add_version_info(probe, version)
-        probes.append(probe)
-    fixed = tuple((i * width + j, probes[0][i][j]) for i in range(width) for j in range(width)
-                  if probes[0][i][j] == probes[1][i][j])
-    template = bytearray(b"".join(matrix))
-    for position, value in fixed:
-        template[position] = value
-    return bytes(template), tuple(order), masks, fixed
+    pdf._out(_qr_path(qr.matrix, x, y, module, border, pdf.k, pdf.h))
 
 
 _DARK_RUN = re.compile(rb"[^\x00]+")  # a run of dark modules in a row of segno's matrix (0 is light)
