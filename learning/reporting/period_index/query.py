@@ -93,14 +93,29 @@ def _masked(state: State, part: dict[str, np.ndarray], conditions: dict[str, int
 
 
 def _distinct_by_group(part, names) -> dict[tuple, int]:
+    """Distinct users per group: one sort of (group, user) packed in an int64, the first of each run
+    kept, then the groups' runs counted (already in order). ``np.unique`` takes numpy 2's hash path
+    here, about 25 times slower on these pairs than the sort (helper period10m)."""
     if not len(part["user"]):
         return {}
-    if not names:
-        return {(): int(len(np.unique(part["user"])))}
-    gid, radices = _group_ids(part, names)
-    pairs = np.unique((gid << 32) | part["user"].astype(np.int64))
-    groups, counts = np.unique(pairs >> 32, return_counts=True)
-    return dict(zip(_split_all(groups, radices), counts.tolist(), strict=True))
+    users = part["user"].astype(np.int64)
+    if names:
+        gid, radices = _group_ids(part, names)
+        if int(gid.max()) >= 1 << 31:
+            order = np.lexsort((users, gid))
+            gid, users = gid[order], users[order]
+            fresh = np.r_[True, (gid[1:] != gid[:-1]) | (users[1:] != users[:-1])]
+            groups = gid[fresh]
+        else:
+            pairs = np.sort((gid << 32) | users)
+            groups = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] >> 32
+    else:
+        radices = []
+        users = np.sort(users)
+        groups = np.zeros(int(np.count_nonzero(np.r_[True, users[1:] != users[:-1]])), dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    counts = np.diff(np.r_[starts, len(groups)])
+    return dict(zip(_split_all(groups[starts], radices), counts.tolist(), strict=True))
 
 
 def _sums_by_group(part, names) -> dict[tuple, int]:
