@@ -458,6 +458,13 @@ def test_long_periods_across_the_coarse_blocks_equal_a_recount_before_and_after_
     db.session.delete(only)
     db.session.commit()
     check_long()
+    # Certificates in a whole month of the periods (the pairs' monthly sums, helper period10m), and one far
+    # beyond the months known at the build (the monthly arrays grow: the earlier months must stay put).
+    certified = rf.person(country="KE", sector="health")
+    rf.enrolment(certified, courses[0], date(2020, 4, 2), date(2020, 5, 9), date(2020, 5, 10))
+    rf.enrolment(certified, courses[1], date(2040, 1, 2), date(2040, 1, 9), date(2040, 1, 10))
+    db.session.commit()
+    check_long()
     assert postgresql.state is built  # every change applied from the log, no reload
 
 

@@ -177,6 +177,8 @@ def answer(state: State, report, group: tuple[str, ...]) -> list | None:
                 figures[key][kind] = n
     sums = state.certified_sums(first_day, last_day, group, conditions)
     if sums is None:
+        sums = _certified_by_pair(state, first, last, conditions, group)
+    if sums is None:
         part = _masked(state, state.rows(CERTIFIED, first_day, last_day), conditions, group)
         _time_columns(part, time_group)
         sums = _sums_by_group(part, names)
@@ -188,6 +190,32 @@ def answer(state: State, report, group: tuple[str, ...]) -> list | None:
         rows.append(CountRow(_decode(state, group, key), reached, trained, certified))
     rows.sort(key=lambda row: row.key)
     return rows
+
+
+def _certified_by_pair(state: State, first: date, last: date, conditions: dict[str, int],
+                       group: tuple[str, ...]) -> dict[tuple, int] | None:
+    """Certificates filtered on one of country, sector and course and grouped by another: the period's
+    whole months from the pair's monthly sums, its ragged days (at most a month at each end) from the
+    rows. None for anything else, or a period without a whole month."""
+    if len(conditions) != 1 or len(group) != 1:
+        return None
+    [(name, code)] = conditions.items()
+    first_month = _month_index(first) + (0 if first.day == 1 else 1)
+    last_month = _month_index(last) - (0 if last == _month_end(last) else 1)
+    if first_month > last_month:
+        return None
+    sums = state.certified_pair_months(name, code, group[0], first_month, last_month)
+    if sums is None:
+        return None
+    ragged = []
+    if first.day != 1:
+        ragged.append(state.rows(CERTIFIED, _day(first), _day(_month_start(first_month)) - 1))
+    if last != _month_end(last):
+        ragged.append(state.rows(CERTIFIED, _day(_month_start(last_month + 1)), _day(last)))
+    for rows in ragged:
+        for key, n in _sums_by_group(_masked(state, rows, conditions, group), list(group)).items():
+            sums[key] = sums.get(key, 0) + n
+    return sums
 
 
 def _decode(state: State, group: tuple[str, ...], key: tuple) -> tuple:
