@@ -280,7 +280,9 @@ def _people_from_bitmaps(state: State, kind: int, dims, grains, first: date, las
     ends: list[dict[str, np.ndarray]] = []
     for segment in _segments(first, last, grains, time_group):
         if segment[0] == "days":
-            ends.append(_masked(state, state.rows(kind, segment[1], segment[2]), conditions, group, ("user", "month")))
+            kept = ("user", "month") if time_group else ("user",)  # the month only for a time grouping
+            end = _masked(state, state.rows(kind, segment[1], segment[2]), conditions, group, kept)
+            ends.append({name: end[name] for name in (*kept, *group) if name in end})  # no other column joined
             continue
         grain, period = segment
         slot_key = (dims, kind, grain, period)
