@@ -458,4 +458,36 @@ def test_long_periods_across_the_coarse_blocks_equal_a_recount_before_and_after_
     db.session.delete(only)
     db.session.commit()
     check_long()
+    # Certificates in a whole month of the periods (the pairs' monthly sums, helper period10m), and one far
+    # beyond the months known at the build (the monthly arrays grow: the earlier months must stay put).
+    certified = rf.person(country="KE", sector="health")
+    rf.enrolment(certified, courses[0], date(2020, 4, 2), date(2020, 5, 9), date(2020, 5, 10))
+    rf.enrolment(certified, courses[1], date(2040, 1, 2), date(2040, 1, 9), date(2040, 1, 10))
+    db.session.commit()
+    check_long()
     assert postgresql.state is built  # every change applied from the log, no reload
+
+
+def test_distinct_people_by_group_equal_a_recount_of_the_rows():
+    """``_distinct_by_group`` (a sort of packed (group, user) pairs, or a lexsort when the group ids do
+    not fit in 31 bits) against a set per group counted in Python from the same rows."""
+    import numpy as np
+
+    from learning.reporting.period_index.query import _distinct_by_group
+
+    rng = np.random.default_rng(16)
+    for organisations, cohorts in ((7, 5), (70_000, 70_000)):  # the second: 4.9e9 group ids, the lexsort
+        n = 5_000
+        part = {"user": rng.integers(1, 300, n).astype(np.int32),
+                "organisation": rng.integers(0, organisations, n).astype(np.int32),
+                "cohort": rng.integers(0, cohorts, n).astype(np.int32)}
+        part["organisation"][:3] = organisations - 1
+        part["cohort"][:3] = cohorts - 1
+        for names in ([], ["organisation"], ["organisation", "cohort"]):
+            expected: dict[tuple, set] = {}
+            for row in range(n):
+                key = tuple(int(part[name][row]) for name in names)
+                expected.setdefault(key, set()).add(int(part["user"][row]))
+            assert _distinct_by_group(part, names) == {key: len(users) for key, users in expected.items()}
+    assert _distinct_by_group({"user": np.array([], np.int32), "organisation": np.array([], np.int32)},
+                              ["organisation"]) == {}

@@ -36,6 +36,8 @@ FAMILIES: dict[tuple[str, ...], tuple[str, ...]] = {
 }
 # Certificates (a sum, not distinct people) kept per day for these, so that a period is a slice's sum.
 CERTIFIED_FAMILIES = ((), ("country",), ("sector",), ("course",))
+# ... and per month for these pairs, both ways (a summary filtered on one, grouped by the other).
+CERTIFIED_PAIRS = (("country", "sector"), ("country", "course"), ("sector", "course"))
 DIMENSION_ORDER = ("country", "sector", "course", "cohort", "organisation")
 COLUMNS = ("user", "kd", "month", "country", "sector", "course", "cohort", "organisation", "weight")
 # More changed people than this in one synchronisation: a full reload is cheaper.

@@ -93,14 +93,29 @@ def _masked(state: State, part: dict[str, np.ndarray], conditions: dict[str, int
 
 
 def _distinct_by_group(part, names) -> dict[tuple, int]:
+    """Distinct users per group: one sort of (group, user) packed in an int64, the first of each run
+    kept, then the groups' runs counted (already in order). ``np.unique`` takes numpy 2's hash path
+    here, about 25 times slower on these pairs than the sort (helper period10m)."""
     if not len(part["user"]):
         return {}
-    if not names:
-        return {(): int(len(np.unique(part["user"])))}
-    gid, radices = _group_ids(part, names)
-    pairs = np.unique((gid << 32) | part["user"].astype(np.int64))
-    groups, counts = np.unique(pairs >> 32, return_counts=True)
-    return dict(zip(_split_all(groups, radices), counts.tolist(), strict=True))
+    users = part["user"].astype(np.int64)
+    if names:
+        gid, radices = _group_ids(part, names)
+        if int(gid.max()) >= 1 << 31:
+            order = np.lexsort((users, gid))
+            gid, users = gid[order], users[order]
+            fresh = np.r_[True, (gid[1:] != gid[:-1]) | (users[1:] != users[:-1])]
+            groups = gid[fresh]
+        else:
+            pairs = np.sort((gid << 32) | users)
+            groups = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] >> 32
+    else:
+        radices = []
+        users = np.sort(users)
+        groups = np.zeros(int(np.count_nonzero(np.r_[True, users[1:] != users[:-1]])), dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    counts = np.diff(np.r_[starts, len(groups)])
+    return dict(zip(_split_all(groups[starts], radices), counts.tolist(), strict=True))
 
 
 def _sums_by_group(part, names) -> dict[tuple, int]:
@@ -162,6 +177,8 @@ def answer(state: State, report, group: tuple[str, ...]) -> list | None:
                 figures[key][kind] = n
     sums = state.certified_sums(first_day, last_day, group, conditions)
     if sums is None:
+        sums = _certified_by_pair(state, first, last, conditions, group)
+    if sums is None:
         part = _masked(state, state.rows(CERTIFIED, first_day, last_day), conditions, group)
         _time_columns(part, time_group)
         sums = _sums_by_group(part, names)
@@ -173,6 +190,32 @@ def answer(state: State, report, group: tuple[str, ...]) -> list | None:
         rows.append(CountRow(_decode(state, group, key), reached, trained, certified))
     rows.sort(key=lambda row: row.key)
     return rows
+
+
+def _certified_by_pair(state: State, first: date, last: date, conditions: dict[str, int],
+                       group: tuple[str, ...]) -> dict[tuple, int] | None:
+    """Certificates filtered on one of country, sector and course and grouped by another: the period's
+    whole months from the pair's monthly sums, its ragged days (at most a month at each end) from the
+    rows. None for anything else, or a period without a whole month."""
+    if len(conditions) != 1 or len(group) != 1:
+        return None
+    [(name, code)] = conditions.items()
+    first_month = _month_index(first) + (0 if first.day == 1 else 1)
+    last_month = _month_index(last) - (0 if last == _month_end(last) else 1)
+    if first_month > last_month:
+        return None
+    sums = state.certified_pair_months(name, code, group[0], first_month, last_month)
+    if sums is None:
+        return None
+    ragged = []
+    if first.day != 1:
+        ragged.append(state.rows(CERTIFIED, _day(first), _day(_month_start(first_month)) - 1))
+    if last != _month_end(last):
+        ragged.append(state.rows(CERTIFIED, _day(_month_start(last_month + 1)), _day(last)))
+    for rows in ragged:
+        for key, n in _sums_by_group(_masked(state, rows, conditions, group), list(group)).items():
+            sums[key] = sums.get(key, 0) + n
+    return sums
 
 
 def _decode(state: State, group: tuple[str, ...], key: tuple) -> tuple:
@@ -237,7 +280,9 @@ def _people_from_bitmaps(state: State, kind: int, dims, grains, first: date, las
     ends: list[dict[str, np.ndarray]] = []
     for segment in _segments(first, last, grains, time_group):
         if segment[0] == "days":
-            ends.append(_masked(state, state.rows(kind, segment[1], segment[2]), conditions, group, ("user", "month")))
+            kept = ("user", "month") if time_group else ("user",)  # the month only for a time grouping
+            end = _masked(state, state.rows(kind, segment[1], segment[2]), conditions, group, kept)
+            ends.append({name: end[name] for name in (*kept, *group) if name in end})  # no other column joined
             continue
         grain, period = segment
         slot_key = (dims, kind, grain, period)

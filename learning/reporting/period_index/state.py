@@ -14,6 +14,7 @@ from learning.reporting.period_index.common import (
     _COPY_FIELDS,
     CERTIFIED,
     CERTIFIED_FAMILIES,
+    CERTIFIED_PAIRS,
     COMPACT_FROM,
     DAY_BITS,
     EPOCH,
@@ -123,6 +124,69 @@ class State:
                                minlength=len(keys) * self.cert_span)
             table = np.rint(flat).astype(np.int64).reshape(len(keys), self.cert_span)
             self.cert_sums[family] = {(int(key),): table[position] for position, key in enumerate(keys.tolist())}
+        self._build_certified_pair_months(lo, hi)
+
+    def _build_certified_pair_months(self, lo: int, hi: int) -> None:
+        """Certificates per month for each pair of country, sector and course (``CERTIFIED_PAIRS``), as one
+        array of months per pair of values (a few MB at 10M enrolments), and for each (filter, other)
+        orientation the other's values per filter value: a summary filtered on one of them and grouped by
+        another sums its whole months here, and only its ragged days from the rows (helper period10m)."""
+        origin_day = EPOCH + timedelta(days=self.cert_origin)
+        self.cert_month_origin = _month_index(origin_day)
+        self.cert_month_span = _month_index(origin_day + timedelta(days=self.cert_span - 1)) - self.cert_month_origin + 1
+        months = self.base["month"][lo:hi].astype(np.int64) - self.cert_month_origin
+        weight = self.base["weight"][lo:hi].astype(np.int64)
+        self.cert_pair_months: dict[tuple, dict[tuple, np.ndarray]] = {}
+        self.cert_pair_values: dict[tuple, dict[int, set]] = {}
+        for pair in CERTIFIED_PAIRS:
+            first, second = (self.base[name][lo:hi].astype(np.int64) for name in pair)
+            radix = int(second.max(initial=0)) + 1
+            keys, inverse = np.unique(first * radix + second, return_inverse=True)
+            flat = np.bincount(inverse * self.cert_month_span + months, weights=weight,
+                               minlength=len(keys) * self.cert_month_span)
+            table = np.rint(flat).astype(np.int64).reshape(len(keys), self.cert_month_span)
+            self.cert_pair_months[pair] = {}
+            self.cert_pair_values[pair] = defaultdict(set)
+            self.cert_pair_values[pair[::-1]] = defaultdict(set)
+            for position, key in enumerate(keys.tolist()):
+                self._add_certified_pair(pair, divmod(key, radix), table[position])
+
+    def _add_certified_pair(self, pair: tuple, values: tuple, months: np.ndarray) -> None:
+        self.cert_pair_months[pair][values] = months
+        self.cert_pair_values[pair][values[0]].add(values[1])
+        self.cert_pair_values[pair[::-1]][values[1]].add(values[0])
+
+    def _certified_month_offset(self, month: int) -> int:
+        """The position of ``month`` in the pairs' monthly arrays, which grow (by a year at least) to hold it."""
+        offset = month - self.cert_month_origin
+        if 0 <= offset < self.cert_month_span:
+            return offset
+        before = -offset + 12 if offset < 0 else 0
+        after = offset - self.cert_month_span + 13 if offset >= self.cert_month_span else 0
+        for table in self.cert_pair_months.values():
+            for key, values in table.items():
+                table[key] = np.concatenate([np.zeros(before, np.int64), values, np.zeros(after, np.int64)])
+        self.cert_month_origin -= before
+        self.cert_month_span += before + after
+        return month - self.cert_month_origin
+
+    def certified_pair_months(self, name: str, code: int, other: str, first_month: int,
+                              last_month: int) -> dict[tuple, int] | None:
+        """Certificates of months ``first_month..last_month`` (month indexes) with ``name`` = ``code``, by
+        ``other``: {(other's value,): sum}. None when (name, other) is not one of the pairs kept."""
+        pair = (name, other) if (name, other) in self.cert_pair_months else (other, name)
+        table = self.cert_pair_months.get(pair)
+        if table is None:
+            return None
+        lo = max(first_month - self.cert_month_origin, 0)
+        hi = min(last_month - self.cert_month_origin + 1, self.cert_month_span)
+        sums = {}
+        if hi <= lo:
+            return sums
+        for value in self.cert_pair_values[(name, other)].get(code, ()):
+            months = table[(code, value) if pair[0] == name else (value, code)]
+            sums[(value,)] = int(months[lo:hi].sum())
+        return sums
 
     def _certified_offset(self, day: int) -> int:
         """The position of ``day`` in the certificates' arrays, which grow (by a year at least) to hold it."""
@@ -148,6 +212,12 @@ class State:
             if key not in table:
                 table[key] = np.zeros(self.cert_span, np.int64)
             table[key][offset] += weight
+        month_offset = self._certified_month_offset(_month_index(EPOCH + timedelta(days=day)))
+        for pair, table in self.cert_pair_months.items():
+            key = tuple(values[name] for name in pair)
+            if key not in table:
+                self._add_certified_pair(pair, key, np.zeros(self.cert_month_span, np.int64))
+            table[key][month_offset] += weight
 
     def certified_sums(self, first: int, last: int, group: tuple[str, ...],
                        conditions: dict[str, int] | None = None) -> dict[tuple, int] | None:
