@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
@@ -10,6 +12,17 @@ from learning.errors import DomainError
 from learning.extensions import db
 
 users_cli = AppGroup("users", help="Manage user accounts.")
+
+
+@contextmanager
+def refusals_as_errors():
+    """A refusal (``DomainError``) inside becomes the command's error message, with nothing changed."""
+    try:
+        yield
+    except DomainError as error:
+        db.session.rollback()
+        details = "; ".join(f"{k}: {', '.join(v)}" for k, v in (error.fields or {}).items())
+        raise click.ClickException(f"{error.message} {details}".strip()) from error
 
 
 @users_cli.command("create")
@@ -27,16 +40,12 @@ def create_user_command(email, password, full_name, country, sector, language, o
     from learning.accounts.services import register_user
     from learning.models_base import utcnow
 
-    try:
+    with refusals_as_errors():
         user = register_user(
             {"email": email, "password": password, "full_name": full_name, "country": country,
              "sector": sector, "language": language, "organisation": organisation},
             roles=list(roles), send_verification=False,
         )
-    except DomainError as error:
-        db.session.rollback()
-        details = "; ".join(f"{k}: {', '.join(v)}" for k, v in (error.fields or {}).items())
-        raise click.ClickException(f"{error.message} {details}".strip()) from error
     user.email_verified_at = utcnow()
     db.session.commit()
     click.echo(f"Created user {user.id} <{user.email}> with roles {', '.join(user.roles)}.")

@@ -8,7 +8,7 @@ import json
 import click
 from flask.cli import AppGroup
 
-from learning.errors import DomainError
+from learning.cli import refusals_as_errors
 from learning.extensions import db
 
 lti_cli = AppGroup("lti", help="LTI 1.3: the learning platforms (Moodle, Canvas, Open edX) that launch our courses.")
@@ -88,12 +88,8 @@ def remove_link(link_id):
 
 def _run(action, commit: bool = True):
     """``action()``, committed; a refusal is the command's error message, with nothing changed."""
-    try:
+    with refusals_as_errors():
         result = action()
-    except DomainError as error:
-        db.session.rollback()
-        details = "; ".join(f"{k}: {', '.join(v)}" for k, v in (error.fields or {}).items())
-        raise click.ClickException(f"{error.message} {details}".strip()) from error
     if commit:
         db.session.commit()
     return result

@@ -161,11 +161,7 @@ class State:
         offset = month - self.cert_month_origin
         if 0 <= offset < self.cert_month_span:
             return offset
-        before = -offset + 12 if offset < 0 else 0
-        after = offset - self.cert_month_span + 13 if offset >= self.cert_month_span else 0
-        for table in self.cert_pair_months.values():
-            for key, values in table.items():
-                table[key] = np.concatenate([np.zeros(before, np.int64), values, np.zeros(after, np.int64)])
+        before, after = _grow(self.cert_pair_months.values(), offset, self.cert_month_span, 12)
         self.cert_month_origin -= before
         self.cert_month_span += before + after
         return month - self.cert_month_origin
@@ -193,11 +189,7 @@ class State:
         offset = day - self.cert_origin
         if 0 <= offset < self.cert_span:
             return offset
-        before = -offset + 366 if offset < 0 else 0
-        after = offset - self.cert_span + 367 if offset >= self.cert_span else 0
-        for table in self.cert_sums.values():
-            for key, values in table.items():
-                table[key] = np.concatenate([np.zeros(before, np.int64), values, np.zeros(after, np.int64)])
+        before, after = _grow(self.cert_sums.values(), offset, self.cert_span, 366)
         self.cert_origin -= before
         self.cert_span += before + after
         return day - self.cert_origin
@@ -407,3 +399,14 @@ class State:
             overlay = self._overlay()["kd"] & ((1 << DAY_BITS) - 1)
             days += [int(overlay.min()), int(overlay.max())]
         return (min(days), max(days)) if days else None
+
+
+def _grow(tables, offset: int, span: int, margin: int) -> tuple[int, int]:
+    """Zeros put before and after every array of ``tables`` (each ``span`` long) so that position ``offset``
+    (from their start) fits, with ``margin`` more to spare: how many were put (before, after)."""
+    before = -offset + margin if offset < 0 else 0
+    after = offset - span + margin + 1 if offset >= span else 0
+    for table in tables:
+        for key, values in table.items():
+            table[key] = np.concatenate([np.zeros(before, np.int64), values, np.zeros(after, np.int64)])
+    return before, after
