@@ -152,6 +152,7 @@ def sign_in_on(page, email: str) -> None:
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("form[action$='/account/logout']", state="attached")  # signed in, the next page shown
 
 
 def scan_qr(image, tmp_path) -> str:

@@ -7,6 +7,8 @@ in pyproject.toml), injected into each page of the shared walk (tests/page_walk.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
@@ -124,6 +126,7 @@ def test_forms_showing_their_errors_have_no_serious_violation(browser, live_serv
     with browsing_as(browser, live_server.url, site, "learner", lang) as page:
         visit(page, "/learning/", lang)
         page.locator(".enrolment .next-step a").first.click()
+        page.wait_for_url(re.compile(r"/lessons/"))
         visit(page, page.url.replace(live_server.url, "").rsplit("/lessons/", 1)[0] + "/quiz", lang)
         page.locator("form.quiz button[type=submit]").click()  # nothing answered: the browser or the server objects
         assert blocking_violations(page) == []

@@ -93,6 +93,7 @@ def test_cards_and_choices_have_no_bullets(page, make):
         page.fill("input[name=email]", person.email)
         page.fill("input[name=password]", PASSWORD)
         page.get_by_role("button", name="Sign in").click()
+        page.wait_for_selector("form[action$='/account/logout']", state="attached")  # signed in
         page.goto(path)
         item = page.locator(selector).first
         expect(item).to_be_visible()

@@ -6,7 +6,10 @@ grows wider than the screen.
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from tests.page_walk import LANGUAGES, ROLES, browsing_as, build_site, visit
 
@@ -39,8 +42,9 @@ def test_the_trainers_roster_is_one_card_per_person_on_a_phone(browser, live_ser
     with browsing_as(browser, live_server.url, site, "trainer", "en", width=PHONE) as page:
         visit(page, "/cohorts/", "en")
         page.locator(".cohort-list a", has_text="Policía Nacional").first.click()  # the open cohort with members
+        page.wait_for_url(re.compile(r"/cohorts/\d+$"))
         rows = page.locator("table.roster tbody tr")
-        assert rows.count() == 2
+        expect(rows).to_have_count(2)
         assert page.evaluate("getComputedStyle(document.querySelector('table.roster tbody tr')).display") == "block"
         first = rows.first.bounding_box()
         assert first["width"] <= PHONE and first["height"] > 100  # the cells are stacked, not side by side
@@ -49,4 +53,6 @@ def test_the_trainers_roster_is_one_card_per_person_on_a_phone(browser, live_ser
     with browsing_as(browser, live_server.url, site, "trainer", "en", width=1280) as page:
         visit(page, "/cohorts/", "en")
         page.locator(".cohort-list a", has_text="Policía Nacional").first.click()  # the open cohort with members
+        page.wait_for_url(re.compile(r"/cohorts/\d+$"))
+        expect(page.locator("table.roster tbody tr")).to_have_count(2)
         assert page.evaluate("getComputedStyle(document.querySelector('table.roster tbody tr')).display") == "table-row"
