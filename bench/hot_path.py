@@ -68,7 +68,7 @@ def prepare(database_url: str, learners: int, lessons: int) -> tuple[str, list[i
     """A published course and ``learners`` people with API tokens, created through the services."""
     from learning import create_app
     from learning.accounts.models import User
-    from learning.accounts.services import issue_api_token
+    from learning.accounts.tokens import issue_api_token
     from learning.catalogue.services import all_lessons, create_course, publish_course
     from learning.extensions import db
 

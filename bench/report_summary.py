@@ -102,7 +102,8 @@ def main() -> None:
     from sqlalchemy import text
 
     from learning import create_app
-    from learning.accounts.services import authenticate, issue_api_token
+    from learning.accounts.services import authenticate
+    from learning.accounts.tokens import issue_api_token
     from learning.config import load_config
     from learning.extensions import db
 

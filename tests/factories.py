@@ -10,6 +10,7 @@ import itertools
 
 from learning.accounts import services as accounts
 from learning.accounts.models import User
+from learning.accounts.tokens import issue_api_token
 from learning.extensions import db
 
 _seq = itertools.count(1)
@@ -41,7 +42,7 @@ def trainer(**fields) -> User:
 
 
 def token(for_user: User) -> str:
-    plain, _row = accounts.issue_api_token(for_user)
+    plain, _row = issue_api_token(for_user)
     db.session.commit()
     return plain
 

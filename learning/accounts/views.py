@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
 from learning.accounts import services, sessions, throttling, twofactor
+from learning.accounts import tokens as api_tokens
 from learning.accounts.forms import (
     ChangePasswordForm,
     DisableTwoFactorForm,
@@ -336,7 +337,7 @@ def end_all_sessions():
 def tokens():
     """The person's API tokens that still work, each with a button to revoke it."""
     user = current_user._get_current_object()
-    rows, _total = services.tokens_of(user, 1, 500)
+    rows, _total = api_tokens.tokens_of(user, 1, 500)
     return render_template("accounts/tokens.html", tokens=rows, sessions=sessions.open_sessions(user),
                            current_session_id=sessions.current_session_id(user))
 
@@ -345,7 +346,7 @@ def tokens():
 @login_required
 def revoke_token(token_id: int):
     try:
-        services.revoke_token(current_user._get_current_object(), token_id)
+        api_tokens.revoke_token(current_user._get_current_object(), token_id)
     except DomainError:
         db.session.rollback()
         abort(404)

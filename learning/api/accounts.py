@@ -8,7 +8,7 @@ from apiflask.validators import Length, OneOf
 from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 
-from learning.accounts import management, services, twofactor
+from learning.accounts import management, services, tokens, twofactor
 from learning.accounts.management import STATUSES, UserFilters, status_of
 from learning.accounts.models import ROLES
 from learning.api.auth import auth, current_api_user, must_set_up_two_factor
@@ -51,7 +51,7 @@ class SignUpSchema(Schema):
 class TokenRequestSchema(Schema):
     email = String(required=True)
     password = String(required=True)
-    name = String(validate=Length(max=services.TOKEN_NAME_MAX),
+    name = String(validate=Length(max=tokens.TOKEN_NAME_MAX),
                   metadata={"description": "A label for the token, shown in GET /api/v1/me/tokens"})
     otp = String(metadata={"description": "The current six-digit code from the authenticator app: required when "
                                           "two-factor sign-in is on. Each code is accepted once."})
@@ -166,7 +166,7 @@ def create_token(data):
         db.session.rollback()
         raise Forbidden(_("Administrators must turn on two-factor sign-in first, at /account/two-factor."),
                         code="two_factor_required")
-    token, row = services.issue_api_token(user, data.get("name"))
+    token, row = tokens.issue_api_token(user, data.get("name"))
     services.record_sign_in(user, "api_token")
     return {"token": token, "expires_at": row.expires_at}
 
@@ -177,7 +177,7 @@ def create_token(data):
 @bp.output(TokenPageSchema)
 @bp.doc(summary="The caller's API tokens that still work, newest first (never the secret)")
 def my_tokens(query):
-    rows, total = services.tokens_of(current_api_user(), query["page"], query["per_page"])
+    rows, total = tokens.tokens_of(current_api_user(), query["page"], query["per_page"])
     items = [{"id": r.id, "name": r.name, "created_at": r.created_at, "last_used_at": r.last_used_at,
               "expires_at": r.expires_at} for r in rows]
     return {"items": items, "page": query["page"], "per_page": query["per_page"], "total": total}
@@ -189,7 +189,7 @@ def my_tokens(query):
 @bp.doc(summary="Revoke one of the caller's API tokens (the one in use, too)",
         responses={404: "No such token of the caller's"})
 def revoke_my_token(token_id: int):
-    services.revoke_token(current_api_user(), token_id)
+    tokens.revoke_token(current_api_user(), token_id)
     return ""
 
 

@@ -9,7 +9,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
-from learning.accounts.services import TokenCaller, caller_for_token, user_for_token
+from learning.accounts.tokens import TokenCaller, caller_for_token, user_for_token
 from learning.errors import Forbidden, Unauthorized
 from learning.extensions import db
 

@@ -156,7 +156,7 @@ def rate_limit_key() -> str:
     if header.lower().startswith("bearer "):
         # The person the token is theirs, not the token: one person with many tokens (each sign-in
         # through the API makes one) gets one allowance, as the setting says.
-        from learning.accounts.services import user_for_token
+        from learning.accounts.tokens import user_for_token
 
         user = user_for_token(header[7:].strip())
         if user is not None:

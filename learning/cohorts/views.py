@@ -45,7 +45,7 @@ def _bearer_for_integrators():
         return
     from flask import g
 
-    from learning.accounts.services import user_for_token
+    from learning.accounts.tokens import user_for_token
     from learning.api.auth import refuse_without_two_factor
     from learning.errors import Unauthorized
 

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import func, select
 
 from learning.accounts.models import ApiToken, LoginFailure, User, UserSession
-from learning.accounts.services import issue_api_token
+from learning.accounts.tokens import issue_api_token
 from learning.errors import ValidationFailed
 from learning.extensions import db
 from learning.outbox.models import OutboxEvent

@@ -140,7 +140,7 @@ def test_an_admin_changing_their_own_roles_through_the_api_changes_the_objects_t
 
 
 def test_the_caller_is_a_user_of_the_requests_session_loaded_as_a_query_would(app, make, organisation):
-    from learning.accounts.services import user_for_token
+    from learning.accounts.tokens import user_for_token
 
     person = make.user(roles=("trainer", "admin"))
     person.organisation_id = organisation.id
@@ -172,7 +172,7 @@ def test_the_caller_is_a_user_of_the_requests_session_loaded_as_a_query_would(ap
 def test_objects_the_session_already_holds_are_filled_in_not_replaced(app, make):
     """The tests' shared session (and any caller that read the person first): the objects it holds are
     the ones returned, their expired attributes and roles filled from the token's row, in one statement."""
-    from learning.accounts.services import user_for_token
+    from learning.accounts.tokens import user_for_token
 
     person = make.user(roles=("trainer",))
     token = make.token(person)
@@ -185,7 +185,7 @@ def test_objects_the_session_already_holds_are_filled_in_not_replaced(app, make)
 
 
 def test_unknown_and_empty_tokens_find_nobody(app, make):
-    from learning.accounts.services import user_for_token
+    from learning.accounts.tokens import user_for_token
 
     make.token(make.user())
     with app.test_request_context("/api/v1/me"):
@@ -199,7 +199,7 @@ def test_a_token_works_exactly_when_its_persons_account_is_active(app, make, sta
     left unrevoked on purpose (the services end it too): here the person's own state decides. The hot
     routes' caller (``caller_for_token``, PostgreSQL) states the rule in its SQL: it must agree too."""
     from learning.accounts.privacy import request_erasure
-    from learning.accounts.services import caller_for_token, user_for_token
+    from learning.accounts.tokens import caller_for_token, user_for_token
 
     person = make.user()
     token, person_id = make.token(person), person.id

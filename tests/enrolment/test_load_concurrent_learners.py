@@ -41,7 +41,7 @@ LESSONS = 4
 def learners(app):
     """A published course of four lessons (no quiz) and the learners' API tokens."""
     from learning.accounts.models import User
-    from learning.accounts.services import issue_api_token
+    from learning.accounts.tokens import issue_api_token
     from learning.catalogue.services import all_lessons, create_course, publish_course
 
     with app.app_context():

@@ -239,7 +239,7 @@ def test_after_a_burst_of_concurrent_learners_the_worker_leaves_the_rollup_exact
     them (the refreshes, and the certificates the completions earn) while the learners are still at
     work. Once it has drained the queue, the rollup equals the recount from the raw rows."""
     from learning.accounts.models import User
-    from learning.accounts.services import issue_api_token
+    from learning.accounts.tokens import issue_api_token
     from learning.catalogue.services import all_lessons, create_course, publish_course
     from tests.conftest import wait_until
     from tests.security_fixtures import start_gunicorn, stop_server
