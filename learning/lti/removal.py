@@ -54,11 +54,19 @@ def dependents_of(platform: LtiPlatform) -> Dependents:
     return Dependents(count(LtiResourceLink), count(LtiIdentity))
 
 
-def get_resource_link(link_id: int) -> LtiResourceLink:
+def get_resource_link(link_id: int, platform: LtiPlatform | None = None) -> LtiResourceLink:
+    """The resource link of this id (of ``platform``, when given: another platform's is ``NotFound`` too)."""
     link = db.session.get(LtiResourceLink, link_id)
-    if link is None:
+    if link is None or (platform is not None and link.platform_id != platform.id):
         raise NotFound(_("No such resource link."))
     return link
+
+
+def link_counts() -> dict[int, int]:
+    """How many resource links each platform has, by platform id (one statement; a platform without any is
+    left out)."""
+    return dict(db.session.execute(select(LtiResourceLink.platform_id, func.count())
+                                   .group_by(LtiResourceLink.platform_id)).all())
 
 
 def resource_links_of(platform: LtiPlatform) -> list[LtiResourceLink]:

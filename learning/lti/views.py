@@ -306,8 +306,10 @@ def pull_roster(cohort_id: int):
 @admin_bp.get("/")
 @admin_required
 def admin_index():
+    from learning.lti.removal import link_counts
+
     platforms = [services.describe(p) for p in services.list_platforms()]
-    return render_template("lti/admin.html", platforms=platforms)
+    return render_template("lti/admin.html", platforms=platforms, link_counts=link_counts())
 
 
 @admin_bp.post("/<int:platform_id>/enabled")
@@ -343,6 +345,48 @@ def admin_remove(platform_id: int):
     remove_platform(current_user, platform, cascade=request.form.get("cascade") == "1")
     flash(_("%(name)s is removed: its launches are refused.", name=name), "success")
     return redirect(url_for("lti_admin.admin_index"))
+
+
+LINKS_PER_PAGE = 50
+
+
+@admin_bp.get("/<int:platform_id>/links")
+@admin_required
+def admin_links(platform_id: int):
+    """One page of a platform's resource links (oldest first, as the API lists them), each with a button
+    that removes it; a page past the last shows the last."""
+    from learning.lti.removal import described_links
+    from learning.parsing import page_number
+
+    platform = services.get_platform(platform_id)
+    page = page_number(request.args)
+    links, total = described_links(platform, page, LINKS_PER_PAGE)
+    last = max(1, -(-total // LINKS_PER_PAGE))
+    if page > last:
+        page = last
+        links, total = described_links(platform, page, LINKS_PER_PAGE)
+    return render_template("lti/links.html", platform=platform, links=links, total=total, page=page,
+                           per_page=LINKS_PER_PAGE)
+
+
+@admin_bp.post("/<int:platform_id>/links/<int:link_id>/remove")
+@admin_required
+def admin_remove_link(platform_id: int, link_id: int):
+    """Remove one of the platform's resource links, as ``DELETE /api/v1/lti/links/<id>`` does: its scores are
+    no longer sent; a new launch of it registers it again. Another platform's link, or none, is a 404."""
+    from flask import flash
+    from flask_login import current_user
+
+    from learning.lti.removal import get_resource_link, remove_resource_link
+    from learning.parsing import page_number
+
+    platform = services.get_platform(platform_id)
+    link = get_resource_link(link_id, platform)
+    title = link.title or link.resource_link_id
+    remove_resource_link(current_user, link)
+    flash(_("The resource link “%(title)s” is removed: its scores are no longer sent. A new launch of it "
+            "registers it again.", title=title), "success")
+    return redirect(url_for("lti_admin.admin_links", platform_id=platform.id, page=page_number(request.form)))
 
 
 # --- shared ------------------------------------------------------------------------------------
