@@ -17,6 +17,8 @@ from learning.cohorts.imports import RosterReport
 from learning.cohorts.models import RosterImport
 from learning.cohorts.roster import RowError
 from learning.extensions import db
+from learning.lti.models import LtiResourceLink
+from learning.lti.services import create_platform
 from learning.organisations.models import Assignment
 from learning.organisations.services import due_instant
 from learning.reminders.services import unsubscribe_token
@@ -85,6 +87,14 @@ def build_site() -> Site:
     db.session.flush()
     db.session.add(Assignment(organisation_id=partner.id, course_id=course.id, due_on=date(2031, 1, 31),
                               due_at=due_instant(date(2031, 1, 31)), created_by_id=admin.id))
+    # A partner's LMS registered for LTI, with one placement of the course launched from it.
+    lms = create_platform(issuer="https://moodle.andino.example.org", client_id="tool-7", deployment_ids=["1"],
+                          auth_login_url="https://moodle.andino.example.org/auth",
+                          auth_token_url="https://moodle.andino.example.org/token",
+                          key_set_url="https://moodle.andino.example.org/jwks", name="Moodle Banco Andino",
+                          organisation=partner)
+    db.session.add(LtiResourceLink(platform_id=lms.id, deployment_id=lms.deployments[0].id, resource_link_id="rl-42",
+                                   title="Módulo 1: señales de explotación", course_id=course.id, ags_scopes=[]))
     db.session.commit()
     # A closed cohort whose members evaluated it (above the small-cell threshold, so figures show).
     evaluated_cohort = factories_cohorts.cohort(trainer, course, name="Fiscalía — Lima")
@@ -110,7 +120,8 @@ def build_site() -> Site:
                f"/cohorts/{evaluated_cohort.id}/evaluation"]
     administration = ["/reports/", "/reports/evaluations", "/admin/courses/", "/admin/courses/new", f"/admin/courses/{course.slug}/edit",
                       f"/admin/courses/{tested.slug}/knowledge-tests",
-                      "/admin/courses/import", "/admin/audit/", "/admin/lti/", "/certificates/admin",
+                      "/admin/courses/import", "/admin/audit/", "/admin/lti/", f"/admin/lti/{lms.id}/links",
+                      "/certificates/admin",
                       f"/certificates/admin/{certificate.code}", "/admin/users/",
                       f"/admin/users/?q={learner.full_name.split()[0]}", f"/admin/users/{learner.id}",
                       "/org/", f"/org/{partner.id}/", f"/org/{partner.id}/figures"]

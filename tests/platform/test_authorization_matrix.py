@@ -662,6 +662,12 @@ MATRIX: dict[tuple[str, str], list[Call]] = {
         Call("/admin/lti/{new_lti_platform}/remove", admins(302, LOGIN), data={"cascade": "1"},
              fresh=("lti_platform",)),
         Call("/admin/lti/999999/remove", admins(404, LOGIN), data={"cascade": "1"})],
+    ("/admin/lti/<int:platform_id>/links", "GET"): [
+        Call("/admin/lti/{new_lti_platform}/links", admins(200, LOGIN), fresh=("lti_platform",)),
+        Call("/admin/lti/999999/links", admins(404, LOGIN))],
+    ("/admin/lti/<int:platform_id>/links/<int:link_id>/remove", "POST"): [
+        Call("/admin/lti/{new_lti_platform}/links/{new_lti_link}/remove", admins(302, LOGIN), fresh=("lti_platform",)),
+        Call("/admin/lti/999999/links/999999/remove", admins(404, LOGIN))],
 }
 
 CASES = [
