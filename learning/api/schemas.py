@@ -19,6 +19,10 @@ class ErrorDetailSchema(Schema):
     suggestions = List(String(), metadata={
         "description": "With 422 from an export whose table has no figure to publish at its grain: the "
                        "groupings (`group_by` codes) of the same filters that do publish figures"})
+    resource_links = Integer(metadata={
+        "description": "With 409 `platform_in_use` (removing an LTI platform): its resource links"})
+    linked_accounts = Integer(metadata={
+        "description": "With 409 `platform_in_use` (removing an LTI platform): the accounts linked to its users"})
 
 
 class ErrorSchema(Schema):
