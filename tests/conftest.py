@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.support import free_port, start_smtp_server, test_database_url
+from tests.support import start_smtp_server, test_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -279,8 +279,9 @@ def live_app(base_config, app):
     return build_app(base_config, OUTBOX_PUBLISH=True)
 
 
-def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"):
-    """Poll ``predicate`` until it is truthy; fail with ``message`` after ``timeout`` seconds."""
+def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1, message: str = "condition"):
+    """Poll ``predicate`` until it is truthy; fail with ``message`` after ``timeout`` seconds (generous: the
+    real worker shares two cores with the rest of the suite, and a wait that succeeds ends at once)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -298,11 +299,12 @@ def live_server(app, base_config):
     from werkzeug.serving import make_server
 
     served = build_app(base_config, WTF_CSRF_ENABLED=True, TESTING=False)
-    port = free_port()
-    server = make_server("127.0.0.1", port, served, threaded=True)
+    # Port 0: the kernel picks a free port as it binds (a port found free first and bound later could be
+    # taken meanwhile by another xdist worker's server).
+    server = make_server("127.0.0.1", 0, served, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    server.url = f"http://127.0.0.1:{port}"
+    server.url = f"http://127.0.0.1:{server.port}"
     yield server
     server.shutdown()
 
@@ -315,8 +317,11 @@ def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Browser tests need Chromium at {CHROMIUM} (apt-get install chromium); "
                     "`make test` installs it when run as root.")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # expect() waits 5 s by default, whatever the page's own timeout: too little on a loaded machine for a
+    # page that follows a form sent to the live server (or a sync once the network is back).
+    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
