@@ -235,15 +235,17 @@ class WorkerProcess:
         )
         self._wait_ready()
 
-    def _wait_ready(self, timeout: float = 60) -> None:
+    def _wait_ready(self, timeout: float = 180) -> None:
+        # On two loaded cores a worker once took a full minute to say it was ready (the deadline was 60 s).
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"Celery worker exited: {self.log_path.read_text()[-3000:]}")
             if b" ready." in self.log_path.read_bytes():
                 return
+            if time.monotonic() > deadline:  # after a last look at the log, not before it
+                raise RuntimeError(f"Celery worker not ready: {self.log_path.read_text()[-3000:]}")
             time.sleep(0.2)
-        raise RuntimeError(f"Celery worker not ready: {self.log_path.read_text()[-3000:]}")
 
     def kill(self) -> None:
         """SIGKILL, as a crashed machine would."""

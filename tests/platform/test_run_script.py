@@ -85,7 +85,7 @@ def _start(tmp_path, port: int):
 
 def _wait_serving(master: int, port: int, seen: list[str]) -> None:
     _read_until(master, "Serving on", 240, seen)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while True:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
