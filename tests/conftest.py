@@ -338,7 +338,7 @@ def browser():
 def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, locale="en-GB")
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(15_000)  # as the walk's pages (tests/page_walk.py): two loaded cores are slow
     yield page
     context.close()
 
