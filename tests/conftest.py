@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.support import free_port, start_smtp_server, test_database_url
+from tests.support import start_smtp_server, test_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -235,15 +235,17 @@ class WorkerProcess:
         )
         self._wait_ready()
 
-    def _wait_ready(self, timeout: float = 60) -> None:
+    def _wait_ready(self, timeout: float = 180) -> None:
+        # On two loaded cores a worker once took a full minute to say it was ready (the deadline was 60 s).
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"Celery worker exited: {self.log_path.read_text()[-3000:]}")
             if b" ready." in self.log_path.read_bytes():
                 return
+            if time.monotonic() > deadline:  # after a last look at the log, not before it
+                raise RuntimeError(f"Celery worker not ready: {self.log_path.read_text()[-3000:]}")
             time.sleep(0.2)
-        raise RuntimeError(f"Celery worker not ready: {self.log_path.read_text()[-3000:]}")
 
     def kill(self) -> None:
         """SIGKILL, as a crashed machine would."""
@@ -279,8 +281,9 @@ def live_app(base_config, app):
     return build_app(base_config, OUTBOX_PUBLISH=True)
 
 
-def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"):
-    """Poll ``predicate`` until it is truthy; fail with ``message`` after ``timeout`` seconds."""
+def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1, message: str = "condition"):
+    """Poll ``predicate`` until it is truthy; fail with ``message`` after ``timeout`` seconds (generous: the
+    real worker shares two cores with the rest of the suite, and a wait that succeeds ends at once)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -298,11 +301,12 @@ def live_server(app, base_config):
     from werkzeug.serving import make_server
 
     served = build_app(base_config, WTF_CSRF_ENABLED=True, TESTING=False)
-    port = free_port()
-    server = make_server("127.0.0.1", port, served, threaded=True)
+    # Port 0: the kernel picks a free port as it binds (a port found free first and bound later could be
+    # taken meanwhile by another xdist worker's server).
+    server = make_server("127.0.0.1", 0, served, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    server.url = f"http://127.0.0.1:{port}"
+    server.url = f"http://127.0.0.1:{server.port}"
     yield server
     server.shutdown()
 
@@ -315,8 +319,11 @@ def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Browser tests need Chromium at {CHROMIUM} (apt-get install chromium); "
                     "`make test` installs it when run as root.")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # expect() waits 5 s by default, whatever the page's own timeout: too little on a loaded machine for a
+    # page that follows a form sent to the live server (or a sync once the network is back).
+    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -331,7 +338,7 @@ def browser():
 def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, locale="en-GB")
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(15_000)  # as the walk's pages (tests/page_walk.py): two loaded cores are slow
     yield page
     context.close()
 

@@ -31,6 +31,7 @@ from tests import (
 )
 from tests import factories_reporting as rf
 from tests.factories import PASSWORD
+from tests.support import outwait_a_coming_reload
 
 ROLES = ("anonymous", "learner", "trainer", "admin")
 LANGUAGES = ("en", "ar")
@@ -149,7 +150,7 @@ def browsing_as(browser, base_url: str, site: Site, role: str, lang: str, width:
             page.fill("input[name=email]", site.users[role].email)
             page.fill("input[name=password]", PASSWORD)
             page.locator("form.stack button[type=submit]").click()
-            page.wait_for_selector("form[action$='/account/logout']", state="attached")
+            page.wait_for_selector("form[action$='/account/logout']", state="attached")  # signed in
         page.goto(f"/?lang={lang}")  # honoured and remembered (cookie, and the profile)
         yield page
     finally:
@@ -163,3 +164,4 @@ def visit(page, path: str, lang: str) -> None:
     assert response.status == 200 or path == "/no-such-page", path
     assert page.locator("html").get_attribute("lang") == lang, path
     page.wait_for_load_state("load")
+    outwait_a_coming_reload(page)  # the check-in screen reloads each minute: not while it is being read

@@ -58,7 +58,7 @@ class RalphLRS:
     def lrs_file(self) -> Path:
         return self.folder / "data" / "fs_lrs.jsonl"
 
-    def start(self, timeout: float = 60) -> RalphLRS:
+    def start(self, timeout: float = 180) -> RalphLRS:
         (self.folder / "data").mkdir(parents=True, exist_ok=True)
         (self.folder / "app").mkdir(exist_ok=True)
         auth = [{"username": self.username,

@@ -170,7 +170,7 @@ def start_gunicorn(config: dict, log_path: Path, workers: int = 1, threads: int 
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "learning:create_app()", "-c", "gunicorn.conf.py",
              "--bind", f"127.0.0.1:{port}"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded machine starts it slowly
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(log_path.read_text()[-3000:])

@@ -93,7 +93,7 @@ class Mailbox:
         with self.lock:
             return [m for m in self.messages if address.lower() in m["To"].lower()]
 
-    def wait_for(self, address: str, count: int = 1, timeout: float = 20.0) -> list[EmailMessage]:
+    def wait_for(self, address: str, count: int = 1, timeout: float = 60.0) -> list[EmailMessage]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = self.to(address)
@@ -120,9 +120,18 @@ def start_smtp_server(port: int | None = None):
     from aiosmtpd.controller import Controller
 
     mailbox = Mailbox()
-    controller = Controller(_Handler(mailbox), hostname="127.0.0.1", port=port or free_port())
-    controller.start()
-    return controller, mailbox
+    for attempt in range(5):
+        # A port found free can be taken before aiosmtpd binds it (xdist workers start their servers
+        # at once): another free port then.
+        controller = Controller(_Handler(mailbox), hostname="127.0.0.1", port=port or free_port())
+        try:
+            controller.start()
+        except OSError:
+            if port or attempt == 4:
+                raise
+            continue
+        return controller, mailbox
+    raise AssertionError("unreachable")
 
 
 def body_text(message: EmailMessage) -> str:
@@ -153,6 +162,7 @@ def sign_in_on(page, email: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_selector("form[action$='/account/logout']", state="attached")  # signed in, the next page shown
+    page.wait_for_load_state()  # that page's, now that it is the page's document: read whole, not half parsed
 
 
 def scan_qr(image, tmp_path) -> str:
@@ -170,3 +180,24 @@ def scan_qr(image, tmp_path) -> str:
 def fits_width(page) -> bool:
     """Whether the page fits the screen's width (nothing to scroll sideways)."""
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def outwait_a_coming_reload(page, margin: int = 20) -> None:
+    """If the page reloads itself within ``margin`` seconds (the room's check-in screen shows each minute's
+    code by itself: ``data-refresh-seconds``), wait for that reload to be over, so that what is read next
+    is read from one and the same page. The marker is set in the page that says when it reloads, in the
+    same evaluation: only the reloaded page lacks it."""
+    seconds = page.evaluate("""() => { const screen = document.querySelector('[data-refresh-seconds]');
+        if (!screen) return null; window.__walkMarker = true; return Number(screen.dataset.refreshSeconds); }""")
+    if seconds is not None and seconds <= margin:
+        page.wait_for_function("() => !window.__walkMarker && document.readyState === 'complete'",
+                               timeout=(seconds + 30) * 1000)
+
+
+def the_check_in_screen(screen, tmp_path) -> tuple[str, str]:
+    """The code the room's screen shows and the address its QR code holds, read off the same page (which
+    has loaded, its QR image too, and will not load the next minute's code meanwhile)."""
+    screen.wait_for_url("**/check-in-code")
+    outwait_a_coming_reload(screen)
+    code = screen.locator("#check-in-code").get_attribute("data-code")
+    return code, scan_qr(screen.locator("img.check-in-qr"), tmp_path)

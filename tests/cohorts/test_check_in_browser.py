@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from learning.cohorts.models import Attendance
 from learning.extensions import db
 from learning.models_base import utcnow
 from tests import factories_cohorts as cohorts
-from tests.support import fits_width, phone_options, scan_qr, sign_in_on
+from tests.support import fits_width, phone_options, sign_in_on, the_check_in_screen
 
 pytestmark = [pytest.mark.browser]
 PHONE = phone_options(375)
@@ -33,9 +34,8 @@ def test_members_check_in_from_their_phones_with_the_code_on_the_screen(browser,
     sign_in_on(screen, trainer.email)
     screen.goto(f"/cohorts/{cohort.id}/sessions/{session.id}")
     screen.get_by_role("link", name="Show the check-in code").click()
-    code = screen.locator("#check-in-code").get_attribute("data-code")
+    code, scanned = the_check_in_screen(screen, tmp_path)
     assert code and code.startswith(str(session.id))
-    scanned = scan_qr(screen.locator("img.check-in-qr"), tmp_path)
     assert scanned.startswith(live_server.url + "/check-in?code=")
 
     def phone():
@@ -49,7 +49,7 @@ def test_members_check_in_from_their_phones_with_the_code_on_the_screen(browser,
     assert page.locator("input[name=code]").input_value() == code
     assert fits_width(page)
     page.get_by_role("button", name="Check in").click()
-    assert "You are checked in to" in page.locator(".flash-success").inner_text()
+    expect(page.locator(".flash-success")).to_contain_text("You are checked in to")
     context.close()
 
     # Jorge types the code as the screen groups it.
@@ -58,12 +58,13 @@ def test_members_check_in_from_their_phones_with_the_code_on_the_screen(browser,
     sign_in_on(page, emails[typist.user_id])
     page.fill("input[name=code]", screen.locator("#check-in-code").inner_text())
     page.get_by_role("button", name="Check in").click()
-    assert "You are checked in to" in page.locator(".flash-success").inner_text()
+    expect(page.locator(".flash-success")).to_contain_text("You are checked in to")
     # A wrong code is explained next to the field.
     page.fill("input[name=code]", f"{session.id}000000")
     page.get_by_role("button", name="Check in").click()
-    assert "This code is wrong or has expired." in page.locator(".field-error").inner_text()
-    assert page.locator("input[name=code]").get_attribute("aria-invalid") == "true"
+    expect(page.locator(".field-error")).to_contain_text("This code is wrong or has expired.")
+    expect(page.locator("input[name=code]")).to_have_attribute("aria-invalid", "true")
+    page.wait_for_load_state()
     assert fits_width(page)
     context.close()
 
@@ -72,7 +73,7 @@ def test_members_check_in_from_their_phones_with_the_code_on_the_screen(browser,
     page.goto(scanned)
     sign_in_on(page, stranger.email)
     page.get_by_role("button", name="Check in").click()
-    assert "You are not a member of this session's cohort." in page.locator(".field-error").inner_text()
+    expect(page.locator(".field-error")).to_contain_text("You are not a member of this session's cohort.")
     context.close()
 
     db.session.expire_all()
@@ -81,6 +82,6 @@ def test_members_check_in_from_their_phones_with_the_code_on_the_screen(browser,
     assert present == {scanner.id, typist.id}
     # The trainer's register shows both, ready to be corrected by hand.
     screen.goto(f"/cohorts/{cohort.id}/sessions/{session.id}")
-    assert screen.locator(f"#present-{scanner.user_id}").is_checked()
-    assert screen.locator(f"#present-{typist.user_id}").is_checked()
+    expect(screen.locator(f"#present-{scanner.user_id}")).to_be_checked()
+    expect(screen.locator(f"#present-{typist.user_id}")).to_be_checked()
     screen_context.close()

@@ -40,7 +40,7 @@ from tests.conftest import wait_until
 from tests.evaluations.test_evaluation_properties import comparable, raw_rows
 from tests.evaluations.test_evaluation_properties import recount as evaluation_recount
 from tests.factories_cohorts import csv_bytes
-from tests.support import QUEUED_EVENTS, fits_width, phone_options, scan_qr, sign_in_on
+from tests.support import QUEUED_EVENTS, fits_width, phone_options, sign_in_on, the_check_in_screen
 
 pytestmark = [pytest.mark.browser, pytest.mark.celery, pytest.mark.xdist_group("celery")]
 PHONE = phone_options()
@@ -168,9 +168,8 @@ def test_a_cohorts_field_journey_from_check_in_to_certificates_and_exact_reports
     sign_in_on(screen, trainer_email)
     screen.goto(f"/cohorts/{cohort_id}/sessions/{day[3]}")
     screen.get_by_role("link", name="Show the check-in code").click()
-    code = screen.locator("#check-in-code").get_attribute("data-code")
+    code, scanned = the_check_in_screen(screen, tmp_path)
     assert code and code.startswith(str(day[3]))
-    scanned = scan_qr(screen.locator("img.check-in-qr"), tmp_path)
     assert scanned.startswith(live_server.url + "/check-in?code=")
 
     phone_context = context(**PHONE)  # Ana types the code as the screen groups it
@@ -180,6 +179,7 @@ def test_a_cohorts_field_journey_from_check_in_to_certificates_and_exact_reports
     phone.fill("input[name=code]", screen.locator("#check-in-code").inner_text())
     phone.get_by_role("button", name="Check in").click()
     expect(phone.locator(".flash-success")).to_contain_text("You are checked in to")
+    phone.wait_for_load_state()
     assert fits_width(phone)
     phone_context.close()
 
@@ -190,6 +190,7 @@ def test_a_cohorts_field_journey_from_check_in_to_certificates_and_exact_reports
     assert phone.locator("input[name=code]").input_value() == code
     phone.get_by_role("button", name="Check in").click()
     expect(phone.locator(".flash-success")).to_contain_text("You are checked in to")
+    phone.wait_for_load_state()
     assert fits_width(phone)
     phone_context.close()
     assert _read(app, lambda: _register(day[3])) == {enrolment["ana"]: "present", enrolment["ben"]: "present"}
@@ -197,7 +198,7 @@ def test_a_cohorts_field_journey_from_check_in_to_certificates_and_exact_reports
     # Day 1's register, marked by the trainer with no connection, sent once when it returns.
     url = f"/cohorts/{cohort_id}/sessions/{day[1]}"
     screen.goto(url)
-    screen.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+    screen.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=30_000)
     screen.reload()  # now through the worker, which keeps the register
     screen.wait_for_function("caches.open('pages-v1').then(c => c.keys())"
                              f".then(k => k.some(r => r.url.endsWith('{url}')))")
@@ -211,10 +212,10 @@ def test_a_cohorts_field_journey_from_check_in_to_certificates_and_exact_reports
     screen_context.set_offline(False)
     expected_day1 = {enrolment["ana"]: "present", enrolment["ben"]: "present", enrolment["eva"]: "present",
                      enrolment["dan"]: "absent"}
-    wait_until(lambda: _read(app, lambda: _register(day[1])) == expected_day1, timeout=20, interval=0.2,
+    wait_until(lambda: _read(app, lambda: _register(day[1])) == expected_day1, interval=0.2,
                message="day 1's register")
     expect(screen.locator("#queued")).to_have_text("The marks kept on this device have been sent.")
-    wait_until(lambda: screen.evaluate(QUEUED_EVENTS) == [], timeout=20, interval=0.2, message="the queue to empty")
+    wait_until(lambda: screen.evaluate(QUEUED_EVENTS) == [], interval=0.2, message="the queue to empty")
     assert _read(app, lambda: db.session.scalar(select(func.count()).select_from(DeviceEvent))) == 4  # once
 
     # Day 2's paper sign-in sheet, entered afterwards on the trainer's phone.
@@ -224,6 +225,7 @@ def test_a_cohorts_field_journey_from_check_in_to_certificates_and_exact_reports
     sign_in_on(paper, trainer_email)
     paper.goto(f"/cohorts/{cohort_id}/sessions/{day[2]}")
     paper.get_by_role("link", name="Enter the paper sheet").click()
+    paper.wait_for_url(f"**/sessions/{day[2]}/paper")
     for name, mark in (("ana", "present"), ("ben", "absent"), ("eva", "excused"), ("dan", "present")):
         paper.locator(f"fieldset[data-enrolment-id='{enrolment[name]}'] label.mark-{mark}").tap()
     assert fits_width(paper)
@@ -280,6 +282,8 @@ def test_a_cohorts_field_journey_from_check_in_to_certificates_and_exact_reports
     # Before closing, the trainer sees who is below the rule; then closes.
     screen.goto(f"/cohorts/{cohort_id}")
     screen.locator("#close-cohort").click()
+    screen.wait_for_url(f"**/cohorts/{cohort_id}/close")
+    expect(screen.locator("#below-rule tbody tr")).to_have_count(2)
     below = sorted(screen.locator("#below-rule tbody tr").all_inner_texts())
     assert below == sorted(f"{members[name][2]}\t{present_count[enrolment[name]]} of 3" for name in ("eva", "dan"))
     screen.locator("#confirm-close").click()

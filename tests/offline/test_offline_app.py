@@ -40,7 +40,7 @@ def test_the_offline_page_says_so_and_every_page_links_the_manifest_and_the_work
 
 
 def _controlled(page: Page) -> None:
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=15_000)
+    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=30_000)
 
 
 @pytest.mark.browser
@@ -75,7 +75,7 @@ def test_visited_lesson_pages_open_offline_and_others_show_the_offline_page(page
 
 
 
-def _wait_for(predicate, timeout: float = 20.0):
+def _wait_for(predicate, timeout: float = 60.0):
     import time  # noqa: PLC0415
 
     deadline = time.monotonic() + timeout

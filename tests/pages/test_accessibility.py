@@ -11,6 +11,7 @@ import re
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
 from tests.page_walk import LANGUAGES, ROLES, browsing_as, build_site, visit
 
@@ -104,7 +105,7 @@ def test_the_keyboard_meets_a_skip_link_first_and_sees_where_it_is(page, live_se
     assert focused["cls"] == "skip-link" and focused["href"] == "#content"
     assert focused["top"] >= 0  # shown when focused
     page.keyboard.press("Enter")
-    assert page.evaluate("document.activeElement.id") == "content"
+    expect(page.locator("#content")).to_be_focused()
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Tab")
     page.keyboard.press("Tab")  # the brand link in the header
@@ -120,7 +121,8 @@ def test_forms_showing_their_errors_have_no_serious_violation(browser, live_serv
         page.fill("#email", "not-an-address")
         page.fill("#password", "short")
         page.locator("form.stack button[type=submit]").click()
-        page.wait_for_selector(".field-error")
+        page.wait_for_selector(".field-error")  # the page the server answered with
+        page.wait_for_load_state()  # and all of it
         assert page.locator("[aria-invalid=true][aria-describedby]").count() >= 2
         assert blocking_violations(page) == []
     with browsing_as(browser, live_server.url, site, "learner", lang) as page:
@@ -128,5 +130,7 @@ def test_forms_showing_their_errors_have_no_serious_violation(browser, live_serv
         page.locator(".enrolment .next-step a").first.click()
         page.wait_for_url(re.compile(r"/lessons/"))
         visit(page, page.url.replace(live_server.url, "").rsplit("/lessons/", 1)[0] + "/quiz", lang)
-        page.locator("form.quiz button[type=submit]").click()  # nothing answered: the browser or the server objects
+        page.locator("form.quiz button[type=submit]").click()  # nothing answered: the server objects
+        expect(page.locator("form.quiz .field-error").first).to_be_visible()  # on the page it answered with
+        page.wait_for_load_state()  # and all of it, before axe reads it
         assert blocking_violations(page) == []

@@ -8,6 +8,7 @@ named), nothing in it is cut mid-word, and a mark given to one person reads in t
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests import factories_cohorts as cohorts
 from tests.page_walk import Site, browsing_as, visit
@@ -44,7 +45,7 @@ def test_the_register_on_a_phone_is_a_card_per_member_with_named_boxes(browser, 
         assert box["width"] >= 20 and box["height"] >= 20  # a thumb's target
         # Ticking the box by its name still works in the card.
         row.locator("td.who label").click()
-        assert present.locator("input").is_checked()
+        expect(present.locator("input")).to_be_checked()
     with browsing_as(browser, live_server.url, site, "trainer", lang, width=1280) as page:
         visit(page, f"/cohorts/{cohort.id}/sessions/{session.id}", lang)
         assert page.evaluate("getComputedStyle(document.querySelector('table.register tbody tr')).display") == "table-row"
@@ -66,7 +67,7 @@ def test_the_paper_sheet_marks_one_person_in_the_singular_and_fits_a_phone(brows
         # The keyboard: a Tab reaches the first choice, the arrows move along the row.
         first.locator("label.mark-present input").focus()
         page.keyboard.press("ArrowDown")
-        assert first.locator("label.mark-absent input").is_checked()
+        expect(first.locator("label.mark-absent input")).to_be_checked()
     with browsing_as(browser, live_server.url, site, "trainer", lang) as page:
         visit(page, f"/cohorts/{cohort.id}", lang)
         # The cohort's table of sessions still counts the people present, in the plural.
@@ -91,7 +92,7 @@ def test_without_javascript_the_register_offers_no_button_that_does_nothing(brow
         with page.expect_response(lambda response: response.request.method == "POST"):
             page.get_by_role("button", name="Guardar la asistencia").click()  # the plain form still works
         page.goto(f"/cohorts/{cohort.id}/sessions/{session.id}")
-        assert page.locator("table.register tbody tr:first-child input[name=present]").is_checked()
+        expect(page.locator("table.register tbody tr:first-child input[name=present]")).to_be_checked()
     finally:
         context.close()
 

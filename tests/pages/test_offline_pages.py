@@ -25,7 +25,7 @@ ARABIC_INDIC = re.compile("[\u0660-\u0669]")
 
 
 def _controlled(page) -> None:
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=15_000)
+    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=30_000)
 
 
 def test_a_course_made_available_offline_says_so_in_arabic(browser, live_server, make):

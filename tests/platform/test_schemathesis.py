@@ -28,7 +28,6 @@ from learning.extensions import db
 from tests import factories
 from tests.conftest import build_app, empty_tables
 from tests.security_fixtures import build_world
-from tests.support import free_port
 
 EXAMPLES = int(os.environ.get("LEARNING_FUZZ_EXAMPLES", "25"))
 FUZZ_SETTINGS = settings(
@@ -65,7 +64,7 @@ def fuzz_server(app, base_config):
         world = build_world()
     served = build_app(base_config, TESTING=False, WTF_CSRF_ENABLED=True,
                        CERTIFICATE_VERIFY_RATE_LIMIT="100000 per minute")
-    server = make_server("127.0.0.1", free_port(), served, threaded=True)
+    server = make_server("127.0.0.1", 0, served, threaded=True)  # the kernel picks the port as it binds
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     server.url = f"http://127.0.0.1:{server.port}"

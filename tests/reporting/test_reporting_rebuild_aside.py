@@ -111,7 +111,7 @@ def test_summaries_answer_and_changes_count_while_a_rebuild_builds_aside(postgre
     thread = threading.Thread(target=run)
     thread.start()
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while not db.session.execute(text(
                 "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = :hold AND NOT granted"),
                 {"hold": HOLD}).first():
