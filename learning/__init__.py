@@ -91,9 +91,10 @@ def register_extensions(app: Flask) -> None:
     compression.init_app(app)  # first: its after_request hooks run last, on the final answer
     db.init_app(app)
     with app.app_context():
-        from learning.db_liveness import check_on_checkout
+        from learning.db_liveness import check_on_checkout, prepare_marked_statements
 
         check_on_checkout(db.engine)  # in place of pool_pre_ping's round trip (learning/config.py)
+        prepare_marked_statements(db.engine)  # the hot statements prepared at once
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"

@@ -76,3 +76,30 @@ def _checkout(dbapi_connection, connection_record, connection_proxy) -> None:
         except Exception:  # noqa: BLE001 — any failure: the connection goes, another is checked out
             pass
     raise exc.DisconnectionError("the server closed this pooled connection")
+
+
+# --- the hot statements prepared on their first execution ------------------------------------------------
+
+# An execution option for the statements every request of the learner's hot path sends (the caller's, the
+# enrolment's, the lesson's): psycopg prepares a statement only after five executions on a connection
+# (``prepare_threshold``), so on each new pooled connection PostgreSQL parsed, analysed and planned each of
+# them five times over (~0.5 ms of server CPU each, the CTEs' planning) before the sixth was prepared
+# (docs/PERFORMANCE.md, helper "hotpath7"). Marked statements are prepared on the first; nothing else changes
+# (the same cursor, SQLAlchemy's cursor events, the statement counts). Other statements keep the threshold.
+PREPARE_AT_ONCE = "learning_prepare_at_once"
+
+
+def prepare_marked_statements(engine: Engine) -> None:
+    """Attach ``_execute_prepared`` to ``engine`` (PostgreSQL through psycopg 3; others ignore the option).
+    Attaching it again does nothing."""
+    if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
+        return
+    if not event.contains(engine, "do_execute", _execute_prepared):
+        event.listen(engine, "do_execute", _execute_prepared)
+
+
+def _execute_prepared(cursor, statement, parameters, context) -> bool:
+    if context.execution_options.get(PREPARE_AT_ONCE):
+        cursor.execute(statement, parameters, prepare=True)
+        return True
+    return False  # SQLAlchemy's own ``do_execute``

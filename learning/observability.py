@@ -108,9 +108,10 @@ def register_observability(app: Flask) -> None:
 
     @app.before_request
     def start_timer():
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
-        g.request_started = time.perf_counter()
+        incoming = request.environ.get("HTTP_X_REQUEST_ID", "")  # the header, without a Headers look-up
+        context = g._get_current_object()
+        context.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        context.request_started = time.perf_counter()
 
     # The metrics' children by label values, kept: ``labels()`` takes a lock and checks its arguments on
     # every call, which the learner's hot path paid twice a request (docs/PERFORMANCE.md, "hotpath4").
@@ -120,20 +121,22 @@ def register_observability(app: Flask) -> None:
 
     @app.after_request
     def record_request(response):
-        endpoint = request.endpoint or "unmatched"
-        if "request_started" in g:
+        req, context = request._get_current_object(), g._get_current_object()  # one look-up each
+        endpoint = req.endpoint or "unmatched"
+        started = getattr(context, "request_started", None)
+        if started is not None:
             child = durations.get(endpoint)
             if child is None:
                 child = durations[endpoint] = HTTP_DURATION.labels(endpoint)
-            child.observe(time.perf_counter() - g.request_started)
-        key = (request.method, endpoint, response.status_code)
+            child.observe(time.perf_counter() - started)
+        key = (req.method, endpoint, response.status_code)
         child = counters.get(key)
         if child is None:
             if len(counters) > 2000:  # a client inventing methods: the metric grows, this stays bounded
                 counters.clear()
-            child = counters[key] = HTTP_REQUESTS.labels(request.method, endpoint, str(response.status_code))
+            child = counters[key] = HTTP_REQUESTS.labels(req.method, endpoint, str(response.status_code))
         child.inc()
-        response.headers["X-Request-ID"] = g.get("request_id", "")
+        response.headers["X-Request-ID"] = getattr(context, "request_id", "")
         return response
 
 

@@ -37,6 +37,7 @@ from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from learning.accounts.models import ApiToken, Organisation, User, UserRole
 from learning.audit.services import record as audit
+from learning.db_liveness import PREPARE_AT_ONCE
 from learning.enrolment.hot import LOCK_OWN_COLUMNS, LOCK_OWN_SQL
 from learning.errors import NotFound, ValidationFailed
 from learning.extensions import db
@@ -211,7 +212,8 @@ def _caller_statement(sql: str, *more):
     """Result columns given in order (their metadata is kept with the statement, not matched by name)."""
     return text(sql).bindparams(bindparam("now", type_=UTCDateTime), bindparam("stale", type_=UTCDateTime)).columns(
         column("id", Integer), column("language", String), column("country", String), column("sector", String),
-        column("organisation_id", Integer), column("is_admin", Boolean), column("two_factor_on", Boolean), *more)
+        column("organisation_id", Integer), column("is_admin", Boolean), column("two_factor_on", Boolean), *more,
+    ).execution_options(**{PREPARE_AT_ONCE: True})  # every hot request sends it (learning/db_liveness.py)
 
 
 _CALLER = _caller_statement(f"{_CALLER_CTES} SELECT {_CALLER_COLUMNS} FROM caller")

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from learning.catalogue.content import CourseKey, course_card, kept, note_lti_linked, title_of
 from learning.catalogue.models import Course
+from learning.db_liveness import PREPARE_AT_ONCE
 from learning.enrolment import completion, services
 from learning.enrolment.models import Enrolment
 from learning.errors import NotFound
@@ -50,6 +51,9 @@ from learning.reporting.rollup import (
     refresh_event_payload,
     refresh_is_deferred,
 )
+
+# The hot statements are prepared on their first execution on a connection (learning/db_liveness.py).
+_PREPARED = {PREPARE_AT_ONCE: True}
 
 
 def available(session: Session) -> bool:
@@ -100,7 +104,7 @@ def _enrol_statement():
         .select_from(added).where(bindparam("deferred", type_=Boolean)))
         .returning(events.c.id).cte("event"))
     return select(*course.c, select(added.c.id).scalar_subquery().label("enrolment_id"),
-                  select(event.c.id).scalar_subquery().label("event_id"))
+                  select(event.c.id).scalar_subquery().label("event_id")).execution_options(**_PREPARED)
 
 
 def enrol(session: Session, user, slug: str) -> dict:
@@ -167,7 +171,7 @@ LOCK_OWN_COLUMNS = (
     column("course_id", Integer), column("cohort_id", Integer), column("status", String),
     column("enrolled_at", UTCDateTime), column("completed_at", UTCDateTime), column("withdrawn_at", UTCDateTime),
     column("created_at", UTCDateTime), column("content_version", Integer), column("lti_linked", Boolean))
-_LOCK_OWN = text(LOCK_OWN_SQL).columns(*LOCK_OWN_COLUMNS)
+_LOCK_OWN = text(LOCK_OWN_SQL).columns(*LOCK_OWN_COLUMNS).execution_options(**_PREPARED)
 
 # Every part of one statement sees the same snapshot, taken after the row lock above was granted: the
 # lessons done by a request that held the lock before are seen, the one added here comes from RETURNING.
@@ -216,7 +220,7 @@ def _record_and_complete():
 
     return _RECORD_AND_COMPLETE.bindparams(bindparam("lesson_ids", type_=ARRAY(Integer))).columns(
         column("lesson_id", Integer), column("added", Boolean), column("event_id", Integer),
-        column("event_type", String), column("quiz_done", Boolean))
+        column("event_type", String), column("quiz_done", Boolean)).execution_options(**_PREPARED)
 
 
 def complete_lesson(session: Session, user, enrolment_id: int, lesson_id: int) -> dict:

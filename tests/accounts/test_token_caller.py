@@ -208,3 +208,36 @@ def test_with_an_xapi_store_the_hot_routes_still_queue_statements_and_read_only_
     assert count(OutboxEvent, event_type="xapi.statement") == 2  # registered, lesson completed
     assert not any("FROM user_roles" in s and "api_tokens" not in s for s in seen), seen
     assert sum(1 for s in seen if s.startswith("SELECT users.erased_at")) == 1, seen
+
+
+def test_the_hot_statements_are_prepared_on_their_first_execution_and_others_keep_the_threshold(app, make):
+    """Helper "hotpath7": the caller's statement (and the enrolment's and the lesson's, marked alike) is
+    prepared by psycopg the first time a connection sends it, not after five executions; an unmarked
+    statement is not; the statement's events still fire (the statement counts rely on them)."""
+    from sqlalchemy import text
+
+    from learning.accounts.services import caller_for_token
+
+    if db.engine.dialect.driver != "psycopg":
+        pytest.skip("psycopg 3 only")
+    token = make.token(make.user())
+    db.session.commit()
+    db.session.remove()
+    seen: list[str] = []
+
+    def log(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", log)
+    try:
+        db.engine.dispose()  # a new connection: nothing prepared on it yet
+        connection = db.session.connection()
+        assert caller_for_token(token) is not None
+        connection.execute(text("SELECT 41 + 1"))
+        prepared = [row[0] for row in connection.execute(text("SELECT statement FROM pg_prepared_statements"))]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", log)
+        db.session.rollback()
+    assert any(statement.startswith("WITH caller AS") for statement in seen)
+    assert any(statement.startswith("WITH caller AS") for statement in prepared), prepared
+    assert not any("41 + 1" in statement for statement in prepared)

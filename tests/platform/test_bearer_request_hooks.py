@@ -175,3 +175,58 @@ def test_flask_is_told_once_that_a_plain_function_is_synchronous():
         app.ensure_sync(func)
     assert asked.count(plain) == 1 and asked.count(coroutine) == 2 and asked.count(odd) == 2
     assert asked.count(method) == 2 and asked.count(other) == 1 and asked.count(third) == 2
+
+
+def test_the_session_cookie_is_read_with_other_cookies_and_none_is_parsed_without_a_cookie_header(app, make,
+                                                                                                    client):
+    """Helper "hotpath7": a request without any Cookie header opens an empty session without parsing
+    cookies; a Cookie header without the session's cookie is the same empty session; the session's cookie
+    among others is read as before (signed in), and a tampered one is an empty session."""
+    from flask import Flask, session
+
+    from learning.security import CookieSessionInterface
+    from tests.factories import PASSWORD
+
+    bare = Flask(__name__)
+    bare.secret_key = "x"
+    bare.session_interface = CookieSessionInterface()
+    parsed = []
+
+    @bare.get("/")
+    def show():
+        from flask import request
+
+        parsed.append("_cookies" in request.__dict__ or "cookies" in request.__dict__)
+        return {"n": session.get("n")}
+
+    @bare.post("/")
+    def put():
+        session["n"] = 7
+        return {}
+
+    plain = bare.test_client(use_cookies=False)
+    assert plain.get("/").get_json() == {"n": None} and parsed == [False]
+    assert plain.get("/", headers={"Cookie": "lang=fr"}).get_json() == {"n": None}
+    cookie = bare.test_client().post("/").headers["Set-Cookie"].split(";")[0]
+    assert plain.get("/", headers={"Cookie": f"lang=fr; {cookie}"}).get_json() == {"n": 7}
+    assert plain.get("/", headers={"Cookie": cookie[:-2] + "xx"}).get_json() == {"n": None}
+    user = make.user()
+    client.set_cookie("lang", "es")
+    assert client.post("/account/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
+    assert client.get("/account/profile").status_code == 200
+
+
+def test_the_request_id_comes_from_the_header_or_is_made_and_every_answer_is_counted(api, make):
+    """Helper "hotpath7": the hooks read the request id from the WSGI environ and the context once; a valid
+    incoming id is echoed, a too long or unprintable one replaced by a new one, each answer counted."""
+    slug = make.course().slug
+    caller = api.as_user(make.user())
+    before = _requests_counted("api_enrolment.enrol", "201")
+    echoed = caller.post(f"/api/v1/courses/{slug}/enrolments", headers={"X-Request-ID": "id-7"})
+    assert echoed.status_code == 201 and echoed.headers["X-Request-ID"] == "id-7"
+    for bad in ("x" * 65, "a\tb"):
+        made = caller.get("/api/v1/me", headers={"X-Request-ID": bad})
+        assert made.status_code == 200 and len(made.headers["X-Request-ID"]) == 32 and made.headers["X-Request-ID"] != bad
+    assert _requests_counted("api_enrolment.enrol", "201") == before + 1
+    for name in SECURITY_HEADERS:
+        assert echoed.headers.get(name), name
