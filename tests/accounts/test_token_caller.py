@@ -216,7 +216,7 @@ def test_the_hot_statements_are_prepared_on_their_first_execution_and_others_kee
     statement is not; the statement's events still fire (the statement counts rely on them)."""
     from sqlalchemy import text
 
-    from learning.accounts.services import caller_for_token
+    from learning.accounts.tokens import caller_for_token
 
     if db.engine.dialect.driver != "psycopg":
         pytest.skip("psycopg 3 only")
