@@ -18,6 +18,10 @@ from learning.observability import register_task_metrics
 
 flask_app = create_app()
 celery_app = flask_app.extensions["celery"]
+# Beat keeps its schedule in the instance folder, which a fresh clone run with SECRET_KEY set has not
+# made yet: `celery -A celery_worker beat` crashed at once (FileNotFoundError for
+# celerybeat-schedule.dat), and celery's beat_init signal comes after the schedule is opened.
+Path(celery_app.conf.beat_schedule_filename).parent.mkdir(parents=True, exist_ok=True)
 if os.environ.get("REPORT_PERIOD_INDEX", "auto").strip().lower() == "auto":
     # "auto" keeps the period index in the web processes, where admins wait for a summary; a worker's
     # background export counts from the facts instead of holding the index (+220 MB at 1M enrolments),

@@ -70,6 +70,36 @@ def _at_least_one(env: dict[str, str], name: str, default: int) -> int:
     return value
 
 
+def _at_least(env: dict[str, str], name: str, default: int, minimum: int) -> int:
+    """An integer setting no smaller than ``minimum``: a size, lifetime or count of 0 or less would
+    start a platform that misbehaves later (tokens dead on arrival, a batch of nothing), so it is refused."""
+    value = _int(env, name, default)
+    if value < minimum:
+        raise ConfigError(f"{name} must be {minimum} or more, got {value}")
+    return value
+
+
+# Integer settings whose defaults live with their feature (taken from the environment only when set),
+# with the least each may be: 0 where 0 means "off" or "at once", else 1.
+OPTIONAL_INTEGERS = {
+    "ACCOUNT_RETENTION_DAYS": 0, "RENEWAL_WINDOW_DAYS": 0, "REMINDER_BATCH_SIZE": 1, "ROSTER_MAX_ROWS": 1,
+    "ROSTER_MAX_BYTES": 1, "ROSTER_BACKGROUND_ROWS": 1,
+    # accounts: sessions and throttling (defaults in accounts/sessions.py and accounts/throttling.py)
+    "SESSION_LIFETIME_HOURS": 1, "REMEMBER_ME_DAYS": 1, "SIGN_IN_FREE_FAILURES": 0,
+    "SIGN_IN_FREE_FAILURES_PER_ADDRESS": 0, "SIGN_IN_FIRST_DELAY_SECONDS": 0, "SIGN_IN_MAX_DELAY_SECONDS": 0,
+    "TOTP_FREE_FAILURES": 0,
+}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _choice(env: dict[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    """A setting that is one of a few words (an unknown one is refused at start, not at first use)."""
+    value = (env.get(name) or default).strip()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(c for c in choices if c)}; got {value!r}")
+    return value
+
+
 def _rate_limit(env: dict[str, str], name: str, default: str) -> str:
     """A Flask-Limiter limit such as ``10 per minute``; refused at start-up when it does not parse
     (Flask-Limiter would otherwise log the error and enforce no limit at all)."""
@@ -192,14 +222,13 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
                  "CERTIFICATE_S3_ENDPOINT_URL", "CERTIFICATE_ISSUER_NAME", "CERTIFICATE_VERIFY_RATE_LIMIT"):
         if env.get(name):
             optional[name] = env[name]
-    for name in ("ACCOUNT_RETENTION_DAYS", "RENEWAL_WINDOW_DAYS", "REMINDER_BATCH_SIZE", "ROSTER_MAX_ROWS", "ROSTER_MAX_BYTES",
-                 "ROSTER_BACKGROUND_ROWS",
-                 # accounts: sessions and throttling (defaults in accounts/sessions.py and accounts/throttling.py)
-                 "SESSION_LIFETIME_HOURS", "REMEMBER_ME_DAYS", "SIGN_IN_FREE_FAILURES",
-                 "SIGN_IN_FREE_FAILURES_PER_ADDRESS", "SIGN_IN_FIRST_DELAY_SECONDS", "SIGN_IN_MAX_DELAY_SECONDS",
-                 "TOTP_FREE_FAILURES"):
+    if env.get("CERTIFICATE_STORAGE"):
+        optional["CERTIFICATE_STORAGE"] = _choice(env, "CERTIFICATE_STORAGE", "filesystem", ("filesystem", "s3"))
+        if optional["CERTIFICATE_STORAGE"] == "s3" and not env.get("CERTIFICATE_S3_BUCKET"):
+            raise ConfigError("CERTIFICATE_STORAGE=s3 needs CERTIFICATE_S3_BUCKET (the bucket certificate PDFs go to).")
+    for name, minimum in OPTIONAL_INTEGERS.items():
         if env.get(name):
-            optional[name] = _int(env, name, 0)
+            optional[name] = _at_least(env, name, 0, minimum)
 
     return optional | {
         "ENV_NAME": environment,
@@ -239,14 +268,14 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
             "task_default_queue": env.get("CELERY_QUEUE", "learning"),
         },
         "MAIL_SERVER": mail_server,
-        "MAIL_PORT": _int(env, "MAIL_PORT", 25),
+        "MAIL_PORT": _at_least(env, "MAIL_PORT", 25, 1),
         "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS")),
         "MAIL_USE_SSL": _bool(env.get("MAIL_USE_SSL")),
         "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD", ""),
-        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "Learning Platform <no-reply@learning.local>"),
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER") or "Learning Platform <no-reply@learning.local>",
         "MAIL_OUTBOX_DIR": env.get("MAIL_OUTBOX_DIR") or str(instance / "mail"),
-        "MAIL_TIMEOUT": _int(env, "MAIL_TIMEOUT", 10),
+        "MAIL_TIMEOUT": _at_least(env, "MAIL_TIMEOUT", 10, 1),
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "STORAGE_DIR": env.get("STORAGE_DIR") or str(instance / "storage"),
         "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), production),
@@ -266,8 +295,8 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "SIGNUP_RATE_LIMIT": _rate_limit(env, "SIGNUP_RATE_LIMIT", "20 per hour"),
         "TOKEN_RATE_LIMIT": _rate_limit(env, "TOKEN_RATE_LIMIT", "20 per minute"),
         "CHECK_IN_RATE_LIMIT": _rate_limit(env, "CHECK_IN_RATE_LIMIT", "10 per minute"),  # per person (a room shares one address)
-        "LOG_FORMAT": env.get("LOG_FORMAT", ""),
-        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        "LOG_FORMAT": _choice({"LOG_FORMAT": (env.get("LOG_FORMAT") or "").lower()}, "LOG_FORMAT", "", ("", "json", "text")),
+        "LOG_LEVEL": _choice({"LOG_LEVEL": (env.get("LOG_LEVEL") or "INFO").upper()}, "LOG_LEVEL", "INFO", LOG_LEVELS),
         # "fast": minimal Argon2 cost, for the test suite's hundreds of accounts (tests/conftest.py sets it).
         "ARGON2_PROFILE": env.get("LEARNING_ARGON2_PROFILE", ""),
         "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
@@ -275,14 +304,14 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         # client's address and scheme (X-Forwarded-For, X-Forwarded-Proto); none by default.
         "TRUSTED_PROXIES": trusted_proxies,
         "ADMIN_2FA_REQUIRED": _bool(env.get("ADMIN_2FA_REQUIRED"), production),
-        "API_TOKEN_LIFETIME_HOURS": _int(env, "API_TOKEN_LIFETIME_HOURS", 24 * 30),
-        "SMALL_CELL_THRESHOLD": _int(env, "SMALL_CELL_THRESHOLD", 5),
+        "API_TOKEN_LIFETIME_HOURS": _at_least(env, "API_TOKEN_LIFETIME_HOURS", 24 * 30, 1),
+        "SMALL_CELL_THRESHOLD": _at_least(env, "SMALL_CELL_THRESHOLD", 5, 0),
         # Any period answered exactly from an in-memory index in each process (PostgreSQL only; about
         # 0.5 GB per process at 1M enrolments: docs/PERFORMANCE.md). "auto": on for PostgreSQL.
         "REPORT_PERIOD_INDEX": _period_index_setting(env.get("REPORT_PERIOD_INDEX", "auto")),
         # "background": built in a thread on first use (the facts answer meanwhile); "sync": in that request.
-        "REPORT_PERIOD_INDEX_BUILD": env.get("REPORT_PERIOD_INDEX_BUILD", "background"),
-        "REPORT_CHANGES_RETENTION_HOURS": _int(env, "REPORT_CHANGES_RETENTION_HOURS", 24),
+        "REPORT_PERIOD_INDEX_BUILD": _choice(env, "REPORT_PERIOD_INDEX_BUILD", "background", ("background", "sync")),
+        "REPORT_CHANGES_RETENTION_HOURS": _at_least(env, "REPORT_CHANGES_RETENTION_HOURS", 24, 1),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 16 * 1024 * 1024),
         # xAPI learning records for a partner's LRS (learning/xapi, docs/INTEGRATIONS.md); off when empty.
         "XAPI_ENDPOINT": _xapi_endpoint(env),
@@ -290,9 +319,9 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "XAPI_PASSWORD": env.get("XAPI_PASSWORD", ""),
         "XAPI_ACTOR": _xapi_actor(env),
         "XAPI_TIMEOUT": _at_least_one(env, "XAPI_TIMEOUT", 10),
-        "OUTBOX_MAX_ATTEMPTS": _int(env, "OUTBOX_MAX_ATTEMPTS", 10),
+        "OUTBOX_MAX_ATTEMPTS": _at_least(env, "OUTBOX_MAX_ATTEMPTS", 10, 1),
         # Events of a type with a batch handler committed together are handled this many per task.
-        "OUTBOX_BATCH_SIZE": _int(env, "OUTBOX_BATCH_SIZE", 50),
+        "OUTBOX_BATCH_SIZE": _at_least(env, "OUTBOX_BATCH_SIZE", 50, 1),
         # Publish outbox events to the broker right after commit (the sweep publishes the rest).
         "OUTBOX_PUBLISH": _bool(env.get("OUTBOX_PUBLISH"), True),
         "BABEL_DEFAULT_LOCALE": "en",

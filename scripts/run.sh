@@ -10,6 +10,10 @@ BIN=.venv/bin
 export FLASK_APP=learning
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-5000}
+# E-mailed links, certificates' QR codes and credentials name the site this serves: PORT=8000 make run
+# must not send people to :5000. (0.0.0.0 or :: listens everywhere; this machine is 127.0.0.1.)
+case "$HOST" in 0.0.0.0|::|"[::]") LINK_HOST=127.0.0.1 ;; *) LINK_HOST=$HOST ;; esac
+export PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-http://$LINK_HOST:$PORT}
 INSTANCE=${LEARNING_INSTANCE_PATH:-instance}
 PIDFILE="$INSTANCE/run.pid"
 WORKER_LOG="$INSTANCE/worker.log"

@@ -24,6 +24,7 @@ from learning.accounts.services import end_credentials
 from learning.audit.services import record as audit
 from learning.errors import ValidationFailed
 from learning.extensions import db
+from learning.i18n import is_country_code
 
 STATUSES = ("active", "disabled", "erased")
 
@@ -57,7 +58,7 @@ def check_filters(filters: UserFilters) -> UserFilters:
     if filters.status and filters.status not in STATUSES:
         errors["status"] = [_("Use one of: %(values)s", values=", ".join(STATUSES))]
     country = (filters.country or "").strip().upper() or None
-    if country and (len(country) != 2 or not country.isalpha()):
+    if country and not is_country_code(country):  # "ZZ" is shaped like a code but names no country
         errors["country"] = [_("Unknown country code %(code)r", code=filters.country)]
     if filters.q and len(filters.q) > 254:
         errors["q"] = [_("Use at most %(n)d characters.", n=254)]

@@ -12,7 +12,7 @@ from learning.accounts import management, services, tokens, twofactor
 from learning.accounts.management import STATUSES, UserFilters, status_of
 from learning.accounts.models import ROLES
 from learning.api.auth import auth, current_api_user, must_set_up_two_factor
-from learning.api.schemas import Id, PageQuerySchema, page_of
+from learning.api.schemas import Id, JsonBoolean, PageQuerySchema, page_of
 from learning.errors import Forbidden, Unauthorized, ValidationFailed
 from learning.extensions import db, limiter
 
@@ -79,13 +79,13 @@ class ProfilePatchSchema(Schema):
     sector = String()
     language = String()
     organisation = String(allow_none=True)
-    reminders_enabled = Boolean()
+    reminders_enabled = JsonBoolean()
     timezone = String()
 
 
 class AdminUserPatchSchema(ProfilePatchSchema):
     roles = List(String(), metadata={"description": f"Any of {', '.join(ROLES)}"})
-    active = Boolean(metadata={"description": "false disables the account (not one's own): its sessions and API "
+    active = JsonBoolean(metadata={"description": "false disables the account (not one's own): its sessions and API "
                                               "tokens end at once, and stay ended if it is enabled again"})
     managed_organisations = List(Id(), metadata={
         "description": "Organisation ids an org_manager manages (required with that role the first time)"})

@@ -12,7 +12,7 @@ from apiflask.validators import Length
 from flask_babel import gettext as _
 
 from learning.api.auth import auth, current_api_user
-from learning.api.schemas import Id, PageQuerySchema, page_of
+from learning.api.schemas import Id, JsonBoolean, PageQuerySchema, page_of
 from learning.errors import ValidationFailed
 from learning.extensions import db
 from learning.lti import services
@@ -39,7 +39,7 @@ class PlatformInSchema(Schema):
     name = String(validate=Length(max=200), load_default=None)
     organisation_id = Id(load_default=None, metadata={
         "description": "The organisation its people belong to (accounts created by a launch join it)"})
-    instructors_are_trainers = Boolean(load_default=True, metadata={
+    instructors_are_trainers = JsonBoolean(load_default=True, metadata={
         "description": "Whether its instructors run their context's cohort here (the trainer role)"})
 
 

@@ -12,7 +12,7 @@ from flask import request
 
 from learning.api.auth import auth, current_api_user
 from learning.api.reports import FILTERS_DOC, FilterQuerySchema, SummarySchema
-from learning.api.schemas import BoundedDate, Id, PageQuerySchema, page_of
+from learning.api.schemas import BoundedDate, Id, JsonBoolean, PageQuerySchema, page_of
 from learning.organisations import services
 
 bp = APIBlueprint("api_organisations", __name__, url_prefix="/api/v1", tag="Organisations")
@@ -59,7 +59,7 @@ class AssignmentInSchema(Schema):
     course = String(required=True, metadata={"description": "A published course's slug"})
     due_on = BoundedDate(required=True, metadata={"description": "Today or later"})
     user_ids = List(Id(), metadata={"description": "Current members to assign (or all_members)"})
-    all_members = Boolean(load_default=False, metadata={"description": "Assign every current member"})
+    all_members = JsonBoolean(load_default=False, metadata={"description": "Assign every current member"})
 
 
 class AssignmentSchema(Schema):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import Date, DateTime, Dict, Integer, List, Nested, String
+from apiflask.fields import Boolean, Date, DateTime, Dict, Integer, List, Nested, String
 from apiflask.validators import Range
 from flask_babel import gettext as _
 from marshmallow import ValidationError
@@ -36,6 +36,17 @@ DATABASE_INT_MAX = 2**31 - 1  # the largest id an INTEGER column holds
 def Id(**kwargs) -> Integer:  # noqa: N802 (a field, named like the others)
     """An integer field naming a row: positive, and small enough for the database to look up."""
     return Integer(validate=Range(min=1, max=DATABASE_INT_MAX), **kwargs)
+
+
+class JsonBoolean(Boolean):
+    """``true`` or ``false`` in a JSON body, nothing else: marshmallow's Boolean also takes ``"yes"``,
+    ``"off"``, ``1`` or ``"0"``, guessing what a client that sent the wrong type meant (``"all_members":
+    "yes"`` enrolled a whole organisation). A query string's flags keep Boolean (they are text)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 class BoundedDate(Date):

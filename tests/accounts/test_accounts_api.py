@@ -123,6 +123,13 @@ def test_patch_me_changes_the_profile_and_rejects_bad_values(api, make):
     assert bad.status_code == 422
     assert "country" in bad.get_json()["error"]["fields"]
     assert client.get("me").get_json()["country"] == "RO"
+    # A flag is JSON's true or false: "yes", 1 or "false" are refused, not guessed at.
+    for flag in ("yes", "false", 1, 0, None):
+        bad = client.patch("me", json={"reminders_enabled": flag, "country": "PE"})
+        assert bad.status_code == 422, (flag, bad.get_json())
+        assert "reminders_enabled" in bad.get_json()["error"]["fields"]
+    assert client.get("me").get_json()["reminders_enabled"] is False
+    assert client.get("me").get_json()["country"] == "RO"
 
 
 def test_only_admins_change_other_users_roles(api, make):

@@ -191,6 +191,11 @@ def test_api_lists_users_with_the_same_filters(people, api):
     assert body["items"][0]["status"] == "active"
     response = as_admin.get("/api/v1/users?role=wizard")
     assert response.status_code == 422 and "role" in response.get_json()["error"]["fields"]
+    # An unknown country is refused as the reports refuse it, not answered with an empty page.
+    for code in ("ZZ", "XX", "col"):
+        response = as_admin.get(f"/api/v1/users?country={code}")
+        assert response.status_code == 422 and "country" in response.get_json()["error"]["fields"], code
+    assert as_admin.get("/api/v1/users?country=pe").get_json()["total"] == 1
     assert api.as_user(jean).get("/api/v1/users").status_code == 403
 
 

@@ -216,6 +216,14 @@ def test_bad_assignments_are_refused_and_change_nothing(make, api, partner):
         assert field in response.get_json()["error"]["fields"], (payload, response.get_json())
     assert db.session.scalar(select(Assignment.id)) is None
     assert db.session.scalar(select(Enrolment.id).where(Enrolment.user_id == ana.id)) is None
+    # A JSON body's flag is true or false: "yes", 1 or "true" are not guessed at (marshmallow's
+    # Boolean took "yes" and assigned the whole organisation).
+    for flag in ("yes", "true", 1, "on", None):
+        response = as_manager.post(path, json={"course": course.slug, "due_on": tomorrow, "all_members": flag})
+        assert response.status_code == 422, (flag, response.get_json())
+        assert "all_members" in response.get_json()["error"]["fields"], (flag, response.get_json())
+    assert db.session.scalar(select(Assignment.id)) is None
+    assert db.session.scalar(select(Enrolment.id).where(Enrolment.user_id == ana.id)) is None
     # Another organisation's assignments: 404, whatever the body.
     other = as_manager.post(f"organisations/{partner['other'].id}/assignments",
                             json={"course": course.slug, "due_on": tomorrow, "all_members": True})

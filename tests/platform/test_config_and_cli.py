@@ -48,6 +48,31 @@ def test_bad_integer_setting_is_a_clear_error():
         load_config({"MAIL_PORT": "twenty-five"})
 
 
+@pytest.mark.parametrize("name, value", [
+    ("API_TOKEN_LIFETIME_HOURS", "0"), ("OUTBOX_BATCH_SIZE", "0"), ("OUTBOX_BATCH_SIZE", "-3"),
+    ("OUTBOX_MAX_ATTEMPTS", "0"), ("SMALL_CELL_THRESHOLD", "-1"), ("REMINDER_BATCH_SIZE", "0"),
+    ("SESSION_LIFETIME_HOURS", "0"), ("ACCOUNT_RETENTION_DAYS", "-5"), ("RENEWAL_WINDOW_DAYS", "-1"),
+    ("ROSTER_MAX_ROWS", "0"), ("MAIL_PORT", "0"), ("MAIL_TIMEOUT", "0"), ("REPORT_CHANGES_RETENTION_HOURS", "0"),
+    ("LOG_LEVEL", "LOUD"), ("LOG_FORMAT", "xml"), ("REPORT_PERIOD_INDEX_BUILD", "later"),
+    ("CERTIFICATE_STORAGE", "ftp"), ("CERTIFICATE_STORAGE", "s3"),
+])
+def test_a_documented_setting_with_a_meaningless_value_is_refused_at_start(tmp_path, name, value):
+    """Not accepted and misbehaving later: tokens dead on arrival (a lifetime of 0), a logging set-up
+    that crashes with a bare ValueError, certificates that fail in the worker (an unknown storage, or
+    S3 without a bucket)."""
+    with pytest.raises(ConfigError, match=name):
+        load_config({name: value}, instance_path=str(tmp_path))
+
+
+def test_settings_read_as_documented(tmp_path):
+    config = load_config({"LOG_LEVEL": "warning", "LOG_FORMAT": "JSON", "ACCOUNT_RETENTION_DAYS": "0",
+                          "SMALL_CELL_THRESHOLD": "0", "MAIL_DEFAULT_SENDER": ""}, instance_path=str(tmp_path))
+    assert config["LOG_LEVEL"] == "WARNING" and config["LOG_FORMAT"] == "json"
+    assert config["ACCOUNT_RETENTION_DAYS"] == 0 and config["SMALL_CELL_THRESHOLD"] == 0
+    # Set but empty (as an env file's "MAIL_DEFAULT_SENDER=" leaves it): the default sender, not an empty From.
+    assert config["MAIL_DEFAULT_SENDER"] == "Learning Platform <no-reply@learning.local>"
+
+
 def test_cli_creates_the_first_admin(runner, app_context):
     result = runner.invoke(args=["users", "create", "--email", "Root@Example.org", "--password", "a-Good-password-42",
                                  "--name", "Root Admin", "--country", "GB", "--sector", "government", "--role", "admin"])

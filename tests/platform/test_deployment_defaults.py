@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -71,6 +72,30 @@ def test_the_celery_worker_signs_with_the_web_processes_key(tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True)
     web = load_config({"LEARNING_INSTANCE_PATH": str(tmp_path)})["SECRET_KEY"]
     assert worker.stdout == web
+
+
+def test_beat_starts_in_a_fresh_instance_folder_when_the_key_comes_from_the_environment(tmp_path):
+    """A fresh clone with SECRET_KEY set has no instance folder (nothing made a key file there):
+    `celery -A celery_worker beat`, as the README runs it, crashed at once, unable to open its schedule
+    file there. It now makes the folder and keeps its schedule."""
+    instance = tmp_path / "not-yet-made"
+    env = {key: value for key, value in os.environ.items() if key not in ("LEARNING_ENV", "FLASK_APP")}
+    env.update(LEARNING_INSTANCE_PATH=str(instance), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+               CELERY_BROKER_URL="filesystem://", LEARNING_BROKER_DIR=str(tmp_path / "broker"),
+               SECRET_KEY="a-fresh-clone-s-own-long-random-key-0123456789")
+    beat = subprocess.Popen([sys.executable, "-m", "celery", "-A", "celery_worker", "beat", "--loglevel=INFO"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 240  # loading the app on a busy machine
+        while time.monotonic() < deadline and beat.poll() is None and not list(instance.glob("celerybeat-schedule*")):
+            time.sleep(0.5)
+        time.sleep(2)  # a beat that cannot open its schedule dies just after
+        assert beat.poll() is None, beat.communicate(timeout=30)[0][-3000:]
+        assert list(instance.glob("celerybeat-schedule*"))
+    finally:
+        beat.terminate()
+        output = beat.communicate(timeout=60)[0]
+    assert "FileNotFoundError" not in output and "Traceback" not in output, output[-3000:]
 
 
 @pytest.mark.parametrize("key", [None, "", DEV_SECRET_KEY, "short", "x" * 64, "ab" * 40])

@@ -4,6 +4,7 @@ its terminal (or `make stop` from another) stops all three cleanly and quietly."
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pty
 import select
@@ -64,7 +65,7 @@ def _left_after_a_while(session: int, timeout: float = 30) -> list[str]:
 def _start(tmp_path, port: int):
     env = {**os.environ, "LEARNING_INSTANCE_PATH": str(tmp_path), "PORT": str(port), "SEED_LEARNERS": "3",
            "PYTHONUNBUFFERED": "1"}
-    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "FLASK_APP", "PYTEST_CURRENT_TEST"):
+    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "FLASK_APP", "PYTEST_CURRENT_TEST", "PUBLIC_BASE_URL"):
         env.pop(name, None)
     master, slave = pty.openpty()
 
@@ -141,6 +142,11 @@ def test_make_stop_stops_a_platform_running_in_the_background(tmp_path):
     seen: list[str] = []
     try:
         _wait_serving(master, port, seen)
+        # PORT=… make run puts its own address in e-mailed links and certificates (PUBLIC_BASE_URL
+        # unset), not the default :5000 that nothing serves.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lti/config", timeout=30) as response:
+            config = json.load(response)
+        assert config["launch_url"] == f"http://127.0.0.1:{port}/lti/launch", config["launch_url"]
         env = {**os.environ, "LEARNING_INSTANCE_PATH": str(tmp_path)}
         stopped = subprocess.run(["make", "--no-print-directory", "stop"], cwd=ROOT, env=env,
                                  capture_output=True, text=True, timeout=60)
