@@ -201,10 +201,21 @@ def _check_trainers(user_ids) -> list[int]:
     return ids
 
 
+def _names_only(trainers, allowed: set[int], exactly: bool = False) -> bool:
+    """Whether a trainer's ``trainers`` changes nothing: absent, or naming no one but ``allowed`` (all of
+    them when ``exactly``), so that an integrator may send the cohort's own trainers back. Only admins
+    choose who runs a cohort; anything else is refused before it is validated."""
+    if trainers is None:
+        return True
+    if not isinstance(trainers, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in trainers):
+        return False
+    return set(trainers) == allowed if exactly else set(trainers) <= allowed
+
+
 def create_cohort(actor: User, data: dict) -> Cohort:
     """A new open cohort; a trainer who creates one runs it, an admin assigns its trainers."""
     require_cohort_role(actor)
-    if data.get("trainers") is not None and not actor.is_admin:
+    if not actor.is_admin and not _names_only(data.get("trainers"), {actor.id}):
         raise Forbidden(_("Only admins assign trainers to cohorts."))
     clean = validate_cohort(data)
     trainer_ids = _check_trainers(data["trainers"]) if data.get("trainers") is not None else []
@@ -222,7 +233,7 @@ def create_cohort(actor: User, data: dict) -> Cohort:
 def update_cohort(actor: User, cohort: Cohort, data: dict) -> Cohort:
     """Change a cohort's details and completion rule; only admins change who runs it."""
     require_open(cohort)
-    if data.get("trainers") is not None and not actor.is_admin:
+    if not actor.is_admin and not _names_only(data.get("trainers"), {t.user_id for t in cohort.trainers}, exactly=True):
         raise Forbidden(_("Only admins assign trainers to cohorts."))
     merged = {"attendance_rule": cohort.attendance_rule, "attendance_min_percent": cohort.attendance_min_percent,
               "starts_on": cohort.starts_on, "ends_on": cohort.ends_on, **data}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import func, select
+
 from learning.cohorts.models import Cohort
 from learning.enrolment.models import Enrolment
 from learning.extensions import db
@@ -230,7 +232,12 @@ def test_a_trainer_changes_the_rule_but_not_the_trainers(api, make):
     cohort = cohorts.cohort(trainer)
     client = api.as_user(trainer)
     assert client.patch(f"cohorts/{cohort.id}", json={"attendance_rule": "all_sessions"}).status_code == 200
-    assert client.patch(f"cohorts/{cohort.id}", json={"trainers": [trainer.id]}).status_code == 403
+    other = make.trainer()
+    assert client.patch(f"cohorts/{cohort.id}", json={"trainers": [trainer.id, other.id]}).status_code == 403
+    assert client.patch(f"cohorts/{cohort.id}", json={"trainers": [other.id]}).status_code == 403
+    assert client.patch(f"cohorts/{cohort.id}", json={"trainers": []}).status_code == 403
+    assert client.patch(f"cohorts/{cohort.id}", json={"trainers": [trainer.id]}).status_code == 200  # unchanged
+    assert [t.user_id for t in db.session.get(type(cohort), cohort.id).trainers] == [trainer.id]
     bad = client.patch(f"cohorts/{cohort.id}", json={"attendance_rule": "min_percent"})
     assert bad.status_code == 422 and "attendance_min_percent" in bad.get_json()["error"]["fields"]
 
@@ -291,3 +298,23 @@ def test_the_list_reads_every_cohorts_trainers_in_one_query(api, make, app):
     assert all([t["full_name"] for t in item["trainers"]] == ["Ana Diaz", "Zoe Ortiz"] for item in body["items"])
     trainer_queries = [s for s in statements if "ORDER BY users.full_name" in s]
     assert len(trainer_queries) == 1, trainer_queries  # not one per cohort
+
+
+def test_a_trainer_may_name_only_themselves_as_the_new_cohorts_trainer(api, make):
+    """API.md lets a trainer send ``trainers``: naming themselves (or no one) is what happens anyway;
+    naming anyone else is for admins, and is refused with nothing created."""
+    trainer, other = make.trainer(), make.trainer()
+    course = make.course()
+    client = api.as_user(trainer)
+    body = {**NEW_COHORT, "course": course.slug}
+    for trainers in ([trainer.id], []):
+        created = client.post("cohorts", json={**body, "trainers": trainers})
+        assert created.status_code == 201, created.get_json()
+        cohort = db.session.get(Cohort, created.get_json()["id"])
+        assert [t.user_id for t in cohort.trainers] == [trainer.id]
+    before = db.session.scalar(select(func.count()).select_from(Cohort))
+    for trainers in ([other.id], [trainer.id, other.id]):
+        refused = client.post("cohorts", json={**body, "trainers": trainers})
+        assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "forbidden"
+    assert client.post("cohorts", json={**body, "trainers": ["x"]}).status_code == 422
+    assert db.session.scalar(select(func.count()).select_from(Cohort)) == before
