@@ -33,12 +33,17 @@ from learning.reporting.period_index.common import (
 class State:
     """One snapshot of the facts plus the changes applied since: columns, overlay and bitmaps."""
 
-    def __init__(self, header, columns: dict[str, np.ndarray], countries: list[str], sectors: list[str]):
+    def __init__(self, header, columns: dict[str, np.ndarray], countries: list[str], sectors: list[str],
+                 numbering: Numbering | None = None):
         self.snapshot, self.generation, self.pruned_below = header
         self.countries = list(countries)
         self.sectors = list(sectors)
         self.codes = {"country": {v: i for i, v in enumerate(self.countries)},
                       "sector": {v: i for i, v in enumerate(self.sectors)}}
+        if numbering is None:  # the columns hold user ids: number the people (a compaction keeps its numbers)
+            numbering = Numbering(columns)
+            columns = {**columns, "user": numbering.local_of(columns["user"])}
+        self.numbering = numbering
         order = np.argsort(columns["kd"], kind="stable")
         self.base = {name: columns[name][order] for name in _COPY_FIELDS}
         self.base["month"] = _months_of(self.base["kd"])
@@ -270,12 +275,13 @@ class State:
     def apply(self, users: list[int], facts: list[list]) -> None:
         """Replace these people's facts by ``facts`` (rows of the sync query): idempotent."""
         fresh: dict[int, list[tuple]] = defaultdict(list)
+        number = self.numbering.number
         for user_id, kind, day, country, sector, course, cohort, organisation, weight in facts:
-            fresh[int(user_id)].append((KINDS.index(kind), int(day), self.code("country", country),
+            fresh[number(int(user_id))].append((KINDS.index(kind), int(day), self.code("country", country),
                                         self.code("sector", sector), int(course), int(cohort),
                                         int(organisation), int(weight)))
         for user_id in users:
-            user_id = int(user_id)
+            user_id = number(int(user_id))  # the person's number in the index, from here on
             for row in self._current_rows(user_id):
                 self._touch_bitmaps(user_id, row, add=False)
             lo = int(self.user_sorted.searchsorted(np.int32(user_id)))
@@ -366,7 +372,8 @@ class State:
         live = ~self.dead
         overlay = self._overlay()
         columns = {name: np.concatenate([self.base[name][live], overlay[name]]) for name in _COPY_FIELDS}
-        self.__init__((self.snapshot, self.generation, self.pruned_below), columns, self.countries, self.sectors)
+        self.__init__((self.snapshot, self.generation, self.pruned_below), columns, self.countries, self.sectors,
+                      self.numbering)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -399,6 +406,40 @@ class State:
             overlay = self._overlay()["kd"] & ((1 << DAY_BITS) - 1)
             days += [int(overlay.min()), int(overlay.max())]
         return (min(days), max(days)) if days else None
+
+
+class Numbering:
+    """The index's own numbers for people, a bijection from user ids: the people sorted by the country,
+    sector and organisation of one of their facts, so that the people of a country (and of a country and
+    sector) are neighbours and its bitmaps are a few dense containers (bitsets) instead of one sparse array
+    per 65,536 user ids; their unions and counts are then far cheaper. A count of distinct people does not
+    depend on the numbering. People first seen after the build get the numbers past the end; a number is
+    never given twice (an erased person's number stays theirs, in no bitmap)."""
+
+    def __init__(self, columns: dict[str, np.ndarray]):
+        users = columns["user"]
+        ids, first = np.unique(users, return_index=True)
+        order = np.lexsort((ids, columns["organisation"][first], columns["sector"][first], columns["country"][first]))
+        self.ids = ids.astype(np.int64)  # sorted user ids known at the build
+        self.numbers = np.empty(len(ids), dtype=np.int32)  # their numbers, in the same order
+        self.numbers[order] = np.arange(len(ids), dtype=np.int32)
+        self.later: dict[int, int] = {}  # user ids first seen after the build: their numbers
+        self.size = len(ids)
+
+    def local_of(self, users: np.ndarray) -> np.ndarray:
+        """The numbers of user ids all known at the build."""
+        return self.numbers[np.searchsorted(self.ids, users)]
+
+    def number(self, user_id: int) -> int:
+        """A user id's number, a new one past the end for someone not seen before."""
+        position = int(np.searchsorted(self.ids, user_id))
+        if position < len(self.ids) and int(self.ids[position]) == user_id:
+            return int(self.numbers[position])
+        number = self.later.get(user_id)
+        if number is None:
+            number = self.later[user_id] = self.size
+            self.size += 1
+        return number
 
 
 def _grow(tables, offset: int, span: int, margin: int) -> tuple[int, int]:
