@@ -528,7 +528,7 @@ def test_people_are_numbered_by_country_and_sector_and_changes_keep_the_numbers_
 
     from learning.reporting.period_index import state as state_module
     from learning.reporting.period_index.common import DAY_BITS, KINDS
-    from learning.reporting.period_index.query import answer
+    from learning.reporting.period_index.query import _masked, answer
 
     rng = np.random.default_rng(3)
     columns = _synthetic_columns(rng, people=400, facts=3_000)
@@ -594,6 +594,18 @@ def test_people_are_numbered_by_country_and_sector_and_changes_keep_the_numbers_
         return found
 
     assert answers(built) == answers(expected)
+    # Rows found through a dimension's row order (dead rows and the overlay included) are the slice's rows
+    # meeting the filters, whichever condition is the most selective.
+    assert built.dead_count and built.overlay
+    for conditions in ({"country": 2}, {"sector": 1}, {"country": 1, "sector": 0}, {"country": 7}, {"sector": -1},
+                       {"country": 0, "organisation": 3}):
+        for kind in range(3):
+            for first, last in ((_day_of(2022, 1, 1), _day_of(2023, 12, 31)), (_day_of(2023, 5, 9), _day_of(2023, 7, 1))):
+                whole = _masked(built, built.rows(kind, first, last), conditions, kept=tuple(columns) + ("month",))
+                ordered = _masked(built, built.rows(kind, first, last, conditions), conditions,
+                                  kept=tuple(columns) + ("month",))
+                assert sorted(zip(*(whole[name].tolist() for name in sorted(whole)), strict=True)) == sorted(
+                    zip(*(ordered[name].tolist() for name in sorted(ordered)), strict=True)), (conditions, kind)
     # A compaction rebuilds the columns and bitmaps from the index's own numbers: the same sets again.
     monkeypatch.setattr(state_module, "COMPACT_FROM", 0)
     late = 7_000_000

@@ -169,7 +169,7 @@ def answer(state: State, report, group: tuple[str, ...]) -> list | None:
         if use_bitmaps:
             counted = _people_from_bitmaps(state, kind, dims, grains, first, last, conditions, group, time_group)
         else:
-            part = _masked(state, state.rows(kind, first_day, last_day), conditions, group)
+            part = _masked(state, state.rows(kind, first_day, last_day, conditions), conditions, group)
             _time_columns(part, time_group)
             counted = _distinct_by_group(part, names)
         for key, n in counted.items():
@@ -179,7 +179,7 @@ def answer(state: State, report, group: tuple[str, ...]) -> list | None:
     if sums is None:
         sums = _certified_by_pair(state, first, last, conditions, group)
     if sums is None:
-        part = _masked(state, state.rows(CERTIFIED, first_day, last_day), conditions, group)
+        part = _masked(state, state.rows(CERTIFIED, first_day, last_day, conditions), conditions, group)
         _time_columns(part, time_group)
         sums = _sums_by_group(part, names)
     for key, n in sums.items():
@@ -209,9 +209,9 @@ def _certified_by_pair(state: State, first: date, last: date, conditions: dict[s
         return None
     ragged = []
     if first.day != 1:
-        ragged.append(state.rows(CERTIFIED, _day(first), _day(_month_start(first_month)) - 1))
+        ragged.append(state.rows(CERTIFIED, _day(first), _day(_month_start(first_month)) - 1, conditions))
     if last != _month_end(last):
-        ragged.append(state.rows(CERTIFIED, _day(_month_start(last_month + 1)), _day(last)))
+        ragged.append(state.rows(CERTIFIED, _day(_month_start(last_month + 1)), _day(last), conditions))
     for rows in ragged:
         for key, n in _sums_by_group(_masked(state, rows, conditions, group), list(group)).items():
             sums[key] = sums.get(key, 0) + n
@@ -281,7 +281,7 @@ def _people_from_bitmaps(state: State, kind: int, dims, grains, first: date, las
     for segment in _segments(first, last, grains, time_group):
         if segment[0] == "days":
             kept = ("user", "month") if time_group else ("user",)  # the month only for a time grouping
-            end = _masked(state, state.rows(kind, segment[1], segment[2]), conditions, group, kept)
+            end = _masked(state, state.rows(kind, segment[1], segment[2], conditions), conditions, group, kept)
             ends.append({name: end[name] for name in (*kept, *group) if name in end})  # no other column joined
             continue
         grain, period = segment
