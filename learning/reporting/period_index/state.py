@@ -30,6 +30,8 @@ from learning.reporting.period_index.common import (
     _months_of,
 )
 
+_ROW_NAMES = ("user", "month", "country", "sector", "course", "cohort", "organisation", "weight")
+
 
 class State:
     """One snapshot of the facts plus the changes applied since: columns, overlay and bitmaps."""
@@ -399,15 +401,16 @@ class State:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def rows(self, kind: int, first: int, last: int, conditions: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+    def rows(self, kind: int, first: int, last: int, conditions: dict[str, int] | None = None,
+             names: tuple[str, ...] = _ROW_NAMES) -> dict[str, np.ndarray]:
         """The live facts of a kind on days ``first..last``: a slice of the columns and the overlay's. With
         ``conditions`` on a dimension of ``ROW_ORDERS``, only (at least) the rows meeting the most selective
-        such condition, found through its row order; the caller still masks by all its conditions."""
+        such condition, found through its row order (then only the columns ``names``, which must include the
+        conditions' dimensions); the caller still masks by all its conditions."""
         kd = self.base["kd"]
         # A scalar of the array's own type: a Python int would make numpy convert the whole column first.
         lo = int(kd.searchsorted(np.int32((kind << DAY_BITS) + first)))
         hi = int(kd.searchsorted(np.int32((kind << DAY_BITS) + last), side="right"))
-        names = ("user", "month", "country", "sector", "course", "cohort", "organisation", "weight")
         where = None
         for name in ROW_ORDERS:
             if conditions and name in conditions:
@@ -415,6 +418,7 @@ class State:
                 if where is None or len(positions) < len(where[2]):
                     where = (name, conditions[name], positions)
         if where is None:
+            names = _ROW_NAMES  # slices cost nothing
             part = {name: self.base[name][lo:hi] for name in names}
             dead = self.dead[lo:hi] if self.dead_count else None
         else:
