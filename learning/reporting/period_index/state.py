@@ -405,8 +405,9 @@ class State:
              names: tuple[str, ...] = _ROW_NAMES) -> dict[str, np.ndarray]:
         """The live facts of a kind on days ``first..last``: a slice of the columns and the overlay's. With
         ``conditions`` on a dimension of ``ROW_ORDERS``, only (at least) the rows meeting the most selective
-        such condition, found through its row order (then only the columns ``names``, which must include the
-        conditions' dimensions); the caller still masks by all its conditions."""
+        such condition, found through its row order and masked by the other conditions before only the
+        columns ``names`` (which must include the conditions' dimensions) are gathered; the caller still
+        masks by all its conditions (the overlay's rows are only masked by the chosen one)."""
         kd = self.base["kd"]
         # A scalar of the array's own type: a Python int would make numpy convert the whole column first.
         lo = int(kd.searchsorted(np.int32((kind << DAY_BITS) + first)))
@@ -423,6 +424,9 @@ class State:
             dead = self.dead[lo:hi] if self.dead_count else None
         else:
             positions = where[2]
+            for name, code in conditions.items():  # the other filters before gathering the columns
+                if name != where[0] and len(positions):
+                    positions = positions[self.base[name][positions] == code]
             part = {name: self.base[name][positions] for name in names}
             dead = self.dead[positions] if self.dead_count else None
         if dead is not None and dead.any():
