@@ -491,3 +491,134 @@ def test_distinct_people_by_group_equal_a_recount_of_the_rows():
             assert _distinct_by_group(part, names) == {key: len(users) for key, users in expected.items()}
     assert _distinct_by_group({"user": np.array([], np.int32), "organisation": np.array([], np.int32)},
                               ["organisation"]) == {}
+
+
+def _synthetic_columns(rng, people: int, facts: int, first_user: int = 1_000) -> dict:
+    """Columns as the build's COPY gives them (user ids, not the index's numbers), over two years."""
+    import numpy as np
+
+    from learning.reporting.period_index.common import DAY_BITS, _day
+
+    users = rng.choice(np.arange(first_user, first_user + 7 * people, 7), facts).astype(np.int32)
+    kinds = rng.integers(0, 3, facts)
+    days = _day(date(2022, 1, 1)) + rng.integers(0, 730, facts)
+    return {"user": users, "kd": ((kinds << DAY_BITS) + days).astype(np.int32),
+            "country": rng.integers(0, 3, facts).astype(np.int32), "sector": rng.integers(0, 2, facts).astype(np.int32),
+            "course": rng.integers(1, 5, facts).astype(np.int32), "cohort": rng.integers(1, 4, facts).astype(np.int32),
+            "organisation": rng.integers(1, 6, facts).astype(np.int32),
+            "weight": np.ones(facts, np.int32)}
+
+
+def _bitmaps_by_user_id(state) -> dict:
+    """Every non-empty bitmap of ``state`` as a set of user ids (its numbers mapped back)."""
+    numbering = state.numbering
+    user_of = {int(n): int(u) for u, n in zip(numbering.ids.tolist(), numbering.numbers.tolist(), strict=True)}
+    user_of.update({n: u for u, n in numbering.later.items()})
+    return {(slot, key): {user_of[n] for n in bitmap}
+            for slot, bitmaps in state.bitmaps.items() for key, bitmap in bitmaps.items() if bitmap}
+
+
+def test_people_are_numbered_by_country_and_sector_and_changes_keep_the_numbers_exact(monkeypatch):
+    """The index numbers people itself (``state.Numbering``: a bijection from user ids, ordered by country,
+    sector and organisation, so that each country's bitmaps are dense runs). After people are changed,
+    added after the build (numbers past the end) and erased (no facts: in no bitmap), and after a
+    compaction, every bitmap holds exactly the user ids a fresh build from the same facts holds, and the
+    answers are the same."""
+    import numpy as np
+
+    from learning.reporting.period_index import state as state_module
+    from learning.reporting.period_index.common import DAY_BITS, KINDS
+    from learning.reporting.period_index.query import _masked, answer
+
+    rng = np.random.default_rng(3)
+    columns = _synthetic_columns(rng, people=400, facts=3_000)
+    countries, sectors = ["CO", "FR", "KE"], ["health", "justice"]
+    built = state_module.State(("10:10:", 1, 0), {k: v.copy() for k, v in columns.items()}, countries, sectors)
+    numbering = built.numbering
+    assert sorted(numbering.numbers.tolist()) == list(range(len(numbering.ids)))  # a bijection onto 0..n-1
+    assert numbering.ids.tolist() == sorted(set(columns["user"].tolist()))
+    # People of a country are neighbours: the country (of the fact that chose the order) never goes back.
+    ids, first = np.unique(columns["user"], return_index=True)
+    by_number = np.empty(len(ids), np.int64)
+    by_number[numbering.local_of(ids)] = columns["country"][first]
+    assert (np.diff(by_number) >= 0).all()
+
+    # Changes: the facts of every person, as rows of the sync query, replaced in the index and in the columns.
+    facts: dict[int, list] = {}
+    for row in range(len(columns["user"])):
+        kd = int(columns["kd"][row])
+        facts.setdefault(int(columns["user"][row]), []).append(
+            [int(columns["user"][row]), KINDS[kd >> DAY_BITS], kd & ((1 << DAY_BITS) - 1),
+             countries[columns["country"][row]], sectors[columns["sector"][row]],
+             *(int(columns[name][row]) for name in ("course", "cohort", "organisation", "weight"))])
+    known = sorted(facts)
+    changed, erased = known[:25], known[25:40]
+    for user_id in changed:  # moved to another day, country and course
+        facts[user_id] = [[user_id, kind, day + 40, "KE" if country != "KE" else "CO", sector, course % 4 + 1, *rest]
+                          for _, kind, day, country, sector, course, *rest in facts[user_id]]
+    for user_id in erased:
+        facts[user_id] = []
+    newcomers = [5, 99_999_999, 2_000_000_000]  # before, between and far past the ids known at the build
+    for user_id in newcomers:
+        facts[user_id] = [[user_id, kind, _day_of(2023, 6, 1 + n), "FR", "justice", 2, 1, 1, 1]
+                          for n, kind in enumerate(KINDS)]
+    for batch in (changed + newcomers[:1], erased, newcomers[1:]):
+        built.apply(batch, [row for user_id in batch for row in facts[user_id]])
+    assert [numbering.number(user_id) for user_id in newcomers] == list(range(len(ids), len(ids) + 3))
+    assert numbering.number(newcomers[0]) == len(ids)  # asked again: the same number
+
+    def fresh_state():
+        rows = [row for user_rows in facts.values() for row in user_rows]
+        return state_module.State(("10:10:", 1, 0), {
+            "user": np.array([row[0] for row in rows], np.int32),
+            "kd": np.array([(KINDS.index(row[1]) << DAY_BITS) + row[2] for row in rows], np.int32),
+            "country": np.array([countries.index(row[3]) for row in rows], np.int32),
+            "sector": np.array([sectors.index(row[4]) for row in rows], np.int32),
+            **{name: np.array([row[5 + i] for row in rows], np.int32)
+               for i, name in enumerate(("course", "cohort", "organisation", "weight"))}}, countries, sectors)
+
+    expected = fresh_state()
+    assert _bitmaps_by_user_id(built) == _bitmaps_by_user_id(expected)
+    everyone = set().union(*_bitmaps_by_user_id(built).values())
+    assert not everyone & set(erased) and set(newcomers) <= everyone
+
+    def answers(state):
+        found = []
+        for first, last in ((date(2022, 3, 15), date(2023, 9, 20)), (date(2022, 1, 1), date(2024, 2, 9)),
+                            (date(2023, 6, 2), date(2023, 6, 2))):
+            for filters in ({}, {"country": "KE"}, {"sector": "justice"}, {"country": "FR", "sector": "justice"},
+                            {"organisation": 3}):
+                for group in GROUPINGS:
+                    rows = answer(state, ReportFilter(date_from=first, date_to=last, **filters), group)
+                    found.append([(row.key, row.reached, row.trained, row.certified) for row in rows])
+        return found
+
+    assert answers(built) == answers(expected)
+    # Rows found through a dimension's row order (dead rows and the overlay included) are the slice's rows
+    # meeting the filters, whichever condition is the most selective.
+    assert built.dead_count and built.overlay
+    for conditions in ({"country": 2}, {"sector": 1}, {"country": 1, "sector": 0}, {"country": 7}, {"sector": -1},
+                       {"country": 0, "organisation": 3}):
+        for kind in range(3):
+            for first, last in ((_day_of(2022, 1, 1), _day_of(2023, 12, 31)), (_day_of(2023, 5, 9), _day_of(2023, 7, 1))):
+                whole = _masked(built, built.rows(kind, first, last), conditions, kept=tuple(columns) + ("month",))
+                ordered = _masked(built, built.rows(kind, first, last, conditions), conditions,
+                                  kept=tuple(columns) + ("month",))
+                assert sorted(zip(*(whole[name].tolist() for name in sorted(whole)), strict=True)) == sorted(
+                    zip(*(ordered[name].tolist() for name in sorted(ordered)), strict=True)), (conditions, kind)
+    # A compaction rebuilds the columns and bitmaps from the index's own numbers: the same sets again.
+    monkeypatch.setattr(state_module, "COMPACT_FROM", 0)
+    late = 7_000_000
+    facts[late] = [[late, "reached", _day_of(2023, 2, 2), "CO", "health", 1, 1, 1, 1]]
+    built.apply([late], facts[late])
+    assert built.numbering is numbering and not built.overlay  # compacted, numbers kept
+    assert numbering.number(late) == len(ids) + 3
+    expected = fresh_state()
+    assert _bitmaps_by_user_id(built) == _bitmaps_by_user_id(expected)
+    assert answers(built) == answers(expected)
+
+
+def _day_of(year: int, month: int, day: int) -> int:
+    from learning.reporting.period_index.common import _day
+
+    return _day(date(year, month, day))

@@ -38,6 +38,8 @@ FAMILIES: dict[tuple[str, ...], tuple[str, ...]] = {
 CERTIFIED_FAMILIES = ((), ("country",), ("sector",), ("course",))
 # ... and per month for these pairs, both ways (a summary filtered on one, grouped by the other).
 CERTIFIED_PAIRS = (("country", "sector"), ("country", "course"), ("sector", "course"))
+# Dimensions whose rows are also kept grouped by value (``State.rows`` with a filter on one of them).
+ROW_ORDERS = ("country", "sector")
 DIMENSION_ORDER = ("country", "sector", "course", "cohort", "organisation")
 COLUMNS = ("user", "kd", "month", "country", "sector", "course", "cohort", "organisation", "weight")
 # More changed people than this in one synchronisation: a full reload is cheaper.

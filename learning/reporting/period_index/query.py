@@ -21,7 +21,7 @@ from learning.reporting.period_index.common import (
     _month_end,
     _month_index,
 )
-from learning.reporting.period_index.state import State
+from learning.reporting.period_index.state import _ROW_NAMES, State
 
 
 def _month_start(month: int) -> date:
@@ -90,6 +90,15 @@ def _masked(state: State, part: dict[str, np.ndarray], conditions: dict[str, int
             chosen &= part[name] == code
     rows = np.flatnonzero(chosen)
     return {name: part[name][rows] for name in {*kept, *group} if name in part}
+
+
+def _rows(state: State, kind: int, first: int, last: int, conditions: dict[str, int], group: tuple[str, ...],
+          kept: tuple[str, ...] = ("user", "month", "weight")) -> dict[str, np.ndarray]:
+    """The live rows of a kind on days ``first..last`` meeting the filters, with the columns ``_masked``
+    keeps (a filter on a dimension with a row order reads only that value's rows: ``State.rows``)."""
+    wanted = {*kept, *group, *conditions}
+    names = tuple(name for name in _ROW_NAMES if name in wanted)
+    return _masked(state, state.rows(kind, first, last, conditions, names), conditions, group, kept)
 
 
 def _distinct_by_group(part, names) -> dict[tuple, int]:
@@ -169,7 +178,7 @@ def answer(state: State, report, group: tuple[str, ...]) -> list | None:
         if use_bitmaps:
             counted = _people_from_bitmaps(state, kind, dims, grains, first, last, conditions, group, time_group)
         else:
-            part = _masked(state, state.rows(kind, first_day, last_day), conditions, group)
+            part = _rows(state, kind, first_day, last_day, conditions, group)
             _time_columns(part, time_group)
             counted = _distinct_by_group(part, names)
         for key, n in counted.items():
@@ -179,7 +188,7 @@ def answer(state: State, report, group: tuple[str, ...]) -> list | None:
     if sums is None:
         sums = _certified_by_pair(state, first, last, conditions, group)
     if sums is None:
-        part = _masked(state, state.rows(CERTIFIED, first_day, last_day), conditions, group)
+        part = _rows(state, CERTIFIED, first_day, last_day, conditions, group)
         _time_columns(part, time_group)
         sums = _sums_by_group(part, names)
     for key, n in sums.items():
@@ -209,11 +218,11 @@ def _certified_by_pair(state: State, first: date, last: date, conditions: dict[s
         return None
     ragged = []
     if first.day != 1:
-        ragged.append(state.rows(CERTIFIED, _day(first), _day(_month_start(first_month)) - 1))
+        ragged.append(_rows(state, CERTIFIED, _day(first), _day(_month_start(first_month)) - 1, conditions, group))
     if last != _month_end(last):
-        ragged.append(state.rows(CERTIFIED, _day(_month_start(last_month + 1)), _day(last)))
+        ragged.append(_rows(state, CERTIFIED, _day(_month_start(last_month + 1)), _day(last), conditions, group))
     for rows in ragged:
-        for key, n in _sums_by_group(_masked(state, rows, conditions, group), list(group)).items():
+        for key, n in _sums_by_group(rows, list(group)).items():
             sums[key] = sums.get(key, 0) + n
     return sums
 
@@ -281,7 +290,7 @@ def _people_from_bitmaps(state: State, kind: int, dims, grains, first: date, las
     for segment in _segments(first, last, grains, time_group):
         if segment[0] == "days":
             kept = ("user", "month") if time_group else ("user",)  # the month only for a time grouping
-            end = _masked(state, state.rows(kind, segment[1], segment[2]), conditions, group, kept)
+            end = _rows(state, kind, segment[1], segment[2], conditions, group, kept)
             ends.append({name: end[name] for name in (*kept, *group) if name in end})  # no other column joined
             continue
         grain, period = segment

@@ -23,22 +23,30 @@ from learning.reporting.period_index.common import (
     KINDS,
     KINDS_CODES,
     PEOPLE,
+    ROW_ORDERS,
     _bitmap,
     _day,
     _month_index,
     _months_of,
 )
 
+_ROW_NAMES = ("user", "month", "country", "sector", "course", "cohort", "organisation", "weight")
+
 
 class State:
     """One snapshot of the facts plus the changes applied since: columns, overlay and bitmaps."""
 
-    def __init__(self, header, columns: dict[str, np.ndarray], countries: list[str], sectors: list[str]):
+    def __init__(self, header, columns: dict[str, np.ndarray], countries: list[str], sectors: list[str],
+                 numbering: Numbering | None = None):
         self.snapshot, self.generation, self.pruned_below = header
         self.countries = list(countries)
         self.sectors = list(sectors)
         self.codes = {"country": {v: i for i, v in enumerate(self.countries)},
                       "sector": {v: i for i, v in enumerate(self.sectors)}}
+        if numbering is None:  # the columns hold user ids: number the people (a compaction keeps its numbers)
+            numbering = Numbering(columns)
+            columns = {**columns, "user": numbering.local_of(columns["user"])}
+        self.numbering = numbering
         order = np.argsort(columns["kd"], kind="stable")
         self.base = {name: columns[name][order] for name in _COPY_FIELDS}
         self.base["month"] = _months_of(self.base["kd"])
@@ -47,6 +55,7 @@ class State:
         by_user = np.argsort(self.base["user"], kind="stable")
         self.by_user = by_user.astype(np.int32)
         self.user_sorted = self.base["user"][by_user]
+        self._build_row_orders()
         self.overlay: dict[int, list[tuple]] = {}
         self._overlay_columns: dict[str, np.ndarray] | None = None
         self.bitmaps: dict[tuple, dict[tuple, BitMap]] = {}
@@ -96,6 +105,26 @@ class State:
                         key.reverse()
                         slot = self.bitmaps.setdefault((family, kind, grain, rest), {})
                         slot[tuple(key)] = _bitmap(users_sorted[start:end])
+
+    def _build_row_orders(self) -> None:
+        """For each dimension of ``ROW_ORDERS``, the rows' positions grouped by its value (ascending within a
+        value, so in (kind, day) order too) and where each value's positions start: a period's rows with one
+        value are then found by two binary searches, not by masking all of the period's rows (helper
+        period10m2; an int32 per row and dimension)."""
+        self.row_orders: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name in ROW_ORDERS:
+            values = self.base[name].astype(np.int64) + 1  # a missing value is code -1
+            order = np.argsort(values, kind="stable").astype(np.int32)
+            starts = np.r_[0, np.cumsum(np.bincount(values, minlength=1))]
+            self.row_orders[name] = (order, starts)
+
+    def _positions_with(self, name: str, code: int, lo: int, hi: int) -> np.ndarray:
+        """The positions ``lo..hi-1`` of the columns whose ``name`` is ``code`` (ascending)."""
+        order, starts = self.row_orders[name]
+        if not 0 <= code + 1 < len(starts) - 1:
+            return order[:0]
+        block = order[starts[code + 1]:starts[code + 2]]
+        return block[int(block.searchsorted(np.int32(lo))):int(block.searchsorted(np.int32(hi)))]
 
     def _kind_range(self, kind: int) -> tuple[int, int]:
         kd = self.base["kd"]
@@ -270,12 +299,13 @@ class State:
     def apply(self, users: list[int], facts: list[list]) -> None:
         """Replace these people's facts by ``facts`` (rows of the sync query): idempotent."""
         fresh: dict[int, list[tuple]] = defaultdict(list)
+        number = self.numbering.number
         for user_id, kind, day, country, sector, course, cohort, organisation, weight in facts:
-            fresh[int(user_id)].append((KINDS.index(kind), int(day), self.code("country", country),
+            fresh[number(int(user_id))].append((KINDS.index(kind), int(day), self.code("country", country),
                                         self.code("sector", sector), int(course), int(cohort),
                                         int(organisation), int(weight)))
         for user_id in users:
-            user_id = int(user_id)
+            user_id = number(int(user_id))  # the person's number in the index, from here on
             for row in self._current_rows(user_id):
                 self._touch_bitmaps(user_id, row, add=False)
             lo = int(self.user_sorted.searchsorted(np.int32(user_id)))
@@ -366,25 +396,47 @@ class State:
         live = ~self.dead
         overlay = self._overlay()
         columns = {name: np.concatenate([self.base[name][live], overlay[name]]) for name in _COPY_FIELDS}
-        self.__init__((self.snapshot, self.generation, self.pruned_below), columns, self.countries, self.sectors)
+        self.__init__((self.snapshot, self.generation, self.pruned_below), columns, self.countries, self.sectors,
+                      self.numbering)
 
     # -- reading ------------------------------------------------------------------------------
 
-    def rows(self, kind: int, first: int, last: int) -> dict[str, np.ndarray]:
-        """The live facts of a kind on days ``first..last``: a slice of the columns and the overlay's."""
+    def rows(self, kind: int, first: int, last: int, conditions: dict[str, int] | None = None,
+             names: tuple[str, ...] = _ROW_NAMES) -> dict[str, np.ndarray]:
+        """The live facts of a kind on days ``first..last``: a slice of the columns and the overlay's. With
+        ``conditions`` on a dimension of ``ROW_ORDERS``, only (at least) the rows meeting the most selective
+        such condition, found through its row order and masked by the other conditions before only the
+        columns ``names`` (which must include the conditions' dimensions) are gathered; the caller still
+        masks by all its conditions (the overlay's rows are only masked by the chosen one)."""
         kd = self.base["kd"]
         # A scalar of the array's own type: a Python int would make numpy convert the whole column first.
         lo = int(kd.searchsorted(np.int32((kind << DAY_BITS) + first)))
         hi = int(kd.searchsorted(np.int32((kind << DAY_BITS) + last), side="right"))
-        names = ("user", "month", "country", "sector", "course", "cohort", "organisation", "weight")
-        part = {name: self.base[name][lo:hi] for name in names}
-        if self.dead_count:
-            live = ~self.dead[lo:hi]
-            if not live.all():
-                part = {name: values[live] for name, values in part.items()}
+        where = None
+        for name in ROW_ORDERS:
+            if conditions and name in conditions:
+                positions = self._positions_with(name, conditions[name], lo, hi)
+                if where is None or len(positions) < len(where[2]):
+                    where = (name, conditions[name], positions)
+        if where is None:
+            names = _ROW_NAMES  # slices cost nothing
+            part = {name: self.base[name][lo:hi] for name in names}
+            dead = self.dead[lo:hi] if self.dead_count else None
+        else:
+            positions = where[2]
+            for name, code in conditions.items():  # the other filters before gathering the columns
+                if name != where[0] and len(positions):
+                    positions = positions[self.base[name][positions] == code]
+            part = {name: self.base[name][positions] for name in names}
+            dead = self.dead[positions] if self.dead_count else None
+        if dead is not None and dead.any():
+            live = ~dead
+            part = {name: values[live] for name, values in part.items()}
         if self.overlay:
             overlay = self._overlay()
             chosen = (overlay["kd"] >= (kind << DAY_BITS) + first) & (overlay["kd"] <= (kind << DAY_BITS) + last)
+            if where is not None:
+                chosen &= overlay[where[0]] == where[1]
             if chosen.any():
                 part = {name: np.concatenate([part[name], overlay[name][chosen]]) for name in names}
         return part
@@ -399,6 +451,40 @@ class State:
             overlay = self._overlay()["kd"] & ((1 << DAY_BITS) - 1)
             days += [int(overlay.min()), int(overlay.max())]
         return (min(days), max(days)) if days else None
+
+
+class Numbering:
+    """The index's own numbers for people, a bijection from user ids: the people sorted by the country,
+    sector and organisation of one of their facts, so that the people of a country (and of a country and
+    sector) are neighbours and its bitmaps are a few dense containers (bitsets) instead of one sparse array
+    per 65,536 user ids; their unions and counts are then far cheaper. A count of distinct people does not
+    depend on the numbering. People first seen after the build get the numbers past the end; a number is
+    never given twice (an erased person's number stays theirs, in no bitmap)."""
+
+    def __init__(self, columns: dict[str, np.ndarray]):
+        users = columns["user"]
+        ids, first = np.unique(users, return_index=True)
+        order = np.lexsort((ids, columns["organisation"][first], columns["sector"][first], columns["country"][first]))
+        self.ids = ids.astype(np.int64)  # sorted user ids known at the build
+        self.numbers = np.empty(len(ids), dtype=np.int32)  # their numbers, in the same order
+        self.numbers[order] = np.arange(len(ids), dtype=np.int32)
+        self.later: dict[int, int] = {}  # user ids first seen after the build: their numbers
+        self.size = len(ids)
+
+    def local_of(self, users: np.ndarray) -> np.ndarray:
+        """The numbers of user ids all known at the build."""
+        return self.numbers[np.searchsorted(self.ids, users)]
+
+    def number(self, user_id: int) -> int:
+        """A user id's number, a new one past the end for someone not seen before."""
+        position = int(np.searchsorted(self.ids, user_id))
+        if position < len(self.ids) and int(self.ids[position]) == user_id:
+            return int(self.numbers[position])
+        number = self.later.get(user_id)
+        if number is None:
+            number = self.later[user_id] = self.size
+            self.size += 1
+        return number
 
 
 def _grow(tables, offset: int, span: int, margin: int) -> tuple[int, int]:
