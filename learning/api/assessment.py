@@ -10,6 +10,7 @@ from marshmallow import missing
 
 from learning.api.auth import auth, current_api_user
 from learning.api.catalogue import QuestionInSchema
+from learning.api.schemas import JsonBoolean
 from learning.assessment import services
 from learning.assessment.models import KINDS
 from learning.catalogue.services import get_course, localised
@@ -28,7 +29,7 @@ class PreTestInSchema(Schema):
 
 
 class PostTestInSchema(Schema):
-    same_as_pre = Boolean(metadata={"description": "Ask the pre-test's questions again (then no questions)"})
+    same_as_pre = JsonBoolean(metadata={"description": "Ask the pre-test's questions again (then no questions)"})
     questions = List(Nested(QuestionInSchema), metadata={"description": "Parallel questions of its own"})
 
 

@@ -9,11 +9,11 @@ validate, so every bad field is reported with its full path
 from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Boolean, DateTime, Dict, Integer, List, Nested, String
+from apiflask.fields import DateTime, Dict, Integer, List, Nested, String
 from marshmallow import missing
 
 from learning.api.auth import auth, current_api_user, optional_user
-from learning.api.schemas import PageQuerySchema, page_of
+from learning.api.schemas import JsonBoolean, PageQuerySchema, page_of
 from learning.catalogue import services
 from learning.catalogue import validation as rules
 from learning.catalogue.models import Course
@@ -118,7 +118,7 @@ class ModuleInSchema(Schema):
 
 class ChoiceInSchema(Schema):
     text = String(required=True, metadata={"maxLength": rules.MAX_CHOICE})
-    correct = Boolean(load_default=False)
+    correct = JsonBoolean(load_default=False)
     translations = Dict(keys=String(), values=Dict(keys=String(), values=String()))
 
 

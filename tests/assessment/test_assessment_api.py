@@ -38,6 +38,7 @@ def test_an_admin_sets_the_tests_and_reads_them_back_with_the_answers(api, make)
     ({"pre": {"questions": [{"text": "", "choices": []}]}}, "pre.questions.0.text"),
     ({"post": {"same_as_pre": True}}, "pre"),
     ({"pre": "yes"}, "pre"),
+    ({"post": {"same_as_pre": "yes"}}, "post.same_as_pre"),  # true or false, not a word that looks like one
     ({"extra": 1}, "_schema"),
 ])
 def test_a_bad_definition_answers_422_naming_the_field_and_changes_nothing(api, make, body, field):

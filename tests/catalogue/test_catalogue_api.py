@@ -74,7 +74,10 @@ def test_wrong_types_are_422_never_500(api, make):
     admin = api.as_user(make.admin())
     for body in ([1, 2], "text", {"slug": 5, "title": ["x"], "language": 7, "modules": "none"},
                  {**make.course_data(), "translations": {"es": "hola"}, "quiz": {"questions": "x"}},
-                 {**make.course_data(), "modules": [{"title": "M", "lessons": [{"title": "L", "id": "x"}]}]}):
+                 {**make.course_data(), "modules": [{"title": "M", "lessons": [{"title": "L", "id": "x"}]}]},
+                 # a choice is right with true, not with a word or a number that looks like one
+                 {**make.course_data(), "quiz": {"questions": [{"text": "Q", "choices": [
+                     {"text": "a", "correct": "yes"}, {"text": "b", "correct": 0}]}]}}):
         response = admin.post("courses", json=body)
         assert response.status_code == 422, body
         assert response.get_json()["error"]["fields"]
