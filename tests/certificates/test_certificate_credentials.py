@@ -7,6 +7,7 @@ PyJWT with the published JWKS; the shape by the Open Badges 3.0 JSON Schema.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -33,9 +34,16 @@ def node_verifier():
     node = shutil.which("node")
     if node is None:
         pytest.fail("The credential tests need Node.js (node and npm) for the independent verifier.")
-    if not (JS_DIR / "node_modules").is_dir():
-        subprocess.run(["npm", "ci", "--prefix", str(JS_DIR), "--no-audit", "--no-fund"], check=True,
-                       capture_output=True, timeout=600)
+    # Each xdist worker has this fixture: one installs while the others wait on the lock (two ``npm ci`` at
+    # once in one folder delete each other's files), then they find the packages there. npm writes
+    # node_modules/.package-lock.json last, so a half-done install is done again.
+    with (JS_DIR / "package-lock.json").open() as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (JS_DIR / "node_modules" / ".package-lock.json").is_file():
+            installed = subprocess.run(["npm", "ci", "--prefix", str(JS_DIR), "--no-audit", "--no-fund"],
+                                       capture_output=True, text=True, timeout=600)
+            if installed.returncode:
+                pytest.fail(f"npm ci for the independent verifier failed:\n{installed.stderr[-2000:]}")
     return [node, str(JS_DIR / "verify.mjs")]
 
 
