@@ -38,7 +38,7 @@ from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from learning.accounts.models import ApiToken, Organisation, User, UserRole
 from learning.audit.services import record as audit
 from learning.db_liveness import PREPARE_AT_ONCE
-from learning.enrolment.hot import LOCK_OWN_COLUMNS, LOCK_OWN_SQL
+from learning.enrolment.own_lock import LOCK_OWN_COLUMNS, LOCK_OWN_SQL
 from learning.errors import NotFound, ValidationFailed
 from learning.extensions import db
 from learning.models_base import UTCDateTime, utcnow

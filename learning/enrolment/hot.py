@@ -41,6 +41,7 @@ from learning.catalogue.models import Course
 from learning.db_liveness import PREPARE_AT_ONCE
 from learning.enrolment import completion, services
 from learning.enrolment.models import Enrolment
+from learning.enrolment.own_lock import LOCK_OWN_COLUMNS, LOCK_OWN_SQL
 from learning.errors import NotFound
 from learning.models_base import UTCDateTime, utcnow
 from learning.outbox.models import OutboxEvent
@@ -156,21 +157,8 @@ def _body(session: Session, key: CourseKey, enrolment_id: int, slug: str, course
 
 # --- completing a lesson --------------------------------------------------------------------------------
 
-# Result columns are given in order (``column(...)``, not keywords): SQLAlchemy then matches them by position
-# and keeps the result's metadata with the compiled statement, where keyword columns are matched by name on
-# every execution (``_merge_cursor_description``: ~8 % of a request's CPU under cProfile).
-#
-# The caller's own enrolment only (someone else's reads nothing and locks nothing: 404), locked; its
-# course's content version and LTI flag come with it.
-LOCK_OWN_SQL = (
-    "SELECT e.course_id, e.cohort_id, e.status, e.enrolled_at, e.completed_at, e.withdrawn_at, "
-    "c.created_at, c.content_version, c.lti_linked "
-    "FROM enrolments AS e JOIN courses AS c ON c.id = e.course_id "
-    "WHERE e.id = :enrolment_id AND e.user_id = :user_id FOR UPDATE OF e")
-LOCK_OWN_COLUMNS = (
-    column("course_id", Integer), column("cohort_id", Integer), column("status", String),
-    column("enrolled_at", UTCDateTime), column("completed_at", UTCDateTime), column("withdrawn_at", UTCDateTime),
-    column("created_at", UTCDateTime), column("content_version", Integer), column("lti_linked", Boolean))
+# The caller's own enrolment only, locked, with its course's content version and LTI flag
+# (``learning.enrolment.own_lock``, shared with the token's statement).
 _LOCK_OWN = text(LOCK_OWN_SQL).columns(*LOCK_OWN_COLUMNS).execution_options(**_PREPARED)
 
 # Every part of one statement sees the same snapshot, taken after the row lock above was granted: the
