@@ -381,14 +381,14 @@ def test_a_long_period_is_a_few_aligned_blocks_that_cover_it_exactly():
         return days
 
     first, last = date(2017, 3, 15), date(2024, 9, 20)
-    segments = query._segments(first, last, FAMILIES[()], None)
+    segments = query._segments(first, last, tuple(GRAIN_MONTHS), None)
     assert [s[0] for s in segments] == ["days", "quarter", "half", "years4", "years2", "half", "month", "month",
                                         "days"]  # 7 unions, where years and months alone took 22
     rng = random.Random(3)
     for _ in range(300):
         first = date(2009, 1, 1) + timedelta(days=rng.randrange(6000))
         last = first + timedelta(days=rng.randrange(rng.choice([40, 800, 5000])))
-        for grains in set(FAMILIES.values()):
+        for grains in {*FAMILIES.values(), tuple(GRAIN_MONTHS)}:
             for time_group in (None, "year", "month"):
                 if time_group == "month" and "month" not in grains:
                     continue
@@ -404,10 +404,13 @@ def test_a_long_period_is_a_few_aligned_blocks_that_cover_it_exactly():
 
 def test_long_periods_across_the_coarse_blocks_equal_a_recount_before_and_after_changes(postgresql):
     """Ten years of facts; periods of several years whose ends fall inside quarters, halves, 2-, 4- and
-    8-year blocks: every grouping equals the facts path and the summary a recount of the raw rows. Then
+    8-year blocks (of the pairs' years, of the first facts' months and neighbours): every grouping equals the facts path and the summary a recount of the raw rows. Then
     changes land inside coarse blocks after the build (a completion, an enrolment moved from one 4-year
     block to another, a country changed, a person's only enrolment of a block withdrawn) and are in the
     next answers, from the change log, without a reload."""
+    from learning.reporting.period_index.common import FAMILIES, PEOPLE
+    from learning.reporting.period_index.firsts import FIRSTS_FAMILIES
+
     rng = random.Random(41)
     courses = [rf.course() for _ in range(3)]
     persons = [rf.person() for _ in range(16)]
@@ -441,7 +444,9 @@ def test_long_periods_across_the_coarse_blocks_equal_a_recount_before_and_after_
 
     check_long()
     built = postgresql.state
-    assert any(slot[2] == "years4" for slot in built.bitmaps)  # the coarse blocks exist and are used
+    # The total and single dimensions are counted by their first facts (no bitmaps of theirs), pairs by year.
+    assert {slot[0] for slot in built.bitmaps} == set(FAMILIES) and {slot[2] for slot in built.bitmaps} == {"year"}
+    assert set(built.firsts.tables) == {(family, kind) for family in FIRSTS_FAMILIES for kind in PEOPLE}
     open_one = next(e for e in made if e.completed_at is None and e.enrolled_at.date() < date(2019, 6, 1))
     open_one.completed_at = rf.at(date(2019, 8, 17))  # inside 2018-2021, 2019's second half and third quarter
     moved = next(e for e in made if date(2018, 1, 1) <= e.enrolled_at.date() < date(2022, 1, 1))
@@ -622,3 +627,75 @@ def _day_of(year: int, month: int, day: int) -> int:
     from learning.reporting.period_index.common import _day
 
     return _day(date(year, month, day))
+
+
+def test_first_facts_count_the_people_of_any_period_as_sets_of_the_rows_do():
+    """``firsts.FirstFacts`` (whole months from the tables, ragged days from the neighbours, the overlay
+    apart): for random periods (within a month, across months and years, before and after the facts),
+    every grouping of the total or one dimension, with and without its filter, and by year or month,
+    the people equal a set of user ids per group counted in Python from the same facts, before and
+    after people are changed, erased and added (dead rows in the base, an overlay)."""
+    import random as stdlib_random
+
+    import numpy as np
+
+    from learning.reporting.period_index import state as state_module
+    from learning.reporting.period_index.common import DAY_BITS, KINDS, _day
+    from learning.reporting.period_index.query import answer
+
+    rng = np.random.default_rng(21)
+    columns = _synthetic_columns(rng, people=300, facts=4_000)
+    countries, sectors = ["CO", "FR", "KE"], ["health", "justice"]
+    state = state_module.State(("10:10:", 1, 0), {k: v.copy() for k, v in columns.items()}, countries, sectors)
+    facts: dict[int, list] = {}
+    for row in range(len(columns["user"])):
+        kd = int(columns["kd"][row])
+        facts.setdefault(int(columns["user"][row]), []).append(
+            (KINDS[kd >> DAY_BITS], kd & ((1 << DAY_BITS) - 1), countries[columns["country"][row]],
+             sectors[columns["sector"][row]], int(columns["course"][row])))
+
+    def expected(first, last, filters, group):
+        people: dict[tuple, list[set]] = {}
+        for user_id, rows in facts.items():
+            for kind, day, country, sector, course in rows:
+                moment = date(1970, 1, 1) + timedelta(days=day)
+                values = {"country": country, "sector": sector, "course": course, "year": moment.year,
+                          "month": moment.year * 100 + moment.month}
+                if kind == "certified" or not _day(first) <= day <= _day(last):
+                    continue
+                if any(values[name] != value for name, value in filters.items()):
+                    continue
+                key = tuple(values[name] for name in group)
+                people.setdefault(key, [set(), set()])[KINDS.index(kind) - 1].add(user_id)
+        return {key: (len(reached), len(trained)) for key, (reached, trained) in people.items()}
+
+    def check(seed):
+        pick = stdlib_random.Random(seed)
+        for _ in range(60):
+            first = date(2021, 10, 1) + timedelta(days=pick.randrange(900))
+            last = first + timedelta(days=pick.choice([0, 9, 40, 200, 700]))
+            if pick.random() < 0.3:
+                first = first.replace(day=1)  # whole months at the start
+            for filters, group in (({}, ()), ({}, ("country",)), ({}, ("course",)), ({}, ("year",)),
+                                   ({}, ("month",)), ({}, ("sector", "year")), ({}, ("month", "course")),
+                                   ({"country": "KE"}, ()), ({"course": 3}, ("year",)), ({"sector": "health"}, ()),
+                                   ({"country": "FR"}, ("country", "month"))):
+                rows = answer(state, ReportFilter(date_from=first, date_to=last, **filters), group)
+                found = {row.key: (row.reached, row.trained) for row in rows if row.reached or row.trained}
+                assert found == expected(first, last, filters, group), (first, last, filters, group)
+
+    check(1)
+    # People changed (other days, countries and courses), erased and added after the build.
+    known = sorted(facts)
+    for user_id in known[:30]:
+        facts[user_id] = [(kind, day + 33, "KE" if country == "CO" else "CO", sector, course % 4 + 1)
+                          for kind, day, country, sector, course in facts[user_id]]
+    for user_id in known[30:45]:
+        facts[user_id] = []
+    for user_id in (3, 9_999_999):
+        facts[user_id] = [("reached", _day(date(2022, 6, 30)), "FR", "justice", 2),
+                          ("trained", _day(date(2022, 7, 1)), "FR", "justice", 2)]
+    changed = known[:45] + [3, 9_999_999]
+    state.apply(changed, [[user_id, *row[:4], row[4], 1, 1, 1] for user_id in changed for row in facts[user_id]])
+    assert state.dead_count and state.overlay
+    check(2)

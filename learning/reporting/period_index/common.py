@@ -21,15 +21,12 @@ DAY_BITS = 20  # kd = kind << 20 | day: days since 1970 stay far below 2**20 (ye
 # 2017-04..2024-08 is a quarter, a half, 4 and 2 years, a half and 2 months: 7 unions instead of 22.
 GRAIN_MONTHS: dict[str, int] = {"month": 1, "quarter": 3, "half": 6, "year": 12, "years2": 24, "years4": 48,
                                 "years8": 96}
-# Bitmap families: dimensions (canonical order) -> grains kept. The total and single dimensions by every
-# grain; pairs by year only (by month they would be tens of thousands of small bitmaps, and even their
-# 2-, 4- and 8-year blocks would double the index's bitmaps, 450 bytes each in memory, for unions of a
-# few small bitmaps; their ragged ends are longer slices, still small once the pair's filter masks them).
+# Bitmap families: dimensions (canonical order) -> grains kept. Only the pairs, by year: the total and the
+# single dimensions are counted by their first facts instead (``firsts.FIRSTS_FAMILIES``: a table sum and two
+# short slices for any period, where the union of their 7 blocks' bitmaps per group cost tens of milliseconds
+# at 10M; their bitmaps are no longer built). Pairs by month would be tens of thousands of small bitmaps;
+# their ragged ends are longer slices, still small once the pair's filter masks them.
 FAMILIES: dict[tuple[str, ...], tuple[str, ...]] = {
-    (): tuple(GRAIN_MONTHS),
-    ("country",): tuple(GRAIN_MONTHS),
-    ("sector",): tuple(GRAIN_MONTHS),
-    ("course",): tuple(GRAIN_MONTHS),
     ("country", "sector"): ("year",),
     ("country", "course"): ("year",),
     ("sector", "course"): ("year",),

@@ -29,6 +29,7 @@ from learning.reporting.period_index.common import (
     _month_index,
     _months_of,
 )
+from learning.reporting.period_index.firsts import FirstFacts
 
 _ROW_NAMES = ("user", "month", "country", "sector", "course", "cohort", "organisation", "weight")
 
@@ -61,6 +62,7 @@ class State:
         self.bitmaps: dict[tuple, dict[tuple, BitMap]] = {}
         self._matching: dict[tuple, dict] = {}  # see ``projected``; dropped when a slot gains a key
         self._build_bitmaps()
+        self._build_firsts()
         self._build_certified_sums()
 
     @property
@@ -105,6 +107,23 @@ class State:
                         key.reverse()
                         slot = self.bitmaps.setdefault((family, kind, grain, rest), {})
                         slot[tuple(key)] = _bitmap(users_sorted[start:end])
+
+    def _build_firsts(self) -> None:
+        """The first facts' tables and neighbours of the total and the single dimensions
+        (``firsts.FirstFacts``)."""
+        kinds = {}
+        for kind in PEOPLE:
+            lo, hi = self._kind_range(kind)
+            columns = {name: self.base[name][lo:hi] for name in ("user", "month", "country", "sector", "course")}
+            columns["day"] = self.base["kd"][lo:hi] & ((1 << DAY_BITS) - 1)
+            kinds[kind] = (lo, columns)
+        self.firsts = FirstFacts(kinds)
+
+    def positions(self, kind: int, first: int, last: int) -> tuple[int, int]:
+        """The positions ``lo..hi-1`` of the base's facts of a kind on days ``first..last``."""
+        kd = self.base["kd"]
+        return (int(kd.searchsorted(np.int32((kind << DAY_BITS) + first))),
+                int(kd.searchsorted(np.int32((kind << DAY_BITS) + last), side="right")))
 
     def _build_row_orders(self) -> None:
         """For each dimension of ``ROW_ORDERS``, the rows' positions grouped by its value (ascending within a
@@ -306,7 +325,8 @@ class State:
                                         int(organisation), int(weight)))
         for user_id in users:
             user_id = number(int(user_id))  # the person's number in the index, from here on
-            for row in self._current_rows(user_id):
+            old = self._current_rows(user_id)
+            for row in old:
                 self._touch_bitmaps(user_id, row, add=False)
             lo = int(self.user_sorted.searchsorted(np.int32(user_id)))
             hi = int(self.user_sorted.searchsorted(np.int32(user_id), side="right"))
@@ -314,6 +334,8 @@ class State:
                 positions = self.by_user[lo:hi]
                 self.dead_count += int((~self.dead[positions]).sum())
                 self.dead[positions] = True
+            if user_id not in self.overlay:  # their live facts of the base die below (the overlay counts apart)
+                self.firsts.remove(_people_rows(old))
             rows = fresh.get(user_id, [])
             for row in rows:
                 self._touch_bitmaps(user_id, row, add=True)
@@ -485,6 +507,12 @@ class Numbering:
             number = self.later[user_id] = self.size
             self.size += 1
         return number
+
+
+def _people_rows(rows: list[tuple]) -> list[tuple]:
+    """(kind, month, country, sector, course) of the rows of people (``FirstFacts.replace``)."""
+    return [(row[0], _month_index(EPOCH + timedelta(days=row[1])), row[2], row[3], row[4])
+            for row in rows if row[0] in PEOPLE]
 
 
 def _grow(tables, offset: int, span: int, margin: int) -> tuple[int, int]:
