@@ -338,15 +338,14 @@ def build_period_index(app) -> dict:
     state = index.state
     figures = {"build_s": round(seconds, 2), "build_cpu_s": round(cpu, 2), "rss_before_mb": before,
                "rss_after_mb": rss_mb(), "facts": int(len(state.base["user"])),
-               "bitmaps": sum(len(slot) for slot in state.bitmaps.values()),
-               "bitmap_bytes_mb": round(sum(b.get_statistics()["n_bytes_array_containers"]
-                                            + b.get_statistics()["n_bytes_bitset_containers"]
-                                            + b.get_statistics()["n_bytes_run_containers"]
-                                            for slot in state.bitmaps.values() for b in slot.values()) / 2**20, 1),
+               "first_facts_mb": round(state.firsts.nbytes() / 2**20, 1),
+               "row_orders_mb": round(sum(order.nbytes + starts.nbytes for order, starts in state.row_orders.values())
+                                      / 2**20, 1),
                "column_bytes_mb": round(sum(a.nbytes for a in state.base.values()) / 2**20, 1),
                "load": os.getloadavg()[0]}
     print(f"period index: built in {figures['build_s']} s (CPU {figures['build_cpu_s']} s), {figures['facts']:,} facts, "
-          f"{figures['bitmaps']:,} bitmaps ({figures['bitmap_bytes_mb']} MB), columns {figures['column_bytes_mb']} MB; "
+          f"first facts {figures['first_facts_mb']} MB, row orders {figures['row_orders_mb']} MB, "
+          f"columns {figures['column_bytes_mb']} MB; "
           f"RSS {before} -> {figures['rss_after_mb']} MB  load {figures['load']:.1f}")
     return figures
 

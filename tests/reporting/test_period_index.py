@@ -347,9 +347,9 @@ def test_an_erasure_replaces_the_persons_change_rows_and_an_index_behind_them_st
 
 
 def test_groupings_with_the_time_first_and_repeated_queries_give_the_facts(postgresql):
-    """The bitmaps come keyed by the group per slot (``State.projected``, kept between queries): a time
-    grouping placed before a dimension, a filter that is also grouped, and the same query twice (the
-    second from the kept projections) all give the facts path's rows."""
+    """A time grouping placed before a dimension, a filter that is also grouped, a pair grouped, and the
+    same query twice all give the facts path's rows (the first facts' keys put back in the grouping's
+    order, nothing of one answer left to change the next)."""
     history(seed=5)
     country = COUNTRIES[1]
     for report in (ReportFilter(date_from=START + timedelta(days=40), date_to=START + timedelta(days=DAYS - 35)),
@@ -361,54 +361,13 @@ def test_groupings_with_the_time_first_and_repeated_queries_give_the_facts(postg
             assert from_index(postgresql, report, group) == first, (report, group)
 
 
-def test_a_long_period_is_a_few_aligned_blocks_that_cover_it_exactly():
-    """``query._segments``: the period's whole months as the largest aligned blocks that fit (quarters,
-    halves, years, 2, 4 and 8 years; every block starting on a multiple of its length in months since
-    1970-01), the rest as runs of days; together they cover each day once. By year, no block crosses a
-    year; by month, every block is a month."""
-    from learning.reporting.period_index import query
-    from learning.reporting.period_index.common import FAMILIES, GRAIN_MONTHS
-
-    def days_of(segments):
-        days = []
-        for segment in segments:
-            if segment[0] == "days":
-                days += range(segment[1], segment[2] + 1)
-                continue
-            length = GRAIN_MONTHS[segment[0]]
-            first = query._month_start(segment[1] * length)
-            days += range(period_index._day(first), period_index._day(query._month_start((segment[1] + 1) * length)))
-        return days
-
-    first, last = date(2017, 3, 15), date(2024, 9, 20)
-    segments = query._segments(first, last, tuple(GRAIN_MONTHS), None)
-    assert [s[0] for s in segments] == ["days", "quarter", "half", "years4", "years2", "half", "month", "month",
-                                        "days"]  # 7 unions, where years and months alone took 22
-    rng = random.Random(3)
-    for _ in range(300):
-        first = date(2009, 1, 1) + timedelta(days=rng.randrange(6000))
-        last = first + timedelta(days=rng.randrange(rng.choice([40, 800, 5000])))
-        for grains in {*FAMILIES.values(), tuple(GRAIN_MONTHS)}:
-            for time_group in (None, "year", "month"):
-                if time_group == "month" and "month" not in grains:
-                    continue
-                segments = query._segments(first, last, grains, time_group)
-                assert days_of(segments) == list(range(period_index._day(first), period_index._day(last) + 1))
-                longest = {None: 96, "year": 12, "month": 1}[time_group]
-                for segment in segments:
-                    if segment[0] != "days":
-                        assert segment[0] in grains and GRAIN_MONTHS[segment[0]] <= longest, segment
-                    else:  # a run of days never spans a whole block of the family's finest grain
-                        assert len(days_of([segment])) <= 366, segment
-
-
 def test_long_periods_across_the_coarse_blocks_equal_a_recount_before_and_after_changes(postgresql):
     """Ten years of facts; periods of several years whose ends fall inside quarters, halves, 2-, 4- and
-    8-year blocks (of the pairs' years, of the first facts' months and neighbours): every grouping equals the facts path and the summary a recount of the raw rows. Then
+    8-year blocks (the index's blocks before it counted first facts): every grouping equals the facts path and the summary a recount of the raw rows. Then
     changes land inside coarse blocks after the build (a completion, an enrolment moved from one 4-year
     block to another, a country changed, a person's only enrolment of a block withdrawn) and are in the
     next answers, from the change log, without a reload."""
-    from learning.reporting.period_index.common import FAMILIES, PEOPLE
+    from learning.reporting.period_index.common import PEOPLE
     from learning.reporting.period_index.firsts import FIRSTS_FAMILIES
 
     rng = random.Random(41)
@@ -444,8 +403,7 @@ def test_long_periods_across_the_coarse_blocks_equal_a_recount_before_and_after_
 
     check_long()
     built = postgresql.state
-    # The total and single dimensions are counted by their first facts (no bitmaps of theirs), pairs by year.
-    assert {slot[0] for slot in built.bitmaps} == set(FAMILIES) and {slot[2] for slot in built.bitmaps} == {"year"}
+    # The people of the total and of country, sector and course (each, in pairs, all three) by their first facts.
     assert set(built.firsts.tables) == {(family, kind) for family in FIRSTS_FAMILIES for kind in PEOPLE}
     open_one = next(e for e in made if e.completed_at is None and e.enrolled_at.date() < date(2019, 6, 1))
     open_one.completed_at = rf.at(date(2019, 8, 17))  # inside 2018-2021, 2019's second half and third quarter
@@ -454,7 +412,7 @@ def test_long_periods_across_the_coarse_blocks_equal_a_recount_before_and_after_
     made[5].country = "FR"
     db.session.commit()
     check_long()
-    # A person whose only enrolment in 2022-2023 is withdrawn must leave that block's bitmaps.
+    # A person whose only enrolment in 2022-2023 is withdrawn must leave that block's counts.
     alone = rf.person(country="KE", sector="health")
     only = rf.enrolment(alone, courses[0], date(2022, 10, 3), date(2023, 2, 1))
     rf.enrolment(alone, courses[1], date(2016, 6, 6))
@@ -514,20 +472,19 @@ def _synthetic_columns(rng, people: int, facts: int, first_user: int = 1_000) ->
             "weight": np.ones(facts, np.int32)}
 
 
-def _bitmaps_by_user_id(state) -> dict:
-    """Every non-empty bitmap of ``state`` as a set of user ids (its numbers mapped back)."""
+def _facts_by_user_id(state) -> dict:
+    """Every person's live facts in ``state`` (the base's and the overlay's) by user id (the index's numbers
+    mapped back): {user id: sorted rows}, people with none left out."""
     numbering = state.numbering
-    user_of = {int(n): int(u) for u, n in zip(numbering.ids.tolist(), numbering.numbers.tolist(), strict=True)}
-    user_of.update({n: u for u, n in numbering.later.items()})
-    return {(slot, key): {user_of[n] for n in bitmap}
-            for slot, bitmaps in state.bitmaps.items() for key, bitmap in bitmaps.items() if bitmap}
-
+    numbers = dict(zip(numbering.ids.tolist(), numbering.numbers.tolist(), strict=True)) | numbering.later
+    found = {user_id: sorted(state._current_rows(number)) for user_id, number in numbers.items()}
+    return {user_id: rows for user_id, rows in found.items() if rows}
 
 def test_people_are_numbered_by_country_and_sector_and_changes_keep_the_numbers_exact(monkeypatch):
     """The index numbers people itself (``state.Numbering``: a bijection from user ids, ordered by country,
-    sector and organisation, so that each country's bitmaps are dense runs). After people are changed,
-    added after the build (numbers past the end) and erased (no facts: in no bitmap), and after a
-    compaction, every bitmap holds exactly the user ids a fresh build from the same facts holds, and the
+    sector and organisation, so that each country's people are neighbours). After people are changed,
+    added after the build (numbers past the end) and erased (no facts), and after a compaction, every
+    person holds exactly the facts a fresh build from the same facts gives them, and the
     answers are the same."""
     import numpy as np
 
@@ -583,8 +540,8 @@ def test_people_are_numbered_by_country_and_sector_and_changes_keep_the_numbers_
                for i, name in enumerate(("course", "cohort", "organisation", "weight"))}}, countries, sectors)
 
     expected = fresh_state()
-    assert _bitmaps_by_user_id(built) == _bitmaps_by_user_id(expected)
-    everyone = set().union(*_bitmaps_by_user_id(built).values())
+    assert _facts_by_user_id(built) == _facts_by_user_id(expected)
+    everyone = set(_facts_by_user_id(built))
     assert not everyone & set(erased) and set(newcomers) <= everyone
 
     def answers(state):
@@ -611,7 +568,7 @@ def test_people_are_numbered_by_country_and_sector_and_changes_keep_the_numbers_
                                   kept=tuple(columns) + ("month",))
                 assert sorted(zip(*(whole[name].tolist() for name in sorted(whole)), strict=True)) == sorted(
                     zip(*(ordered[name].tolist() for name in sorted(ordered)), strict=True)), (conditions, kind)
-    # A compaction rebuilds the columns and bitmaps from the index's own numbers: the same sets again.
+    # A compaction rebuilds the columns and first facts from the index's own numbers: the same facts again.
     monkeypatch.setattr(state_module, "COMPACT_FROM", 0)
     late = 7_000_000
     facts[late] = [[late, "reached", _day_of(2023, 2, 2), "CO", "health", 1, 1, 1, 1]]
@@ -619,7 +576,7 @@ def test_people_are_numbered_by_country_and_sector_and_changes_keep_the_numbers_
     assert built.numbering is numbering and not built.overlay  # compacted, numbers kept
     assert numbering.number(late) == len(ids) + 3
     expected = fresh_state()
-    assert _bitmaps_by_user_id(built) == _bitmaps_by_user_id(expected)
+    assert _facts_by_user_id(built) == _facts_by_user_id(expected)
     assert answers(built) == answers(expected)
 
 
@@ -629,20 +586,25 @@ def _day_of(year: int, month: int, day: int) -> int:
     return _day(date(year, month, day))
 
 
-def test_first_facts_count_the_people_of_any_period_as_sets_of_the_rows_do():
+@pytest.mark.parametrize("dense_up_to", [1 << 23, 0])  # the tables as they are here, and all of them sparse
+def test_first_facts_count_the_people_of_any_period_as_sets_of_the_rows_do(monkeypatch, dense_up_to):
     """``firsts.FirstFacts`` (whole months from the tables, ragged days from the neighbours, the overlay
     apart): for random periods (within a month, across months and years, before and after the facts),
-    every grouping of the total or one dimension, with and without its filter, and by year or month,
-    the people equal a set of user ids per group counted in Python from the same facts, before and
-    after people are changed, erased and added (dead rows in the base, an overlay)."""
+    every grouping of the total and of country, sector and course (each, in pairs, all three), with and
+    without their filters, and by year or month, the people equal a set of user ids per group counted in
+    Python from the same facts, before and after people are changed, erased and added (dead rows in the
+    base, an overlay); with the tables dense (as a small index has them) and sparse (as the pairs' are at
+    scale)."""
     import random as stdlib_random
 
     import numpy as np
 
+    from learning.reporting.period_index import firsts
     from learning.reporting.period_index import state as state_module
     from learning.reporting.period_index.common import DAY_BITS, KINDS, _day
     from learning.reporting.period_index.query import answer
 
+    monkeypatch.setattr(firsts, "DENSE_UP_TO", dense_up_to)
     rng = np.random.default_rng(21)
     columns = _synthetic_columns(rng, people=300, facts=4_000)
     countries, sectors = ["CO", "FR", "KE"], ["health", "justice"]
@@ -679,7 +641,12 @@ def test_first_facts_count_the_people_of_any_period_as_sets_of_the_rows_do():
             for filters, group in (({}, ()), ({}, ("country",)), ({}, ("course",)), ({}, ("year",)),
                                    ({}, ("month",)), ({}, ("sector", "year")), ({}, ("month", "course")),
                                    ({"country": "KE"}, ()), ({"course": 3}, ("year",)), ({"sector": "health"}, ()),
-                                   ({"country": "FR"}, ("country", "month"))):
+                                   ({"country": "FR"}, ("country", "month")), ({}, ("country", "sector")),
+                                   ({"country": "KE"}, ("course",)), ({"course": 2}, ("sector", "country")),
+                                   ({"country": "CO", "sector": "health"}, ("course", "year")),
+                                   ({"sector": "justice"}, ("month", "course")), ({}, ("course", "country", "sector")),
+                                   ({"country": "FR", "sector": "health", "course": 4}, ()),
+                                   ({"country": "ZZ"}, ("course",))):
                 rows = answer(state, ReportFilter(date_from=first, date_to=last, **filters), group)
                 found = {row.key: (row.reached, row.trained) for row in rows if row.reached or row.trained}
                 assert found == expected(first, last, filters, group), (first, last, filters, group)

@@ -7,13 +7,17 @@ enrolments). Each process keeps instead, built from ``report_facts`` in one snap
 * **the facts as numpy columns** sorted by (kind, day): user, day, month, country and sector (as small
   codes), course, cohort, organisation, certificates' weight. The ragged days at the ends of a period
   are a slice found by binary search;
-* **bitmaps of people** (pyroaring) per family key, kind and year or month, for the families the cells
-  have with few values: the total, country, sector and course by year and month, and their pairs by
-  year. A period is then its whole years and months (a union of bitmaps) plus the people of its ragged
-  ends (a bitmap made from the slice): exact, and a few milliseconds for any length.
+* **the people's first facts** (``firsts``) for the total and any of country, sector and course (each,
+  in pairs, all three), per kind: a table of how many of a group's facts in each month had their
+  person's previous fact in the group in each earlier month, and for every fact the day of its person's
+  previous and next fact in the group. Distinct people over any period are the facts whose person's
+  previous fact is before it: a sum over the table for its whole months, two short slices for its
+  ragged days; exact, and a few milliseconds for any length;
+* **row orders** for country, sector, organisation and cohort: the rows' positions grouped by value, so
+  that a filter's rows are two binary searches away.
 
-Anything else (a cohort or an organisation, three dimensions, a pair by month) is counted from the
-numpy columns of the period with masks and ``unique``; certificates are sums of weights (``bincount``).
+Anything else (a cohort or an organisation) is counted from the numpy columns of the period (through a
+row order when filtered) with one sort; certificates are sums of weights (daily and monthly sums kept).
 
 **Kept exact by a change log.** Every statement that rewrites someone's facts also writes a row to
 ``report_changes`` (``rollup._WRITE_PG`` and the set-based path's note). Before answering (once per
@@ -21,8 +25,8 @@ transaction of the asking session), the index reads in one statement (one snapsh
 change whose transaction the previous snapshot did not see (an id at least that snapshot's ``xmin``,
 and not visible in it), their current facts, the new snapshot and the facts table's
 generation (``pg_relation_filenode``: a rebuild in place truncates the table, a rebuild aside swaps in
-another table; both give a new file). Each changed person's old facts leave the bitmaps (and are marked
-dead in the columns), their new ones are added (the bitmaps, and a small overlay of columns): applying
+another table; both give a new file). Each changed person's old facts leave the first facts' tables (and are marked
+dead in the columns), their new ones go to a small overlay of columns, counted apart: applying
 a change twice changes nothing, and a transaction still in flight at the snapshot is not visible in
 it, so it is read once it has committed. A transaction that rewrote facts it has not committed yet
 counts its own reports from the facts (``counts_from_index``). A new generation, or a snapshot older than the pruned part
@@ -33,7 +37,7 @@ path stays); ``REPORT_PERIOD_INDEX_BUILD`` = ``background`` (default: built on f
 the facts path answering meanwhile) or ``sync`` (built in the first request: tests and benchmarks).
 Memory and build time: docs/PERFORMANCE.md, *Any period, exact: an index in each process*.
 
-The package: ``common`` (kinds, families, day arithmetic), ``state`` (the columns, overlay and bitmaps
+The package: ``common`` (kinds, families, day arithmetic), ``state`` (the columns, overlay, first facts
 of one snapshot, and applying changes to them), ``build`` (loading a snapshot), ``changes`` (the change
 log's catch-up and pruning), ``query`` (answering a report), ``process`` (the index of a process, its
 installation and ``counts_from_index``). Every name is importable from here as before.
@@ -51,7 +55,6 @@ from learning.reporting.period_index.common import (
     DAY_BITS,
     DIMENSION_ORDER,
     EPOCH,
-    FAMILIES,
     KINDS,
     KINDS_CODES,
     PEOPLE,
@@ -75,7 +78,7 @@ from learning.reporting.period_index.state import State
 
 __all__ = [
     "CERTIFIED", "CERTIFIED_FAMILIES", "COLUMNS", "COMPACT_FROM", "DAY_BITS", "DIMENSION_ORDER", "EPOCH",
-    "FAMILIES", "KINDS", "KINDS_CODES", "PEOPLE", "PRUNE_SQL", "REACHED", "RELOAD_FROM", "SYNCED_KEY",
+    "KINDS", "KINDS_CODES", "PEOPLE", "PRUNE_SQL", "REACHED", "RELOAD_FROM", "SYNCED_KEY",
     "TRAINED", "WROTE_FACTS_KEY", "PeriodIndex", "State", "_day", "_month_end", "_month_index", "answer",
     "counts_from_index", "enabled", "init_app", "load", "prune_changes", "sync",
 ]

@@ -1,22 +1,19 @@
-"""Answering a report from the index (``answer``): whole years and months from the bitmaps, the ragged
-days and every other grouping from the numpy columns, certificates from their daily sums."""
+"""Answering a report from the index (``answer``): people of the total and of any of country, sector and
+course by their first facts (``firsts``), every other grouping (cohorts, organisations) from the numpy
+columns, certificates from their daily and monthly sums."""
 
 from __future__ import annotations
 
-import array
 from collections import defaultdict
 from datetime import date, timedelta
 
 import numpy as np
-from pyroaring import BitMap
 
 from learning.reporting.period_index.common import (
     CERTIFIED,
     DAY_BITS,
     DIMENSION_ORDER,
     EPOCH,
-    FAMILIES,
-    GRAIN_MONTHS,
     PEOPLE,
     _day,
     _month_end,
@@ -28,34 +25,6 @@ from learning.reporting.period_index.state import _ROW_NAMES, State
 
 def _month_start(month: int) -> date:
     return date(1970 + month // 12, month % 12 + 1, 1)
-
-
-def _segments(first: date, last: date, grains: tuple[str, ...], time_group: str | None) -> list[tuple]:
-    """The period as aligned blocks of whole months (the largest of ``grains`` that starts at the cursor
-    and ends within the period: at most two blocks of each length) and runs of days up to the next
-    boundary of the family's shortest grain. A block never crosses a year when the report is by year,
-    and is a month when it is by month."""
-    longest = 1 if time_group == "month" else 12 if time_group == "year" else None
-    lengths = sorted((GRAIN_MONTHS[grain] for grain in grains if longest is None or GRAIN_MONTHS[grain] <= longest),
-                     reverse=True)
-    names = {GRAIN_MONTHS[grain]: grain for grain in grains}
-    shortest = lengths[-1] if lengths else 12
-    # The last whole month of the period (its index), and the period's end as a day.
-    last_month = _month_index(last) - (0 if last == _month_end(last) else 1)
-    segments: list[tuple] = []
-    cursor = first
-    while cursor <= last:
-        month = _month_index(cursor)
-        if cursor.day == 1:
-            length = next((n for n in lengths if month % n == 0 and month + n - 1 <= last_month), None)
-            if length is not None:
-                segments.append((names[length], month // length))
-                cursor = _month_start(month + length)
-                continue
-        end = min(_month_start((month // shortest + 1) * shortest) - timedelta(days=1), last)
-        segments.append(("days", _day(cursor), _day(end)))
-        cursor = end + timedelta(days=1)
-    return segments
 
 
 def _group_ids(part: dict[str, np.ndarray], names: list[str]) -> tuple[np.ndarray, list[int]]:
@@ -176,17 +145,13 @@ def answer(state: State, report, group: tuple[str, ...]) -> list | None:
     time_group = next((g for g in group if g in ("year", "month")), None)
     names = [("month_key" if g == "month" else g) for g in group]
     dims = tuple(name for name in DIMENSION_ORDER if name in filters or name in group)
-    grains = FAMILIES.get(dims)
-    use_bitmaps = grains is not None and (time_group != "month" or "month" in grains)
     first, last = EPOCH + timedelta(days=first_day), EPOCH + timedelta(days=last_day)
     figures: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
     for kind in PEOPLE:
         if dims in FIRSTS_FAMILIES:
             counted = _people_from_firsts(state, kind, dims, first, last, conditions, group, time_group)
-        elif use_bitmaps:
-            counted = _people_from_bitmaps(state, kind, dims, grains, first, last, conditions, group, time_group)
         else:
-            part = _rows(state, kind, first_day, last_day, conditions, group)
+            part = _rows(state, kind, first_day, last_day, conditions, group, ("user", "month") if time_group else ("user",))
             _time_columns(part, time_group)
             counted = _distinct_by_group(part, names)
         for key, n in counted.items():
@@ -261,78 +226,6 @@ def _split_all(gids: np.ndarray, radices: list[int]) -> list[tuple]:
     return list(zip(*columns, strict=True)) if columns else [() for _ in range(len(gids))]
 
 
-def _bitmaps_by_group(part, names) -> dict[tuple, BitMap]:
-    """The users of each group of these rows, as one bitmap per group (its users sorted: one sort of
-    (group, user) pairs packed in one integer, cheaper than ordering the rows)."""
-    if not len(part["user"]):
-        return {}
-    gid, radices = _group_ids(part, names)
-    top = int(gid.max())
-    user_bits = max(int(part["user"].max()).bit_length(), 1)
-    if top.bit_length() + user_bits <= 32:  # one uint32 per row: sorted about twice as fast as an int64
-        pairs = np.sort((gid.astype(np.uint32) << np.uint32(user_bits)) | part["user"].astype(np.uint32))
-        gid = (pairs >> np.uint32(user_bits)).astype(np.int64)
-        users = array.array("I", (pairs & np.uint32((1 << user_bits) - 1)).tobytes())
-    elif top < 1 << 31:
-        pairs = np.sort((gid << 32) | part["user"].astype(np.int64))
-        gid = pairs >> 32
-        users = array.array("I", (pairs & 0xFFFFFFFF).astype(np.uint32).tobytes())
-    else:
-        order = np.lexsort((part["user"], gid))
-        gid = gid[order]
-        users = array.array("I", np.ascontiguousarray(part["user"][order], dtype=np.uint32).tobytes())
-    starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
-    ends = np.r_[starts[1:], len(gid)]
-    keys = _split_all(gid[starts], radices)
-    return {key: BitMap(users[s:e]) for key, s, e in zip(keys, starts.tolist(), ends.tolist(), strict=True)}
-
-
-def _people_from_bitmaps(state: State, kind: int, dims, grains, first: date, last: date,
-                         conditions: dict[str, int], group: tuple[str, ...], time_group: str | None):
-    """Distinct people per group: the union of the whole years' and months' bitmaps and of the
-    bitmaps of the ragged days' people (one slice for both ends, grouped once), counted once per group.
-
-    Each slot's bitmaps come already keyed by the group's dimensions (``State.projected``, kept per slot),
-    so a query walks the groups, not the bitmaps one by one; a group's bitmaps are unioned in one call."""
-    fixed = tuple((position, conditions[name]) for position, name in enumerate(dims) if name in conditions)
-    key_positions = {name: position for position, name in enumerate(dims)}
-    plain = [name for name in group if name not in ("year", "month")]
-    group_positions = tuple(key_positions[name] for name in plain)
-    time_at = next((i for i, name in enumerate(group) if name in ("year", "month")), None)
-    by_slot: list[dict[tuple, BitMap]] = []
-    ends: list[dict[str, np.ndarray]] = []
-    for segment in _segments(first, last, grains, time_group):
-        if segment[0] == "days":
-            kept = ("user", "month") if time_group else ("user",)  # the month only for a time grouping
-            end = _rows(state, kind, segment[1], segment[2], conditions, group, kept)
-            ends.append({name: end[name] for name in (*kept, *group) if name in end})  # no other column joined
-            continue
-        grain, period = segment
-        slot_key = (dims, kind, grain, period)
-        if slot_key not in state.bitmaps:
-            continue
-        bitmaps = state.projected(slot_key, fixed, group_positions)
-        if not bitmaps:
-            continue
-        if time_at is not None:
-            month = period * GRAIN_MONTHS[grain]  # the block's first month (within one year: ``_segments``)
-            time_value = month // 12 if time_group == "year" else month
-            bitmaps = {(*key[:time_at], time_value, *key[time_at:]): bitmap for key, bitmap in bitmaps.items()}
-        by_slot.append(bitmaps)
-    if ends:
-        part = ends[0] if len(ends) == 1 else {name: np.concatenate([end[name] for end in ends]) for name in ends[0]}
-        _time_columns(part, time_group)
-        by_slot.append(_bitmaps_by_group(part, [("month_key" if g == "month" else g) for g in group]))
-    if len(by_slot) == 1:
-        return {key: len(bitmap) for key, bitmap in by_slot[0].items()}
-    counts = {}
-    for key in set().union(*by_slot):
-        bitmaps = [slot[key] for slot in by_slot if key in slot]
-        counts[key] = len(bitmaps[0]) if len(bitmaps) == 1 else len(BitMap.union(*bitmaps))
-    return counts
-
-
-
 def _buckets(first: date, last: date, time_group: str | None):
     """The period cut by the time grouping: (time value, first day, last day) for each year or month it
     touches (the year's or month's index since 1970), or the period itself."""
@@ -351,15 +244,14 @@ def _buckets(first: date, last: date, time_group: str | None):
 
 def _people_from_firsts(state: State, kind: int, dims: tuple[str, ...], first: date, last: date,
                         conditions: dict[str, int], group: tuple[str, ...], time_group: str | None):
-    """Distinct people per group for the total or one dimension (filtered on it, or grouped by it), by
-    counting first facts (``firsts``): in each time group, its whole months from the tables and its ragged
-    days from two short slices of the neighbours; then the overlay's people (changed since the snapshot,
-    none of whom has a live fact in the base) from its rows."""
+    """Distinct people per group for the total or any of country, sector and course (filtered or grouped),
+    by counting first facts (``firsts``): in each time group, its whole months from the tables and its
+    ragged days from two short slices of the neighbours; then the overlay's people (changed since the
+    snapshot, none of whom has a live fact in the base) from its rows."""
     firsts = state.firsts
-    name = dims[0] if dims else None
-    code = conditions.get(name) if name else None
-    grouped = name is not None and name in group
-    time_at = next((i for i, g in enumerate(group) if g in ("year", "month")), None)
+    fixed = {name: conditions[name] for name in dims if name in conditions}
+    grouped = tuple(name for name in group if name not in ("year", "month"))
+    time_at = next((i for i, name in enumerate(group) if name in ("year", "month")), None)
     previous, following = firsts.previous[(dims, kind)], firsts.following[(dims, kind)]
     offset = firsts.offsets[kind]
     counts: dict[tuple, int] = defaultdict(int)
@@ -373,31 +265,30 @@ def _people_from_firsts(state: State, kind: int, dims: tuple[str, ...], first: d
         lo, hi = state.positions(kind, *days)
         if hi <= lo:
             return
-        chosen = previous[lo - offset:hi - offset] < firsts.relative(since)
-        leaving = None
-        if whole is not None:
-            after = following[lo - offset:hi - offset]
-            leaving = (after >= firsts.relative(whole[0])) & (after <= firsts.relative(whole[1]))
-        keep = None
-        if state.dead_count:
-            keep = ~state.dead[lo:hi]
-        if code is not None:
+        keep = ~state.dead[lo:hi] if state.dead_count else None
+        for name, code in fixed.items():
             same = state.base[name][lo:hi] == code
             keep = same if keep is None else keep & same
-        for sign, mask in ((1, chosen), (-1, leaving)):
-            if mask is None:
-                continue
+        chosen = previous[lo - offset:hi - offset] < firsts.relative(since)
+        signs = [(1, chosen)]
+        if whole is not None:
+            after = following[lo - offset:hi - offset]
+            signs.append((-1, (after >= firsts.relative(whole[0])) & (after <= firsts.relative(whole[1]))))
+        for sign, mask in signs:
             if keep is not None:
                 mask &= keep
-            if grouped:
-                values = state.base[name][lo:hi][mask]
-                if len(values):
-                    tally = np.bincount(values - int(values.min()))
-                    least = int(values.min())
-                    for position in np.flatnonzero(tally).tolist():
-                        counts[keyed((position + least,), time_value)] += sign * int(tally[position])
-            else:
+            if not grouped:
                 counts[keyed((), time_value)] += sign * int(np.count_nonzero(mask))
+                continue
+            rows = np.flatnonzero(mask) + lo
+            if not len(rows):
+                continue
+            gid, radices = _group_ids({"user": rows, **{name: state.base[name][rows] for name in grouped}},
+                                      list(grouped))
+            tally = np.bincount(gid)
+            present = np.flatnonzero(tally)
+            for key, n in zip(_split_all(present, radices), tally[present].tolist(), strict=True):
+                counts[keyed(key, time_value)] += sign * n
 
     for time_value, start, end in _buckets(first, last, time_group):
         first_month = _month_index(start) + (0 if start.day == 1 else 1)
@@ -405,8 +296,8 @@ def _people_from_firsts(state: State, kind: int, dims: tuple[str, ...], first: d
         if first_month > last_month:
             ragged(time_value, (_day(start), _day(end)), _day(start))
             continue
-        for key, n in firsts.distinct(dims, kind, first_month, last_month, code).items():
-            counts[keyed(key if grouped else (), time_value)] += n
+        for key, n in firsts.distinct(dims, kind, first_month, last_month, fixed, grouped).items():
+            counts[keyed(key, time_value)] += n
         whole = (_day(_month_start(first_month)), _day(_month_end(_month_start(last_month))))
         if start.day != 1:
             ragged(time_value, (_day(start), whole[0] - 1), _day(start), whole)
@@ -414,12 +305,11 @@ def _people_from_firsts(state: State, kind: int, dims: tuple[str, ...], first: d
             ragged(time_value, (whole[1] + 1, _day(end)), _day(start))
     if state.overlay:
         overlay = state._overlay()
-        low, high = (kind << DAY_BITS) + _day(first), (kind << DAY_BITS) + _day(last)
-        chosen = (overlay["kd"] >= low) & (overlay["kd"] <= high)
-        if code is not None:
+        chosen = (overlay["kd"] >= (kind << DAY_BITS) + _day(first)) & (overlay["kd"] <= (kind << DAY_BITS) + _day(last))
+        for name, code in fixed.items():
             chosen &= overlay[name] == code
         if chosen.any():
-            part = {column: overlay[column][chosen] for column in ("user", "month", *((name,) if grouped else ()))}
+            part = {column: overlay[column][chosen] for column in ("user", "month", *grouped)}
             _time_columns(part, time_group)
             for key, n in _distinct_by_group(part, [("month_key" if g == "month" else g) for g in group]).items():
                 counts[key] += n

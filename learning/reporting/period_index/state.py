@@ -1,6 +1,6 @@
 """One snapshot of the facts in memory (``State``): numpy columns sorted by (kind, day), a small overlay
-of the people changed since, bitmaps of people per family, kind and year or month, and certificates'
-daily sums; the changes of people applied to all of them (``State.apply``)."""
+of the people changed since, the people's first facts (``firsts.FirstFacts``) and certificates' daily
+sums; the changes of people applied to all of them (``State.apply``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 import numpy as np
-from pyroaring import BitMap
 
 from learning.reporting.period_index.common import (
     _COPY_FIELDS,
@@ -18,13 +17,10 @@ from learning.reporting.period_index.common import (
     COMPACT_FROM,
     DAY_BITS,
     EPOCH,
-    FAMILIES,
-    GRAIN_MONTHS,
     KINDS,
     KINDS_CODES,
     PEOPLE,
     ROW_ORDERS,
-    _bitmap,
     _day,
     _month_index,
     _months_of,
@@ -35,7 +31,7 @@ _ROW_NAMES = ("user", "month", "country", "sector", "course", "cohort", "organis
 
 
 class State:
-    """One snapshot of the facts plus the changes applied since: columns, overlay and bitmaps."""
+    """One snapshot of the facts plus the changes applied since: columns, overlay, first facts and sums."""
 
     def __init__(self, header, columns: dict[str, np.ndarray], countries: list[str], sectors: list[str],
                  numbering: Numbering | None = None):
@@ -59,9 +55,6 @@ class State:
         self._build_row_orders()
         self.overlay: dict[int, list[tuple]] = {}
         self._overlay_columns: dict[str, np.ndarray] | None = None
-        self.bitmaps: dict[tuple, dict[tuple, BitMap]] = {}
-        self._matching: dict[tuple, dict] = {}  # see ``projected``; dropped when a slot gains a key
-        self._build_bitmaps()
         self._build_firsts()
         self._build_certified_sums()
 
@@ -72,41 +65,6 @@ class State:
         return int(self.snapshot.split(":", 1)[0])
 
     # -- building -----------------------------------------------------------------------------
-
-    def _build_bitmaps(self) -> None:
-        base = self.base
-        for kind in PEOPLE:
-            lo, hi = self._kind_range(kind)
-            if hi == lo:
-                continue
-            users = base["user"][lo:hi]
-            order = np.argsort(users, kind="stable")
-            users = users[order]
-            months = base["month"][lo:hi][order].astype(np.int64)
-            values = {name: base[name][lo:hi][order].astype(np.int64) for name in ("country", "sector", "course")}
-            for family, grains in FAMILIES.items():
-                for grain in grains:
-                    period = months // GRAIN_MONTHS[grain]
-                    gid = period.copy()
-                    radices = []
-                    for name in family:
-                        radix = int(values[name].max(initial=0)) + 1
-                        radices.append(radix)
-                        gid = gid * radix + values[name]
-                    by_group = np.argsort(gid, kind="stable")  # users stay sorted within a group
-                    gid_sorted = gid[by_group]
-                    users_sorted = users[by_group]
-                    starts = np.flatnonzero(np.r_[True, gid_sorted[1:] != gid_sorted[:-1]])
-                    ends = np.r_[starts[1:], len(gid_sorted)]
-                    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-                        rest = int(gid_sorted[start])
-                        key = []
-                        for radix in reversed(radices):
-                            rest, value = divmod(rest, radix)
-                            key.append(value)
-                        key.reverse()
-                        slot = self.bitmaps.setdefault((family, kind, grain, rest), {})
-                        slot[tuple(key)] = _bitmap(users_sorted[start:end])
 
     def _build_firsts(self) -> None:
         """The first facts' tables and neighbours of the total and the single dimensions
@@ -327,7 +285,8 @@ class State:
             user_id = number(int(user_id))  # the person's number in the index, from here on
             old = self._current_rows(user_id)
             for row in old:
-                self._touch_bitmaps(user_id, row, add=False)
+                if row[0] == CERTIFIED:
+                    self._touch_certified(row, add=False)
             lo = int(self.user_sorted.searchsorted(np.int32(user_id)))
             hi = int(self.user_sorted.searchsorted(np.int32(user_id), side="right"))
             if hi > lo:
@@ -338,7 +297,8 @@ class State:
                 self.firsts.remove(_people_rows(old))
             rows = fresh.get(user_id, [])
             for row in rows:
-                self._touch_bitmaps(user_id, row, add=True)
+                if row[0] == CERTIFIED:
+                    self._touch_certified(row, add=True)
             if rows:
                 self.overlay[user_id] = rows
             else:
@@ -363,43 +323,6 @@ class State:
                          int(base["cohort"][position]), int(base["organisation"][position]),
                          int(base["weight"][position])))
         return rows
-
-    def _touch_bitmaps(self, user_id: int, row: tuple, add: bool) -> None:
-        kind, day, country, sector, course = row[:5]
-        if kind == CERTIFIED:
-            self._touch_certified(row, add)
-            return
-        moment = EPOCH + timedelta(days=day)
-        month = _month_index(moment)
-        values = {"country": country, "sector": sector, "course": course}
-        for family, grains in FAMILIES.items():
-            key = tuple(values[name] for name in family)
-            for grain in grains:  # every slot that covers the day, the coarse blocks too
-                period = month // GRAIN_MONTHS[grain]
-                slot = self.bitmaps.setdefault((family, kind, grain, period), {})
-                if add:
-                    if key not in slot:
-                        slot[key] = BitMap()
-                        self._matching = {}
-                    slot[key].add(user_id)
-                elif key in slot:
-                    slot[key].discard(user_id)
-
-    def projected(self, slot_key: tuple, fixed: tuple, group_positions: tuple[int, ...]) -> dict[tuple, BitMap]:
-        """The bitmaps of a slot whose key has the ``fixed`` (position, value) pairs, by their key's
-        values at ``group_positions`` (in that order). Every position of the family is either fixed or
-        grouped, so each projected key names one bitmap. Kept per slot, fixed and grouped positions (for
-        every fixed value at once), so that a query does not build the group keys bitmap by bitmap."""
-        positions = tuple(position for position, _ in fixed)
-        cache_key = ("projected", slot_key, positions, group_positions)
-        cached = self._matching.get(cache_key)
-        if cached is None:
-            cached = defaultdict(dict)
-            for key, bitmap in self.bitmaps[slot_key].items():
-                cached[tuple(key[p] for p in positions)][tuple(key[p] for p in group_positions)] = bitmap
-            cached = dict(cached)
-            self._matching[cache_key] = cached
-        return cached.get(tuple(value for _, value in fixed), {})
 
     def _overlay(self) -> dict[str, np.ndarray]:
         if self._overlay_columns is None:
@@ -476,12 +399,11 @@ class State:
 
 
 class Numbering:
-    """The index's own numbers for people, a bijection from user ids: the people sorted by the country,
-    sector and organisation of one of their facts, so that the people of a country (and of a country and
-    sector) are neighbours and its bitmaps are a few dense containers (bitsets) instead of one sparse array
-    per 65,536 user ids; their unions and counts are then far cheaper. A count of distinct people does not
-    depend on the numbering. People first seen after the build get the numbers past the end; a number is
-    never given twice (an erased person's number stays theirs, in no bitmap)."""
+    """The index's own numbers for people, a bijection from user ids onto 0..n-1 (small numbers pack into
+    fewer bits in the sorts of ``firsts`` and ``query``): the people sorted by the country, sector and
+    organisation of one of their facts (it made their bitmaps dense when the index kept bitmaps). A count
+    of distinct people does not depend on the numbering. People first seen after the build get the numbers
+    past the end; a number is never given twice (an erased person's number stays theirs, with no facts)."""
 
     def __init__(self, columns: dict[str, np.ndarray]):
         users = columns["user"]
