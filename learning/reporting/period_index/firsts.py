@@ -149,7 +149,8 @@ class FirstFacts:
             wanted = (wanted[:, None] * len(self.keys[name]) + chosen[None, :]).ravel()
         table = self.tables[(family, kind)]
         if isinstance(table, np.ndarray):
-            sums = table[wanted, lo:hi, :before].sum(axis=(1, 2))
+            every = not fixed  # all groups, in order: a view of the table, not a copy of its rows
+            sums = (table if every else table[wanted])[:, lo:hi, :before].sum(axis=(1, 2))
         else:
             sums = self._sparse_sums(table, wanted, lo, hi, before)
         found = np.flatnonzero(sums)

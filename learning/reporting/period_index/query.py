@@ -176,17 +176,21 @@ def answer(state: State, report, group: tuple[str, ...]) -> list | None:
 
 def _certified_by_pair(state: State, first: date, last: date, conditions: dict[str, int],
                        group: tuple[str, ...]) -> dict[tuple, int] | None:
-    """Certificates filtered on one of country, sector and course and grouped by another: the period's
-    whole months from the pair's monthly sums, its ragged days (at most a month at each end) from the
-    rows. None for anything else, or a period without a whole month."""
-    if len(conditions) != 1 or len(group) != 1:
-        return None
-    [(name, code)] = conditions.items()
+    """Certificates filtered on one of country, sector and course and grouped by another, or filtered on
+    two of them (in total or by year): the period's whole months from the pair's monthly sums, its ragged
+    days (at most a month at each end) from the rows. None for anything else, or a period without a
+    whole month."""
     first_month = _month_index(first) + (0 if first.day == 1 else 1)
     last_month = _month_index(last) - (0 if last == _month_end(last) else 1)
     if first_month > last_month:
         return None
-    sums = state.certified_pair_months(name, code, group[0], first_month, last_month)
+    if len(conditions) == 1 and len(group) == 1:
+        [(name, code)] = conditions.items()
+        sums = state.certified_pair_months(name, code, group[0], first_month, last_month)
+    elif len(conditions) == 2 and group in ((), ("year",)):
+        sums = state.certified_pair_total(conditions, first_month, last_month, by_year=bool(group))
+    else:
+        return None
     if sums is None:
         return None
     ragged = []
@@ -195,10 +199,10 @@ def _certified_by_pair(state: State, first: date, last: date, conditions: dict[s
     if last != _month_end(last):
         ragged.append(_rows(state, CERTIFIED, _day(_month_start(last_month + 1)), _day(last), conditions, group))
     for rows in ragged:
+        _time_columns(rows, "year" if group == ("year",) else None)
         for key, n in _sums_by_group(rows, list(group)).items():
             sums[key] = sums.get(key, 0) + n
     return sums
-
 
 def _decode(state: State, group: tuple[str, ...], key: tuple) -> tuple:
     values = []

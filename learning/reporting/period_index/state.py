@@ -190,6 +190,26 @@ class State:
             sums[(value,)] = int(months[lo:hi].sum())
         return sums
 
+    def certified_pair_total(self, conditions: dict[str, int], first_month: int, last_month: int,
+                             by_year: bool = False) -> dict[tuple, int] | None:
+        """Certificates of months ``first_month..last_month`` with both of ``conditions`` (two of country,
+        sector and course, a pair kept): {(): sum}, or by year {(year - 1970,): sum}. None for another pair."""
+        pair = next((pair for pair in CERTIFIED_PAIRS if set(pair) == set(conditions)), None)
+        if pair is None:
+            return None
+        months = self.cert_pair_months[pair].get(tuple(conditions[name] for name in pair))
+        lo = max(first_month - self.cert_month_origin, 0)
+        hi = min(last_month - self.cert_month_origin + 1, self.cert_month_span)
+        if months is None or hi <= lo:
+            return {}
+        if not by_year:
+            return {(): int(months[lo:hi].sum())}
+        sums = {}
+        for start in range(lo, hi):
+            year = (start + self.cert_month_origin) // 12
+            sums[(year,)] = sums.get((year,), 0) + int(months[start])
+        return sums
+
     def _certified_offset(self, day: int) -> int:
         """The position of ``day`` in the certificates' arrays, which grow (by a year at least) to hold it."""
         offset = day - self.cert_origin
