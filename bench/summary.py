@@ -88,6 +88,16 @@ def rows() -> list[tuple]:
                     f"plain SQL, headline alone {headline:,.0f} ms" if headline else "")
             add(f"{scale} {name}", median, "ms", "< 50",
                 None if median is None else median < 50, peer)
+        for name, case in (get(report, "unaligned") or {}).items():  # any period, every filter the API allows
+            median = get(case, "endpoint", "median_ms")
+            headline = get(case, "plain_sql_headline_only", "median_ms")
+            add(f"{scale} any period: {name}", median, "ms", "< 50", None if median is None else median < 50,
+                f"plain SQL, headline alone {headline:,.0f} ms" if headline else "")
+        index = get(report, "period_index")
+        if index:
+            add(f"{scale} period index: build (each web process)", get(index, "build_s"), "s", "", None,
+                f"RSS {get(index, 'rss_before_mb')} -> {get(index, 'rss_after_mb')} MB, "
+                f"peak {get(index, 'rss_peak_mb')} MB")
         export = get(report, "exports", "csv by cohort and month", "median_ms")
         add(f"{scale} export: CSV cohort x month", export, "ms", "< 1000", None if export is None else export < 1000)
         add(f"{scale} reporting process peak RSS", get(report, "rss_mb", "peak_self"), "MB", "", None)
