@@ -666,3 +666,36 @@ def test_first_facts_count_the_people_of_any_period_as_sets_of_the_rows_do(monke
     state.apply(changed, [[user_id, *row[:4], row[4], 1, 1, 1] for user_id in changed for row in facts[user_id]])
     assert state.dead_count and state.overlay
     check(2)
+
+
+def test_many_changes_rebuild_the_index_aside_while_the_old_one_answers(postgresql, monkeypatch):
+    """A process that builds in the background does not compact its index in a request once the overlay
+    of changed people is large (a rebuild that, at 10M enrolments, would hold every report of the process
+    for minutes): it keeps answering from the current state, exactly, while a fresh one is built from the
+    database in a thread, then swaps it in; the next answers come from it, exact as well."""
+    import threading
+
+    from learning.reporting.period_index import process
+
+    made = history(seed=8)
+    report = ReportFilter(date_from=START + timedelta(days=45), date_to=START + timedelta(days=DAYS - 20))
+    assert from_index(postgresql, report, ("country",)) == from_facts(report, ("country",))  # built, in the request
+    old = postgresql.state
+    old.compact_in_place = False  # as a state built in the background is
+    monkeypatch.setattr(postgresql, "background", True)
+    monkeypatch.setattr(process, "COMPACT_FROM", 0)
+    release, build = threading.Event(), postgresql._build
+    monkeypatch.setattr(postgresql, "_build", lambda: (release.wait(60), build())[1])  # held until released
+    for enrolment in made["enrolments"][:10]:
+        enrolment.country = "FR" if enrolment.country != "FR" else "KE"
+    db.session.commit()
+    for group in GROUPINGS:  # from the current state, its overlay holding the changed people
+        assert from_index(postgresql, report, group) == from_facts(report, group), group
+    assert postgresql.state is old and old.overlay and postgresql.building.is_alive()
+    release.set()
+    postgresql.building.join(timeout=120)
+    assert postgresql.error is None and postgresql.state is not old
+    fresh = postgresql.state
+    assert not fresh.overlay and fresh.compact_in_place is False
+    for group in GROUPINGS:
+        assert from_index(postgresql, report, group) == from_facts(report, group), group

@@ -31,6 +31,9 @@ a change twice changes nothing, and a transaction still in flight at the snapsho
 it, so it is read once it has committed. A transaction that rewrote facts it has not committed yet
 counts its own reports from the facts (``counts_from_index``). A new generation, or a snapshot older than the pruned part
 of the log (``report_changes_horizon``), means a full reload. ``prune_changes`` (a beat task) prunes.
+Once the overlay is large (``COMPACT_FROM`` rows), a fresh state is built from the database in a thread
+and swapped in, the current one answering meanwhile (with ``REPORT_PERIOD_INDEX_BUILD=sync`` the state
+compacts itself in place instead).
 
 Configuration: ``REPORT_PERIOD_INDEX`` (default on for PostgreSQL, never on SQLite, where the facts
 path stays); ``REPORT_PERIOD_INDEX_BUILD`` = ``background`` (default: built on first use in a thread,

@@ -10,6 +10,7 @@ import time
 from learning.reporting.period_index import query
 from learning.reporting.period_index.build import load
 from learning.reporting.period_index.changes import sync
+from learning.reporting.period_index.common import COMPACT_FROM
 from learning.reporting.period_index.state import State
 
 log = logging.getLogger("learning.reporting.period_index")
@@ -55,6 +56,7 @@ class PeriodIndex:
         def work() -> None:
             try:
                 state = self._build()
+                state.compact_in_place = False
             except BaseException as error:  # logged; the facts path keeps answering
                 self.error = error
                 log.exception("period index build failed")
@@ -80,6 +82,11 @@ class PeriodIndex:
             if self.state is None:
                 self._build_in_background()
                 return None
+            if self.background and self.state.overlay_rows() > COMPACT_FROM:
+                # Many people changed since the build: a fresh state is built aside, from a newer snapshot,
+                # and swapped in when done; this one keeps answering meanwhile (compacting it here would
+                # hold every report of the process for as long as a build: minutes at 10M enrolments).
+                self._build_in_background()
             return query.answer(self.state, report, group)
 
 

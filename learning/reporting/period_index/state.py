@@ -54,6 +54,10 @@ class State:
         self.user_sorted = self.base["user"][by_user]
         self._build_row_orders()
         self.overlay: dict[int, list[tuple]] = {}
+        # Beyond ``COMPACT_FROM`` overlay rows the state compacts itself in ``apply`` (a rebuild from its own
+        # columns, in the caller's thread); a process building in the background sets this False and
+        # builds a fresh state from the database aside instead (``PeriodIndex.answer``).
+        self.compact_in_place = getattr(self, "compact_in_place", True)
         self._overlay_columns: dict[str, np.ndarray] | None = None
         self._build_firsts()
         self._build_certified_sums()
@@ -324,8 +328,12 @@ class State:
             else:
                 self.overlay.pop(user_id, None)
         self._overlay_columns = None
-        if sum(len(rows) for rows in self.overlay.values()) > COMPACT_FROM:
+        if self.compact_in_place and self.overlay_rows() > COMPACT_FROM:
             self._compact()
+
+    def overlay_rows(self) -> int:
+        """How many rows the overlay holds (its columns, kept for the queries until the next change)."""
+        return len(self._overlay()["user"]) if self.overlay else 0
 
     def _current_rows(self, user_id: int) -> list[tuple]:
         if user_id in self.overlay:
