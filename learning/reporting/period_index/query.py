@@ -27,6 +27,13 @@ def _month_start(month: int) -> date:
     return date(1970 + month // 12, month % 12 + 1, 1)
 
 
+def _whole_months(first: date, last: date) -> tuple[int, int]:
+    """The first and last whole months (indexes since 1970-01) of the days ``first..last``: the first is
+    after the last when there is none."""
+    return (_month_index(first) + (0 if first.day == 1 else 1),
+            _month_index(last) - (0 if last == _month_end(last) else 1))
+
+
 def _group_ids(part: dict[str, np.ndarray], names: list[str]) -> tuple[np.ndarray, list[int]]:
     """One int64 per row combining the grouping columns, and the radices to split it again."""
     gid = np.zeros(len(part["user"]), dtype=np.int64)
@@ -180,8 +187,7 @@ def _certified_by_pair(state: State, first: date, last: date, conditions: dict[s
     two of them (in total or by year): the period's whole months from the pair's monthly sums, its ragged
     days (at most a month at each end) from the rows. None for anything else, or a period without a
     whole month."""
-    first_month = _month_index(first) + (0 if first.day == 1 else 1)
-    last_month = _month_index(last) - (0 if last == _month_end(last) else 1)
+    first_month, last_month = _whole_months(first, last)
     if first_month > last_month:
         return None
     if len(conditions) == 1 and len(group) == 1:
@@ -203,6 +209,7 @@ def _certified_by_pair(state: State, first: date, last: date, conditions: dict[s
         for key, n in _sums_by_group(rows, list(group)).items():
             sums[key] = sums.get(key, 0) + n
     return sums
+
 
 def _decode(state: State, group: tuple[str, ...], key: tuple) -> tuple:
     values = []
@@ -295,8 +302,7 @@ def _people_from_firsts(state: State, kind: int, dims: tuple[str, ...], first: d
                 counts[keyed(key, time_value)] += sign * n
 
     for time_value, start, end in _buckets(first, last, time_group):
-        first_month = _month_index(start) + (0 if start.day == 1 else 1)
-        last_month = _month_index(end) - (0 if end == _month_end(end) else 1)
+        first_month, last_month = _whole_months(start, end)
         if first_month > last_month:
             ragged(time_value, (_day(start), _day(end)), _day(start))
             continue

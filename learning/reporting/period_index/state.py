@@ -33,6 +33,11 @@ _ROW_NAMES = ("user", "month", "country", "sector", "course", "cohort", "organis
 class State:
     """One snapshot of the facts plus the changes applied since: columns, overlay, first facts and sums."""
 
+    # Beyond ``COMPACT_FROM`` overlay rows the state compacts itself in ``apply`` (a rebuild from its own
+    # columns, in the caller's thread); a process building in the background sets this False on its state
+    # and builds a fresh one from the database aside instead (``PeriodIndex.answer``).
+    compact_in_place = True
+
     def __init__(self, header, columns: dict[str, np.ndarray], countries: list[str], sectors: list[str],
                  numbering: Numbering | None = None):
         self.snapshot, self.generation, self.pruned_below = header
@@ -54,10 +59,6 @@ class State:
         self.user_sorted = self.base["user"][by_user]
         self._build_row_orders()
         self.overlay: dict[int, list[tuple]] = {}
-        # Beyond ``COMPACT_FROM`` overlay rows the state compacts itself in ``apply`` (a rebuild from its own
-        # columns, in the caller's thread); a process building in the background sets this False and
-        # builds a fresh state from the database aside instead (``PeriodIndex.answer``).
-        self.compact_in_place = getattr(self, "compact_in_place", True)
         self._overlay_columns: dict[str, np.ndarray] | None = None
         self._build_firsts()
         self._build_certified_sums()
@@ -82,7 +83,8 @@ class State:
         self.firsts = FirstFacts(kinds)
 
     def positions(self, kind: int, first: int, last: int) -> tuple[int, int]:
-        """The positions ``lo..hi-1`` of the base's facts of a kind on days ``first..last``."""
+        """The positions ``lo..hi-1`` of the base's facts of a kind on days ``first..last`` (searched with
+        scalars of the column's own type: a Python int would make numpy convert the whole column first)."""
         kd = self.base["kd"]
         return (int(kd.searchsorted(np.int32((kind << DAY_BITS) + first))),
                 int(kd.searchsorted(np.int32((kind << DAY_BITS) + last), side="right")))
@@ -381,10 +383,7 @@ class State:
         such condition, found through its row order and masked by the other conditions before only the
         columns ``names`` (which must include the conditions' dimensions) are gathered; the caller still
         masks by all its conditions (the overlay's rows are only masked by the chosen one)."""
-        kd = self.base["kd"]
-        # A scalar of the array's own type: a Python int would make numpy convert the whole column first.
-        lo = int(kd.searchsorted(np.int32((kind << DAY_BITS) + first)))
-        hi = int(kd.searchsorted(np.int32((kind << DAY_BITS) + last), side="right"))
+        lo, hi = self.positions(kind, first, last)
         where = None
         for name in ROW_ORDERS:
             if conditions and name in conditions:
