@@ -41,6 +41,7 @@ from learning.db_liveness import PREPARE_AT_ONCE
 from learning.enrolment.own_lock import LOCK_OWN_COLUMNS, LOCK_OWN_SQL
 from learning.errors import NotFound, ValidationFailed
 from learning.extensions import db
+from learning.hot_statements import HotStatement
 from learning.models_base import UTCDateTime, utcnow
 
 
@@ -216,7 +217,7 @@ def _caller_statement(sql: str, *more):
     ).execution_options(**{PREPARE_AT_ONCE: True})  # every hot request sends it (learning/db_liveness.py)
 
 
-_CALLER = _caller_statement(f"{_CALLER_CTES} SELECT {_CALLER_COLUMNS} FROM caller")
+_CALLER = HotStatement(_caller_statement(f"{_CALLER_CTES} SELECT {_CALLER_COLUMNS} FROM caller"))
 
 
 @functools.cache
@@ -227,7 +228,7 @@ def _caller_and_enrolment():
     enrolment's columns NULL when it is not the caller's; none otherwise."""
     sql = (f"{_CALLER_CTES}, locked AS ({LOCK_OWN_SQL.replace(':user_id', '(SELECT id FROM caller)')}) "
            f"SELECT {_CALLER_COLUMNS}, locked.* FROM caller LEFT JOIN locked ON true")
-    return _caller_statement(sql, *LOCK_OWN_COLUMNS)
+    return HotStatement(_caller_statement(sql, *LOCK_OWN_COLUMNS))
 
 
 _TOKEN_USE_NOTED_EVERY = timedelta(minutes=5)
@@ -241,13 +242,14 @@ def caller_for_token(token: str, lock_enrolment: int | None = None) -> TokenCall
     now = utcnow()
     parameters = {"token_hash": _token_hash(token), "now": now, "stale": now - _TOKEN_USE_NOTED_EVERY}
     if lock_enrolment is None:
-        row = db.session().connection().execute(_CALLER, parameters).first()
-        return None if row is None else TokenCaller(*row)
+        rows = _CALLER.rows(db.session().connection(), parameters)
+        return TokenCaller(*rows[0]) if rows else None
     parameters["enrolment_id"] = lock_enrolment
-    row = db.session().connection().execute(_caller_and_enrolment(), parameters).first()
-    if row is None:
+    rows = _caller_and_enrolment().rows(db.session().connection(), parameters)
+    if not rows:
         return None
-    enrolment = tuple(row[7:])
+    row = rows[0]
+    enrolment = row[7:]
     return TokenCaller(*row[:7], (lock_enrolment, None if enrolment[0] is None else enrolment))
 
 

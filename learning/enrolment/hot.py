@@ -43,6 +43,7 @@ from learning.enrolment import completion, services
 from learning.enrolment.models import Enrolment
 from learning.enrolment.own_lock import LOCK_OWN_COLUMNS, LOCK_OWN_SQL
 from learning.errors import NotFound
+from learning.hot_statements import HotStatement
 from learning.models_base import UTCDateTime, utcnow
 from learning.outbox.models import OutboxEvent
 from learning.outbox.services import written
@@ -104,38 +105,40 @@ def _enrol_statement():
                literal("pending"), literal(0), now, now)
         .select_from(added).where(bindparam("deferred", type_=Boolean)))
         .returning(events.c.id).cte("event"))
-    return select(*course.c, select(added.c.id).scalar_subquery().label("enrolment_id"),
-                  select(event.c.id).scalar_subquery().label("event_id")).execution_options(**_PREPARED)
+    return HotStatement(select(*course.c, select(added.c.id).scalar_subquery().label("enrolment_id"),
+                               select(event.c.id).scalar_subquery().label("event_id")).execution_options(**_PREPARED))
 
 
 def enrol(session: Session, user, slug: str) -> dict:
     """``services.enrol(user, visible_course(slug, user))`` for the API: the answer's body."""
     now = utcnow()
     deferred = refresh_is_deferred(session)
-    row = session.connection().execute(_enrol_statement(), {
+    rows = _enrol_statement().rows(session.connection(), {
         "slug": slug, "user_id": user.id, "cohort_id": None, "status": "active", "enrolled_at": now,
         "country": user.country, "sector": user.sector, "organisation_id": user.organisation_id,
         "language": user.language, "renewal_from": now + services._renewal_window(),
         "deferred": deferred, "refresh_payload": refresh_event_payload((user.id,)),
-    }).one_or_none()
-    if row is None or (row.status != "published" and not user.is_admin):
+    })
+    if not rows:
         raise NotFound(_("No course %(slug)r.", slug=slug))
-    if row.status != "published":
+    course_id, status, language, created_at, version, lti_linked, enrolment_id, event_id = rows[0]
+    if status != "published":
+        if not user.is_admin:
+            raise NotFound(_("No course %(slug)r.", slug=slug))
         raise services.NotEnrollable(_("This course is not open for enrolment."))
-    enrolment_id = row.enrolment_id
     if enrolment_id is None:
-        allowed, reason = services.can_enrol_again(user.id, row.id)
+        allowed, reason = services.can_enrol_again(user.id, course_id)
         raise services.AlreadyEnrolled(reason if not allowed else _("You are already enrolled in this course."))
     if deferred:  # their "reached" fact: the worker refreshes it (the event is written)
-        written(session, {row.event_id: REFRESH_EVENT})
+        written(session, {event_id: REFRESH_EVENT})
     else:
         note_changed(session, (user.id,))
-    note_lti_linked(session, row.id, row.lti_linked)
-    services.announce(user.id, row.id, enrolment_id, "registered", str(enrolment_id), now)
-    key = CourseKey(row.id, row.created_at, row.content_version)
-    kept(session, key, "card", lambda: (slug, row.language))  # for the lessons' answers (``course_card``)
+    note_lti_linked(session, course_id, lti_linked)
+    services.announce(user.id, course_id, enrolment_id, "registered", str(enrolment_id), now)
+    key = CourseKey(course_id, created_at, version)
+    kept(session, key, "card", lambda: (slug, language))  # for the lessons' answers (``course_card``)
     # A new enrolment: nothing done, no quiz attempt.
-    return _body(session, key, enrolment_id, slug, row.language, user.language, "active", now, None, None,
+    return _body(session, key, enrolment_id, slug, language, user.language, "active", now, None, None,
                  None, _progress(_outline(session, key), frozenset(), False))
 
 
@@ -159,7 +162,7 @@ def _body(session: Session, key: CourseKey, enrolment_id: int, slug: str, course
 
 # The caller's own enrolment only, locked, with its course's content version and LTI flag
 # (``learning.enrolment.own_lock``, shared with the token's statement).
-_LOCK_OWN = text(LOCK_OWN_SQL).columns(*LOCK_OWN_COLUMNS).execution_options(**_PREPARED)
+_LOCK_OWN = HotStatement(text(LOCK_OWN_SQL).columns(*LOCK_OWN_COLUMNS).execution_options(**_PREPARED))
 
 # Every part of one statement sees the same snapshot, taken after the row lock above was granted: the
 # lessons done by a request that held the lock before are seen, the one added here comes from RETURNING.
@@ -206,9 +209,9 @@ _RECORD_AND_COMPLETE = text(
 def _record_and_complete():
     from sqlalchemy.dialects.postgresql import ARRAY
 
-    return _RECORD_AND_COMPLETE.bindparams(bindparam("lesson_ids", type_=ARRAY(Integer))).columns(
+    return HotStatement(_RECORD_AND_COMPLETE.bindparams(bindparam("lesson_ids", type_=ARRAY(Integer))).columns(
         column("lesson_id", Integer), column("added", Boolean), column("event_id", Integer),
-        column("event_type", String), column("quiz_done", Boolean)).execution_options(**_PREPARED)
+        column("event_type", String), column("quiz_done", Boolean)).execution_options(**_PREPARED))
 
 
 def complete_lesson(session: Session, user, enrolment_id: int, lesson_id: int) -> dict:
@@ -219,7 +222,8 @@ def complete_lesson(session: Session, user, enrolment_id: int, lesson_id: int) -
     if locked is not None and locked[0] == enrolment_id:  # read and locked with the token (auth.py, hotpath6)
         row = locked[1]
     else:
-        row = connection.execute(_LOCK_OWN, {"enrolment_id": enrolment_id, "user_id": user.id}).one_or_none()
+        rows = _LOCK_OWN.rows(connection, {"enrolment_id": enrolment_id, "user_id": user.id})
+        row = rows[0] if rows else None
     if row is None:
         raise NotFound(_("No such enrolment."))
     course_id, cohort_id, status, enrolled_at, completed_at, withdrawn_at, created_at, version, linked = row
@@ -231,12 +235,12 @@ def complete_lesson(session: Session, user, enrolment_id: int, lesson_id: int) -
     note_lti_linked(session, course_id, linked)
     now = utcnow()
     deferred = refresh_is_deferred(session)
-    rows = connection.execute(_record_and_complete(), {
+    rows = _record_and_complete().rows(connection, {
         "enrolment_id": enrolment_id, "lesson_id": lesson_id, "now": now, "has_quiz": outline.has_quiz,
         "cohort_id": cohort_id, "lesson_ids": list(outline.lesson_ids),
         "payload": json.dumps({"enrolment_id": enrolment_id}),
         "deferred": deferred, "refresh_payload": json.dumps(refresh_event_payload((user.id,))),
-    }).all()
+    })
     done = frozenset(r[0] for r in rows if r[0] is not None)
     added = any(r[1] for r in rows)
     events = {r[2]: r[3] for r in rows if r[2] is not None}
