@@ -2,11 +2,15 @@
 
 Each virtual learner enrols in a course and completes its lessons through the
 JSON API, as fast as it can, from many threads at once. The same gunicorn
-settings then serve a bare Flask endpoint that does one database write, so the
-ratio of the two shows what the platform itself costs. At the end every
-completion is checked to have been counted exactly once.
+settings serve, side by side, a bare Flask endpoint that does one database write,
+so the ratio of the two shows what the platform itself costs. The two take turns
+(``--rounds``, in alternating order: platform then bare, bare then platform, ...),
+so that the machine's drift during the run weighs on both alike; the ratio is the
+bare endpoint's requests per second over all rounds against the platform's, and
+each round's own ratio is printed too. At the end every completion is checked to
+have been counted exactly once.
 
-    .venv/bin/python -m bench.hot_path [--learners 200] [--concurrency 32]
+    .venv/bin/python -m bench.hot_path [--learners 200] [--rounds 5] [--concurrency 32]
 
 Needs PostgreSQL (``BENCH_DATABASE_URL``, default a ``learning_bench_hotpath``
 database on 127.0.0.1). Prints the figures and writes bench/results/hot_path.json.
@@ -18,6 +22,7 @@ import argparse
 import http.client
 import json
 import os
+import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -91,7 +96,8 @@ def prepare(database_url: str, learners: int, lessons: int) -> tuple[str, list[i
     return "hot-path", lesson_ids, tokens
 
 
-def run_learners(base: str, slug: str, lesson_ids: list[int], tokens: list[str], concurrency: int) -> dict:
+def run_learners(base: str, slug: str, lesson_ids: list[int], tokens: list[str], concurrency: int,
+                 every_latency: list[float] | None = None) -> dict:
     client = Client(base)
     latencies: list[float] = []
     errors: list[str] = []
@@ -119,6 +125,8 @@ def run_learners(base: str, slug: str, lesson_ids: list[int], tokens: list[str],
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(learner, tokens))
     elapsed = time.perf_counter() - started
+    if every_latency is not None:
+        every_latency.extend(latencies)
     return {"requests": len(latencies), "seconds": round(elapsed, 3),
             "requests_per_second": round(len(latencies) / elapsed, 1),
             "p50_ms": round(percentile(latencies, 50) * 1000, 1),
@@ -214,9 +222,43 @@ def statistics_exact(database_url: str) -> dict:
             "rollup_equals_recount": cells == expected and facts == fresh}
 
 
+def _booted(base: str, method: str, path: str, workers: int) -> None:
+    """Wait until the server's workers answer (a worker loads the app after the fork: minutes on a machine
+    at load 20, hence the long timeout)."""
+    for _ in range(4 * workers):
+        probe = http.client.HTTPConnection(urlparse(base).netloc, timeout=300)
+        probe.request(method, path)
+        probe.getresponse().read()
+        probe.close()
+
+
+def _total(rounds: list[dict], latencies: list[float] | None = None) -> dict:
+    """The rounds of one server together: requests over seconds, CPU per request weighted by requests."""
+    requests = sum(r["requests"] for r in rounds)
+    seconds = sum(r["seconds"] for r in rounds)
+    total = {"requests": requests, "seconds": round(seconds, 3),
+             "requests_per_second": round(requests / seconds, 1) if seconds else None,
+             "error_count": sum(r["error_count"] for r in rounds),
+             "errors": [e for r in rounds for e in r.get("errors", [])][:5],
+             "web_workers_cpu_ms_per_request": round(sum(r["web_workers_cpu_ms_per_request"] * r["requests"]
+                                                         for r in rounds) / requests, 2),
+             "postgres_cpu_ms_per_request": round(sum(r["postgres_cpu_ms_per_request"] * r["requests"]
+                                                      for r in rounds) / requests, 2)}
+    if latencies is not None:
+        total["p50_ms"] = round(percentile(latencies, 50) * 1000, 1)
+        total["p95_ms"] = round(percentile(latencies, 95) * 1000, 1)
+    else:
+        total["p50_ms"] = round(statistics.median(r["p50_ms"] for r in rounds), 1)
+        total["p95_ms"] = round(statistics.median(r["p95_ms"] for r in rounds), 1)
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--learners", type=int, default=200)
+    parser.add_argument("--learners", type=int, default=200, help="learners per round")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds, each the platform's learners and as many requests to the bare endpoint, "
+                             "in alternating order")
     parser.add_argument("--lessons", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes")
@@ -226,42 +268,53 @@ def main() -> None:
     load_before = os.getloadavg()
     ensure_postgres_database(url)
     reset_and_migrate(url)
-    slug, lesson_ids, tokens = prepare(url, args.learners, args.lessons)
+    learners = args.learners * args.rounds
+    slug, lesson_ids, tokens = prepare(url, learners, args.lessons)
     env = {"DATABASE_URL": url, "OUTBOX_PUBLISH": "false", "LOG_LEVEL": "WARNING",
            "RATELIMIT_ENABLED": "false", "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "memory://")}
+    # Both servers run side by side and take turns, so that the machine's drift (the bare endpoint alone
+    # moved by 60 % between runs minutes apart, docs/PERFORMANCE.md) falls on both alike.
     server, base = start_gunicorn("learning:create_app()", env, workers=args.workers, threads=args.threads)
+    bare_server = None
     try:
-        # The workers booted and answering before "at rest" is read (a worker loads the app after the
-        # fork: minutes on a machine at load 20, hence the long timeout). A failure stops the server.
-        for _ in range(4 * args.workers):
-            probe = http.client.HTTPConnection(urlparse(base).netloc, timeout=300)
-            probe.request("GET", "/healthz")
-            probe.getresponse().read()
-            probe.close()
+        bare_server, bare_base = start_gunicorn("bench.bare_app:create_app()", {"DATABASE_URL": url},
+                                                workers=args.workers, threads=args.threads)
+        _booted(base, "GET", "/healthz", args.workers)
+        _booted(bare_base, "POST", "/write", args.workers)
         time.sleep(2)
         rss = {"gunicorn_at_rest": process_tree_rss(server.pid)}  # the arbiter and each web worker
-        platform, _ = cpu_per_request(server.pid, url, lambda: run_learners(base, slug, lesson_ids, tokens,
-                                                                            args.concurrency))
+        platform_rounds, bare_rounds, latencies = [], [], []
+        for number in range(args.rounds):
+            batch = tokens[number * args.learners:(number + 1) * args.learners]
+
+            def platform_round(batch=batch):
+                figures, _ = cpu_per_request(server.pid, url, lambda: run_learners(
+                    base, slug, lesson_ids, batch, args.concurrency, latencies))
+                platform_rounds.append(figures)
+
+            def bare_round():
+                figures, _ = cpu_per_request(bare_server.pid, url, lambda: run_bare(
+                    bare_base, args.learners * (1 + args.lessons), args.concurrency))
+                bare_rounds.append(figures)
+
+            for turn in ((platform_round, bare_round) if number % 2 == 0 else (bare_round, platform_round)):
+                turn()
         rss["gunicorn_after"] = process_tree_rss(server.pid)
     finally:
         stop(server)
-    checks = count_once(url, args.learners, args.lessons)
+        if bare_server is not None:
+            stop(bare_server)
+    checks = count_once(url, learners, args.lessons)
     checks["statistics"] = statistics_exact(url)
-    server, base = start_gunicorn("bench.bare_app:create_app()", {"DATABASE_URL": url}, workers=args.workers,
-                                  threads=args.threads)
-    try:
-        for _ in range(4 * args.workers):  # booted, as for the platform
-            probe = http.client.HTTPConnection(urlparse(base).netloc, timeout=300)
-            probe.request("POST", "/write")
-            probe.getresponse().read()
-            probe.close()
-        bare, _ = cpu_per_request(server.pid, url, lambda: run_bare(base, platform["requests"], args.concurrency))
-    finally:
-        stop(server)
+    platform, bare = _total(platform_rounds, latencies), _total(bare_rounds)
+    round_ratios = [round(b["requests_per_second"] / p["requests_per_second"], 2)
+                    for p, b in zip(platform_rounds, bare_rounds, strict=True)]
     ratio = round(bare["requests_per_second"] / platform["requests_per_second"], 2) if platform["requests_per_second"] else None
-    figures = {"learners": args.learners, "lessons": args.lessons, "concurrency": args.concurrency,
-               "gunicorn_workers": args.workers, "gunicorn_threads": args.threads, "platform": platform, "bare_flask_one_write": bare,
-               "bare_to_platform_throughput_ratio": ratio, "integrity": checks, "rss_mb": rss,
+    figures = {"learners": learners, "rounds": args.rounds, "learners_per_round": args.learners, "lessons": args.lessons,
+               "concurrency": args.concurrency, "gunicorn_workers": args.workers, "gunicorn_threads": args.threads,
+               "platform": platform, "bare_flask_one_write": bare, "bare_to_platform_throughput_ratio": ratio,
+               "round_ratios": round_ratios, "platform_rounds": platform_rounds, "bare_rounds": bare_rounds,
+               "integrity": checks, "rss_mb": rss,
                "load_average_before": load_before, "load_average_after": os.getloadavg()}
     path = write_result("hot_path", figures)
     print(f"hot path (enrol + complete lessons): {platform['requests_per_second']} req/s, "
@@ -271,7 +324,8 @@ def main() -> None:
     print(f"CPU ms per request: web workers {platform['web_workers_cpu_ms_per_request']} (bare "
           f"{bare['web_workers_cpu_ms_per_request']}), PostgreSQL {platform['postgres_cpu_ms_per_request']} (bare "
           f"{bare['postgres_cpu_ms_per_request']})")
-    print(f"ratio bare/platform: {ratio}; every completion counted once: {checks['counted_once']} ({checks})")
+    print(f"ratio bare/platform: {ratio} over {args.rounds} alternated rounds (each round: {round_ratios}); "
+          f"every completion counted once: {checks['counted_once']} ({checks})")
     print(f"statistics after the refresh events are drained: {checks['statistics']}")
     print(f"web worker RSS (MB): at rest {rss['gunicorn_at_rest']['children']}, "
           f"after {rss['gunicorn_after']['children']}")
