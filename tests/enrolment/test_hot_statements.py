@@ -115,3 +115,33 @@ def test_another_driver_takes_sqlalchemys_path():
     with engine.connect() as connection:
         statement = HotStatement(text("SELECT :x + 1 AS y").columns(column("y", Integer)))
         assert statement.rows(connection, {"x": 41}) == [(42,)]
+
+
+def test_the_learners_requests_send_their_statements_straight_to_the_driver(api, make, monkeypatch):
+    """Nothing listening to the statements: enrolling and completing a lesson through the API send the
+    caller's, the enrolment's and the lesson's statements on the cursor directly, none through
+    ``Connection.execute``, and answer as always."""
+    from sqlalchemy.engine import Connection
+
+    from learning.catalogue.services import all_lessons
+    from learning.db_liveness import PREPARE_AT_ONCE
+
+    course = make.course(quiz=None, modules=[{"title": "M", "lessons": [{"title": "One", "body": "1."}]}])
+    lesson = all_lessons(course)[0].id
+    client = api.as_user(make.user())
+    executed = Connection.execute
+    through_sqlalchemy: list = []
+
+    def execute(connection, statement, *args, **kwargs):
+        through_sqlalchemy.append(statement)
+        return executed(connection, statement, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "execute", execute)
+    enrolled = client.post(f"courses/{course.slug}/enrolments")
+    completed = client.post(f"enrolments/{enrolled.get_json()['id']}/lessons/{lesson}/complete")
+    assert enrolled.status_code == 201 and completed.status_code == 200
+    assert completed.get_json()["status"] == "completed"
+    assert through_sqlalchemy  # the course's outline and titles, read once for the process
+    hot = [statement for statement in through_sqlalchemy
+           if getattr(statement, "_execution_options", {}).get(PREPARE_AT_ONCE)]
+    assert hot == [], hot
