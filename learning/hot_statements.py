@@ -93,7 +93,10 @@ class HotStatement:
 
 def _listened(connection: Connection) -> bool:
     """Whether anything listens to the statements ``Connection.execute`` would run on ``connection`` (its
-    own listeners or its engine's; one removed no longer counts)."""
+    own listeners or its engine's; one removed no longer counts). The flags are SQLAlchemy's own test: false
+    while nothing was ever attached, as in production; once something was, the listeners are looked at."""
+    if not (connection._has_events or connection.engine._has_events):
+        return False
     dispatch = connection.dispatch
     return bool(dispatch.before_execute or dispatch.after_execute or dispatch.before_cursor_execute
                 or dispatch.after_cursor_execute)
