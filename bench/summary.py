@@ -68,6 +68,16 @@ def rows() -> list[tuple]:
         f"bare Flask p95 {get(hot, 'bare_flask_one_write', 'p95_ms')} ms")
     add("hot path: every completion counted once", get(hot, "integrity", "counted_once"), "", "True",
         get(hot, "integrity", "counted_once"))
+    rounds = get(hot, "round_ratios")
+    if rounds:
+        add("hot path: each round's ratio (alternated)", max(rounds), "x", "<= 2", max(rounds) <= 2,
+            "rounds " + ", ".join(str(r) for r in rounds))
+    cpu = load("hot_path_cpu")
+    source[0] = cpu
+    if cpu is not None:
+        add("hot path: CPU per request in one process", get(cpu, "direct_cpu_ms_per_request"), "ms", "", None,
+            f"through SQLAlchemy's execution {get(cpu, 'through_sqlalchemy_cpu_ms_per_request')} ms")
+    source[0] = hot
 
     for suffix in ("", "_10m"):
         report = load(f"report_summary{suffix}")
@@ -164,7 +174,8 @@ def main() -> None:
     print(f"\n{'figure':{width}}  {'measured':>12}  {'aim':22}  met   {'load':>5}  floor / peer")
     for what, figure, unit, aim_text, met, peer, load in table:
         shown = "not measured" if figure is None else (
-            f"{figure:,.1f} {unit}" if isinstance(figure, int | float) and not isinstance(figure, bool) else str(figure))
+            f"{figure:,.{2 if unit == 'x' else 1}f} {unit}" if isinstance(figure, int | float)
+            and not isinstance(figure, bool) else str(figure))  # a ratio to two places: 2.03 is not 2.0
         verdict = "" if met is None or figure is None else ("yes" if met else "NO")
         peer = "" if figure is None else peer
         shown_load = "" if figure is None or load is None else f"{load:.1f}"

@@ -31,7 +31,8 @@ case "$BENCH_SCALE" in
     run $PY -m bench.roster_import               # a 10,000-row roster
     run $PY bench/certificates.py --count 2000   # certificates per second with a real worker, PDF included
     run $PY bench/reminders_due.py               # due reminders among 250,000 learners
-    run $PY -m bench.hot_path                    # enrol + complete lessons under gunicorn vs. a bare Flask write
+    run $PY -m bench.hot_path                    # enrol + complete lessons under gunicorn vs. a bare Flask write, in turns
+    run $PY -m bench.hot_path_cpu                # its CPU per request in one process: direct vs. through SQLAlchemy
     run env -u CELERY_BROKER_URL $PY bench/first_certificate.py                 # embedded mode: make run, then a newcomer
     run env -u CELERY_BROKER_URL $PY bench/first_certificate.py --leave-events  # ... behind the demo's ~290 events
     ;;
