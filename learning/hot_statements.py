@@ -23,8 +23,9 @@ SQLAlchemy's default path does for it, minus that machinery:
 
 Whenever something listens to the engine's or connection's statement events (``before_cursor_execute``:
 a tracer, an APM agent, the tests that count statements), the statement goes through
-``Connection.execute`` instead, so that whatever listens sees it as it always did; the rows are the same
-either way (``tests/enrolment/test_hot_statements.py``). Other drivers than psycopg 3 take that path too.
+``Connection.execute`` instead, so that whatever listens sees it as it always did, and so it does when the
+engine echoes its statements (``SQLALCHEMY_ECHO``); the rows are the same either way
+(``tests/enrolment/test_hot_statements.py``). Other drivers than psycopg 3 take that path too.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class HotStatement:
         self._compiled: dict[Any, _Compiled] = {}  # by dialect: one, in practice
 
     def rows(self, connection: Connection, parameters: dict) -> list[tuple]:
-        if connection.dialect.driver != "psycopg" or _listened(connection):
+        if connection.dialect.driver != "psycopg" or connection._echo or _listened(connection):
             return [tuple(row) for row in connection.execute(self.statement, parameters)]
         compiled = self._compiled.get(connection.dialect)
         if compiled is None:

@@ -76,6 +76,19 @@ def test_with_a_listener_on_the_statements_it_goes_through_sqlalchemy_and_is_see
     assert len(seen) == 1
 
 
+def test_an_engine_that_echoes_its_statements_echoes_the_hot_ones_too(app, caplog):
+    import logging
+
+    db.engine.echo = True
+    try:
+        with caplog.at_level(logging.INFO, logger="sqlalchemy.engine"):
+            with db.engine.connect() as connection:
+                assert len(_STATEMENT.rows(connection, _parameters())) == 3
+    finally:
+        db.engine.echo = False
+    assert any("unnest" in record.getMessage() for record in caplog.records)
+
+
 def test_a_naive_datetime_is_refused_as_sqlalchemy_refuses_it_and_nothing_is_sent(app):
     connection = db.session.connection()
     with pytest.raises(exc.StatementError, match="naive datetime"):
