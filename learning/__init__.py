@@ -108,7 +108,14 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_models(app: Flask) -> None:
-    """Import every model so that metadata (and Alembic) sees the whole schema."""
+    """Import every model so that metadata (and Alembic) sees the whole schema, and make their mappers
+    ready now: SQLAlchemy otherwise configures them all on the first use of the ORM, which on the learner's
+    hot path (Core statements; one ``aliased`` in the enrolment's) was the first enrolment a web worker
+    served after each start or restart: ~90 ms, several times over while its threads raced for it
+    (docs/PERFORMANCE.md, "Hot path, ninth pass"). Done at boot, the configured mappers are also among
+    what ``gunicorn.conf.py`` freezes out of the garbage collector's sight."""
+    from sqlalchemy.orm import configure_mappers
+
     import learning.accounts.models
     import learning.assessment.models
     import learning.audit.models
@@ -123,6 +130,8 @@ def register_models(app: Flask) -> None:
     import learning.reminders.models
     import learning.reporting.models
     import learning.sso.models  # noqa: F401
+
+    configure_mappers()
 
 
 def register_blueprints(app: Flask) -> None:

@@ -106,3 +106,22 @@ def test_the_celery_worker_gets_the_same_registrations(app, base_config):
     assert {"accounts.apply_retention", "outbox.process", "outbox.process_batch", "outbox.sweep",
             "reminders.run", "reminders.send_batch"} <= set(found["tasks"])
     assert found["hooks"] == ["_refresh_before_commit"]
+
+
+def test_the_models_mappers_are_ready_when_the_app_is_built_not_at_the_first_request(base_config):
+    """A fresh process (a web worker after its start or restart): building the app configures every mapper,
+    so the first request that touches the ORM (on the hot path, the enrolment's statement) does not pay for
+    it, and gunicorn's ``post_worker_init`` freezes them with the rest of what was loaded at boot."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("from learning.extensions import db\n"
+              "import learning.enrolment.models\n"
+              "print(db.Model.registry._new_mappers)\n"
+              "from learning import create_app\n"
+              "create_app()\n"
+              "print(db.Model.registry._new_mappers)\n")
+    env = {**os.environ, **{key: str(value) for key, value in base_config.items() if isinstance(value, str)}}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["True", "False"], result.stderr[-2000:]
