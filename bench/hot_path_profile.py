@@ -13,6 +13,7 @@ the statistics rollup's refresh at commit, in the token look-up and in the commi
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import time
@@ -114,6 +115,8 @@ def main() -> None:
     meter = Meter()
     instrument(app, meter)
     client = app.test_client()
+    gc.collect()
+    gc.freeze()  # as a web worker after boot (gunicorn.conf.py): no full collection walking the loaded app
     samples: dict[str, list[dict]] = {"enrol": [], "complete lesson": []}
     load_before = os.getloadavg()
     profiler = None
