@@ -62,6 +62,8 @@ class HotStatement:
         compiled = self._compiled.get(connection.dialect)
         if compiled is None:
             compiled = self._compiled[connection.dialect] = self._compile(connection.dialect)
+        if not connection.in_transaction():  # as ``Connection.execute`` begins one ("commit as you go")
+            connection.begin()
         bound, cursor = parameters, None
         try:
             values = compiled.compiled.construct_params(parameters)

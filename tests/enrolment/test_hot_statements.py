@@ -123,6 +123,15 @@ def test_a_connection_the_server_ended_is_invalidated_and_the_next_request_gets_
     assert len(_STATEMENT.rows(fresh, _parameters())) == 3
 
 
+def test_on_a_connection_of_its_own_it_begins_a_transaction_as_execute_would(app):
+    with db.engine.connect() as connection:
+        assert not connection.in_transaction()
+        assert len(_STATEMENT.rows(connection, _parameters())) == 3
+        assert connection.in_transaction()
+        connection.commit()
+        assert not connection.in_transaction()
+
+
 def test_another_driver_takes_sqlalchemys_path():
     engine = create_engine("sqlite://")
     with engine.connect() as connection:
