@@ -70,8 +70,10 @@ def rows() -> list[tuple]:
         get(hot, "integrity", "counted_once"))
     rounds = get(hot, "round_ratios")
     if rounds:
-        add("hot path: each round's ratio (alternated)", max(rounds), "x", "<= 2", max(rounds) <= 2,
-            "rounds " + ", ".join(str(r) for r in rounds))
+        # Each round is a second or two of each server: a sample of the ratio, shown beside the run's, which the
+        # aim is about (the rounds' spread is the machine's as much as the platform's: docs/PERFORMANCE.md).
+        add("hot path: the worst round's ratio (of the alternated rounds)", max(rounds), "x", "(the run's above)",
+            None, "rounds " + ", ".join(str(r) for r in rounds))
     cpu = load("hot_path_cpu")
     source[0] = cpu
     if cpu is not None:
