@@ -271,7 +271,7 @@ def main() -> None:
     learners = args.learners * args.rounds
     slug, lesson_ids, tokens = prepare(url, learners, args.lessons)
     env = {"DATABASE_URL": url, "OUTBOX_PUBLISH": "false", "LOG_LEVEL": "WARNING",
-           "RATELIMIT_ENABLED": "false", "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "memory://")}
+           "RATELIMIT_ENABLED": "true", "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "memory://")}
     # Both servers run side by side and take turns, so that the machine's drift (the bare endpoint alone
     # moved by 60 % between runs minutes apart, docs/PERFORMANCE.md) falls on both alike.
     server, base = start_gunicorn("learning:create_app()", env, workers=args.workers, threads=args.threads)

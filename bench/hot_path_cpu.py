@@ -57,7 +57,7 @@ def main() -> None:
     reset_and_migrate(url)
     slug, lesson_ids, tokens = prepare(url, args.learners, args.lessons)
     os.environ.update({"DATABASE_URL": url, "OUTBOX_PUBLISH": "false", "LOG_LEVEL": "WARNING",
-                       "RATELIMIT_ENABLED": "false", "CELERY_BROKER_URL": "memory://"})
+                       "RATELIMIT_ENABLED": "true", "CELERY_BROKER_URL": "memory://"})
     from sqlalchemy import event
 
     from learning import create_app
