@@ -42,8 +42,8 @@ class _Compiled:
     sql: str
     compiled: Any
     bind_processors: dict
-    escaped_names: dict | None
-    result_processors: tuple  # one per result column: a function or None
+    escaped_names: dict  # empty when no name needed escaping
+    result_processors: tuple | None  # one per result column (a function or None); None when no column has one
 
 
 class HotStatement:
@@ -67,8 +67,7 @@ class HotStatement:
         bound, cursor = parameters, None
         try:
             values = compiled.compiled.construct_params(parameters)
-            processors = compiled.bind_processors
-            escaped = compiled.escaped_names or {}
+            processors, escaped = compiled.bind_processors, compiled.escaped_names
             bound = {escaped.get(key, key): processors[key](value) if key in processors else value
                      for key, value in values.items()}
             cursor = connection.connection.dbapi_connection.cursor()
@@ -79,7 +78,7 @@ class HotStatement:
             # server's error: its DBAPIError), the cursor closed, the connection invalidated if it was lost, raised
             connection._handle_dbapi_exception(error, compiled.sql, bound, cursor, None)
         result_processors = compiled.result_processors
-        if not any(result_processors):
+        if result_processors is None:
             return fetched
         return [tuple(value if process is None else process(value)
                       for process, value in zip(result_processors, row, strict=True)) for row in fetched]
@@ -91,7 +90,7 @@ class HotStatement:
         result_processors = tuple(entry.type._cached_result_processor(dialect, None)
                                   for entry in compiled._result_columns)
         return _Compiled(compiled.string, compiled, dict(compiled._bind_processors),
-                         dict(compiled.escaped_bind_names) or None, result_processors)
+                         dict(compiled.escaped_bind_names), result_processors if any(result_processors) else None)
 
 
 def _listened(connection: Connection) -> bool:
